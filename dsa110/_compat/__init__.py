@@ -1,0 +1,1 @@
+"""Compatibility helpers: Numba options, array-namespace dispatch, optional imports."""

@@ -1,0 +1,1 @@
+"""dsa110.variability."""
