@@ -1,0 +1,5 @@
+"""Helpers for tests and examples: small in-memory datasets that follow the schema."""
+
+from dsa110.testing.datasets import PointSource, make_visibility_dataset
+
+__all__ = ["PointSource", "make_visibility_dataset"]
