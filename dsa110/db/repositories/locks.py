@@ -1,0 +1,118 @@
+"""A database-backed named lock with expiry: one run per group at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import socket
+import uuid
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsa110.db.models import Lock, utcnow
+from dsa110.errors import DSA110Error
+
+__all__ = [
+    "LockHeldError",
+    "acquire_lock",
+    "release_lock",
+    "refresh_lock",
+    "hold_lock",
+    "default_owner",
+]
+
+
+class LockHeldError(DSA110Error, RuntimeError):
+    """Another live process holds the lock."""
+
+
+def default_owner() -> str:
+    """Return an owner string unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def acquire_lock(
+    factory: sessionmaker[Session], name: str, *, owner: str, ttl: _dt.timedelta
+) -> bool:
+    """Try to take lock ``name`` for ``ttl``; a lock past its expiry is taken over.
+
+    Both steps are single statements (an INSERT, then a conditional UPDATE), so
+    two processes can never both succeed.
+
+    Returns
+    -------
+    bool
+        Whether ``owner`` now holds the lock.
+    """
+    now = utcnow()
+    values = {"owner": owner, "acquired_at": now, "expires_at": now + ttl}
+    with factory() as session:
+        try:
+            session.execute(insert(Lock).values(name=name, **values))
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+        result = session.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.expires_at < now)
+            .values(**values)
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+def refresh_lock(
+    factory: sessionmaker[Session], name: str, *, owner: str, ttl: _dt.timedelta
+) -> bool:
+    """Push the expiry of a lock ``owner`` holds to now + ``ttl``; False if lost."""
+    with factory() as session:
+        result = session.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.owner == owner)
+            .values(expires_at=utcnow() + ttl)
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+def release_lock(factory: sessionmaker[Session], name: str, *, owner: str) -> bool:
+    """Release a lock ``owner`` holds; False if it was not held by ``owner``."""
+    with factory() as session:
+        result = session.execute(
+            delete(Lock).where(Lock.name == name, Lock.owner == owner)
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+@contextlib.contextmanager
+def hold_lock(
+    factory: sessionmaker[Session],
+    name: str,
+    *,
+    ttl: _dt.timedelta = _dt.timedelta(hours=2),
+    owner: str | None = None,
+):
+    """Hold lock ``name`` for the ``with`` block; yields the owner string.
+
+    Long steps should call :func:`refresh_lock` with the yielded owner.
+
+    Raises
+    ------
+    LockHeldError
+        If another owner holds a lock that has not expired.
+    """
+    owner = owner or default_owner()
+    if not acquire_lock(factory, name, owner=owner, ttl=ttl):
+        raise LockHeldError(
+            f"lock {name!r} is held by another process; it is released when that "
+            "run ends or taken over after it expires"
+        )
+    try:
+        yield owner
+    finally:
+        release_lock(factory, name, owner=owner)

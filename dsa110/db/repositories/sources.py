@@ -1,0 +1,185 @@
+"""Sources, their measurements (light curves) and variability statistics."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from dsa110.db.models import Measurement, Source, VariabilityStat, utcnow
+from dsa110.db.repositories._common import (
+    NotFoundError,
+    Page,
+    angular_separation_deg,
+    as_utc,
+    dec_box,
+    paginate,
+)
+
+__all__ = ["SourceRepository"]
+
+
+class SourceRepository:
+    """Sources, cone searches, light curves and variability statistics.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        The session to work in; the caller commits.
+    """
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(
+        self,
+        name: str,
+        *,
+        ra_deg: float,
+        dec_deg: float,
+        catalog: str | None = None,
+        reference_flux_jy: float | None = None,
+    ) -> Source:
+        """Record a source and return it."""
+        source = Source(
+            name=name,
+            ra_deg=float(ra_deg) % 360.0,
+            dec_deg=float(dec_deg),
+            catalog=catalog,
+            reference_flux_jy=reference_flux_jy,
+        )
+        self.session.add(source)
+        self.session.flush()
+        return source
+
+    def get(self, source_id: int) -> Source:
+        """Return one source with its variability statistics."""
+        source = self.session.scalar(
+            select(Source)
+            .where(Source.id == source_id)
+            .options(selectinload(Source.variability))
+        )
+        if source is None:
+            raise NotFoundError("source", source_id)
+        return source
+
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        dec_min: float | None = None,
+        dec_max: float | None = None,
+        min_eta: float | None = None,
+        min_modulation_index: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page:
+        """List sources (optionally only variable ones), by name."""
+        stmt = select(Source).options(selectinload(Source.variability))
+        if name is not None:
+            stmt = stmt.where(Source.name == name)
+        if dec_min is not None:
+            stmt = stmt.where(Source.dec_deg >= dec_min)
+        if dec_max is not None:
+            stmt = stmt.where(Source.dec_deg <= dec_max)
+        if min_eta is not None or min_modulation_index is not None:
+            stmt = stmt.join(VariabilityStat, VariabilityStat.source_id == Source.id)
+            if min_eta is not None:
+                stmt = stmt.where(VariabilityStat.eta >= min_eta)
+            if min_modulation_index is not None:
+                stmt = stmt.where(
+                    VariabilityStat.modulation_index >= min_modulation_index
+                )
+        stmt = stmt.order_by(Source.name, Source.id)
+        return paginate(self.session, stmt, limit=limit, offset=offset)
+
+    def cone_search(
+        self, ra_deg: float, dec_deg: float, radius_deg: float, *, limit: int = 1000
+    ) -> list[tuple[Source, float]]:
+        """Return sources within ``radius_deg`` of a position, nearest first.
+
+        Returns
+        -------
+        list of (Source, float)
+            Each source and its separation in degrees; at most ``limit``.
+        """
+        lo, hi = dec_box(dec_deg, radius_deg)
+        stmt = select(Source).where(Source.dec_deg.between(lo, hi))
+        hits = []
+        for source in self.session.scalars(stmt):
+            sep = angular_separation_deg(ra_deg, dec_deg, source.ra_deg, source.dec_deg)
+            if sep <= radius_deg:
+                hits.append((source, sep))
+        hits.sort(key=lambda item: (item[1], item[0].id))
+        return hits[:limit]
+
+    def add_measurements(self, source_id: int, rows: Iterable[dict]) -> int:
+        """Bulk-insert measurements of one source.
+
+        Parameters
+        ----------
+        source_id : int
+            The source.
+        rows : iterable of dict
+            Each with ``time``, ``flux_jy``, ``flux_err_jy`` and optionally
+            ``image_id``, ``forced``, ``snr``, ``flagged``.
+
+        Returns
+        -------
+        int
+            Number of rows inserted.
+        """
+        objects = []
+        for row in rows:
+            row = dict(row)
+            row["time"] = as_utc(row["time"])
+            objects.append(Measurement(source_id=source_id, **row))
+        self.session.add_all(objects)
+        self.session.flush()
+        return len(objects)
+
+    def light_curve(
+        self,
+        source_id: int,
+        *,
+        start: _dt.datetime | None = None,
+        end: _dt.datetime | None = None,
+        include_flagged: bool = False,
+        limit: int = 100_000,
+    ) -> list[Measurement]:
+        """Return a source's measurements in time order (at most ``limit``)."""
+        self.get(source_id)
+        stmt = select(Measurement).where(Measurement.source_id == source_id)
+        if start is not None:
+            stmt = stmt.where(Measurement.time >= as_utc(start))
+        if end is not None:
+            stmt = stmt.where(Measurement.time <= as_utc(end))
+        if not include_flagged:
+            stmt = stmt.where(Measurement.flagged.is_(False))
+        stmt = stmt.order_by(Measurement.time, Measurement.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def set_variability(self, source_id: int, **stats) -> VariabilityStat:
+        """Insert or replace a source's variability statistics.
+
+        Parameters
+        ----------
+        source_id : int
+            The source.
+        **stats
+            ``n_measurements``, ``mean_flux_jy``, ``std_flux_jy``,
+            ``modulation_index``, ``eta``, ``chi2_reduced``, ``max_deviation_sigma``.
+        """
+        source = self.get(source_id)
+        row = source.variability
+        if row is None:
+            row = VariabilityStat(source_id=source_id, **stats)
+            self.session.add(row)
+        else:
+            for key, value in stats.items():
+                setattr(row, key, value)
+        row.updated_at = utcnow()
+        self.session.flush()
+        return row
