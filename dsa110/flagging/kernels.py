@@ -1,0 +1,529 @@
+"""Numba flagging kernels: NumPy arrays in, boolean flag arrays out.
+
+Every kernel takes the visibilities (and the flags they already carry) of one
+chunk with dims ``(time, baseline_id, frequency, polarization)`` and returns the
+*combined* flags ``old | new`` with the same shape (bool). They know nothing of
+dask or xarray. NaN and ±Inf visibilities are always flagged and never take part
+in any statistic; no kernel uses ``fastmath`` (it would let LLVM assume no NaNs).
+
+The SumThreshold, MAD-clip and extension kernels work on whole time–frequency
+planes of one (baseline, polarization): the result for a sample depends on every
+time and frequency of its plane in the chunk. :mod:`dsa110.flagging.dask`
+rechunks to whole planes before calling them.
+
+References
+----------
+.. [1] A. R. Offringa et al., "Post-correlation radio frequency interference
+   classification methods", MNRAS 405, 155 (2010).
+.. [2] A. R. Offringa, J. J. van de Gronde, J. B. T. M. Roerdink, "A
+   morphological algorithm for improving radio-frequency interference
+   detection", A&A 539, A95 (2012).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from dsa110._compat.numba import JIT_OPTIONS
+
+__all__ = [
+    "MAD_TO_SIGMA",
+    "flag_invalid",
+    "flag_amplitude",
+    "flag_baselines",
+    "sumthreshold_1d",
+    "masked_gaussian_smooth",
+    "sumthreshold_plane",
+    "sumthreshold",
+    "mad_clip",
+    "extend_flags",
+]
+
+#: Factor turning a median absolute deviation into a Gaussian σ.
+MAD_TO_SIGMA = 1.482602218505602
+
+
+@njit(**JIT_OPTIONS)
+def flag_invalid(vis, flags):
+    """Flag exact zeros and non-finite (NaN, ±Inf) visibilities.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex64/complex128.
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, the data's flags.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool: ``flags`` or'ed
+        with samples whose real or imaginary part is non-finite, or that are
+        exactly zero (a correlator that dropped data writes zeros).
+    """
+    out = flags.copy()
+    v = vis.ravel()
+    o = out.ravel()
+    for i in range(v.size):
+        re = v[i].real
+        im = v[i].imag
+        if not (np.isfinite(re) and np.isfinite(im)):
+            o[i] = True
+        elif re == 0.0 and im == 0.0:
+            o[i] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def flag_amplitude(vis, flags, *, threshold):
+    """Flag samples whose amplitude exceeds ``threshold`` (and non-finite ones).
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex.
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    threshold : float, keyword-only
+        Largest acceptable ``|V|`` (same unit as ``vis``, Jy).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, ``flags | new``.
+    """
+    out = flags.copy()
+    v = vis.ravel()
+    o = out.ravel()
+    for i in range(v.size):
+        a = abs(v[i])
+        # ``not (a <= t)`` is True for NaN too.
+        if not (a <= threshold):
+            o[i] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def flag_baselines(flags, bad_baseline):
+    """Flag every sample of the baselines marked in ``bad_baseline``.
+
+    Parameters
+    ----------
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    bad_baseline : numpy.ndarray
+        ``(baseline_id,)`` bool: True for a baseline to flag entirely (an
+        autocorrelation, a baseline of a dead antenna).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, ``flags | new``.
+    """
+    out = flags.copy()
+    for b in range(flags.shape[1]):
+        if bad_baseline[b]:
+            out[:, b, :, :] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def sumthreshold_1d(values, flags, *, window, threshold):
+    """One SumThreshold pass along the last axis, for one window size.
+
+    Every run of ``window`` consecutive samples whose unflagged values have a
+    mean absolute value above ``threshold`` — ``|Σ x| > threshold · n`` over the
+    ``n > 0`` unflagged samples of the run — is flagged entirely. Flagged and
+    non-finite samples are left out of the sums (they neither hide nor create
+    detections).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(row, sample)`` float32/float64: residual amplitudes, one 1-D series
+        per row (a channel's time series or an integration's spectrum).
+    flags : numpy.ndarray
+        ``(row, sample)`` bool: samples excluded from the sums.
+    window : int, keyword-only
+        Run length ``M`` (≥ 1).
+    threshold : float, keyword-only
+        ``χ_M``, same unit as ``values``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(row, sample)`` bool: ``flags`` or'ed with the newly flagged runs.
+
+    Notes
+    -----
+    A sliding sum makes the pass O(samples), independent of ``window``.
+    :func:`dsa110.flagging.cuda.sumthreshold_1d` has the same signature and
+    results.
+    """
+    return _sumthreshold_1d_impl(values, flags, window, threshold)
+
+
+# Numba cannot fold keyword-only arguments in calls from one jitted function to
+# another, so the public kernels are thin keyword-only fronts over these.
+@njit(**JIT_OPTIONS)
+def _sumthreshold_1d_impl(values, flags, window, threshold):
+    n_row, n = values.shape
+    out = flags.copy()
+    if window < 1 or window > n:
+        return out
+    for r in range(n_row):
+        s = 0.0
+        cnt = 0
+        for i in range(n):
+            x = values[r, i]
+            if not flags[r, i] and np.isfinite(x):
+                s += x
+                cnt += 1
+            if i >= window:
+                y = values[r, i - window]
+                if not flags[r, i - window] and np.isfinite(y):
+                    s -= y
+                    cnt -= 1
+            if i >= window - 1 and cnt > 0 and abs(s) > threshold * cnt:
+                for k in range(i - window + 1, i + 1):
+                    out[r, k] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def _gaussian_kernel(sigma):
+    if sigma <= 0.0:
+        return np.ones(1)
+    half = int(math.ceil(3.0 * sigma))
+    k = np.empty(2 * half + 1)
+    for i in range(-half, half + 1):
+        k[i + half] = math.exp(-0.5 * (i / sigma) ** 2)
+    return k
+
+
+@njit(**JIT_OPTIONS)
+def _smooth_axis0(data, weight, kernel):
+    n0, n1 = data.shape
+    half = kernel.size // 2
+    num = np.zeros((n0, n1))
+    den = np.zeros((n0, n1))
+    for i in range(n0):
+        lo = max(0, i - half)
+        hi = min(n0, i + half + 1)
+        for k in range(lo, hi):
+            g = kernel[k - i + half]
+            for j in range(n1):
+                w = weight[k, j] * g
+                num[i, j] += w * data[k, j]
+                den[i, j] += w
+    return num, den
+
+
+@njit(**JIT_OPTIONS)
+def masked_gaussian_smooth(values, flags, *, sigma_time, sigma_frequency):
+    """Gaussian-smooth a time–frequency plane, ignoring flagged samples.
+
+    Normalised convolution: ``(G * (w x)) / (G * w)`` with ``w = 0`` on flagged
+    or non-finite samples, separable in time and frequency, truncated at 3σ.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(time, frequency)`` float.
+    flags : numpy.ndarray
+        ``(time, frequency)`` bool.
+    sigma_time : float, keyword-only
+        Kernel width along time, in samples (0: no smoothing along time).
+    sigma_frequency : float, keyword-only
+        Kernel width along frequency, in channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, frequency)`` float64 background; 0 where the kernel covers no
+        unflagged sample.
+    """
+    return _smooth_impl(values, flags, sigma_time, sigma_frequency)
+
+
+@njit(**JIT_OPTIONS)
+def _smooth_impl(values, flags, sigma_time, sigma_frequency):
+    n_t, n_f = values.shape
+    w = np.zeros((n_t, n_f))
+    x = np.zeros((n_t, n_f))
+    for i in range(n_t):
+        for j in range(n_f):
+            if not flags[i, j] and np.isfinite(values[i, j]):
+                w[i, j] = 1.0
+                x[i, j] = values[i, j]
+    kt = _gaussian_kernel(sigma_time)
+    kf = _gaussian_kernel(sigma_frequency)
+    num_t, den_t = _smooth_axis0(x * w, w, kt)
+    # Second pass along frequency on the partial sums (separable kernel).
+    num, _ = _smooth_axis0(num_t.T.copy(), np.ones((n_f, n_t)), kf)
+    den, _ = _smooth_axis0(den_t.T.copy(), np.ones((n_f, n_t)), kf)
+    out = np.zeros((n_t, n_f))
+    for i in range(n_t):
+        for j in range(n_f):
+            if den[j, i] > 1e-12:
+                out[i, j] = num[j, i] / den[j, i]
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def _robust_sigma(values, flags):
+    """MAD-based σ of the unflagged finite samples (NaN when there are none)."""
+    n = 0
+    buf = np.empty(values.size)
+    v = values.ravel()
+    f = flags.ravel()
+    for i in range(v.size):
+        if not f[i] and np.isfinite(v[i]):
+            buf[n] = v[i]
+            n += 1
+    if n == 0:
+        return np.nan, np.nan
+    sel = buf[:n]
+    med = np.median(sel)
+    return med, MAD_TO_SIGMA * np.median(np.abs(sel - med))
+
+
+@njit(**JIT_OPTIONS)
+def sumthreshold_plane(
+    amplitude,
+    flags,
+    *,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+):
+    """Iterative SumThreshold on one time–frequency plane.
+
+    Each iteration smooths the unflagged amplitudes into a background, takes the
+    residual, estimates its σ robustly (MAD), and runs SumThreshold with
+    windows ``M = 1, 2, 4, …, max_window`` along time and along frequency with
+    ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor ``f`` is
+    ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer, as
+    AOFlagger). Samples flagged by one step are excluded from the next.
+
+    Parameters
+    ----------
+    amplitude : numpy.ndarray
+        ``(time, frequency)`` float: ``|V|`` of one baseline and polarization.
+    flags : numpy.ndarray
+        ``(time, frequency)`` bool: flags already set.
+    threshold : float, keyword-only
+        ``χ_1`` in units of the residual's σ.
+    rho : float, keyword-only
+        Threshold decrease per doubling of the window (1.5 in [1]_).
+    max_window : int, keyword-only
+        Largest window (capped at each axis' length).
+    n_iter : int, keyword-only
+        Background/threshold iterations.
+    threshold_step : float, keyword-only
+        Sensitivity factor between iterations.
+    sigma_time, sigma_frequency : float, keyword-only
+        Background smoothing widths in samples and channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, frequency)`` bool: ``flags`` or'ed with the detections and the
+        non-finite samples.
+    """
+    return _sumthreshold_plane_impl(
+        amplitude, flags, threshold, rho, max_window, n_iter, threshold_step,
+        sigma_time, sigma_frequency,
+    )
+
+
+@njit(**JIT_OPTIONS)
+def _sumthreshold_plane_impl(
+    amplitude, flags, threshold, rho, max_window, n_iter, threshold_step,
+    sigma_time, sigma_frequency,
+):
+    n_t, n_f = amplitude.shape
+    out = flags.copy()
+    for i in range(n_t):
+        for j in range(n_f):
+            if not np.isfinite(amplitude[i, j]):
+                out[i, j] = True
+    for it in range(n_iter):
+        bg = _smooth_impl(amplitude, out, sigma_time, sigma_frequency)
+        res = amplitude - bg
+        _, sigma = _robust_sigma(res, out)
+        if not (sigma > 0.0):
+            # All flagged, or noise-free: nothing to compare a deviation with.
+            break
+        factor = threshold_step ** (n_iter - 1 - it)
+        res_t = res.T.copy()
+        window = 1
+        while window <= max_window and (window <= n_t or window <= n_f):
+            chi = factor * threshold * sigma / rho ** math.log2(window)
+            if window <= n_t:
+                out = _sumthreshold_1d_impl(res_t, out.T.copy(), window, chi).T.copy()
+            if window <= n_f:
+                out = _sumthreshold_1d_impl(res, out, window, chi)
+            window *= 2
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def sumthreshold(
+    vis,
+    flags,
+    *,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+):
+    """Iterative SumThreshold per baseline and polarization on ``|V|``.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex.
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    threshold, rho, max_window, n_iter, threshold_step, sigma_time, sigma_frequency
+        See :func:`sumthreshold_plane` (keyword-only).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, ``flags | new``.
+    """
+    n_t, n_b, n_f, n_p = vis.shape
+    out = flags.copy()
+    amp = np.empty((n_t, n_f))
+    fl = np.empty((n_t, n_f), dtype=np.bool_)
+    for b in range(n_b):
+        for p in range(n_p):
+            for i in range(n_t):
+                for j in range(n_f):
+                    amp[i, j] = abs(vis[i, b, j, p])
+                    fl[i, j] = flags[i, b, j, p]
+            res = _sumthreshold_plane_impl(
+                amp, fl, threshold, rho, max_window, n_iter, threshold_step,
+                sigma_time, sigma_frequency,
+            )
+            for i in range(n_t):
+                for j in range(n_f):
+                    out[i, b, j, p] = res[i, j]
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def mad_clip(vis, flags, *, sigma):
+    """Robust amplitude clip per baseline and polarization.
+
+    With ``m`` the median and ``s = 1.4826 · MAD`` of the unflagged finite
+    ``|V|`` of one (baseline, polarization) plane, flags ``| |V| − m | > sigma · s``.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex.
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    sigma : float, keyword-only
+        Clip level in robust σ (7 at DSA-110).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, ``flags | new``
+        (non-finite samples included). A plane with ``MAD = 0`` gets no new
+        flags.
+    """
+    n_t, n_b, n_f, n_p = vis.shape
+    out = flags.copy()
+    amp = np.empty((n_t, n_f))
+    fl = np.empty((n_t, n_f), dtype=np.bool_)
+    for b in range(n_b):
+        for p in range(n_p):
+            for i in range(n_t):
+                for j in range(n_f):
+                    a = abs(vis[i, b, j, p])
+                    amp[i, j] = a
+                    fl[i, j] = flags[i, b, j, p]
+                    if not np.isfinite(a):
+                        out[i, b, j, p] = True
+            med, s = _robust_sigma(amp, fl)
+            if not (s > 0.0):
+                continue
+            limit = sigma * s
+            for i in range(n_t):
+                for j in range(n_f):
+                    if abs(amp[i, j] - med) > limit:
+                        out[i, b, j, p] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):
+    """Extend flags across polarizations, whole channels and whole integrations.
+
+    In this order: a sample flagged in any polarization is flagged in all (when
+    ``polarization``); per baseline and polarization, a channel flagged in more
+    than ``time_fraction`` of the integrations is flagged in all of them; an
+    integration flagged in more than ``frequency_fraction`` of the channels is
+    flagged in all of them.
+
+    Parameters
+    ----------
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    polarization : bool, keyword-only
+        Extend across polarizations.
+    time_fraction : float, keyword-only
+        In (0, 1]; 1 disables extension along time.
+    frequency_fraction : float, keyword-only
+        In (0, 1]; 1 disables extension along frequency.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool (a superset of
+        ``flags``).
+    """
+    n_t, n_b, n_f, n_p = flags.shape
+    out = flags.copy()
+    if polarization and n_p > 1:
+        for i in range(n_t):
+            for b in range(n_b):
+                for j in range(n_f):
+                    anyf = False
+                    for p in range(n_p):
+                        anyf = anyf or out[i, b, j, p]
+                    if anyf:
+                        for p in range(n_p):
+                            out[i, b, j, p] = True
+    for b in range(n_b):
+        for p in range(n_p):
+            for j in range(n_f):
+                cnt = 0
+                for i in range(n_t):
+                    cnt += out[i, b, j, p]
+                if cnt > time_fraction * n_t:
+                    for i in range(n_t):
+                        out[i, b, j, p] = True
+            for i in range(n_t):
+                cnt = 0
+                for j in range(n_f):
+                    cnt += out[i, b, j, p]
+                if cnt > frequency_fraction * n_f:
+                    for j in range(n_f):
+                        out[i, b, j, p] = True
+    return out
