@@ -1,1 +1,28 @@
-"""dsa110.io."""
+"""Input and output: finding and grouping subband files, the lazy UVH5 reader,
+the xarray backend, and (as they land) Measurement Set, zarr and UVH5 writers.
+"""
+
+from dsa110.io.groups import (
+    DEFAULT_TOLERANCE_S,
+    ObservationGroup,
+    SubbandFile,
+    find_groups,
+    find_subband_files,
+    group_files,
+    parse_subband_filename,
+)
+from dsa110.io.observation import open_observation
+from dsa110.io.uvh5 import UVH5Meta, read_uvh5_meta
+
+__all__ = [
+    "DEFAULT_TOLERANCE_S",
+    "ObservationGroup",
+    "SubbandFile",
+    "UVH5Meta",
+    "find_groups",
+    "find_subband_files",
+    "group_files",
+    "open_observation",
+    "parse_subband_filename",
+    "read_uvh5_meta",
+]

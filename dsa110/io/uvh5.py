@@ -1,0 +1,435 @@
+"""Reading UVH5 files: cached header metadata and lazily indexed data arrays.
+
+Supported: single-spectral-window UVH5 files (pyuvdata's format, both the old
+shapes with an spw axis, ``(Nblts, 1, Nfreqs, Npols)``, and the current
+``(Nblts, Nfreqs, Npols)``) whose baseline-times are time-major and rectangular
+(every integration holds the same baselines in the same order), with frequencies
+monotonic within the file, and whose phasing is drift/unprojected (DSA-110's
+meridian fringe-stopping, HERA's zenith drift) or a single sidereal (ICRS/FK5
+J2000) phase centre. Anything else raises :class:`~dsa110.errors.UnsupportedLayoutError`
+saying what is not supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsa110.errors import CorruptFileError, NotUVH5Error, UnsupportedLayoutError
+from dsa110.io.h5handle import H5File
+from dsa110.schema import POLARIZATION_CODES
+
+__all__ = ["UVH5Meta", "read_uvh5_meta", "UVH5DataArray", "DATA_FIELDS"]
+
+#: dataset variable -> (HDF5 dataset, numpy dtype)
+DATA_FIELDS = {
+    "VISIBILITY": ("Data/visdata", np.complex64),
+    "FLAG": ("Data/flags", np.bool_),
+    "WEIGHT": ("Data/nsamples", np.float32),
+}
+
+_JD_UNIX_EPOCH = 2440587.5
+_REQUIRED_HEADER = (
+    "latitude", "longitude", "altitude", "telescope_name", "Nants_telescope",
+    "ant_1_array", "ant_2_array", "antenna_names", "antenna_numbers",
+    "antenna_positions", "Nbls", "Nblts", "Nfreqs", "Npols", "Ntimes", "Nspws",
+    "time_array", "integration_time", "freq_array", "channel_width",
+    "polarization_array",
+)
+
+
+def _str(value) -> str:
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _str(value[()])
+    return str(value)
+
+
+@dataclass(frozen=True)
+class UVH5Meta:
+    """Header metadata of one UVH5 file, in the dataset's conventions.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    n_time, n_baseline, n_freq, n_pol : int
+        Sizes.
+    time : numpy.ndarray
+        ``(n_time,)`` float64 integration centres, unix seconds UTC.
+    time_jd : numpy.ndarray
+        ``(n_time,)`` float64, the file's JD values.
+    integration_time : numpy.ndarray
+        ``(n_time,)`` float64 seconds.
+    antenna1, antenna2 : numpy.ndarray
+        ``(n_baseline,)`` int antenna numbers.
+    freq_file : numpy.ndarray
+        ``(n_freq,)`` float64 Hz in the file's order.
+    descending : bool
+        True when the file's frequencies descend (DSA-110).
+    channel_width : numpy.ndarray
+        ``(n_freq,)`` float64 Hz, ascending-frequency order.
+    polarizations : tuple of str
+        Labels, e.g. ``("XX", "YY")``.
+    antenna_numbers, antenna_names, antenna_positions, antenna_diameters
+        Telescope antennas; positions are ECEF relative to the site.
+    latitude, longitude, altitude : float
+        Site, degrees and metres.
+    telescope_name, instrument : str
+    phase_type : str
+        ``"drift"`` or ``"sidereal"``.
+    pointing_dec : float
+        Radians: ``extra_keywords/phase_center_dec`` when present, else the
+        site latitude (a zenith drift scan).
+    fixed_center : tuple of float or None
+        ICRS (ra, dec) radians for sidereal-phased files.
+    spw_axis : bool
+        Whether data have the old ``(Nblts, 1, Nfreqs, Npols)`` shape.
+    extra_keywords : dict
+    """
+
+    path: str
+    n_time: int
+    n_baseline: int
+    n_freq: int
+    n_pol: int
+    time: np.ndarray
+    time_jd: np.ndarray
+    integration_time: np.ndarray
+    antenna1: np.ndarray
+    antenna2: np.ndarray
+    freq_file: np.ndarray
+    descending: bool
+    channel_width: np.ndarray
+    polarization_codes: tuple
+    antenna_numbers: np.ndarray
+    antenna_names: np.ndarray
+    antenna_positions: np.ndarray
+    antenna_diameters: np.ndarray
+    latitude: float
+    longitude: float
+    altitude: float
+    telescope_name: str
+    instrument: str
+    phase_type: str
+    pointing_dec: float
+    fixed_center: tuple | None
+    spw_axis: bool
+    extra_keywords: dict = field(default_factory=dict)
+
+    @property
+    def frequency(self) -> np.ndarray:
+        """``(n_freq,)`` float64 Hz, ascending."""
+        return self.freq_file[::-1] if self.descending else self.freq_file
+
+    @property
+    def polarizations(self) -> tuple:
+        """Polarization labels, e.g. ``("XX", "YY")``."""
+        return tuple(POLARIZATION_CODES[int(c)] for c in self.polarization_codes)
+
+    @property
+    def data_shape(self) -> tuple:
+        """``(n_time, n_baseline, n_freq, n_pol)``."""
+        return (self.n_time, self.n_baseline, self.n_freq, self.n_pol)
+
+
+def _get(header, name, path):
+    try:
+        return header[name][()]
+    except KeyError:
+        raise CorruptFileError(path, "required header field is missing", field=f"Header/{name}") from None
+    except OSError as exc:
+        raise CorruptFileError(path, f"cannot read: {exc}", field=f"Header/{name}") from exc
+
+
+def _phase_info(header, path, latitude_deg, extra):
+    """Return (phase_type, fixed_center) from old- or new-style phase metadata."""
+    if "phase_center_catalog" in header:
+        cat = header["phase_center_catalog"]
+        entries = list(cat.keys())
+        if len(entries) != 1:
+            raise UnsupportedLayoutError(
+                path, f"{len(entries)} phase centres; only one is supported",
+                field="Header/phase_center_catalog",
+            )
+        entry = cat[entries[0]]
+        cat_type = _str(entry["cat_type"][()]) if "cat_type" in entry else "sidereal"
+        if cat_type == "unprojected":
+            return "drift", None
+        if cat_type == "sidereal":
+            frame = _str(entry["cat_frame"][()]) if "cat_frame" in entry else "icrs"
+            if frame not in ("icrs", "fk5"):
+                raise UnsupportedLayoutError(
+                    path, f"phase centre frame {frame!r}; only icrs/fk5 J2000 are supported",
+                    field="Header/phase_center_catalog",
+                )
+            return "sidereal", (float(entry["cat_lon"][()]), float(entry["cat_lat"][()]))
+        raise UnsupportedLayoutError(
+            path, f"phase centre type {cat_type!r}; only unprojected and sidereal are supported",
+            field="Header/phase_center_catalog",
+        )
+    phase_type = _str(header["phase_type"][()]) if "phase_type" in header else "drift"
+    if phase_type == "drift":
+        return "drift", None
+    if phase_type == "phased":
+        epoch = float(header["phase_center_epoch"][()]) if "phase_center_epoch" in header else 2000.0
+        if abs(epoch - 2000.0) > 1e-6:
+            raise UnsupportedLayoutError(path, f"phase centre epoch {epoch}", field="Header/phase_center_epoch")
+        return "sidereal", (
+            float(_get(header, "phase_center_ra", path)),
+            float(_get(header, "phase_center_dec", path)),
+        )
+    raise UnsupportedLayoutError(path, f"phase_type {phase_type!r}", field="Header/phase_type")
+
+
+def read_uvh5_meta(path) -> UVH5Meta:
+    """Read and check the header of a UVH5 file (no visibilities are read).
+
+    Parameters
+    ----------
+    path : str or Path
+        A UVH5 file.
+
+    Returns
+    -------
+    UVH5Meta
+
+    Raises
+    ------
+    NotUVH5Error
+        Not HDF5, or HDF5 without the UVH5 ``Header``/``Data`` groups.
+    CorruptFileError
+        Truncated or inconsistent: missing fields, data shorter than the header says.
+    UnsupportedLayoutError
+        Several spectral windows, non-rectangular or baseline-major ordering,
+        unsupported phasing, unknown polarizations.
+    """
+    handle = H5File(path)
+    path = handle.path
+    fh = handle.open()
+    with handle.lock:
+        if "Header" not in fh or "Data" not in fh:
+            raise NotUVH5Error(path, "HDF5 file without the UVH5 'Header' and 'Data' groups")
+        hdr = fh["Header"]
+        missing = [k for k in _REQUIRED_HEADER if k not in hdr]
+        if missing:
+            raise CorruptFileError(path, "required header field is missing", field=f"Header/{missing[0]}")
+        n_blt = int(_get(hdr, "Nblts", path))
+        n_bl = int(_get(hdr, "Nbls", path))
+        n_time = int(_get(hdr, "Ntimes", path))
+        n_freq = int(_get(hdr, "Nfreqs", path))
+        n_pol = int(_get(hdr, "Npols", path))
+        n_spw = int(_get(hdr, "Nspws", path))
+        if n_spw != 1:
+            raise UnsupportedLayoutError(path, f"Nspws = {n_spw}; only one spectral window is supported", field="Header/Nspws")
+        time_jd = np.asarray(_get(hdr, "time_array", path), dtype=np.float64)
+        ant1 = np.asarray(_get(hdr, "ant_1_array", path))
+        ant2 = np.asarray(_get(hdr, "ant_2_array", path))
+        for name, arr in (("time_array", time_jd), ("ant_1_array", ant1), ("ant_2_array", ant2)):
+            if arr.shape != (n_blt,):
+                raise CorruptFileError(path, f"shape {arr.shape}, expected ({n_blt},) from Nblts", field=f"Header/{name}")
+        if n_time * n_bl != n_blt:
+            raise UnsupportedLayoutError(
+                path, f"Nblts = {n_blt} is not Ntimes × Nbls = {n_time} × {n_bl}: "
+                "non-rectangular baseline-time layouts are not supported", field="Header/Nblts",
+            )
+        t2 = time_jd.reshape(n_time, n_bl)
+        a1 = ant1.reshape(n_time, n_bl)
+        a2 = ant2.reshape(n_time, n_bl)
+        if not (np.all(t2 == t2[:, :1]) and np.all(a1 == a1[:1]) and np.all(a2 == a2[:1])):
+            raise UnsupportedLayoutError(
+                path, "baseline-times are not time-major with the same baselines in every "
+                "integration; only that layout is supported", field="Header/time_array",
+            )
+        times_jd = t2[:, 0].copy()
+        if n_time > 1 and not np.all(np.diff(times_jd) > 0):
+            raise UnsupportedLayoutError(path, "integration times are not increasing", field="Header/time_array")
+        freq = np.asarray(_get(hdr, "freq_array", path), dtype=np.float64)
+        spw_axis = freq.ndim == 2
+        freq = freq.reshape(-1)
+        if freq.shape != (n_freq,):
+            raise CorruptFileError(path, f"{freq.size} frequencies, Nfreqs = {n_freq}", field="Header/freq_array")
+        dfreq = np.diff(freq)
+        if n_freq > 1 and not (np.all(dfreq > 0) or np.all(dfreq < 0)):
+            raise UnsupportedLayoutError(path, "frequencies are not monotonic", field="Header/freq_array")
+        descending = bool(n_freq > 1 and dfreq[0] < 0)
+        width = np.abs(np.broadcast_to(np.asarray(_get(hdr, "channel_width", path), dtype=np.float64).reshape(-1), (n_freq,)))
+        if descending:
+            width = width[::-1]
+        pols = tuple(int(p) for p in np.asarray(_get(hdr, "polarization_array", path)).reshape(-1))
+        if len(pols) != n_pol:
+            raise CorruptFileError(path, f"{len(pols)} polarizations, Npols = {n_pol}", field="Header/polarization_array")
+        unknown = [p for p in pols if p not in POLARIZATION_CODES]
+        if unknown:
+            raise UnsupportedLayoutError(path, f"unknown polarization codes {unknown}", field="Header/polarization_array")
+        int_time = np.asarray(_get(hdr, "integration_time", path), dtype=np.float64).reshape(-1)
+        int_time = int_time.reshape(n_time, n_bl)[:, 0].copy() if int_time.size == n_blt else np.broadcast_to(int_time, (n_time,)).copy()
+        extra = {}
+        if "extra_keywords" in hdr:
+            for key, val in hdr["extra_keywords"].items():
+                v = val[()]
+                extra[key] = _str(v) if isinstance(v, bytes | np.bytes_) else (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v)
+        latitude = float(_get(hdr, "latitude", path))
+        phase_type, fixed_center = _phase_info(hdr, path, latitude, extra)
+        pointing = extra.get("phase_center_dec")
+        pointing_dec = float(pointing) if pointing is not None else np.radians(latitude)
+        ant_numbers = np.asarray(_get(hdr, "antenna_numbers", path)).astype(np.int64)
+        ant_names = np.array([_str(n) for n in np.asarray(_get(hdr, "antenna_names", path)).reshape(-1)])
+        ant_pos = np.asarray(_get(hdr, "antenna_positions", path), dtype=np.float64)
+        n_ant = int(_get(hdr, "Nants_telescope", path))
+        if ant_numbers.shape != (n_ant,) or ant_names.shape != (n_ant,) or ant_pos.shape != (n_ant, 3):
+            raise CorruptFileError(path, "antenna tables disagree with Nants_telescope", field="Header/antenna_positions")
+        if not np.all(np.isin(np.unique(np.concatenate([a1[0], a2[0]])), ant_numbers)):
+            raise CorruptFileError(path, "baselines name antennas absent from antenna_numbers", field="Header/ant_1_array")
+        diam = np.asarray(hdr["antenna_diameters"][()], dtype=np.float64) if "antenna_diameters" in hdr else np.full(n_ant, np.nan)
+        diam = np.broadcast_to(diam.reshape(-1), (n_ant,)).copy()
+        data = fh["Data"]
+        for var, (dname, _) in DATA_FIELDS.items():
+            key = dname.split("/")[1]
+            if key not in data:
+                raise CorruptFileError(path, "data set is missing", field=dname)
+            shape = data[key].shape
+            expect = (n_blt, 1, n_freq, n_pol) if len(shape) == 4 else (n_blt, n_freq, n_pol)
+            if shape != expect:
+                what = "truncated" if shape[:1] != expect[:1] else "wrong shape"
+                raise CorruptFileError(path, f"{what}: shape {shape}, header implies {expect}", field=dname)
+        spw_axis = data["visdata"].ndim == 4
+    return UVH5Meta(
+        path=path,
+        n_time=n_time,
+        n_baseline=n_bl,
+        n_freq=n_freq,
+        n_pol=n_pol,
+        time=(times_jd - _JD_UNIX_EPOCH) * 86400.0,
+        time_jd=times_jd,
+        integration_time=int_time,
+        antenna1=a1[0].copy(),
+        antenna2=a2[0].copy(),
+        freq_file=freq,
+        descending=descending,
+        channel_width=width.copy(),
+        polarization_codes=pols,
+        antenna_numbers=ant_numbers,
+        antenna_names=ant_names,
+        antenna_positions=ant_pos,
+        antenna_diameters=diam,
+        latitude=latitude,
+        longitude=float(_get(hdr, "longitude", path)),
+        altitude=float(_get(hdr, "altitude", path)),
+        telescope_name=_str(_get(hdr, "telescope_name", path)),
+        instrument=_str(hdr["instrument"][()]) if "instrument" in hdr else "",
+        phase_type=phase_type,
+        pointing_dec=pointing_dec,
+        fixed_center=fixed_center,
+        spw_axis=spw_axis,
+        extra_keywords=extra,
+    )
+
+
+class UVH5DataArray:
+    """One data variable of one UVH5 file, lazily indexed in the dataset layout.
+
+    Presents ``(time, baseline_id, frequency, polarization)`` with frequency
+    ascending; indexing reads only the integrations asked for, straight from the
+    HDF5 dataset with ``read_direct``, and reverses the channel axis as a view.
+
+    Parameters
+    ----------
+    meta : UVH5Meta
+        The file's metadata.
+    variable : {"VISIBILITY", "FLAG", "WEIGHT"}
+        Which data set.
+    """
+
+    __slots__ = ("handle", "dataset", "dtype", "shape", "spw_axis", "descending", "n_baseline")
+
+    def __init__(self, meta: UVH5Meta, variable: str):
+        dname, dtype = DATA_FIELDS[variable]
+        self.handle = H5File(meta.path)
+        self.dataset = dname
+        self.dtype = np.dtype(dtype)
+        self.shape = meta.data_shape
+        self.spw_axis = meta.spw_axis
+        self.descending = meta.descending
+        self.n_baseline = meta.n_baseline
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    def __reduce__(self):
+        return (_rebuild_array, (self.handle, self.dataset, self.dtype, self.shape, self.spw_axis, self.descending))
+
+    def __getitem__(self, key):
+        tkey, rest = _split_key(key, self.shape)
+        # Read the contiguous range of integrations that covers the time key,
+        # then apply the key relative to that range.
+        if isinstance(tkey, slice):
+            start, stop, step = tkey.indices(self.shape[0])
+            idx = np.arange(start, stop, step)
+        else:
+            idx = np.atleast_1d(np.arange(self.shape[0])[tkey])
+        if idx.size:
+            t0, t1 = int(idx.min()), int(idx.max()) + 1
+        else:
+            t0 = t1 = 0
+        arr = self._read_times(t0, t1)
+        if isinstance(tkey, int | np.integer):
+            local = int(idx[0]) - t0
+        elif isinstance(tkey, slice) and (tkey.step in (None, 1) or idx.size == 0):
+            local = slice(None)
+        else:
+            local = idx - t0
+        return arr[(local, *rest)]
+
+    def _read_times(self, t0: int, t1: int) -> np.ndarray:
+        """Integrations ``t0:t1`` as ``(t1 - t0, baseline, frequency↑, pol)``."""
+        n_rows = (t1 - t0) * self.n_baseline
+        file_shape = (n_rows, 1, *self.shape[2:]) if self.spw_axis else (n_rows, *self.shape[2:])
+        out = np.empty(file_shape, dtype=self.dtype)
+        if n_rows:
+            rows = np.s_[t0 * self.n_baseline : t1 * self.n_baseline]
+            fh = self.handle.open()
+            with self.handle.lock:
+                try:
+                    dset = fh[self.dataset]
+                    if dset.shape[0] < t1 * self.n_baseline:
+                        raise CorruptFileError(
+                            self.handle.path,
+                            f"truncated: {dset.shape[0]} rows, need {t1 * self.n_baseline}",
+                            field=self.dataset,
+                        )
+                    dset.read_direct(out, source_sel=rows)
+                except (OSError, KeyError) as exc:
+                    raise CorruptFileError(
+                        self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}",
+                        field=self.dataset,
+                    ) from exc
+        arr = out.reshape(t1 - t0, self.n_baseline, *self.shape[2:])
+        return arr[:, :, ::-1, :] if self.descending else arr
+
+
+def _rebuild_array(handle, dataset, dtype, shape, spw_axis, descending):
+    obj = UVH5DataArray.__new__(UVH5DataArray)
+    obj.handle = handle
+    obj.dataset = dataset
+    obj.dtype = dtype
+    obj.shape = shape
+    obj.spw_axis = spw_axis
+    obj.descending = descending
+    obj.n_baseline = shape[1]
+    return obj
+
+
+def _split_key(key, shape):
+    """Split a basic or outer indexing key into (time key, key for the other axes)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1 :]
+    key = key + (slice(None),) * (len(shape) - len(key))
+    return key[0], key[1:]
