@@ -1,0 +1,133 @@
+"""Images for measurement: a 2-D array in Jy/beam, its celestial WCS and its beam."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsa110.errors import FileFormatError
+from dsa110.photometry.beam import Beam
+
+__all__ = ["Image", "read_image", "write_image"]
+
+
+@dataclass
+class Image:
+    """A restored radio image.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (y, x), float32 or float64
+        Brightness in Jy/beam; NaN marks blanked pixels.
+    wcs : astropy.wcs.WCS
+        Celestial (2-D) WCS; pixel (x, y) = (column, row), 0-based.
+    beam : Beam
+        Restoring beam.
+    frequency : float, optional
+        Centre frequency in Hz (NaN when unknown).
+    meta : dict
+        Free-form metadata (e.g. the source file name).
+    """
+
+    data: np.ndarray
+    wcs: object
+    beam: Beam
+    frequency: float = float("nan")
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The (y, x) shape of the image."""
+        return self.data.shape
+
+    def header(self):
+        """Return a FITS header with the WCS, the beam and the frequency."""
+        hdr = self.wcs.to_header()
+        hdr["BMAJ"] = self.beam.bmaj
+        hdr["BMIN"] = self.beam.bmin
+        hdr["BPA"] = self.beam.bpa
+        hdr["BUNIT"] = "JY/BEAM"
+        if np.isfinite(self.frequency):
+            hdr["RESTFRQ"] = self.frequency
+        return hdr
+
+
+def read_image(path) -> Image:
+    """Read a FITS image (degenerate frequency/Stokes axes are dropped).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        FITS file with the image in the primary HDU.
+
+    Returns
+    -------
+    Image
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not a FITS image, has more than two non-degenerate
+        axes, or lacks a celestial WCS or a restoring beam.
+    """
+    from astropy.io import fits  # deferred: keep the package import light
+    from astropy.wcs import WCS  # deferred: keep the package import light
+
+    path = Path(path)
+    try:
+        with fits.open(path) as hdul:
+            hdr = hdul[0].header.copy()
+            data = hdul[0].data
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
+    if data is None or data.ndim < 2:
+        raise FileFormatError(path, "primary HDU holds no image", field="NAXIS")
+    data = np.squeeze(data)
+    if data.ndim != 2:
+        raise FileFormatError(path, f"image has {data.ndim} non-degenerate axes, need 2")
+    wcs = WCS(hdr).celestial
+    if wcs.naxis != 2:
+        raise FileFormatError(path, "no celestial WCS", field="CTYPE")
+    freq = float("nan")
+    for key in ("RESTFRQ", "RESTFREQ", "FREQ"):
+        if key in hdr:
+            freq = float(hdr[key])
+            break
+    else:
+        for ax in range(1, hdr.get("NAXIS", 0) + 1):
+            if str(hdr.get(f"CTYPE{ax}", "")).startswith("FREQ"):
+                freq = float(hdr[f"CRVAL{ax}"])
+    beam = Beam.from_header(hdr, path=str(path))
+    return Image(np.asarray(data), wcs, beam, freq, {"path": str(path)})
+
+
+def write_image(image: Image, path, *, overwrite: bool = False) -> Path:
+    """Write an :class:`Image` to FITS (via a temporary name, renamed into place).
+
+    Parameters
+    ----------
+    image : Image
+        The image.
+    path : str or os.PathLike
+        Output file.
+    overwrite : bool, keyword-only
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from astropy.io import fits  # deferred: keep the package import light
+
+    from dsa110.errors import OutputExistsError
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; pass overwrite=True")
+    tmp = path.with_name(path.name + ".tmp")
+    fits.PrimaryHDU(np.asarray(image.data), header=image.header()).writeto(tmp, overwrite=True)
+    os.replace(tmp, path)
+    return path
