@@ -69,16 +69,15 @@ class ObservationRepository:
     ) -> ObservationFile:
         """Register one subband file of ``observation`` and update its file count."""
         row = ObservationFile(
-            observation_id=observation.id,
             path=str(path),
             subband=int(subband),
             start_time=as_utc(start_time),
             size_bytes=size_bytes,
             checksum=checksum,
         )
-        self.session.add(row)
-        self.session.flush()
+        observation.files.append(row)
         observation.n_files = len(observation.files)
+        self.session.flush()
         return row
 
     def get(self, observation_id: int) -> Observation:

@@ -173,10 +173,10 @@ class SourceRepository:
             ``modulation_index``, ``eta``, ``chi2_reduced``, ``max_deviation_sigma``.
         """
         source = self.get(source_id)
-        row = source.variability
+        row = self.session.get(VariabilityStat, source_id)
         if row is None:
-            row = VariabilityStat(source_id=source_id, **stats)
-            self.session.add(row)
+            row = VariabilityStat(**stats)
+            source.variability = row
         else:
             for key, value in stats.items():
                 setattr(row, key, value)

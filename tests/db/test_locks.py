@@ -1,0 +1,57 @@
+"""The group lock: one holder at a time, stale locks are taken over."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from dsa110.db import LockHeldError, acquire_lock, hold_lock, refresh_lock, release_lock
+
+HOUR = dt.timedelta(hours=1)
+
+
+def test_one_holder_at_a_time(session_factory):
+    assert acquire_lock(session_factory, "group:A", owner="p1", ttl=HOUR)
+    assert not acquire_lock(session_factory, "group:A", owner="p2", ttl=HOUR)
+    assert acquire_lock(session_factory, "group:B", owner="p2", ttl=HOUR)
+    assert not release_lock(session_factory, "group:A", owner="p2")
+    assert release_lock(session_factory, "group:A", owner="p1")
+    assert acquire_lock(session_factory, "group:A", owner="p2", ttl=HOUR)
+
+
+def test_stale_lock_is_recovered(session_factory):
+    assert acquire_lock(
+        session_factory, "g", owner="dead", ttl=-dt.timedelta(seconds=1)
+    )
+    assert acquire_lock(session_factory, "g", owner="alive", ttl=HOUR)
+    assert not refresh_lock(session_factory, "g", owner="dead", ttl=HOUR)
+    assert refresh_lock(session_factory, "g", owner="alive", ttl=HOUR)
+
+
+def test_hold_lock_context(session_factory):
+    with hold_lock(session_factory, "g") as owner:
+        with pytest.raises(LockHeldError, match="held by another process"):
+            with hold_lock(session_factory, "g"):
+                pass
+        assert refresh_lock(session_factory, "g", owner=owner, ttl=HOUR)
+    with hold_lock(session_factory, "g"):
+        pass
+
+
+def test_concurrent_acquire_has_one_winner(session_factory):
+    winners = []
+    barrier = threading.Barrier(6)
+
+    def worker(k):
+        barrier.wait()
+        if acquire_lock(session_factory, "race", owner=f"w{k}", ttl=HOUR):
+            winners.append(k)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
