@@ -47,7 +47,7 @@ def _sumthreshold_1d_kernel(values, flags, window, threshold, out):
             if not flags[r, i - window] and not (math.isnan(y) or math.isinf(y)):
                 s -= y
                 cnt -= 1
-        if i >= window - 1 and cnt > 0 and abs(s) > threshold * cnt:
+        if i >= window - 1 and cnt > 0 and s > threshold * cnt:
             for k in range(i - window + 1, i + 1):
                 out[r, k] = True
 

@@ -135,10 +135,12 @@ def sumthreshold_1d(values, flags, *, window, threshold):
     """One SumThreshold pass along the last axis, for one window size.
 
     Every run of ``window`` consecutive samples whose unflagged values have a
-    mean absolute value above ``threshold`` — ``|Σ x| > threshold · n`` over the
-    ``n > 0`` unflagged samples of the run — is flagged entirely. Flagged and
-    non-finite samples are left out of the sums (they neither hide nor create
-    detections).
+    mean above ``threshold`` — ``Σ x > threshold · n`` over the ``n > 0``
+    unflagged samples of the run — is flagged entirely. Flagged and non-finite
+    samples are left out of the sums (they neither hide nor create detections).
+    Only positive excursions count: RFI adds power, whereas the negative
+    residuals beside a strong burst are an artefact of the smoothed background
+    (drop-outs to zero are caught by :func:`flag_invalid`).
 
     Parameters
     ----------
@@ -187,7 +189,7 @@ def _sumthreshold_1d_impl(values, flags, window, threshold):
                 if not flags[r, i - window] and np.isfinite(y):
                     s -= y
                     cnt -= 1
-            if i >= window - 1 and cnt > 0 and abs(s) > threshold * cnt:
+            if i >= window - 1 and cnt > 0 and s > threshold * cnt:
                 for k in range(i - window + 1, i + 1):
                     out[r, k] = True
     return out
