@@ -1,0 +1,230 @@
+"""A state directory for incremental variability processing.
+
+Layout of ``DIR``::
+
+    DIR/metrics.npz              running-metric state (MetricState)
+    DIR/references.parquet       reference history of the normaliser
+    DIR/corrections.parquet      one row per image processed (the commit log)
+    DIR/lightcurves/part-*.parquet   light-curve rows, one part per update
+
+Each file is written under a temporary name and renamed into place;
+``corrections.parquet`` is renamed last and records which images were
+processed, so feeding the same image twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from dsa110.variability.candidates import classify_table, select_candidates
+from dsa110.variability.lightcurves import LightCurveStore
+from dsa110.variability.measurements import validate_measurements
+from dsa110.variability.metrics import MetricState
+from dsa110.variability.normalise import NormalisationConfig, Normaliser
+
+__all__ = ["VariabilityStore", "UpdateSummary", "default_state_dir"]
+
+
+class UpdateSummary(dict):
+    """What one :meth:`VariabilityStore.update` did (a dict with named keys).
+
+    Keys: ``n_rows`` (rows added), ``n_images`` (new images), ``n_skipped``
+    (rows of images already processed), ``n_sources`` (sources in the state),
+    ``n_bad_images`` (images whose normalisation was not OK).
+    """
+
+
+def _write_parquet(frame, path):
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    return tmp
+
+
+class VariabilityStore:
+    """Metric state, reference history and light curves kept in one directory.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The state directory (created on first update).
+    config : NormalisationConfig, optional
+        Normalisation options.
+    """
+
+    def __init__(self, directory, *, config=None):
+        self.directory = Path(directory)
+        self.config = config or NormalisationConfig()
+        self.lightcurves = LightCurveStore(self.directory / "lightcurves")
+
+    @property
+    def _metrics_path(self):
+        return self.directory / "metrics.npz"
+
+    @property
+    def _refs_path(self):
+        return self.directory / "references.parquet"
+
+    @property
+    def _corr_path(self):
+        return self.directory / "corrections.parquet"
+
+    def load_state(self) -> MetricState:
+        """Return the metric state (empty when none is stored).
+
+        Returns
+        -------
+        MetricState
+        """
+        if self._metrics_path.exists():
+            return MetricState.load(self._metrics_path)
+        return MetricState()
+
+    def corrections(self) -> pd.DataFrame:
+        """Return the per-image corrections of every image processed.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns as from :meth:`Normaliser.normalise`.
+        """
+        if self._corr_path.exists():
+            return pd.read_parquet(self._corr_path)
+        return pd.DataFrame(
+            columns=["image_id", "time", "correction", "correction_err",
+                     "n_reference", "n_candidate", "norm_ok"]
+        )
+
+    def _normaliser(self) -> Normaliser:
+        if self._refs_path.exists():
+            return Normaliser.from_history(
+                pd.read_parquet(self._refs_path), self.config
+            )
+        return Normaliser(self.config)
+
+    def update(self, measurements, *, source="measurement table") -> UpdateSummary:
+        """Normalise new measurements, append light curves, update the metrics.
+
+        Parameters
+        ----------
+        measurements : pandas.DataFrame
+            A measurement table (validated here).
+        source : str, keyword-only
+            Name for error messages.
+
+        Returns
+        -------
+        UpdateSummary
+
+        Raises
+        ------
+        MeasurementTableError
+            When the table violates the contract.
+        """
+        table = validate_measurements(measurements, source=source)
+        done = self.corrections()
+        seen = table["image_id"].isin(done["image_id"].tolist())
+        n_skipped = int(seen.sum())
+        table = table[~seen]
+        state = self.load_state()
+        if table.empty:
+            return UpdateSummary(n_rows=0, n_images=0, n_skipped=n_skipped,
+                                 n_sources=state.n_source, n_bad_images=0)
+        normaliser = self._normaliser()
+        lc, corr = normaliser.normalise(table)
+        use = (lc["qa_ok"] & lc["norm_ok"]).to_numpy()
+        state.update(
+            lc["source_id"].to_numpy()[use],
+            lc["time"].to_numpy()[use],
+            lc["flux_norm"].to_numpy()[use],
+            lc["flux_norm_err"].to_numpy()[use],
+        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.lightcurves.append(lc)
+        state.save(self._metrics_path)
+        tmp_refs = _write_parquet(normaliser.history_frame(), self._refs_path)
+        all_corr = corr if done.empty else pd.concat([done, corr], ignore_index=True)
+        tmp_corr = _write_parquet(all_corr, self._corr_path)
+        os.replace(tmp_refs, self._refs_path)
+        os.replace(tmp_corr, self._corr_path)
+        return UpdateSummary(
+            n_rows=len(lc),
+            n_images=len(corr),
+            n_skipped=n_skipped,
+            n_sources=state.n_source,
+            n_bad_images=int((~corr["norm_ok"].astype(bool)).sum()),
+        )
+
+    def metrics(self) -> pd.DataFrame:
+        """Return the current metrics of every source (see ``METRIC_NAMES``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.load_state().metrics()
+
+    def candidates(self, *, preset="moderate", min_epochs=5, morphology=True):
+        """ESE candidates of a preset, with their morphology.
+
+        Parameters
+        ----------
+        preset : str or Preset, keyword-only
+            Thresholds.
+        min_epochs : int, keyword-only
+            Fewest measurements.
+        morphology : bool, keyword-only
+            Add the columns of :func:`classify_table` (reads the candidates'
+            light curves).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``source_id``, best score first.
+        """
+        cand = select_candidates(self.metrics(), preset=preset, min_epochs=min_epochs)
+        if morphology and len(cand):
+            rows = self.lightcurves.read(source_ids=cand.index.tolist())
+            rows = rows[rows["qa_ok"].astype(bool) & rows["norm_ok"].astype(bool)]
+            labels = classify_table(rows)
+            cand = cand.join(labels, how="left")
+        return cand
+
+    def lightcurve(self, source_id):
+        """Return one source's light curve (xarray Dataset).
+
+        Parameters
+        ----------
+        source_id : int or str
+            The source.
+
+        Returns
+        -------
+        xarray.Dataset
+        """
+        return self.lightcurves.lightcurve(source_id)
+
+
+def default_state_dir(environ=None) -> Path:
+    """The default state directory: ``$DSA110_DATA_DIR/variability``.
+
+    Falls back to ``$XDG_DATA_HOME/dsa110/variability`` and then
+    ``~/.local/share/dsa110/variability``. Only the CLI calls this.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Environment (``os.environ`` when omitted).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    env = os.environ if environ is None else environ
+    if env.get("DSA110_DATA_DIR"):
+        return Path(env["DSA110_DATA_DIR"]) / "variability"
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "dsa110" / "variability"
+
