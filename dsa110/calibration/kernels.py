@@ -1,0 +1,399 @@
+"""Numba kernels of calibration: sky-model prediction, gain solving, application.
+
+NumPy arrays in and out; no xarray or dask here. Conventions are those of
+:mod:`dsa110.schema`: ``V_ij = g_i · conj(g_j) · M_ij`` with
+``M_ij = Σ_s S_s · exp(+2πi (u l + v m + w (n − 1)) / λ)`` and
+``uvw = x_j − x_i``.
+
+Gain solving is split in two steps so that it parallelises over chunks:
+
+1. :func:`accumulate_normal` reduces the data of each solution cell (a block of
+   times × channels) to per-baseline sums ``A_ij = Σ w conj(M_ij) V_ij``,
+   ``B_ij = Σ w |M_ij|²``, ``C_ij = Σ w |V_ij|²`` and ``N_ij = Σ [w > 0]``.
+   Sums of these over chunks are the sums over the whole cell.
+2. :func:`stefcal` solves each cell from the sums by StEFCal.
+
+References
+----------
+Salvini, S. & Wijnholds, S. J. 2014, A&A 571, A97, "Fast gain calibration in
+radio astronomy using alternating direction implicit methods: Analysis and
+applications" (StEFCal).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from dsa110._compat.numba import JIT_OPTIONS
+
+__all__ = ["predict_vis", "accumulate_normal", "stefcal", "apply_gains"]
+
+_TWO_PI = 2.0 * math.pi
+_SPEED_OF_LIGHT = 299_792_458.0
+
+
+@njit(**JIT_OPTIONS)
+def _predict_impl(uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, beam, out):
+    n_time, n_bl, _ = uvw.shape
+    n_chan = frequency.shape[0]
+    n_src = flux.shape[0]
+    has_shape = shape.shape[0] == n_src
+    has_beam = beam.shape[0] == n_time
+    # FWHM → Gaussian σ, and the Fourier-plane factor 2π² σ².
+    fwhm_to_sigma = 1.0 / math.sqrt(8.0 * math.log(2.0))
+    for t in range(n_time):
+        for s in range(n_src):
+            l_ = lmn[t, s, 0]
+            m_ = lmn[t, s, 1]
+            n1 = lmn[t, s, 2] - 1.0
+            for b in range(n_bl):
+                u = uvw[t, b, 0]
+                v = uvw[t, b, 1]
+                w = uvw[t, b, 2]
+                delay = u * l_ + v * m_ + w * n1  # metres
+                for c in range(n_chan):
+                    f = frequency[c]
+                    sflux = flux[s] * (f / ref_freq) ** spectral_index[s]
+                    if has_beam:
+                        sflux *= beam[t, s, c]
+                    if has_shape:
+                        inv_lam = f / _SPEED_OF_LIGHT
+                        ul = u * inv_lam
+                        vl = v * inv_lam
+                        sp = math.sin(shape[s, 2])
+                        cp = math.cos(shape[s, 2])
+                        umaj = ul * sp + vl * cp
+                        umin = ul * cp - vl * sp
+                        smaj = shape[s, 0] * fwhm_to_sigma
+                        smin = shape[s, 1] * fwhm_to_sigma
+                        sflux *= math.exp(
+                            -2.0 * math.pi**2 * (smaj**2 * umaj**2 + smin**2 * umin**2)
+                        )
+                    phase = _TWO_PI * delay * f / _SPEED_OF_LIGHT
+                    out[t, b, c] += sflux * complex(math.cos(phase), math.sin(phase))
+    return out
+
+
+def predict_vis(
+    uvw,
+    frequency,
+    lmn,
+    flux,
+    *,
+    spectral_index=None,
+    ref_freq: float = 1.4e9,
+    shape=None,
+    beam=None,
+    out=None,
+):
+    """Visibilities of point and Gaussian sources by a direct Fourier transform.
+
+    ``V(t, b, c) = Σ_s S_s (f/f0)^α_s · A(t, s, c) · G_s(u, v) ·
+    exp(+2πi f (u l + v m + w (n − 1)) / c)``.
+
+    Parameters
+    ----------
+    uvw : numpy.ndarray
+        ``(time, baseline_id, uvw_label)`` float32/float64 metres.
+    frequency : numpy.ndarray
+        ``(frequency,)`` float64 Hz.
+    lmn : numpy.ndarray
+        ``(time, source, 3)`` float64 direction cosines of each source relative to
+        each time's phase centre (``n`` itself, not ``n − 1``).
+    flux : numpy.ndarray
+        ``(source,)`` float64 flux densities at ``ref_freq``, Jy.
+    spectral_index : numpy.ndarray, optional, keyword-only
+        ``(source,)`` float64; zero by default.
+    ref_freq : float, keyword-only
+        Reference frequency of ``flux``, Hz.
+    shape : numpy.ndarray, optional, keyword-only
+        ``(source, 3)`` float64 Gaussian FWHM major, minor axes and position
+        angle (north through east), radians; point sources when None.
+    beam : numpy.ndarray, optional, keyword-only
+        ``(time, source, frequency)`` float64 primary-beam attenuation
+        (e.g. :func:`dsa110.telescope.airy_beam`); none when None.
+    out : numpy.ndarray, optional, keyword-only
+        ``(time, baseline_id, frequency)`` complex buffer, accumulated into.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency)`` complex128 for float64 ``uvw``,
+        complex64 for float32 ``uvw``.
+    """
+    uvw = np.asarray(uvw)
+    cdtype = np.complex64 if uvw.dtype == np.float32 else np.complex128
+    n_src = np.shape(flux)[0]
+    flux = np.asarray(flux, dtype=np.float64)
+    alpha = np.zeros(n_src) if spectral_index is None else np.asarray(spectral_index, np.float64)
+    shape = np.zeros((0, 3)) if shape is None else np.asarray(shape, np.float64)
+    beam = np.zeros((0, 0, 0)) if beam is None else np.asarray(beam, np.float64)
+    acc = np.zeros((uvw.shape[0], uvw.shape[1], np.shape(frequency)[0]), np.complex128)
+    _predict_impl(
+        uvw.astype(np.float64), np.asarray(frequency, np.float64),
+        np.asarray(lmn, np.float64), flux, alpha, float(ref_freq), shape, beam, acc,
+    )
+    if out is not None:
+        out += acc.astype(out.dtype)
+        return out
+    return acc.astype(cdtype)
+
+
+@njit(**JIT_OPTIONS)
+def accumulate_normal(vis, model, weight, time_bin, chan_bin, n_time_bin, n_chan_bin):
+    """Per-baseline sums of one chunk for each solution cell.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex observed data.
+    model : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex model.
+    weight : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` float weights; zero for
+        flagged or excluded samples.
+    time_bin : numpy.ndarray
+        ``(time,)`` int64 solution-interval index of each time (0-based, local
+        to this chunk's output).
+    chan_bin : numpy.ndarray
+        ``(frequency,)`` int64 solution-channel index of each channel.
+    n_time_bin, n_chan_bin : int
+        Number of time and channel cells.
+
+    Returns
+    -------
+    a : numpy.ndarray
+        ``(n_time_bin, n_chan_bin, baseline_id, polarization)`` complex128,
+        ``Σ w conj(M) V``.
+    b, c, n : numpy.ndarray
+        Same shape, float64: ``Σ w |M|²``, ``Σ w |V|²`` and the number of
+        samples with ``w > 0``.
+    """
+    n_time, n_bl, n_chan, n_pol = vis.shape
+    a = np.zeros((n_time_bin, n_chan_bin, n_bl, n_pol), np.complex128)
+    b = np.zeros((n_time_bin, n_chan_bin, n_bl, n_pol), np.float64)
+    c = np.zeros((n_time_bin, n_chan_bin, n_bl, n_pol), np.float64)
+    n = np.zeros((n_time_bin, n_chan_bin, n_bl, n_pol), np.float64)
+    for t in range(n_time):
+        tb = time_bin[t]
+        for bl in range(n_bl):
+            for ch in range(n_chan):
+                cb = chan_bin[ch]
+                for p in range(n_pol):
+                    w = weight[t, bl, ch, p]
+                    if not w > 0.0:
+                        continue
+                    v = complex(vis[t, bl, ch, p])
+                    m = complex(model[t, bl, ch, p])
+                    if not (math.isfinite(v.real) and math.isfinite(v.imag)):
+                        continue
+                    a[tb, cb, bl, p] += w * m.conjugate() * v
+                    b[tb, cb, bl, p] += w * (m.real * m.real + m.imag * m.imag)
+                    c[tb, cb, bl, p] += w * (v.real * v.real + v.imag * v.imag)
+                    n[tb, cb, bl, p] += 1.0
+    return a, b, c, n
+
+
+@njit(**JIT_OPTIONS)
+def _stefcal_cell(a, b, a1, a2, active, g, phase_only, max_iter, tol):
+    n_ant = g.shape[0]
+    num = np.zeros(n_ant, np.complex128)
+    den = np.zeros(n_ant, np.float64)
+    g_old = g.copy()
+    it = 0
+    for it in range(1, max_iter + 1):
+        num[:] = 0.0
+        den[:] = 0.0
+        for k in range(a.shape[0]):
+            i = a1[k]
+            j = a2[k]
+            if i == j or b[k] <= 0.0 or not (active[i] and active[j]):
+                continue
+            # V_ij ≈ g_i conj(g_j) M_ij and V_ji = conj(V_ij).
+            num[i] += g_old[j] * a[k]
+            den[i] += (g_old[j].real ** 2 + g_old[j].imag ** 2) * b[k]
+            num[j] += g_old[i] * a[k].conjugate()
+            den[j] += (g_old[i].real ** 2 + g_old[i].imag ** 2) * b[k]
+        diff = 0.0
+        norm = 0.0
+        for p in range(n_ant):
+            if not active[p] or den[p] <= 0.0:
+                g[p] = 0.0
+                continue
+            gp = num[p] / den[p]
+            if phase_only:
+                mag = abs(gp)
+                gp = gp / mag if mag > 0.0 else complex(1.0, 0.0)
+            if it % 2 == 0:
+                # StEFCal: average every other iteration to damp oscillation.
+                gp = 0.5 * (gp + g_old[p])
+            diff += abs(gp - g_old[p]) ** 2
+            norm += abs(gp) ** 2
+            g[p] = gp
+        g_old[:] = g
+        if norm > 0.0 and math.sqrt(diff / norm) < tol:
+            break
+    return it
+
+
+@njit(**JIT_OPTIONS)
+def stefcal(
+    a, b, c, n, antenna1, antenna2, n_ant, phase_only, max_iter, tol, min_baselines
+):
+    """Solve per-antenna complex gains of every cell by StEFCal.
+
+    Minimises ``Σ w |V_ij − g_i conj(g_j) M_ij|²`` over cross-correlations,
+    iterating ``g_p ← Σ_q g_q A_pq / Σ_q |g_q|² B_pq`` and averaging every
+    second iteration (Salvini & Wijnholds 2014), which converges linearly for a
+    well-conditioned array. Antennas with fewer than ``min_baselines``
+    baselines with data are removed, repeatedly, before the solve.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        ``(n_time_bin, n_chan_bin, baseline_id, polarization)`` complex128 from
+        :func:`accumulate_normal` (summed over chunks).
+    b, c, n : numpy.ndarray
+        Same shape, float64.
+    antenna1, antenna2 : numpy.ndarray
+        ``(baseline_id,)`` int antenna numbers (< ``n_ant``).
+    n_ant : int
+        Size of the antenna axis of the output.
+    phase_only : bool
+        Keep ``|g| = 1``.
+    max_iter : int
+        Iteration limit.
+    tol : float
+        Stop when ``‖g_k − g_{k−1}‖ / ‖g_k‖ < tol``.
+    min_baselines : int
+        Minimum number of baselines with data per antenna.
+
+    Returns
+    -------
+    gains : numpy.ndarray
+        ``(n_time_bin, n_chan_bin, n_ant, polarization)`` complex128; zero
+        where not solved.
+    ok : numpy.ndarray
+        Same shape, bool: solved.
+    sigma_g : numpy.ndarray
+        Same shape, float64: the thermal-noise standard deviation of each real
+        and imaginary part of the gain, ``σ / sqrt(Σ_q |g_q|² B_pq)`` with
+        ``σ² = χ² / (2 Σ N − 2 n_solved)`` the per-part noise variance of the
+        residuals of the cell (unit weights).
+    n_iter : numpy.ndarray
+        ``(n_time_bin, n_chan_bin, polarization)`` int64 iterations used.
+    """
+    n_tb, n_cb, n_bl, n_pol = a.shape
+    gains = np.zeros((n_tb, n_cb, n_ant, n_pol), np.complex128)
+    ok = np.zeros((n_tb, n_cb, n_ant, n_pol), np.bool_)
+    sigma_g = np.full((n_tb, n_cb, n_ant, n_pol), np.inf)
+    n_iter = np.zeros((n_tb, n_cb, n_pol), np.int64)
+    active = np.zeros(n_ant, np.bool_)
+    nbl = np.zeros(n_ant, np.int64)
+    g = np.zeros(n_ant, np.complex128)
+    for tb in range(n_tb):
+        for cb in range(n_cb):
+            for p in range(n_pol):
+                ac = a[tb, cb, :, p]
+                bc = b[tb, cb, :, p]
+                active[:] = False
+                for k in range(n_bl):
+                    if antenna1[k] != antenna2[k] and bc[k] > 0.0:
+                        active[antenna1[k]] = True
+                        active[antenna2[k]] = True
+                changed = True
+                while changed:
+                    changed = False
+                    nbl[:] = 0
+                    for k in range(n_bl):
+                        i = antenna1[k]
+                        j = antenna2[k]
+                        if i != j and bc[k] > 0.0 and active[i] and active[j]:
+                            nbl[i] += 1
+                            nbl[j] += 1
+                    for q in range(n_ant):
+                        if active[q] and nbl[q] < min_baselines:
+                            active[q] = False
+                            changed = True
+                n_solved = 0
+                for q in range(n_ant):
+                    g[q] = 1.0 if active[q] else 0.0
+                    n_solved += active[q]
+                if n_solved < 2:
+                    continue
+                n_iter[tb, cb, p] = _stefcal_cell(
+                    ac, bc, antenna1, antenna2, active, g, phase_only, max_iter, tol
+                )
+                # Residual χ² and the noise of each gain.
+                chi2 = 0.0
+                count = 0.0
+                d = np.zeros(n_ant, np.float64)
+                for k in range(n_bl):
+                    i = antenna1[k]
+                    j = antenna2[k]
+                    if i == j or bc[k] <= 0.0 or not (active[i] and active[j]):
+                        continue
+                    gij = g[i].conjugate() * g[j]
+                    chi2 += (
+                        c[tb, cb, k, p]
+                        - 2.0 * (gij * ac[k]).real
+                        + abs(g[i]) ** 2 * abs(g[j]) ** 2 * bc[k]
+                    )
+                    count += n[tb, cb, k, p]
+                    d[i] += abs(g[j]) ** 2 * bc[k]
+                    d[j] += abs(g[i]) ** 2 * bc[k]
+                dof = 2.0 * count - 2.0 * n_solved
+                sigma = math.sqrt(max(chi2, 0.0) / dof) if dof > 0 else np.inf
+                for q in range(n_ant):
+                    if active[q] and d[q] > 0.0:
+                        gains[tb, cb, q, p] = g[q]
+                        ok[tb, cb, q, p] = True
+                        sigma_g[tb, cb, q, p] = sigma / math.sqrt(d[q])
+    return gains, ok, sigma_g, n_iter
+
+
+@njit(**JIT_OPTIONS)
+def apply_gains(vis, flag, antenna1, antenna2, gains, gain_flag):
+    """Divide the gains out of the data: ``V_ij / (g_i · conj(g_j))``.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex.
+    flag : numpy.ndarray
+        Same shape, bool.
+    antenna1, antenna2 : numpy.ndarray
+        ``(baseline_id,)`` int antenna numbers.
+    gains : numpy.ndarray
+        ``(time, antenna, frequency, polarization)`` complex, indexed by
+        antenna number.
+    gain_flag : numpy.ndarray
+        Same shape as ``gains``, bool.
+
+    Returns
+    -------
+    out_vis : numpy.ndarray
+        Like ``vis`` (same dtype); unchanged where a gain is flagged or zero.
+    out_flag : numpy.ndarray
+        ``flag`` OR either antenna's gain flag.
+    """
+    n_time, n_bl, n_chan, n_pol = vis.shape
+    out = np.empty_like(vis)
+    out_flag = np.empty_like(flag)
+    for t in range(n_time):
+        for k in range(n_bl):
+            i = antenna1[k]
+            j = antenna2[k]
+            for ch in range(n_chan):
+                for p in range(n_pol):
+                    gij = gains[t, i, ch, p] * gains[t, j, ch, p].conjugate()
+                    bad = gain_flag[t, i, ch, p] or gain_flag[t, j, ch, p] or gij == 0
+                    out_flag[t, k, ch, p] = flag[t, k, ch, p] or bad
+                    if bad:
+                        out[t, k, ch, p] = vis[t, k, ch, p]
+                    else:
+                        out[t, k, ch, p] = vis[t, k, ch, p] / gij
+    return out, out_flag

@@ -1,0 +1,436 @@
+"""Bandpass, gain and delay solvers on visibility datasets (L2).
+
+Every solver predicts the calibrator's model per chunk, reduces each chunk to
+normal-equation sums, solves each cell by StEFCal on Dask, then, on the small
+per-antenna solutions: references phases to the reference antenna, flags
+solutions below ``min_snr``, and (bandpass) normalises and fills gaps.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from dsa110 import schema
+from dsa110.calibration import dask as cdask
+from dsa110.calibration.predict import predict_model
+from dsa110.errors import ConfigurationError, DSA110Error
+
+__all__ = [
+    "DEFAULT_REFANT",
+    "REFANT_FALLBACK",
+    "CalibrationError",
+    "solve_bandpass",
+    "solve_gains",
+    "delay_from_bandpass",
+    "choose_refant",
+    "uv_weights",
+]
+
+#: The default reference antenna (station name).
+DEFAULT_REFANT = "103"
+#: Fallback chain of reference antennas (outriggers), station names.
+REFANT_FALLBACK = tuple(str(n) for n in range(104, 117))
+_C = 299_792_458.0
+
+
+class CalibrationError(DSA110Error, RuntimeError):
+    """A calibration could not be solved (no data, no usable reference antenna)."""
+
+
+def uv_weights(ds, *, uvmin_lambda: float = 1000.0, uvmax_lambda: float = np.inf):
+    """Solver weights: ``WEIGHT`` where unflagged, inside the uv range, cross only.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Visibility dataset.
+    uvmin_lambda, uvmax_lambda : float, keyword-only
+        Accepted projected baseline lengths ``sqrt(u² + v²)``, wavelengths.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(time, baseline_id, frequency, polarization)`` float32, lazy.
+    """
+    uv = np.hypot(ds["UVW"].isel(uvw_label=0), ds["UVW"].isel(uvw_label=1))
+    uvl = uv * ds[schema.FREQUENCY] / _C
+    keep = (uvl >= uvmin_lambda) & (uvl <= uvmax_lambda)
+    keep = keep & (ds["antenna1"] != ds["antenna2"])
+    w = xr.where(keep & ~ds["FLAG"], ds["WEIGHT"], 0.0).astype(np.float32)
+    return w.transpose(*schema.DATA_VARS["VISIBILITY"].dims)
+
+
+def _antenna_axis(ds):
+    numbers = np.asarray(ds["antenna_number"].values)
+    names = np.asarray(ds[schema.ANTENNA].values).astype(str)
+    n_ant = int(max(numbers.max(), ds["antenna1"].max(), ds["antenna2"].max())) + 1
+    out = np.array([str(k + 1) for k in range(n_ant)], dtype=object)
+    out[numbers] = names
+    return n_ant, out.astype(str)
+
+
+def _intervals(times, solint):
+    """Interval index of each time for ``solint`` (``"inf"``, ``"int"`` or seconds)."""
+    times = np.asarray(times, dtype=np.float64)
+    if solint in ("inf", None) or (not isinstance(solint, str) and np.isinf(solint)):
+        return np.zeros(times.size, np.int64)
+    if solint == "int":
+        return np.arange(times.size, dtype=np.int64)
+    try:
+        width = float(str(solint).rstrip("s"))
+    except ValueError:
+        raise ConfigurationError(f"solint must be 'inf', 'int' or seconds, not {solint!r}") from None
+    if width <= 0:
+        raise ConfigurationError(f"solint must be positive, not {solint!r}")
+    return np.floor((times - times[0]) / width + 1e-9).astype(np.int64)
+
+
+def _time_chunks(tbin):
+    edges = np.flatnonzero(np.diff(tbin)) + 1
+    bounds = np.concatenate([[0], edges, [tbin.size]])
+    return tuple(int(x) for x in np.diff(bounds))
+
+
+def _prepare(ds, sky, tbin, uvmin_lambda, uvmax_lambda, beam):
+    vis = ds["VISIBILITY"].data
+    if not isinstance(vis, da.Array):
+        ds = ds.chunk({schema.FREQUENCY: min(48, ds.sizes[schema.FREQUENCY])})
+    ds = ds.chunk({schema.TIME: _time_chunks(tbin), schema.BASELINE: -1,
+                   schema.POLARIZATION: -1})
+    model = predict_model(ds, sky, beam=beam).data
+    weight = uv_weights(ds, uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda).data
+    weight = weight.rechunk(ds["VISIBILITY"].data.chunks)
+    return ds, ds["VISIBILITY"].data, weight, model
+
+
+def choose_refant(ok, snr, names, *, refant=DEFAULT_REFANT, fallback=REFANT_FALLBACK):
+    """Pick the reference antenna.
+
+    Parameters
+    ----------
+    ok : numpy.ndarray
+        ``(..., antenna, polarization)`` bool, solved.
+    snr : numpy.ndarray
+        Same shape, float.
+    names : numpy.ndarray
+        ``(antenna,)`` str station names.
+    refant : str, keyword-only
+        A station name, or ``"auto"``: the antenna with the fewest failed
+        solutions, then the highest median SNR.
+    fallback : sequence of str, keyword-only
+        Tried in order when ``refant`` has no solutions at all.
+
+    Returns
+    -------
+    int
+        Antenna number (index of the antenna axis).
+
+    Raises
+    ------
+    CalibrationError
+        When no candidate has any solution.
+    """
+    names = [str(n) for n in names]
+    n_ant = ok.shape[-2]
+    good = ok.reshape(-1, n_ant, ok.shape[-1]).mean(axis=(0, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # antennas with no solution
+        med = np.nanmedian(
+            np.where(ok, snr, np.nan).reshape(-1, n_ant, ok.shape[-1]), axis=(0, 2)
+        )
+    med = np.nan_to_num(med)
+    if str(refant) == "auto":
+        order = np.lexsort((-med, -good))
+        if good[order[0]] == 0:
+            raise CalibrationError("no antenna has any solution")
+        return int(order[0])
+    for cand in (str(refant),) + tuple(fallback):
+        if cand in names and good[names.index(cand)] > 0:
+            return names.index(cand)
+    raise CalibrationError(
+        f"reference antenna {refant} and its fallbacks {list(fallback)} have no solutions"
+    )
+
+
+def _reference(gains, ok, ref, chain):
+    """Rotate each cell's phases so that the reference antenna has phase 0.
+
+    ``gains``/``ok``: (time_bin, chan_bin, antenna, pol). Cells where ``ref`` is
+    unsolved use the first solved antenna of ``chain``; cells with none are
+    flagged.
+    """
+    out = gains.copy()
+    used = np.full(gains.shape[:2] + gains.shape[3:], -1, dtype=np.int64)
+    for cand in [ref] + [c for c in chain if c != ref]:
+        sel = (used < 0) & ok[:, :, cand, :]
+        used[sel] = cand
+    has = used >= 0
+    idx = np.where(has, used, 0)
+    gref = np.take_along_axis(gains, idx[:, :, None, :], axis=2)
+    rot = np.where(has[:, :, None, :], np.conj(gref) / np.maximum(np.abs(gref), 1e-300), 0)
+    out = out * rot
+    ok = ok & has[:, :, None, :]
+    return out, ok, used
+
+
+def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_snr,
+           min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam):
+    times = np.asarray(ds[schema.TIME].values)
+    tbin = _intervals(times, solint)
+    ds, vis, weight, model = _prepare(ds, sky, tbin, uvmin_lambda, uvmax_lambda, beam)
+    a1 = np.asarray(ds["antenna1"].values, dtype=np.int64)
+    a2 = np.asarray(ds["antenna2"].values, dtype=np.int64)
+    n_ant, names = _antenna_axis(ds)
+    bp = None
+    if bandpass is not None:
+        bp = da.from_array(bandpass, chunks=(-1, vis.chunks[2], -1))
+    sums = cdask.normal_sums(vis, weight, model, a1, a2, tbin, per_channel=per_channel,
+                             bandpass=bp)
+    sol = cdask.solve_cells(sums, a1, a2, n_ant=n_ant, phase_only=phase_only,
+                            max_iter=max_iter, tol=tol, min_baselines=min_baselines)
+    (sol,) = dask.compute(sol)
+    gains, ok, sigma = sol[0], sol[1].real > 0.5, sol[2].real
+    snr = np.where(ok, np.abs(gains) / np.where(sigma > 0, sigma, np.inf), 0.0)
+    # Flag low-SNR solutions before choosing the reference.
+    ok &= snr >= min_snr
+    ref = choose_refant(ok, snr, names, refant=refant)
+    chain = [ref] + [list(names).index(n) for n in REFANT_FALLBACK if n in names]
+    gains, ok, used = _reference(gains, ok, ref, chain)
+    gains = np.where(ok, gains, 0)
+    # Interval centres and widths.
+    itimes = np.array([times[tbin == k].mean() for k in range(tbin.max() + 1)])
+    itime = np.asarray(ds["integration_time"].values)
+    widths = np.array([np.ptp(times[tbin == k]) + itime[tbin == k].mean()
+                       for k in range(tbin.max() + 1)])
+    return dict(gains=gains, ok=ok, snr=snr, sigma=sigma, refant=names[ref],
+                names=names, n_ant=n_ant, times=itimes, widths=widths, refant_used=used)
+
+
+def _fill_gaps(g, ok, max_gap):
+    """Linear interpolation over runs of ≤ ``max_gap`` flagged channels.
+
+    ``g``/``ok``: (chan, antenna, pol); returns new arrays.
+    """
+    g, ok = g.copy(), ok.copy()
+    if max_gap <= 0:
+        return g, ok
+    for a in range(g.shape[1]):
+        for p in range(g.shape[2]):
+            good = np.flatnonzero(ok[:, a, p])
+            if good.size < 2:
+                continue
+            gaps = np.diff(good) - 1
+            for k in np.flatnonzero((gaps > 0) & (gaps <= max_gap)):
+                lo, hi = good[k], good[k + 1]
+                x = np.arange(lo + 1, hi)
+                f = (x - lo) / (hi - lo)
+                g[x, a, p] = (1 - f) * g[lo, a, p] + f * g[hi, a, p]
+                ok[x, a, p] = True
+    return g, ok
+
+
+def solve_bandpass(
+    ds,
+    sky,
+    *,
+    refant=DEFAULT_REFANT,
+    min_snr: float = 5.0,
+    min_baselines: int = 4,
+    uvmin_lambda: float = 1000.0,
+    uvmax_lambda: float = np.inf,
+    fill_gaps: int = 0,
+    solnorm: bool = True,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+    beam: bool = True,
+) -> xr.Dataset:
+    """Per-channel, per-polarization complex bandpass over the whole dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Visibility dataset (:mod:`dsa110.schema`), phased to (near) the
+        calibrator; NumPy- or dask-backed.
+    sky : source or sequence of sources
+        The calibrator model (see :func:`dsa110.calibration.predict.sky_arrays`).
+    refant : str, keyword-only
+        Reference antenna station name (``"103"``, then the outriggers
+        ``"104"``–``"116"``), or ``"auto"``.
+    min_snr : float, keyword-only
+        Solutions with ``|g| / σ_g`` below this are flagged.
+    min_baselines : int, keyword-only
+        Minimum baselines with data per antenna.
+    uvmin_lambda, uvmax_lambda : float, keyword-only
+        uv range of the data used, wavelengths.
+    fill_gaps : int, keyword-only
+        Interpolate over runs of up to this many flagged channels.
+    solnorm : bool, keyword-only
+        Divide each antenna's bandpass by its mean amplitude over good channels.
+    max_iter, tol : keyword-only
+        StEFCal iteration limit and tolerance.
+    beam : bool, keyword-only
+        Attenuate the model by the primary beam.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``BANDPASS`` ``(antenna, frequency, polarization)`` complex64 with
+        ``BANDPASS_FLAG`` and ``BANDPASS_SNR``; attrs ``refant`` and the
+        parameters.
+    """
+    r = _solve(ds, sky, per_channel=True, solint="inf", phase_only=False, bandpass=None,
+               refant=refant, min_snr=min_snr, min_baselines=min_baselines,
+               uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
+               max_iter=max_iter, tol=tol, beam=beam)
+    g, ok, snr = r["gains"][0], r["ok"][0], r["snr"][0]  # (chan, ant, pol)
+    g, ok = _fill_gaps(g, ok, fill_gaps)
+    if solnorm:
+        amp = np.where(ok, np.abs(g), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # antennas with no solution
+            norm = np.nanmean(amp, axis=0, keepdims=True)
+        g = np.where(ok, g / np.where(np.isfinite(norm) & (norm > 0), norm, 1.0), 0)
+    out = xr.Dataset(
+        {
+            "BANDPASS": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                         g.transpose(1, 0, 2).astype(np.complex64)),
+            "BANDPASS_FLAG": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                              ~ok.transpose(1, 0, 2)),
+            "BANDPASS_SNR": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                             snr.transpose(1, 0, 2).astype(np.float32)),
+        },
+        coords={
+            "antenna": np.arange(r["n_ant"]),
+            "antenna_name": ("antenna", r["names"]),
+            schema.FREQUENCY: ds[schema.FREQUENCY].values,
+            schema.POLARIZATION: ds[schema.POLARIZATION].values,
+        },
+        attrs={"refant": r["refant"], "bandpass_solnorm": int(solnorm),
+               "bandpass_fill_gaps": fill_gaps, "bandpass_time": float(r["times"][0]),
+               "bandpass_interval": float(r["widths"][0])},
+    )
+    return out
+
+
+def solve_gains(
+    ds,
+    sky,
+    *,
+    solint="inf",
+    mode: str = "ap",
+    bandpass=None,
+    refant=DEFAULT_REFANT,
+    min_snr: float = 5.0,
+    min_baselines: int = 4,
+    uvmin_lambda: float = 1000.0,
+    uvmax_lambda: float = np.inf,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+    beam: bool = True,
+) -> xr.Dataset:
+    """Frequency-independent complex gains per solution interval.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Visibility dataset (:mod:`dsa110.schema`).
+    sky : source or sequence of sources
+        The calibrator model.
+    solint : str or float, keyword-only
+        ``"inf"`` (one interval), ``"int"`` (each integration) or seconds
+        (``60`` or ``"60s"``).
+    mode : {"ap", "p"}, keyword-only
+        Amplitude and phase, or phase only (``|g| = 1``).
+    bandpass : xarray.Dataset, optional, keyword-only
+        A :func:`solve_bandpass` result, applied (nearest channel) before
+        solving; its flagged channels are excluded.
+    refant, min_snr, min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam
+        As for :func:`solve_bandpass`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``GAIN`` ``(gain_time, antenna, polarization)`` complex64 with
+        ``GAIN_FLAG``, ``GAIN_SNR`` and the ``gain_time``/``gain_interval``
+        coordinates (unix seconds).
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown ``mode`` or ``solint``.
+    """
+    if mode not in ("ap", "p"):
+        raise ConfigurationError(f"mode must be 'ap' or 'p', not {mode!r}")
+    bp = None
+    if bandpass is not None:
+        bp = _bandpass_on(bandpass, ds[schema.FREQUENCY].values)
+    r = _solve(ds, sky, per_channel=False, solint=solint, phase_only=(mode == "p"),
+               bandpass=bp, refant=refant, min_snr=min_snr, min_baselines=min_baselines,
+               uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
+               max_iter=max_iter, tol=tol, beam=beam)
+    g, ok, snr = r["gains"][:, 0], r["ok"][:, 0], r["snr"][:, 0]  # (time, ant, pol)
+    return xr.Dataset(
+        {
+            "GAIN": (("gain_time", "antenna", schema.POLARIZATION), g.astype(np.complex64)),
+            "GAIN_FLAG": (("gain_time", "antenna", schema.POLARIZATION), ~ok),
+            "GAIN_SNR": (("gain_time", "antenna", schema.POLARIZATION), snr.astype(np.float32)),
+        },
+        coords={
+            "gain_time": r["times"],
+            "gain_interval": ("gain_time", r["widths"]),
+            "antenna": np.arange(r["n_ant"]),
+            "antenna_name": ("antenna", r["names"]),
+            schema.POLARIZATION: ds[schema.POLARIZATION].values,
+        },
+        attrs={"refant": r["refant"], "gain_mode": mode, "gain_solint": str(solint)},
+    )
+
+
+def _bandpass_on(bandpass, freq):
+    """Bandpass (antenna, frequency, pol) at ``freq`` (nearest channel), 0 where flagged."""
+    bfreq = np.asarray(bandpass[schema.FREQUENCY].values)
+    idx = np.abs(np.asarray(freq)[:, None] - bfreq[None, :]).argmin(axis=1)
+    b = np.asarray(bandpass["BANDPASS"].values)[:, idx, :]
+    f = np.asarray(bandpass["BANDPASS_FLAG"].values)[:, idx, :]
+    return np.where(f, 0, b).astype(np.complex128)
+
+
+def delay_from_bandpass(bandpass) -> xr.DataArray:
+    """Per-antenna delays (K) from the phase slope of a bandpass.
+
+    Fits ``arg B(f) = 2π τ f + φ0`` by weighted least squares on the unwrapped
+    phase of unflagged channels; the delay gain ``exp(+2πi τ f)`` then enters
+    as ``V_ij ∝ exp(2πi (τ_i − τ_j) f)`` in our convention.
+
+    Parameters
+    ----------
+    bandpass : xarray.Dataset
+        A :func:`solve_bandpass` result.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``DELAY`` ``(antenna, polarization)`` float64 seconds; NaN where fewer
+        than two channels are good.
+    """
+    freq = np.asarray(bandpass[schema.FREQUENCY].values)
+    g = np.asarray(bandpass["BANDPASS"].values)
+    flag = np.asarray(bandpass["BANDPASS_FLAG"].values)
+    out = np.full(g.shape[::2], np.nan)
+    for a in range(g.shape[0]):
+        for p in range(g.shape[2]):
+            good = ~flag[a, :, p]
+            if good.sum() < 2:
+                continue
+            ph = np.unwrap(np.angle(g[a, good, p]))
+            x = freq[good] - freq[good].mean()
+            out[a, p] = np.sum(x * (ph - ph.mean())) / np.sum(x * x) / (2 * np.pi)
+    return xr.DataArray(out, dims=("antenna", schema.POLARIZATION), name="DELAY",
+                        coords={"antenna": bandpass["antenna"].values,
+                                schema.POLARIZATION: bandpass[schema.POLARIZATION].values},
+                        attrs={"units": "s"})
