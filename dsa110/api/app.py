@@ -1,0 +1,118 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+
+from dsa110 import __version__
+from dsa110.api.errors import error_response, install_error_handlers
+from dsa110.api.metrics import install_metrics
+from dsa110.api.runner import JobRunner, UnconfiguredJobRunner
+from dsa110.api.settings import Settings
+from dsa110.db import init_db, make_sessionmaker
+
+__all__ = ["create_app", "API_PREFIX", "openapi_document"]
+
+#: Every route lives under this prefix.
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine=None,
+    job_runner: JobRunner | None = None,
+) -> FastAPI:
+    """Build the REST service.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Service settings (default :meth:`Settings.from_env`).
+    engine : sqlalchemy.engine.Engine, optional
+        Database engine; by default one is created from ``settings`` and the
+        database is migrated to the newest schema.
+    job_runner : JobRunner, optional
+        Where ``POST /jobs/reprocess`` sends work (default: refuse with 503).
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    from dsa110.api.routers import (
+        ROUTERS,
+    )  # deferred: routers import this module's siblings
+
+    settings = settings or Settings.from_env()
+    if engine is None:
+        from dsa110.db import default_database_url
+
+        engine = init_db(
+            settings.database_url or default_database_url(settings.data_dir)
+        )
+    app = FastAPI(
+        title="dsa110",
+        version=__version__,
+        description="DSA-110 observations, images, sources, light curves, "
+        "ESE candidates, calibration and jobs. Every error has the shape "
+        '`{"error": {"code", "message", "details"}}`; mutating routes need an API key '
+        "in the `X-API-Key` header.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.job_runner = job_runner or UnconfiguredJobRunner()
+    install_error_handlers(app)
+    install_metrics(app)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return error_response(400, "bad_request", "invalid Content-Length")
+            if int(length) > settings.max_body_bytes:
+                return error_response(
+                    413,
+                    "payload_too_large",
+                    f"request bodies are limited to {settings.max_body_bytes} bytes",
+                )
+        return await call_next(request)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag"],
+        )
+    api = APIRouter(prefix=API_PREFIX)
+    for router in ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    return app
+
+
+def openapi_document(app: FastAPI | None = None) -> str:
+    """Return the OpenAPI schema as stable, indented JSON (``docs/openapi.json``)."""
+    if app is None:
+        import tempfile
+
+        from dsa110.db import make_engine
+
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'schema.sqlite'}")
+            app = create_app(Settings(data_dir=tmp), engine=engine)
+            doc = app.openapi()
+            engine.dispose()
+    else:
+        doc = app.openapi()
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

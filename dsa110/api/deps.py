@@ -1,0 +1,94 @@
+"""FastAPI dependencies: database sessions, pagination, UTC times."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from dsa110.api.errors import APIError
+
+__all__ = [
+    "get_session",
+    "Pagination",
+    "pagination",
+    "utc",
+    "MAX_ID",
+    "SessionDep",
+    "PageDep",
+]
+
+#: Largest resource id accepted in a path (ids are 32-bit on every backend).
+MAX_ID = 2**31 - 1
+
+
+def get_session(request: Request):
+    """Yield a session; commit after the route returns, roll back on error."""
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Pagination:
+    """A page window."""
+
+    limit: int
+    offset: int
+
+
+def pagination(
+    request: Request,
+    limit: int = Query(
+        100, ge=1, le=10_000, description="page size (capped by the server)"
+    ),
+    offset: int = Query(0, ge=0, le=10_000_000, description="rows to skip"),
+) -> Pagination:
+    """Read ``limit``/``offset``; a limit above the server's maximum is a 422."""
+    max_size = request.app.state.settings.max_page_size
+    if limit > max_size:
+        raise APIError(
+            422,
+            "validation_error",
+            f"limit may be at most {max_size}",
+            [
+                {
+                    "loc": ["query", "limit"],
+                    "msg": f"at most {max_size}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    return Pagination(limit=limit, offset=offset)
+
+
+def utc(value: dt.datetime | None, field: str = "time") -> dt.datetime | None:
+    """Return ``value`` as aware UTC (naive is UTC); out-of-range values are a 422."""
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError) as exc:
+        raise APIError(
+            422,
+            "validation_error",
+            f"{field} is out of range",
+            [{"loc": ["query", field], "msg": str(exc), "type": "value_error"}],
+        ) from exc
+
+
+#: A database session for one request (committed when the route returns).
+SessionDep = Annotated[Session, Depends(get_session)]
+#: The ``limit``/``offset`` window of a list route.
+PageDep = Annotated[Pagination, Depends(pagination)]
