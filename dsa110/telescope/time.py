@@ -47,6 +47,10 @@ def configure_offline_iers() -> None:
         iers.conf.auto_download = False
         iers.conf.auto_max_age = None
         iers.conf.iers_degraded_accuracy = "ignore"
+        # astropy and ERFA then warn on every transform beyond the table; this
+        # library warns once instead (warn_if_extrapolated).
+        warnings.filterwarnings("ignore", message="Tried to get polar motions")
+        warnings.filterwarnings("ignore", message=r".*dubious year")
         _configured = True
 
 
