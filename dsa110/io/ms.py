@@ -312,7 +312,10 @@ def write_ms(
     xds = xr.Dataset(
         {name: (("row", "chan", "corr") if arr.ndim == 3 else ("row", "corr"), arr)
          for name, arr in columns.items()},
-        coords={"ROWID": ("row", da.arange(n_row, chunks=row_chunks))},
+        # dask-ms expects a ROWID graph layer named "row-*" (its own convention).
+        coords={"ROWID": ("row", da.from_array(
+            np.arange(n_row), chunks=(row_chunks,),
+            name=f"row-{dask.base.tokenize(n_row, row_chunks, str(path))}"))},
     )
 
     # Small per-row columns, written eagerly (a tile has ~10^5 rows).

@@ -13,6 +13,7 @@ entry of the phase-centre catalog (one entry for a fixed centre).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,23 @@ def to_uvdata(ds, *, metadata_only: bool = False):
             flag_array=np.asarray(ds["FLAG"].values).reshape(shape),
             nsample_array=np.asarray(ds["WEIGHT"].values, dtype=np.float32).reshape(shape),
         )
-    uvd = UVData.new(
+    with warnings.catch_warnings():
+        # UVData.new computes its own UVW; ours replaces it just below.
+        warnings.filterwarnings("ignore", message="Recalculating uvw_array")
+        uvd = _new_uvdata(UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols,
+                          metadata_only, kwargs)
+    uvd.uvw_array = np.asarray(ds["UVW"].values, dtype=np.float64).reshape(n_time * n_bl, 3)
+    uvd.extra_keywords["pointing_dec"] = float(ds.attrs["pointing_dec"])
+    if metadata_only:
+        uvd.data_array = uvd.flag_array = uvd.nsample_array = None
+    return uvd
+
+
+def _new_uvdata(UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols,
+                metadata_only, kwargs):
+    n_time = ds.sizes[schema.TIME]
+    n_bl = ds.sizes[schema.BASELINE]
+    return UVData.new(
         freq_array=np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64),
         polarization_array=pols,
         times=np.repeat(times_jd, n_bl),
@@ -117,11 +134,6 @@ def to_uvdata(ds, *, metadata_only: bool = False):
         empty=metadata_only,
         **kwargs,
     )
-    uvd.uvw_array = np.asarray(ds["UVW"].values, dtype=np.float64).reshape(n_time * n_bl, 3)
-    uvd.extra_keywords["pointing_dec"] = float(ds.attrs["pointing_dec"])
-    if metadata_only:
-        uvd.data_array = uvd.flag_array = uvd.nsample_array = None
-    return uvd
 
 
 def write_uvh5(ds, path, *, overwrite: bool = False, time_chunk: int | None = None) -> Path:
