@@ -18,8 +18,11 @@ described in :mod:`dsa110.simulate.instrument` and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +215,7 @@ def simulate_observation(
     rfi: bool = False,
     config: SimulationConfig | None = None,
     overwrite: bool = False,
+    nthreads: int | None = None,
 ) -> list[Tile]:
     """Simulate DSA-110 drift-scan tiles and write them as the correlator does.
 
@@ -240,6 +244,9 @@ def simulate_observation(
         Full configuration (overrides ``preset``).
     overwrite : bool, keyword-only
         Replace existing files of the same names.
+    nthreads : int, optional, keyword-only
+        Threads computing subbands in parallel (default: the CPU count). BLAS is
+        held to one thread inside each, and the result does not depend on it.
 
     Returns
     -------
@@ -296,10 +303,58 @@ def simulate_observation(
         sb_index=sb_index, dnu=dnu, sigma=sigma, auto_scale=auto_scale,
         gain_model=gain_model, rfi_channels=rfi_channels, pointing_dec=pointing_dec,
         sources=sources, pop=pop, noise=noise, gains=gains, rfi=rfi, outdir=outdir,
-        overwrite=overwrite,
+        overwrite=overwrite, nthreads=nthreads,
     )
     return [_simulate_tile(k, t_start + k * config.tile_duration_s, **common)
             for k in range(n_tiles)]
+
+
+@contextlib.contextmanager
+def _blas_single_thread():
+    """Hold BLAS to one thread: the simulator parallelises over subbands itself,
+    and small multi-threaded BLAS calls oversubscribe a shared machine badly."""
+    try:
+        from threadpoolctl import threadpool_limits  # optional: only a speed-up
+    except ImportError:  # pragma: no cover - depends on the environment
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+class _SubbandWorker:
+    """Computes one subband's visibilities for one integration at a time.
+
+    Each subband has its own random generator, so the noise does not depend on
+    the order in which threads run.
+    """
+
+    def __init__(self, freqs, index, *, positions, sky, offset, delta, gain_values,
+                 rfi_model, a1, a2, config, sigma, auto_scale, noise, rng):
+        self.freqs, self.index = freqs, index
+        self.positions, self.sky, self.offset, self.delta = positions, sky, offset, delta
+        self.gain_values, self.rfi_model = gain_values, rfi_model
+        self.a1, self.a2, self.config = a1, a2, config
+        self.sigma, self.auto_scale, self.noise, self.rng = sigma, auto_scale, noise, rng
+        self.flux = sky.flux_at(freqs, config.reference_frequency_hz)  # (source, freq)
+
+    def __call__(self, t):
+        cfg, n_freq, n_ant = self.config, self.freqs.size, self.config.n_ant
+        weights = (self.flux * airy_beam(self.offset[:, t, None], self.freqs[None, :])
+                   ).T.astype(np.float32)  # (freq, source)
+        phasors = antenna_phasors(self.positions, self.delta[:, t], self.freqs)
+        vis_model = np.empty((n_freq, n_ant, n_ant), np.complex64)
+        for f in range(n_freq):
+            np.matmul(phasors[f].conj() * weights[f], phasors[f].T, out=vis_model[f])
+        noise_draw = (self.rng.standard_normal((self.a1.size, n_freq, 2, 2), dtype=np.float32)
+                      if self.noise else None)
+        return assemble_visibilities(
+            vis_model, np.ascontiguousarray(self.gain_values[t][:, self.index, :]),
+            noise_draw, self.rfi_model.amplitude[t, self.index],
+            self.rfi_model.antenna_response, self.a1, self.a2,
+            sefd=cfg.sefd_jy, sigma=self.sigma if self.noise else 0.0,
+            auto_scale=self.auto_scale,
+        )
 
 
 def _tile_sky(sources, pop, config, ra_c, dec_c, freq_asc):
@@ -323,9 +378,10 @@ def _tile_sky(sources, pop, config, ra_c, dec_c, freq_asc):
 def _simulate_tile(
     k, t0, *, config, seed, site, positions, rel_ecef, ant_index, a1, a2, sb_freqs,
     freq_asc, sb_index, dnu, sigma, auto_scale, gain_model, rfi_channels, pointing_dec,
-    sources, pop, noise, gains, rfi, outdir, overwrite,
+    sources, pop, noise, gains, rfi, outdir, overwrite, nthreads,
 ):
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_TAG_TILE, k)))
+    nthreads = nthreads or os.cpu_count() or 1
     n_t = config.n_times
     times = t0 + (np.arange(n_t) + 0.5) * config.integration_time_s
     time_jd = unix_to_jd(times)
@@ -371,29 +427,28 @@ def _simulate_tile(
     try:
         for sb in config.subbands:
             files[sb] = CorrelatorFile(outdir / names[sb], freqs_hz=sb_freqs[sb], **header)
-        n_freq = config.n_chan
-        vis_model = np.empty((n_freq, config.n_ant, config.n_ant), np.complex64)
-        phasors = np.empty((n_freq, config.n_ant, len(sky)), np.complex64)
-        visdata = np.empty((a1.size, 1, n_freq, 2), np.complex64)
-        for t in range(n_t):
-            for sb in config.subbands:
-                f_sb = sb_freqs[sb]
-                idx = sb_index[sb]
-                weights = (sky.flux_at(f_sb, config.reference_frequency_hz)
-                           * airy_beam(offset[:, t, None], f_sb[None, :])).T.astype(np.float32)
-                antenna_phasors(positions, delta[:, t], f_sb, out=phasors)
-                for f in range(n_freq):
-                    np.matmul(phasors[f].conj() * weights[f], phasors[f].T, out=vis_model[f])
-                noise_draw = (rng.standard_normal((a1.size, n_freq, 2, 2), dtype=np.float32)
-                              if noise else None)
-                assemble_visibilities(
-                    vis_model, np.ascontiguousarray(gain_values[t][:, idx, :]), noise_draw,
-                    rfi_model.amplitude[t, idx], rfi_model.antenna_response, a1, a2,
-                    sefd=config.sefd_jy, sigma=sigma if noise else 0.0,
-                    auto_scale=auto_scale, out=visdata,
-                )
-                files[sb].append(time_jd=time_jd[t], integration_time_s=config.integration_time_s,
-                                 uvw=uvw, visdata=visdata)
+        workers = {
+            sb: _SubbandWorker(
+                sb_freqs[sb], sb_index[sb], positions=positions, sky=sky, offset=offset,
+                delta=delta, gain_values=gain_values, rfi_model=rfi_model, a1=a1, a2=a2,
+                config=config, sigma=sigma, auto_scale=auto_scale, noise=noise,
+                rng=np.random.default_rng(
+                    np.random.SeedSequence(seed, spawn_key=(_TAG_TILE, k, sb))
+                ),
+            )
+            for sb in config.subbands
+        }
+        with _blas_single_thread(), ThreadPoolExecutor(nthreads) as pool:
+            pending = [pool.submit(workers[sb], 0) for sb in config.subbands]
+            for t in range(n_t):
+                done = [fut.result() for fut in pending]
+                if t + 1 < n_t:  # compute the next integration while this one is written
+                    pending = [pool.submit(workers[sb], t + 1) for sb in config.subbands]
+                for sb, visdata in zip(config.subbands, done):
+                    files[sb].append(
+                        time_jd=time_jd[t], integration_time_s=config.integration_time_s,
+                        uvw=uvw, visdata=visdata,
+                    )
         written = tuple(files[sb].close() for sb in config.subbands)
     except BaseException:
         for fh in files.values():
