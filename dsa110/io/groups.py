@@ -167,9 +167,7 @@ def find_subband_files(directory, *, start=None, end=None) -> list[SubbandFile]:
     directory : str or Path
         Where the correlator writes its files.
     start, end : datetime, str or astropy Time, optional, keyword-only
-        Keep files whose name time lies in ``[start − tolerance, end]``; the
-        caller widens ``start`` by the tolerance so that a group that began
-        just before ``start`` is not cut.
+        Keep files whose name time lies in ``[start, end]``.
 
     Returns
     -------
@@ -264,9 +262,16 @@ def find_groups(
         In time order; each reports its id, start, subbands present and missing.
     """
     t0, t1 = _as_utc(start), _as_utc(end)
-    lo = t0 - timedelta(seconds=tolerance) if t0 is not None else None
-    files = find_subband_files(directory, start=lo, end=t1)
+    # Widen the file window by the tolerance on both sides so that groups at
+    # the edges are neither cut nor mis-grouped, then select groups by start.
+    pad = timedelta(seconds=tolerance)
+    files = find_subband_files(
+        directory,
+        start=None if t0 is None else t0 - pad,
+        end=None if t1 is None else t1 + pad,
+    )
     groups = group_files(files, tolerance=tolerance)
-    if t0 is not None:
-        groups = [g for g in groups if g.start >= t0]
-    return groups
+    return [
+        g for g in groups
+        if (t0 is None or g.start >= t0) and (t1 is None or g.start <= t1)
+    ]
