@@ -113,7 +113,9 @@ def update_state(index, time, flux, flux_err, counts, state):
     -----
     Rows are applied in order, so a source may appear more than once. The
     weighted moments follow West (1979): with ``W' = W + w``,
-    ``δ = x − μ``, ``μ' = μ + δ w / W'`` and ``M2' = M2 + w δ (x − μ')``.
+    ``δ = x − μ``, ``μ' = μ + δ w / W'`` and ``M2' = M2 + w δ (x − μ')``, the
+    last written as ``M2 + δ² w W / W'`` (equal, and free of the cancellation
+    in ``x − μ'`` when one weight dominates).
 
     References
     ----------
@@ -144,18 +146,18 @@ def update_state(index, time, flux, flux_err, counts, state):
             continue
         x = f - state[SHIFT, s]
         # weighted moments (West 1979)
-        wsum = state[WSUM, s] + w
+        wold = state[WSUM, s]
+        wsum = wold + w
         delta = x - state[WMEAN, s]
-        wmean = state[WMEAN, s] + delta * (w / wsum)
-        state[WM2, s] += w * delta * (x - wmean)
-        state[WMEAN, s] = wmean
+        state[WMEAN, s] += delta * (w / wsum)
+        # w δ (x − μ') written as δ² w W/W': no cancellation when w ≫ W
+        state[WM2, s] += (w * (wold / wsum)) * delta * delta
         state[WSUM, s] = wsum
-        # unweighted moments (Welford 1962)
+        # unweighted moments (Welford 1962), in the same form
         n1 = n + 1
         delta = x - state[MEAN, s]
-        mean = state[MEAN, s] + delta / n1
-        state[M2, s] += delta * (x - mean)
-        state[MEAN, s] = mean
+        state[MEAN, s] += delta / n1
+        state[M2, s] += (n / n1) * delta * delta
         counts[s] = n1
         # extremes (first occurrence wins ties, like numpy.argmax)
         if f > state[FMAX, s]:

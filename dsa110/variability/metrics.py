@@ -138,6 +138,11 @@ def batch_metrics(time, flux, flux_err):
     Fluxes are shifted by the first one before summing, and the second moments
     are summed about the mean in a second pass, as in the incremental state.
     """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _batch_metrics(time, flux, flux_err)
+
+
+def _batch_metrics(time, flux, flux_err):
     time = np.asarray(time, dtype=np.float64)
     f = np.asarray(flux, dtype=np.float64)
     e = np.asarray(flux_err, dtype=np.float64)
