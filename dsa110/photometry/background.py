@@ -128,6 +128,7 @@ def estimate_background(data, *, beam_fwhm_pix=None, half_box=None, step=None,
         step = ds if step is None else step
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float64)
+    data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
     bkg, rms = kernels.box_statistics(
         data, step=int(step), half_box=int(half_box), max_samples=int(max_samples),
         nsigma=float(nsigma),

@@ -125,6 +125,7 @@ def forced_photometry(
     data = np.asarray(image.data)
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float64)
+    data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
     ny, nx = data.shape
     ra = np.atleast_1d(np.asarray(ra, float))
     dec = np.atleast_1d(np.asarray(dec, float))

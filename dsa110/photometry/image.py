@@ -101,7 +101,12 @@ def read_image(path) -> Image:
             if str(hdr.get(f"CTYPE{ax}", "")).startswith("FREQ"):
                 freq = float(hdr[f"CRVAL{ax}"])
     beam = Beam.from_header(hdr, path=str(path))
-    return Image(np.asarray(data), wcs, beam, freq, {"path": str(path)})
+    data = np.asarray(data)
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float32)
+    # FITS is big-endian; the kernels want native byte order
+    data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
+    return Image(data, wcs, beam, freq, {"path": str(path)})
 
 
 def write_image(image: Image, path, *, overwrite: bool = False) -> Path:
