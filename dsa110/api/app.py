@@ -70,7 +70,7 @@ def create_app(
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.job_runner = job_runner or UnconfiguredJobRunner()
     install_error_handlers(app)
-    install_metrics(app)
+    install_metrics(app, API_PREFIX)
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):

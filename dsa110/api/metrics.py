@@ -44,8 +44,16 @@ class _DatabaseCollector:
             return
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Create the app's registry and the middleware that feeds it."""
+def install_metrics(app: FastAPI, prefix: str) -> None:
+    """Create the app's registry and the middleware that feeds it.
+
+    Parameters
+    ----------
+    app : fastapi.FastAPI
+        The application.
+    prefix : str
+        The prefix every route is mounted under (used in route labels).
+    """
     registry = CollectorRegistry()
     requests = Counter(
         "dsa110_http_requests",
@@ -68,7 +76,10 @@ def install_metrics(app: FastAPI) -> None:
         response = await call_next(request)
         route = request.scope.get("route")
         # the route template (not the raw path) keeps the label set bounded
-        template = getattr(route, "path", "unmatched")
+        template = getattr(route, "path", None) or "unmatched"
+        if route is not None and not template.startswith(prefix):
+            # newer FastAPI hands the router's own route, without the include prefix
+            template = prefix + template
         requests.labels(request.method, template, str(response.status_code)).inc()
         latency.labels(template).observe(time.perf_counter() - start)
         return response
