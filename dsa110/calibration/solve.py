@@ -74,8 +74,12 @@ def _antenna_axis(ds):
     return n_ant, out.astype(str)
 
 
-def _intervals(times, solint):
-    """Interval index of each time for ``solint`` (``"inf"``, ``"int"`` or seconds)."""
+def _intervals(times, solint, integration=0.0):
+    """Interval index of each time for ``solint`` (``"inf"``, ``"int"`` or seconds).
+
+    Intervals of ``solint`` seconds start at the beginning of the first
+    integration (its centre minus half the integration time).
+    """
     times = np.asarray(times, dtype=np.float64)
     if solint in ("inf", None) or (not isinstance(solint, str) and np.isinf(solint)):
         return np.zeros(times.size, np.int64)
@@ -87,7 +91,10 @@ def _intervals(times, solint):
         raise ConfigurationError(f"solint must be 'inf', 'int' or seconds, not {solint!r}") from None
     if width <= 0:
         raise ConfigurationError(f"solint must be positive, not {solint!r}")
-    return np.floor((times - times[0]) / width + 1e-9).astype(np.int64)
+    start = times[0] - 0.5 * float(integration)
+    idx = np.floor((times - start) / width).astype(np.int64)
+    # Renumber so that empty intervals leave no gaps.
+    return np.unique(idx, return_inverse=True)[1].astype(np.int64)
 
 
 def _time_chunks(tbin):
@@ -181,7 +188,7 @@ def _reference(gains, ok, ref, chain):
 def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_snr,
            min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam):
     times = np.asarray(ds[schema.TIME].values)
-    tbin = _intervals(times, solint)
+    tbin = _intervals(times, solint, float(np.median(ds["integration_time"].values)))
     ds, vis, weight, model = _prepare(ds, sky, tbin, uvmin_lambda, uvmax_lambda, beam)
     a1 = np.asarray(ds["antenna1"].values, dtype=np.int64)
     a2 = np.asarray(ds["antenna2"].values, dtype=np.int64)

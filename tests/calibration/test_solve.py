@@ -1,0 +1,220 @@
+"""Simulate → corrupt → solve → compare, against the thermal-noise bound.
+
+Bound: for antenna p, channel (or interval) cell c, linearising the
+least-squares solution around the truth gives a per-part variance
+
+    var_p = σ² / D_p,   D_p = Σ_{q≠p} Σ_{t,ν ∈ c} w |g_q|² |M_pq|²,
+
+(the Cramér–Rao bound with the other antennas' gains known, exact to
+O(1/N_baselines)). Referencing to refant r rotates each solution by the refant's
+estimated phase, whose error has variance var_r / |g_r|², so the complex error of
+a non-reference antenna has E|Δ_p|² = 2 var_p + |g_p|² var_r / |g_r|², and of
+the refant itself var_r. With unit gains and N_b baselines over N_t times this
+is the familiar σ / (|S| sqrt(N_b N_t)) per part.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from dsa110.calibration import (
+    CalibrationError,
+    apply_calibration,
+    predict_model,
+    solve_bandpass,
+    solve_gains,
+    uv_weights,
+)
+from dsa110.testing import make_visibility_dataset
+
+
+K_SIGMA = 5.5  # per-sample bound: P(|z| > 5.5σ) over a few hundred samples is < 1e-4
+
+
+def _expected_var(ds, sky, gains, sigma, *, per_channel):
+    """Per-part variance of each antenna's solution (cells × antenna × pol)."""
+    m = np.abs(predict_model(ds, sky).values) ** 2  # (t, b, f)
+    w = uv_weights(ds).values > 0  # (t, b, f, p)
+    a1, a2 = ds["antenna1"].values, ds["antenna2"].values
+    g2 = np.abs(gains) ** 2  # (t, ant, f, p)
+    n_ant = gains.shape[1]
+    contrib_i = w * m[..., None] * g2[:, a2]  # for p = antenna1
+    contrib_j = w * m[..., None] * g2[:, a1]
+    axis = (0,) if per_channel else (0, 2)
+    shape = (n_ant, ds.sizes["frequency"], 2) if per_channel else (n_ant, 2)
+    d = np.zeros(shape)
+    ci = contrib_i.sum(axis=axis)  # (b, f, p) or (b, p)
+    cj = contrib_j.sum(axis=axis)
+    np.add.at(d, a1, ci)
+    np.add.at(d, a2, cj)
+    with np.errstate(divide="ignore"):
+        return sigma**2 / d
+
+
+def _check_against_bound(est, flag, truth, var, ref):
+    """est/truth/var: (antenna, ..., pol) over the solved antennas."""
+    truth_ref = truth * np.conj(truth[ref]) / np.abs(truth[ref])
+    err2 = np.abs(est - truth_ref) ** 2
+    expect = 2 * var + np.abs(truth) ** 2 * var[ref] / np.abs(truth[ref]) ** 2
+    expect[ref] = var[ref]
+    assert not flag.any()
+    z2 = err2 / expect
+    # Every sample within the k-sigma bound...
+    assert np.all(z2 < K_SIGMA**2), np.sqrt(z2.max())
+    # ...and the mean squared error equals the bound: z2 has mean 1; over
+    # >= 300 samples its standard error is < 0.06, so rtol 0.25 is > 4 s.e.
+    assert_allclose(z2.mean(), 1.0, rtol=0.25)
+
+
+def test_bandpass_within_thermal_bound(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    bp = solve_bandpass(ds, src, solnorm=False)
+    assert bp.attrs["refant"] == "103"
+    ants = np.array(sim.ANTENNAS)
+    ref = sim.ANTENNAS.index(102)
+    var = _expected_var(ds, src, np.broadcast_to(truth, (ds.sizes["time"],) + truth.shape[1:]),
+                        sigma, per_channel=True)
+    _check_against_bound(bp.BANDPASS.values[ants], bp.BANDPASS_FLAG.values[ants],
+                         truth[0][ants], var[ants], ref)
+    # The reported SNR is |g| / σ_g with σ_g estimated from the residuals.
+    snr_expected = np.abs(truth[0][ants]) / np.sqrt(var[ants])
+    # 15% : σ is estimated from ~ 4 x 76 residual samples per cell (s.e. ~ 4%).
+    assert_allclose(bp.BANDPASS_SNR.values[ants], snr_expected, rtol=0.15)
+    # Antennas without data are flagged.
+    others = np.setdiff1d(np.arange(117), ants)
+    assert bp.BANDPASS_FLAG.values[others].all()
+
+
+def test_gains_per_interval_within_bound(sim):
+    rng = np.random.default_rng(7)
+    src = sim.transit_source(flux=20.0)
+    ds = make_visibility_dataset(sources=[src], antennas=sim.ANTENNAS, n_time=6,
+                                 n_chan_per_subband=2, subbands=[2, 9])
+    sigma = sim.noise_sigma(ds)
+    n_int = 3  # 6 integrations of 12.9 s, solint 25.8 s → 3 intervals of 2
+    g_int = (1 + 0.1 * rng.standard_normal((n_int, 117, 1, 2))) * np.exp(
+        1j * rng.uniform(-np.pi, np.pi, (n_int, 117, 1, 2)))
+    g_t = np.repeat(g_int, 2, axis=0) * np.ones((1, 1, ds.sizes["frequency"], 1))
+    dsc = sim.corrupt(ds, g_t, sigma=sigma, rng=rng)
+    sol = solve_gains(dsc, src, solint=2 * 12.884901888 + 1e-3)
+    assert sol.sizes["gain_time"] == n_int
+    assert_allclose(sol.gain_time.values, ds.time.values.reshape(3, 2).mean(axis=1), atol=1e-6)
+    ants = np.array(sim.ANTENNAS)
+    ref = sim.ANTENNAS.index(102)
+    for k in range(n_int):
+        sub = dsc.isel(time=slice(2 * k, 2 * k + 2))
+        var = _expected_var(sub, src, g_t[2 * k: 2 * k + 2], sigma, per_channel=False)
+        est = sol.GAIN.values[k][ants]
+        truth = g_int[k, :, 0][ants]
+        truth_ref = truth * np.conj(truth[ref]) / np.abs(truth[ref])
+        expect = 2 * var[ants] + np.abs(truth) ** 2 * var[ants][ref] / np.abs(truth[ref]) ** 2
+        expect[ref] = var[ants][ref]
+        z2 = np.abs(est - truth_ref) ** 2 / expect
+        assert np.all(z2 < K_SIGMA**2)
+
+
+def test_phase_only_gains_have_unit_amplitude(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    bp = solve_bandpass(ds, src)
+    sol = solve_gains(ds, src, mode="p", bandpass=bp, solint="int")
+    ants = np.array(sim.ANTENNAS)
+    # Phase-only: |g| = 1 to float32 precision.
+    assert_allclose(np.abs(sol.GAIN.values[:, ants]), 1.0, rtol=1e-6)
+    # After the bandpass, the residual gain phases are pure noise: < k σ_phase.
+    snr = sol.GAIN_SNR.values[:, ants]
+    assert np.all(np.abs(np.angle(sol.GAIN.values[:, ants])) < K_SIGMA * 2 / snr)
+
+
+def test_apply_makes_point_source_constant(calibrator_tile, sim):
+    """Calibrated visibilities equal the model within the thermal noise σ/|g_i g_j|."""
+    ds, truth, src, sigma = calibrator_tile
+    bp = solve_bandpass(ds, src, solnorm=False)
+    cal = apply_calibration(ds, bp)
+    assert hasattr(cal.VISIBILITY.data, "dask")  # lazy
+    model = predict_model(ds, src).values[..., None]
+    a1, a2 = ds.antenna1.values, ds.antenna2.values
+    cross = a1 != a2
+    resid = (cal.VISIBILITY.values - model)[:, cross]
+    noise = sigma / np.abs(truth[:, a1] * truth[:, a2])[:, cross]
+    z = resid / noise
+    # Per part the normalised residual has unit variance, plus the (small)
+    # solution error: σ_g/|g| ~ 1/sqrt(N_b N_t) ~ 0.15 of the per-sample noise.
+    assert_allclose(np.std(z.real), 1.0, rtol=0.1)
+    assert_allclose(np.std(z.imag), 1.0, rtol=0.1)
+    assert not cal.FLAG.values[:, cross].any()
+
+
+def test_refant_fallback_and_auto(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    no103 = ds.copy()
+    bad = (ds.antenna1.values == 102) | (ds.antenna2.values == 102)
+    flag = ds.FLAG.values.copy()
+    flag[:, bad] = True
+    no103["FLAG"] = (ds.FLAG.dims, flag)
+    bp = solve_bandpass(no103, src)
+    assert bp.attrs["refant"] == "104"
+    assert bp.BANDPASS_FLAG.values[102].all()
+    ref = 103
+    assert_allclose(np.angle(bp.BANDPASS.values[ref]), 0.0, atol=1e-6)
+    auto = solve_bandpass(ds, src, refant="auto")
+    assert auto.attrs["refant"] in [str(a + 1) for a in sim.ANTENNAS]
+    with pytest.raises(CalibrationError):
+        solve_bandpass(no103, src, refant="103", min_snr=1e9)
+
+
+def test_min_baselines_and_uv_cut(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    # Antenna 1 (number 0) keeps only 3 of its baselines: it must be flagged.
+    a1, a2 = ds.antenna1.values, ds.antenna2.values
+    mine = np.flatnonzero(((a1 == 0) | (a2 == 0)) & (a1 != a2))
+    flag = ds.FLAG.values.copy()
+    flag[:, mine[3:]] = True
+    dsf = ds.copy()
+    dsf["FLAG"] = (ds.FLAG.dims, flag)
+    bp = solve_bandpass(dsf, src, min_baselines=4)
+    assert bp.BANDPASS_FLAG.values[0].all()
+    assert not bp.BANDPASS_FLAG.values[sim.ANTENNAS[1:]].any()
+    # The uv cut removes exactly the baselines shorter than uvmin.
+    w = uv_weights(ds, uvmin_lambda=2000.0).values
+    uv = np.hypot(ds.UVW.values[..., 0], ds.UVW.values[..., 1])
+    uvl = uv[..., None] * ds.frequency.values / 299_792_458.0
+    assert_array_equal(w[..., 0] > 0, (uvl >= 2000.0) & (a1 != a2)[None, :, None])
+
+
+def test_low_snr_flagged_and_gap_fill(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    flag = ds.FLAG.values.copy()
+    flag[:, :, 5:7] = True  # two dead channels
+    dsf = ds.copy()
+    dsf["FLAG"] = (ds.FLAG.dims, flag)
+    bp = solve_bandpass(dsf, src, fill_gaps=0)
+    ants = np.array(sim.ANTENNAS)
+    assert bp.BANDPASS_FLAG.values[ants][:, 5:7].all()
+    filled = solve_bandpass(dsf, src, fill_gaps=2)
+    assert not filled.BANDPASS_FLAG.values[ants].any()
+    g = filled.BANDPASS.values[ants]
+    assert_allclose(g[:, 5], (2 * g[:, 4] + g[:, 7]) / 3, rtol=1e-5)
+    too_short = solve_bandpass(dsf, src, fill_gaps=1)
+    assert too_short.BANDPASS_FLAG.values[ants][:, 5:7].all()
+    # An absurd SNR threshold flags everything and leaves no reference antenna.
+    with pytest.raises(CalibrationError):
+        solve_bandpass(ds, src, min_snr=1e6)
+
+
+def test_chunked_equals_unchunked(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    one = solve_bandpass(ds, src)
+    many = solve_bandpass(ds.chunk({"frequency": 5, "time": 3}), src)
+    # Same arithmetic, different grouping of the sums: float64 round-off only.
+    assert_allclose(many.BANDPASS.values, one.BANDPASS.values, rtol=1e-5, atol=1e-6)
+    g1 = solve_gains(ds, src, bandpass=one)
+    g2 = solve_gains(ds.chunk({"frequency": 5}), src, bandpass=one)
+    assert_allclose(g2.GAIN.values, g1.GAIN.values, rtol=1e-5, atol=1e-6)
+
+
+def test_solnorm(calibrator_tile, sim):
+    ds, truth, src, sigma = calibrator_tile
+    bp = solve_bandpass(ds, src, solnorm=True)
+    ants = np.array(sim.ANTENNAS)
+    # Mean amplitude over channels is 1 per antenna and polarization (float32).
+    assert_allclose(np.abs(bp.BANDPASS.values[ants]).mean(axis=1), 1.0, rtol=1e-6)
