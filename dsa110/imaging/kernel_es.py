@@ -27,7 +27,7 @@ __all__ = ["ESKernel", "es_kernel", "es_correction", "choose_kernel"]
 #: Oversampling factor of the uv grid (and of the w planes).
 OVERSAMPLING = 2.0
 #: Smallest accuracy per precision (the float32 grid cannot do better).
-MIN_EPSILON = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+MIN_EPSILON = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-11}
 
 
 @dataclass(frozen=True)

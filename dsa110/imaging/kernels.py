@@ -7,8 +7,8 @@ adjoint ``D(l, m) = Re Σ_k wgt_k V_k exp(−2πi (u_k l + v_k m + w_k (n − 1)
 (no division by ``n``). Images are ``(l, m)``-indexed arrays with pixel
 ``(npix_x // 2, npix_y // 2)`` at the phase centre, ``l = (ix − npix_x // 2) ·
 pixsize_x`` increasing toward east (increasing RA) and ``m`` toward north — the
-layout of ``ducc0.wgridder`` (which uses the opposite sign: ``flip_w=True`` ... see
-the tests for the exact mapping).
+layout of ``ducc0.wgridder``, whose ``vis2dirty(..., flip_u=True, flip_v=True,
+divide_by_n=False)`` computes the same image.
 
 The algorithm is ducc0's: convolutional gridding with the ES kernel on a grid
 oversampled by two, and "w-gridding" (Arras et al. 2021) — the same kernel spreads
@@ -413,6 +413,13 @@ def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coef
                                 val = val * _horner_one(rcoeffs, xw, plane - p0)
                             iu = (int(iu0) + ngx) % ngx
                             jv0 = (int(iv0) + ngy) % ngy
+                            if iu + support <= ngx and jv0 + support <= ngy:
+                                for a in range(support):
+                                    vu = val * ku[a]
+                                    gr = grid[iu + a]
+                                    for b in range(support):
+                                        gr[jv0 + b] += vu * kv[b]
+                                continue
                             for a in range(support):
                                 vu = val * ku[a]
                                 jv = jv0
@@ -461,7 +468,15 @@ def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, co
                         iu = (int(iu0) + ngx) % ngx
                         jv0 = (int(iv0) + ngy) % ngy
                         acc = grid[0, 0] * 0
-                        for a in range(support):
+                        if iu + support <= ngx and jv0 + support <= ngy:
+                            for a in range(support):
+                                gr = grid[iu + a]
+                                inner = grid[0, 0] * 0
+                                for b in range(support):
+                                    inner += gr[jv0 + b] * kv[b]
+                                acc += inner * ku[a]
+                            iu = -1
+                        for a in range(support if iu >= 0 else 0):
                             inner = grid[0, 0] * 0
                             jv = jv0
                             for b in range(support):
