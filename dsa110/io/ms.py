@@ -41,20 +41,32 @@ _CHUNK_BYTES = 64 * 2**20
 _TILE_CELLS = 131072
 #: SIGMA where the weight is zero: 1/SIGMA² underflows to 0 in float32.
 _SIGMA_ZERO_WEIGHT = np.float32(3.0e38)
-_SUBBAND_CHANNELS = 48
 
 
-def _spw_slices(n_freq: int, spw: str, n_chan_per_spw: int | None) -> list:
-    """Channel slices of each spectral window."""
+def _spw_slices(freq, spw: str, n_chan_per_spw: int | None) -> list:
+    """Channel slices of each spectral window.
+
+    With ``spw="subband"`` and no ``n_chan_per_spw``, windows follow the DSA-110
+    subbands the (ascending) frequencies fall in.
+    """
+    n_freq = freq.size
     if spw == "merged":
         return [slice(0, n_freq)]
     if spw != "subband":
         raise ConfigurationError(f"spw must be 'merged' or 'subband', not {spw!r}")
-    step = n_chan_per_spw or (_SUBBAND_CHANNELS if n_freq % _SUBBAND_CHANNELS == 0 else None)
-    if step is None or n_freq % step:
+    if n_chan_per_spw is None:
+        from dsa110.telescope import subband_of_frequency  # deferred: telescope model
+
+        sb = subband_of_frequency(freq)
+        edges = np.flatnonzero(np.diff(sb)) + 1
+        sizes = np.diff(np.concatenate([[0], edges, [n_freq]]))
+        if np.all(sizes == sizes[0]):
+            n_chan_per_spw = int(sizes[0])
+    step = n_chan_per_spw
+    if step is None or step <= 0 or n_freq % step:
         raise ConfigurationError(
-            f"cannot split {n_freq} channels into subband windows of {step} channels; "
-            "pass n_chan_per_spw"
+            f"cannot split {n_freq} channels into equal subband windows of {step} "
+            "channels; pass n_chan_per_spw"
         )
     return [slice(k, k + step) for k in range(0, n_freq, step)]
 
@@ -224,7 +236,7 @@ def write_ms(
     spw : {"merged", "subband"}
         One spectral window of all channels, or one per subband.
     n_chan_per_spw : int, optional
-        Channels per window with ``spw="subband"`` (default 48).
+        Channels per window with ``spw="subband"`` (default: the DSA-110 subbands).
     model_data, corrected_data : str or xarray.DataArray, optional
         ``(time, baseline_id, frequency, polarization)`` complex data (or the
         name of such a variable of ``ds``) written to MODEL_DATA /
@@ -274,10 +286,10 @@ def write_ms(
     n_bl = ds.sizes[schema.BASELINE]
     n_freq = ds.sizes[schema.FREQUENCY]
     n_pol = ds.sizes[schema.POLARIZATION]
-    slices = _spw_slices(n_freq, spw, n_chan_per_spw)
+    freq = np.asarray(ds[schema.FREQUENCY].values)
+    slices = _spw_slices(freq, spw, n_chan_per_spw)
     n_spw = len(slices)
     n_chan = n_freq // n_spw
-    freq = np.asarray(ds[schema.FREQUENCY].values)
     if freq.size > 1 and not np.all(np.diff(freq) > 0):
         raise schema.SchemaError("frequency is not strictly ascending")
     if time_chunk is None:
