@@ -45,7 +45,8 @@ def adaptive_bin(time, flux, flux_err, *, target_snr=5.0, max_epochs=0):
     -----
     The weighted mean of independent measurements has variance 1/Σw exactly,
     so the errors are correct for Gaussian, uncorrelated noise; a trailing
-    bin short of the target is merged into the previous bin.
+    bin short of the target is merged into the previous bin (unless that
+    would exceed ``max_epochs``), and ``complete`` says which bins reached it.
     """
     if not target_snr > 0:
         raise ConfigurationError("target_snr must be positive")

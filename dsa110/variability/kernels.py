@@ -216,7 +216,8 @@ def adaptive_bin(time, flux, flux_err, target_snr, max_epochs):
     A bin closes as soon as the inverse-variance weighted mean over it has
     ``|mean| / err >= target_snr`` with ``err = (Σ 1/σ²)^{-1/2}``, or when it holds
     ``max_epochs`` epochs. A trailing bin that does not reach the target is
-    merged into the previous bin when there is one.
+    merged into the previous bin when there is one and the merged bin stays
+    within ``max_epochs``.
     """
     n = time.shape[0]
     bin_index = np.empty(n, dtype=np.int64)
@@ -225,6 +226,7 @@ def adaptive_bin(time, flux, flux_err, target_snr, max_epochs):
     swf = 0.0
     count = 0
     start = 0
+    prev_count = 0
     last_closed = True
     for i in range(n):
         w = 1.0 / (flux_err[i] * flux_err[i])
@@ -240,13 +242,14 @@ def adaptive_bin(time, flux, flux_err, target_snr, max_epochs):
             b += 1
             sw = 0.0
             swf = 0.0
+            prev_count = count
             count = 0
             start = i + 1
             last_closed = True
     if not last_closed:
-        if b > 0:
+        if b > 0 and (max_epochs <= 0 or prev_count + count <= max_epochs):
             for i in range(start, n):
                 bin_index[i] = b - 1
         else:
-            b = 1
+            b += 1
     return bin_index, b
