@@ -63,3 +63,27 @@ def pyuvdata_uvw(ds):
 @pytest.fixture
 def uvw_reference():
     return pyuvdata_uvw
+
+
+@pytest.fixture(scope="session")
+def small_group(tmp_path_factory):
+    """One small simulated DSA-110 group (12 antennas, 16 × 4 channels, 6
+    integrations) with noise, gains and RFI; returns the list of its files."""
+    from dsa110.simulate import simulate_observation
+
+    out = tmp_path_factory.mktemp("small_group")
+    (tile,) = simulate_observation(out, preset="small", seed=7, rfi=True)
+    return sorted(tile.files)
+
+
+@pytest.fixture
+def group_copy(small_group, tmp_path):
+    """A private copy of the small group that a test may damage."""
+    import shutil
+
+    paths = []
+    for p in small_group:
+        dst = tmp_path / p.name
+        shutil.copy2(p, dst)
+        paths.append(dst)
+    return paths

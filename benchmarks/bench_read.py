@@ -1,0 +1,98 @@
+"""Read a full DSA-110 group into memory: dsa110 against pyuvdata and a plain read.
+
+Usage::
+
+    python benchmarks/bench_read.py [--data DIR] [--keep]
+
+Without ``--data`` a full-size group (96 antennas, 16 × 48 channels, 24
+integrations, ≈ 2.2 GB) is simulated into a temporary directory first. Each
+method runs in its own process (so peak memory is its own), with the page cache
+warmed by the plain read first, and the script prints times, peak RSS, the
+ratio to pyuvdata, and our throughput against the plain sequential read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import peak_rss_gb, plain_read_seconds, run_isolated  # noqa: E402
+
+
+def _ours(paths):
+    import dask
+
+    from dsa110.io import open_observation
+
+    t0 = time.perf_counter()
+    ds = open_observation(paths)
+    t_open = time.perf_counter() - t0
+    vis, flag, weight = dask.compute(ds.VISIBILITY.data, ds.FLAG.data, ds.WEIGHT.data, scheduler="threads")
+    elapsed = time.perf_counter() - t0
+    return {"seconds": elapsed, "open_seconds": t_open, "bytes": int(vis.nbytes + flag.nbytes + weight.nbytes)}
+
+
+def _pyuvdata(paths):
+    import dsa110.telescope  # noqa: F401  (offline IERS)
+    from pyuvdata import UVData
+
+    t0 = time.perf_counter()
+    uvd = UVData.from_file([str(p) for p in paths], run_check=False)
+    elapsed = time.perf_counter() - t0
+    return {"seconds": elapsed, "bytes": int(uvd.data_array.nbytes + uvd.flag_array.nbytes + uvd.nsample_array.nbytes)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="directory holding one full group")
+    parser.add_argument("--keep", action="store_true", help="keep the simulated data")
+    parser.add_argument("--method", choices=("ours", "pyuvdata"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-pyuvdata", action="store_true")
+    args = parser.parse_args()
+    if args.method:
+        paths = sorted(args.data.glob("*_sb??.hdf5"))
+        result = _ours(paths) if args.method == "ours" else _pyuvdata(paths)
+        result["peak_rss_gb"] = peak_rss_gb()
+        print(json.dumps(result))
+        return
+    tmp = None
+    if args.data is None:
+        from dsa110.simulate import simulate_observation
+
+        tmp = Path(tempfile.mkdtemp(prefix="dsa110-bench-"))
+        t0 = time.perf_counter()
+        simulate_observation(tmp, preset="full", seed=1, rfi=False)
+        print(f"simulated a full group in {time.perf_counter() - t0:.1f} s into {tmp}")
+        args.data = tmp
+    paths = sorted(args.data.glob("*_sb??.hdf5"))
+    plain_read_seconds(paths)  # warm the page cache
+    t_plain, n_bytes = plain_read_seconds(paths)
+    ours = run_isolated(__file__, "--method", "ours", "--data", str(args.data))
+    rows = [("plain sequential read", t_plain, float("nan")), ("dsa110 open_observation + compute", ours["seconds"], ours["peak_rss_gb"])]
+    pyuv = None
+    if not args.skip_pyuvdata:
+        pyuv = run_isolated(__file__, "--method", "pyuvdata", "--data", str(args.data))
+        rows.append(("pyuvdata UVData.from_file (16 files)", pyuv["seconds"], pyuv["peak_rss_gb"]))
+    print(f"\n{len(paths)} files, {n_bytes / 1e9:.2f} GB on disk; arrays in memory {ours['bytes'] / 1e9:.2f} GB")
+    print(f"{'method':40s} {'seconds':>8s} {'peak RSS GB':>12s}")
+    for name, sec, rss in rows:
+        print(f"{name:40s} {sec:8.2f} {rss:12.2f}")
+    print(f"open (metadata only): {ours['open_seconds']:.3f} s")
+    print(f"ours vs plain read: {ours['seconds'] / t_plain:.2f}x the plain read's time "
+          f"({n_bytes / ours['seconds'] / 1e9:.2f} GB/s against {n_bytes / t_plain / 1e9:.2f} GB/s)")
+    if pyuv:
+        print(f"speed-up over pyuvdata: {pyuv['seconds'] / ours['seconds']:.1f}x")
+    if tmp is not None and not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
