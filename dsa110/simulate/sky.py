@@ -230,10 +230,11 @@ def angular_separation(ra1, dec1, ra2, dec2):
 
 
 def airy_envelope(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
-    """An upper bound of :func:`dsa110.telescope.airy_beam` beyond the main lobe.
+    """A non-increasing upper bound of :func:`dsa110.telescope.airy_beam`.
 
-    The main lobe (out to the first null) is exact; beyond it the bound is
-    ``1.1 × min(0.0175, 8 / (π x³))``: 1.1 times the smaller of the first
+    ``max(main lobe, 1.1 × min(0.0175, 8 / (π x³)))`` where the main lobe is the
+    exact beam out to the first null (``x = 3.83``) and zero beyond, and the
+    second term is 1.1 times the smaller of the first
     sidelobe's peak and the asymptotic sidelobe envelope of ``(2 J1(x)/x)²``
     (``|J1(x)| ≈ sqrt(2/(πx))``). It decreases with ``x``; the test suite checks
     that it bounds the beam.
@@ -255,9 +256,10 @@ def airy_envelope(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
     x = np.pi * diameter_m * np.asarray(freq_hz) * np.sin(np.asarray(offset_rad)) / SPEED_OF_LIGHT
     x = np.abs(x)
     main = airy_beam(np.asarray(offset_rad), freq_hz, diameter_m=diameter_m)
+    main = np.where(x <= _AIRY_FIRST_NULL_X, main, 0.0)
     xs = np.maximum(x, _AIRY_FIRST_NULL_X)
-    tail = np.minimum(_AIRY_FIRST_SIDELOBE * 1.1, 1.1 * 8.0 / (np.pi * xs**3))
-    return np.where(x <= _AIRY_FIRST_NULL_X, main, tail)
+    tail = 1.1 * np.minimum(_AIRY_FIRST_SIDELOBE, 8.0 / (np.pi * xs**3))
+    return np.maximum(main, tail)
 
 
 def draw_population(

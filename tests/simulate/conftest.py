@@ -24,6 +24,6 @@ def tiny_config():
     return SimulationConfig.preset("small", subbands=(0, 9, 15), n_times=3)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rng():
     return np.random.default_rng(20261124)
