@@ -50,24 +50,37 @@ def register(subparsers) -> None:
     )
     cand.add_argument("--min-epochs", type=int, default=5)
     cand.add_argument(
-        "--ese-only", action="store_true",
+        "--ese-only",
+        action="store_true",
         help="keep only candidates whose morphology is ESE-like",
     )
-    cand.add_argument("--output", "-o", metavar="FILE",
-                      help="write the table (.parquet or .csv) instead of printing")
+    cand.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the table (.parquet or .csv) instead of printing",
+    )
     cand.set_defaults(func=_candidates)
 
     lc = sub.add_parser("lightcurve", help="show, save or plot one light curve")
     lc.add_argument("source", metavar="SOURCE")
     lc.add_argument("--plot", metavar="PNG", help="write a PNG plot")
-    lc.add_argument("--output", "-o", metavar="FILE",
-                    help="write the light curve (.parquet, .csv or .nc)")
+    lc.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the light curve (.parquet, .csv or .nc)",
+    )
     lc.set_defaults(func=_lightcurve)
 
     for p in (up, cand, lc):
         # also accept --state after the subcommand
-        p.add_argument("--state", metavar="DIR", default=argparse.SUPPRESS,
-                       help="state directory (as before the subcommand)")
+        p.add_argument(
+            "--state",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="state directory (as before the subcommand)",
+        )
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
 
 
@@ -117,8 +130,11 @@ def _candidates(args) -> int:
         _write_table(cand, args.output)
         print(f"{len(cand)} candidate(s) written to {args.output}")
         return 0
-    cols = [c for c in ("n", "sigma_dev", "chi2_nu", "eta", "score", "label",
-                        "has_shoulders") if c in cand]
+    cols = [
+        c
+        for c in ("n", "sigma_dev", "chi2_nu", "eta", "score", "label", "has_shoulders")
+        if c in cand
+    ]
     with pd.option_context("display.max_rows", 200, "display.width", 120):
         print(cand[cols].to_string() if len(cand) else "no candidates")
     return 0

@@ -58,8 +58,16 @@ def adaptive_bin(time, flux, flux_err, *, target_snr=5.0, max_epochs=0):
     f = np.ascontiguousarray(np.asarray(flux, dtype=np.float64)[order])
     e = np.ascontiguousarray(np.asarray(flux_err, dtype=np.float64)[order])
     if t.size == 0:
-        cols = ["time", "time_start", "time_stop", "flux", "flux_err", "n_epochs",
-                "snr", "complete"]
+        cols = [
+            "time",
+            "time_start",
+            "time_stop",
+            "flux",
+            "flux_err",
+            "n_epochs",
+            "snr",
+            "complete",
+        ]
         return pd.DataFrame(columns=cols)
     idx, n_bin = kernels.adaptive_bin(t, f, e, float(target_snr), int(max_epochs))
     w = 1.0 / e**2

@@ -110,7 +110,7 @@ def composite_score(metrics, *, preset="moderate"):
 
 
 def select_candidates(metrics, *, preset="moderate", min_epochs=5):
-    """Sources whose metrics pass every threshold of a preset, best first.
+    """Select the sources whose metrics pass every threshold, best first.
 
     Parameters
     ----------

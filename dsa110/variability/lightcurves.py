@@ -133,20 +133,33 @@ def plot_lightcurve(lightcurve, path, *, title=None, morphology=None):
     ax = fig.add_subplot()
     good = ~flagged
     ax.errorbar(
-        t[good], ds["flux_norm"].to_numpy()[good] * 1e3,
+        t[good],
+        ds["flux_norm"].to_numpy()[good] * 1e3,
         yerr=ds["flux_norm_err"].to_numpy()[good] * 1e3,
-        fmt="o", ms=3, color="C0", label="normalised",
+        fmt="o",
+        ms=3,
+        color="C0",
+        label="normalised",
     )
     if flagged.any():
         ax.errorbar(
-            t[flagged], ds["flux_norm"].to_numpy()[flagged] * 1e3,
+            t[flagged],
+            ds["flux_norm"].to_numpy()[flagged] * 1e3,
             yerr=ds["flux_norm_err"].to_numpy()[flagged] * 1e3,
-            fmt="x", ms=5, color="C3", label="flagged",
+            fmt="x",
+            ms=5,
+            color="C3",
+            label="flagged",
         )
     ax.plot(t, ds["flux"].to_numpy() * 1e3, ".", ms=2, color="0.6", label="raw")
     if morphology is not None and morphology.start >= 0:
-        ax.axvspan(t[morphology.start], t[morphology.stop - 1], color="C1", alpha=0.2,
-                   label=morphology.label)
+        ax.axvspan(
+            t[morphology.start],
+            t[morphology.stop - 1],
+            color="C1",
+            alpha=0.2,
+            label=morphology.label,
+        )
     ax.set_xlabel("MJD")
     ax.set_ylabel("flux density (mJy)")
     ax.set_title(title or f"source {ds.attrs.get('source_id')}")
@@ -170,7 +183,7 @@ class LightCurveStore:
         self.directory = Path(directory)
 
     def parts(self):
-        """list of pathlib.Path: the Parquet parts, oldest first."""
+        """List of pathlib.Path: the Parquet parts, oldest first."""
         if not self.directory.exists():
             return []
         return sorted(self.directory.glob("part-*.parquet"))

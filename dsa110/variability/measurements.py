@@ -79,7 +79,9 @@ class MeasurementColumn:
 
 #: Every column of the measurement table, declared once.
 MEASUREMENT_COLUMNS = (
-    MeasurementColumn("source_id", "id", True, "", "catalogue identifier of the source"),
+    MeasurementColumn(
+        "source_id", "id", True, "", "catalogue identifier of the source"
+    ),
     MeasurementColumn("image_id", "id", True, "", "identifier of the image (epoch)"),
     MeasurementColumn("time", "float", True, "d", "image epoch, MJD (UTC)"),
     MeasurementColumn("flux", "float", True, "Jy", "forced flux density"),
@@ -108,9 +110,11 @@ def _kind_ok(series: pd.Series, kind: str) -> bool:
     if kind == "bool":
         return pd.api.types.is_bool_dtype(dtype)
     if kind == "id":
-        return pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_string_dtype(
-            dtype
-        ) or pd.api.types.is_object_dtype(dtype)
+        return (
+            pd.api.types.is_integer_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+            or pd.api.types.is_object_dtype(dtype)
+        )
     raise AssertionError(kind)  # pragma: no cover - declared kinds only
 
 
@@ -169,7 +173,8 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
             if col.required and not np.all(np.isfinite(out[col.name].to_numpy())):
                 bad = int(np.sum(~np.isfinite(out[col.name].to_numpy())))
                 raise MeasurementTableError(
-                    source, f"column {col.name!r} has {bad} non-finite value(s)",
+                    source,
+                    f"column {col.name!r} has {bad} non-finite value(s)",
                     field=col.name,
                 )
         if col.kind == "id" and series.isna().any():
@@ -179,7 +184,8 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
     err = out["flux_err"].to_numpy()
     if np.any(err <= 0):
         raise MeasurementTableError(
-            source, f"{int(np.sum(err <= 0))} flux_err value(s) are not positive",
+            source,
+            f"{int(np.sum(err <= 0))} flux_err value(s) are not positive",
             field="flux_err",
         )
     dup = out.duplicated(["source_id", "image_id"])

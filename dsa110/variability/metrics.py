@@ -219,7 +219,9 @@ class MetricState:
         """Map identifiers to columns, adding new sources (vectorised)."""
         ids = pd.Index(np.asarray(source_id))
         if self._lookup is None:
-            self._lookup = pd.Index(self._ids, dtype=ids.dtype if not self._ids else None)
+            self._lookup = pd.Index(
+                self._ids, dtype=ids.dtype if not self._ids else None
+            )
         cols = self._lookup.get_indexer(ids)
         new = ids[cols < 0].unique()
         if len(new):

@@ -74,10 +74,9 @@ def monitor_fluxes(
         ratio = pd.Series(f / ref).rolling(int(window), min_periods=1).median()
         # error of a running median of k points ≈ sqrt(pi/2) σ / sqrt(k)
         k = pd.Series(np.ones_like(f)).rolling(int(window), min_periods=1).sum()
-        ratio_err = (
-            pd.Series(e / abs(ref)).rolling(int(window), min_periods=1).mean()
-            * np.sqrt(np.pi / 2.0 / k)
-        )
+        ratio_err = pd.Series(e / abs(ref)).rolling(
+            int(window), min_periods=1
+        ).mean() * np.sqrt(np.pi / 2.0 / k)
         drift = ratio.to_numpy() - 1.0
         alert = (np.abs(drift) > threshold) & (
             np.abs(drift) > nsigma * ratio_err.to_numpy()
@@ -98,8 +97,22 @@ def monitor_fluxes(
                 }
             )
         )
-    series = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["source_id", "image_id", "time", "flux", "flux_err",
-                 "reference_flux", "ratio", "ratio_err", "drift", "alert"]
+    series = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(
+            columns=[
+                "source_id",
+                "image_id",
+                "time",
+                "flux",
+                "flux_err",
+                "reference_flux",
+                "ratio",
+                "ratio_err",
+                "drift",
+                "alert",
+            ]
+        )
     )
     return series, series[series["alert"].astype(bool)].reset_index(drop=True)

@@ -231,14 +231,16 @@ class Normaliser:
             else:
                 q = f[usable] / base[usable]
                 q_err = e[usable] / base[usable]
-                c, c_err, keep = sigma_clipped_median(q, q_err, clip_sigma=cfg.clip_sigma)
+                c, c_err, keep = sigma_clipped_median(
+                    q, q_err, clip_sigma=cfg.clip_sigma
+                )
                 n_kept = int(keep.sum())
                 ok = n_kept >= cfg.min_references and np.isfinite(c) and c > 0
                 if not ok:
                     c, c_err = (c, c_err) if np.isfinite(c) and c > 0 else (1.0, 0.0)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     z = (f / base - c) / (e / base)
-            for s, fi, ei, zi in zip(sids, f, e, z):
+            for s, fi, zi in zip(sids, f, z):
                 self._push(s, fi / c, zi)
             corr[idx] = c
             corr_err[idx] = c_err
@@ -281,7 +283,9 @@ class Normaliser:
         ra = np.radians(table["ra"].to_numpy()[cand])
         dec = np.radians(table["dec"].to_numpy()[cand])
         ra0, dec0 = np.radians(ra0), np.radians(dec0)
-        cosd = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0)
+        cosd = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(
+            ra - ra0
+        )
         order = np.argsort(-cosd, kind="stable")
         return np.sort(cand[order[: self.config.max_references]])
 

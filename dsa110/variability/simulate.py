@@ -161,8 +161,14 @@ def simulate_measurements(config=None, *, rng):
         if k < cfg.n_dips:
             length = int(rng.integers(cfg.dip_epochs[0], cfg.dip_epochs[1] + 1))
             start = int(rng.integers(margin, n_ep - margin - length))
-            shape[s] = _dip(n_ep, start, length, rng.uniform(*cfg.depth),
-                            rng.uniform(*cfg.shoulder), int(rng.integers(1, 3)))
+            shape[s] = _dip(
+                n_ep,
+                start,
+                length,
+                rng.uniform(*cfg.depth),
+                rng.uniform(*cfg.shoulder),
+                int(rng.integers(1, 3)),
+            )
             event[s], event_epoch[s] = "dip", start
         elif k < cfg.n_dips + cfg.n_spikes:
             centre = rng.uniform(margin, n_ep - margin)
@@ -173,9 +179,9 @@ def simulate_measurements(config=None, *, rng):
             event[s], event_epoch[s] = "spike", int(round(centre))
         else:
             e = int(rng.integers(margin, n_ep - margin))
-            additive[s, e] = rng.choice([-1.0, 1.0]) * rng.uniform(
-                *cfg.outlier_sigma
-            ) * cfg.rms
+            additive[s, e] = (
+                rng.choice([-1.0, 1.0]) * rng.uniform(*cfg.outlier_sigma) * cfg.rms
+            )
             event[s], event_epoch[s] = "outlier", e
     if cfg.variable_reference and n_ref:
         s = n_ord  # the first reference

@@ -93,8 +93,15 @@ class VariabilityStore:
         if self._corr_path.exists():
             return pd.read_parquet(self._corr_path)
         return pd.DataFrame(
-            columns=["image_id", "time", "correction", "correction_err",
-                     "n_reference", "n_candidate", "norm_ok"]
+            columns=[
+                "image_id",
+                "time",
+                "correction",
+                "correction_err",
+                "n_reference",
+                "n_candidate",
+                "norm_ok",
+            ]
         )
 
     def _normaliser(self) -> Normaliser:
@@ -130,8 +137,13 @@ class VariabilityStore:
         table = table[~seen]
         state = self.load_state()
         if table.empty:
-            return UpdateSummary(n_rows=0, n_images=0, n_skipped=n_skipped,
-                                 n_sources=state.n_source, n_bad_images=0)
+            return UpdateSummary(
+                n_rows=0,
+                n_images=0,
+                n_skipped=n_skipped,
+                n_sources=state.n_source,
+                n_bad_images=0,
+            )
         normaliser = self._normaliser()
         lc, corr = normaliser.normalise(table)
         use = (lc["qa_ok"] & lc["norm_ok"]).to_numpy()
@@ -208,7 +220,7 @@ class VariabilityStore:
 
 
 def default_state_dir(environ=None) -> Path:
-    """The default state directory: ``$DSA110_DATA_DIR/variability``.
+    """Return the default state directory, ``$DSA110_DATA_DIR/variability``.
 
     Falls back to ``$XDG_DATA_HOME/dsa110/variability`` and then
     ``~/.local/share/dsa110/variability``. Only the CLI calls this.
@@ -227,4 +239,3 @@ def default_state_dir(environ=None) -> Path:
         return Path(env["DSA110_DATA_DIR"]) / "variability"
     base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "dsa110" / "variability"
-

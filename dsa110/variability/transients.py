@@ -84,7 +84,8 @@ def find_transients(
     missing = [c for c in DETECTION_COLUMNS if c not in detections.columns]
     if missing:
         raise MeasurementTableError(
-            "detection table", f"missing column(s) {', '.join(missing)}",
+            "detection table",
+            f"missing column(s) {', '.join(missing)}",
             field=missing[0],
         )
     det = detections[detections["snr"] >= min_snr].copy()
@@ -98,21 +99,31 @@ def find_transients(
         dist, _ = tree.query(_unit(det["ra"].to_numpy(), det["dec"].to_numpy()))
         unmatched &= dist > _chord(match_radius)
     det = det[unmatched].reset_index(drop=True)
-    cols = ["candidate_id", "ra", "dec", "n_epochs", "n_detections", "first_time",
-            "last_time", "peak_flux", "peak_flux_err", "peak_snr", "significance",
-            "status", "origins"]
+    cols = [
+        "candidate_id",
+        "ra",
+        "dec",
+        "n_epochs",
+        "n_detections",
+        "first_time",
+        "last_time",
+        "peak_flux",
+        "peak_flux_err",
+        "peak_snr",
+        "significance",
+        "status",
+        "origins",
+    ]
     if det.empty:
         return pd.DataFrame(columns=cols)
     xyz = _unit(det["ra"].to_numpy(), det["dec"].to_numpy())
     pairs = cKDTree(xyz).query_pairs(_chord(match_radius), output_type="ndarray")
     n = len(det)
-    graph = coo_matrix(
-        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
-    )
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     det["group"] = label
     rows = []
-    for g, grp in det.groupby("group", sort=False):
+    for _, grp in det.groupby("group", sort=False):
         w = grp["snr"].to_numpy() ** 2
         v = (_unit(grp["ra"].to_numpy(), grp["dec"].to_numpy()) * w[:, None]).sum(0)
         ra = np.degrees(np.arctan2(v[1], v[0])) % 360.0
@@ -122,14 +133,29 @@ def find_transients(
         n_ep = per_image.size
         peak = grp.loc[grp["snr"].idxmax()]
         status = (
-            "confirmed" if n_ep >= min_epochs
-            else "single_epoch" if n_ep == 1 else "unconfirmed"
+            "confirmed"
+            if n_ep >= min_epochs
+            else "single_epoch"
+            if n_ep == 1
+            else "unconfirmed"
         )
         rows.append(
-            (ra, dec, n_ep, len(grp), grp["time"].min(), grp["time"].max(),
-             peak["flux"], peak["flux_err"], peak["snr"],
-             float(np.sqrt(np.sum(per_image**2))) if n_ep > 1 else float(peak["snr"]),
-             status, ",".join(sorted(set(grp["origin"].astype(str)))))
+            (
+                ra,
+                dec,
+                n_ep,
+                len(grp),
+                grp["time"].min(),
+                grp["time"].max(),
+                peak["flux"],
+                peak["flux_err"],
+                peak["snr"],
+                float(np.sqrt(np.sum(per_image**2)))
+                if n_ep > 1
+                else float(peak["snr"]),
+                status,
+                ",".join(sorted(set(grp["origin"].astype(str)))),
+            )
         )
     out = pd.DataFrame(rows, columns=cols[1:])
     out = out.sort_values("significance", ascending=False, kind="stable")

@@ -12,8 +12,14 @@ from dsa110.variability.store import default_state_dir
 
 @pytest.fixture(scope="module")
 def small_survey():
-    cfg = SimulationConfig(n_sources=300, n_epochs=100, n_dips=2, n_spikes=2,
-                           n_outliers=2, dip_epochs=(4, 5))
+    cfg = SimulationConfig(
+        n_sources=300,
+        n_epochs=100,
+        n_dips=2,
+        n_spikes=2,
+        n_outliers=2,
+        dip_epochs=(4, 5),
+    )
     table, truth, _ = simulate_measurements(cfg, rng=np.random.default_rng(77))
     return table, truth
 
@@ -41,22 +47,61 @@ def test_cli_update_candidates_lightcurve(small_survey, tmp_path, capsys):
     table[table["image_id"] < 50].to_parquet(tmp_path / "a.parquet")
     table[table["image_id"] >= 50].to_csv(tmp_path / "b.csv", index=False)
     state = str(tmp_path / "state")
-    assert main(["variability", "--state", state, "update",
-                 str(tmp_path / "a.parquet")]) == 0
-    assert main(["variability", "update", "--state", state,
-                 str(tmp_path / "b.csv"), str(tmp_path / "a.parquet")]) == 0
+    assert (
+        main(["variability", "--state", state, "update", str(tmp_path / "a.parquet")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "variability",
+                "update",
+                "--state",
+                state,
+                str(tmp_path / "b.csv"),
+                str(tmp_path / "a.parquet"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "16000 rows of known images skipped" in out
-    assert main(["variability", "candidates", "--state", state, "--preset",
-                 "moderate", "-o", str(tmp_path / "c.parquet")]) == 0
+    assert (
+        main(
+            [
+                "variability",
+                "candidates",
+                "--state",
+                state,
+                "--preset",
+                "moderate",
+                "-o",
+                str(tmp_path / "c.parquet"),
+            ]
+        )
+        == 0
+    )
     cand = pd.read_parquet(tmp_path / "c.parquet")
     events = truth[(truth["event"].isin(["dip", "spike"])) & ~truth["is_reference"]]
     assert set(events["source_id"]) <= set(cand.index)
     assert {"score", "label", "is_ese"} <= set(cand.columns)
     sid = str(events["source_id"].iloc[0])
-    assert main(["variability", "lightcurve", "--state", state, sid,
-                 "--plot", str(tmp_path / "lc.png"),
-                 "-o", str(tmp_path / "lc.nc")]) == 0
+    assert (
+        main(
+            [
+                "variability",
+                "lightcurve",
+                "--state",
+                state,
+                sid,
+                "--plot",
+                str(tmp_path / "lc.png"),
+                "-o",
+                str(tmp_path / "lc.nc"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "lc.png").stat().st_size > 1000
     import xarray as xr
 
@@ -78,7 +123,10 @@ def test_cli_errors_are_clean(tmp_path, capsys):
 
 
 def test_default_state_dir(tmp_path):
-    assert default_state_dir({"DSA110_DATA_DIR": str(tmp_path)}) == tmp_path / "variability"
+    assert (
+        default_state_dir({"DSA110_DATA_DIR": str(tmp_path)})
+        == tmp_path / "variability"
+    )
     assert default_state_dir({"XDG_DATA_HOME": str(tmp_path)}) == (
         tmp_path / "dsa110" / "variability"
     )

@@ -110,10 +110,18 @@ def test_batch_and_incremental_against_exact_arithmetic(lc):
     ref = batch_metrics(time, flux, err)
     for got in (inc, ref):
         assert_allclose(got["eta"], exact["eta"], rtol=RTOL)
-        assert_allclose(got["std_flux"] ** 2, exact["var"], rtol=RTOL,
-                        atol=RTOL * (np.max(flux) - np.min(flux)) ** 2)
-        assert_allclose(got["mean_flux"], exact["mean_flux"], rtol=0,
-                        atol=RTOL * np.max(np.abs(flux)))
+        assert_allclose(
+            got["std_flux"] ** 2,
+            exact["var"],
+            rtol=RTOL,
+            atol=RTOL * (np.max(flux) - np.min(flux)) ** 2,
+        )
+        assert_allclose(
+            got["mean_flux"],
+            exact["mean_flux"],
+            rtol=0,
+            atol=RTOL * np.max(np.abs(flux)),
+        )
 
 
 def test_analytic_values():
@@ -147,14 +155,18 @@ def test_fewer_than_two_measurements_give_nan():
 def test_vectorised_epochs_equal_batch_per_source():
     rng = np.random.default_rng(5)
     n_src, n_ep = 300, 40
-    flux = rng.lognormal(0, 1, (n_src, 1)) * (1 + 0.1 * rng.standard_normal((n_src, n_ep)))
+    flux = rng.lognormal(0, 1, (n_src, 1)) * (
+        1 + 0.1 * rng.standard_normal((n_src, n_ep))
+    )
     err = rng.uniform(0.01, 0.2, (n_src, n_ep))
     time = 60000.0 + np.arange(n_ep)
     ids = np.array([f"src{i}" for i in range(n_src)])
     state = MetricState()
     for e in rng.permutation(n_ep):  # epochs arrive out of order
         keep = rng.uniform(size=n_src) > 0.1  # some sources missing per epoch
-        state.update(ids[keep], np.full(keep.sum(), time[e]), flux[keep, e], err[keep, e])
+        state.update(
+            ids[keep], np.full(keep.sum(), time[e]), flux[keep, e], err[keep, e]
+        )
     got = state.metrics()
     assert got.index.tolist()[:3] != []
     for i in rng.choice(n_src, 20, replace=False):
@@ -179,8 +191,12 @@ def test_memory_is_independent_of_epochs():
     state = MetricState(np.arange(1000))
     sizes = []
     for e in range(200):
-        state.update(np.arange(1000), np.full(1000, 60000.0 + e),
-                     rng.normal(1, 0.1, 1000), np.full(1000, 0.1))
+        state.update(
+            np.arange(1000),
+            np.full(1000, 60000.0 + e),
+            rng.normal(1, 0.1, 1000),
+            np.full(1000, 0.1),
+        )
         if e in (9, 199):
             sizes.append(state.nbytes)
     assert sizes[0] == sizes[1]
@@ -190,8 +206,12 @@ def test_memory_is_independent_of_epochs():
 def test_save_load_round_trip(tmp_path):
     rng = np.random.default_rng(3)
     state = MetricState()
-    state.update(rng.integers(0, 50, 500), rng.uniform(0, 10, 500),
-                 rng.normal(1, 0.1, 500), rng.uniform(0.05, 0.2, 500))
+    state.update(
+        rng.integers(0, 50, 500),
+        rng.uniform(0, 10, 500),
+        rng.normal(1, 0.1, 500),
+        rng.uniform(0.05, 0.2, 500),
+    )
     state.save(tmp_path / "m.npz")
     back = MetricState.load(tmp_path / "m.npz")
     assert back.source_ids == state.source_ids

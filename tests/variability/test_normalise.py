@@ -66,7 +66,9 @@ def test_variable_reference_is_dropped(survey):
     # a 1/20 bias would be 2.5%; residuals stay at the correction-error level
     assert np.max(np.abs(resid[during])) < 5 * corr["correction_err"].iloc[during].max()
     # the reference was clipped during its dip (fewer references kept)
-    assert corr["n_reference"].iloc[during].max() < corr["n_candidate"].iloc[during].max()
+    assert (
+        corr["n_reference"].iloc[during].max() < corr["n_candidate"].iloc[during].max()
+    )
 
 
 def test_split_processing_equals_one_pass(survey):
@@ -83,8 +85,14 @@ def test_split_processing_equals_one_pass(survey):
 
 
 def test_reference_selection_without_flags():
-    cfg = SimulationConfig(n_sources=200, n_epochs=30, n_dips=1, n_spikes=1,
-                           n_outliers=1, variable_reference=False)
+    cfg = SimulationConfig(
+        n_sources=200,
+        n_epochs=30,
+        n_dips=1,
+        n_spikes=1,
+        n_outliers=1,
+        variable_reference=False,
+    )
     table, _, gains = simulate_measurements(cfg, rng=np.random.default_rng(4))
     table = validate_measurements(table.drop(columns=["is_reference"]))
     lc, corr = Normaliser(NormalisationConfig(min_reference_snr=150)).normalise(table)
@@ -95,8 +103,15 @@ def test_reference_selection_without_flags():
 
 
 def test_too_few_references_marks_image():
-    cfg = SimulationConfig(n_sources=100, n_epochs=5, n_references=2, n_dips=0,
-                           n_spikes=0, n_outliers=0, variable_reference=False)
+    cfg = SimulationConfig(
+        n_sources=100,
+        n_epochs=5,
+        n_references=2,
+        n_dips=0,
+        n_spikes=0,
+        n_outliers=0,
+        variable_reference=False,
+    )
     table, _, _ = simulate_measurements(cfg, rng=np.random.default_rng(1))
     lc, corr = Normaliser().normalise(validate_measurements(table))
     assert corr["norm_ok"].iloc[0]  # the scale-defining first image

@@ -43,7 +43,9 @@ def test_to_xarray_and_store_round_trip(survey, tmp_path):
 def test_plot_writes_png(survey, tmp_path):
     lc = survey["lc"].copy()
     lc.loc[lc["image_id"] == 5, "qa_ok"] = False
-    ds = to_xarray(lc, int(survey["truth"].query("event == 'dip'")["source_id"].iloc[0]))
+    ds = to_xarray(
+        lc, int(survey["truth"].query("event == 'dip'")["source_id"].iloc[0])
+    )
     out = plot_lightcurve(ds, tmp_path / "lc.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob("*.tmp*"))
@@ -94,13 +96,25 @@ def _detections(rng):
     for img in range(6):
         rows.append((img, 60000.0 + img, 150.0, 20.0, 0.05, 0.005, 10.0, "image"))
         if img in (1, 2, 3, 4):
-            rows.append((img, 60000.0 + img, 151.0 + 1e-4 * rng.standard_normal(),
-                         21.0, 0.02, 0.002, 10.0, "image"))
+            rows.append(
+                (
+                    img,
+                    60000.0 + img,
+                    151.0 + 1e-4 * rng.standard_normal(),
+                    21.0,
+                    0.02,
+                    0.002,
+                    10.0,
+                    "image",
+                )
+            )
     rows.append((3, 60003.0, 152.0, 22.0, 0.1, 0.01, 25.0, "image"))
     rows.append(("snap7", 60003.01, 153.0, 23.0, 0.04, 0.005, 8.0, "snapshot"))
     rows.append((5, 60005.0, 154.0, 24.0, 0.01, 0.003, 3.0, "image"))  # too faint
-    return pd.DataFrame(rows, columns=["image_id", "time", "ra", "dec", "flux",
-                                       "flux_err", "snr", "origin"])
+    return pd.DataFrame(
+        rows,
+        columns=["image_id", "time", "ra", "dec", "flux", "flux_err", "snr", "origin"],
+    )
 
 
 def test_find_transients():
@@ -127,11 +141,18 @@ def test_monitor_fluxes_alerts_on_drift():
     n = 60
     flux = 2.0 * (1 + 0.002 * rng.standard_normal(n))
     flux[40:] *= 1.1  # a 10% drift from epoch 40
-    table = pd.DataFrame({"source_id": "3C286", "image_id": np.arange(n),
-                          "time": 60000.0 + np.arange(n), "flux": flux,
-                          "flux_err": np.full(n, 0.004)})
-    series, alerts = monitor_fluxes(table, ["3C286"], reference_flux={"3C286": 2.0},
-                                    threshold=0.05, window=3)
+    table = pd.DataFrame(
+        {
+            "source_id": "3C286",
+            "image_id": np.arange(n),
+            "time": 60000.0 + np.arange(n),
+            "flux": flux,
+            "flux_err": np.full(n, 0.004),
+        }
+    )
+    series, alerts = monitor_fluxes(
+        table, ["3C286"], reference_flux={"3C286": 2.0}, threshold=0.05, window=3
+    )
     assert len(series) == n
     # the running median of 3 crosses the threshold at the second drifted epoch
     assert alerts["image_id"].min() == 41
