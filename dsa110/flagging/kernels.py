@@ -176,22 +176,37 @@ def _sumthreshold_1d_impl(values, flags, window, threshold):
     out = flags.copy()
     if window < 1 or window > n:
         return out
+    v = np.empty(n)
+    c = np.empty(n, dtype=np.int64)
+    hit = np.empty(n + 1, dtype=np.int64)
     for r in range(n_row):
+        for i in range(n):
+            x = values[r, i]
+            if flags[r, i] or not np.isfinite(x):
+                v[i] = 0.0
+                c[i] = 0
+            else:
+                v[i] = x
+                c[i] = 1
+            hit[i] = 0
+        hit[n] = 0
         s = 0.0
         cnt = 0
         for i in range(n):
-            x = values[r, i]
-            if not flags[r, i] and np.isfinite(x):
-                s += x
-                cnt += 1
+            s += v[i]
+            cnt += c[i]
             if i >= window:
-                y = values[r, i - window]
-                if not flags[r, i - window] and np.isfinite(y):
-                    s -= y
-                    cnt -= 1
+                s -= v[i - window]
+                cnt -= c[i - window]
             if i >= window - 1 and cnt > 0 and s > threshold * cnt:
-                for k in range(i - window + 1, i + 1):
-                    out[r, k] = True
+                # Mark the run [i - window + 1, i] in a difference array.
+                hit[i - window + 1] += 1
+                hit[i + 1] -= 1
+        run = 0
+        for i in range(n):
+            run += hit[i]
+            if run > 0:
+                out[r, i] = True
     return out
 
 
@@ -204,24 +219,6 @@ def _gaussian_kernel(sigma):
     for i in range(-half, half + 1):
         k[i + half] = math.exp(-0.5 * (i / sigma) ** 2)
     return k
-
-
-@njit(**JIT_OPTIONS)
-def _smooth_axis0(data, weight, kernel):
-    n0, n1 = data.shape
-    half = kernel.size // 2
-    num = np.zeros((n0, n1))
-    den = np.zeros((n0, n1))
-    for i in range(n0):
-        lo = max(0, i - half)
-        hi = min(n0, i + half + 1)
-        for k in range(lo, hi):
-            g = kernel[k - i + half]
-            for j in range(n1):
-                w = weight[k, j] * g
-                num[i, j] += w * data[k, j]
-                den[i, j] += w
-    return num, den
 
 
 @njit(**JIT_OPTIONS)
@@ -263,15 +260,31 @@ def _smooth_impl(values, flags, sigma_time, sigma_frequency):
                 x[i, j] = values[i, j]
     kt = _gaussian_kernel(sigma_time)
     kf = _gaussian_kernel(sigma_frequency)
-    num_t, den_t = _smooth_axis0(x * w, w, kt)
-    # Second pass along frequency on the partial sums (separable kernel).
-    num, _ = _smooth_axis0(num_t.T.copy(), np.ones((n_f, n_t)), kf)
-    den, _ = _smooth_axis0(den_t.T.copy(), np.ones((n_f, n_t)), kf)
+    ht = kt.size // 2
+    hf = kf.size // 2
+    # Separable: along time (inner loop over contiguous frequency) ...
+    num_t = np.zeros((n_t, n_f))
+    den_t = np.zeros((n_t, n_f))
+    for i in range(n_t):
+        for k in range(max(0, i - ht), min(n_t, i + ht + 1)):
+            g = kt[k - i + ht]
+            for j in range(n_f):
+                num_t[i, j] += g * x[k, j]
+                den_t[i, j] += g * w[k, j]
+    # ... then along frequency; loops ordered so the inner one is contiguous.
+    num = np.zeros((n_t, n_f))
+    den = np.zeros((n_t, n_f))
+    for i in range(n_t):
+        for d in range(-hf, hf + 1):
+            g = kf[d + hf]
+            for j in range(max(0, -d), min(n_f, n_f - d)):
+                num[i, j] += g * num_t[i, j + d]
+                den[i, j] += g * den_t[i, j + d]
     out = np.zeros((n_t, n_f))
     for i in range(n_t):
         for j in range(n_f):
-            if den[j, i] > 1e-12:
-                out[i, j] = num[j, i] / den[j, i]
+            if den[i, j] > 1e-12:
+                out[i, j] = num[i, j] / den[i, j]
     return out
 
 
