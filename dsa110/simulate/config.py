@@ -69,7 +69,9 @@ def default_sefd(
     return 2.0 * BOLTZMANN * t_sys_k / area / JY
 
 
-def noise_sigma(sefd_jy: float, channel_width_hz: float, integration_time_s: float) -> float:
+def noise_sigma(
+    sefd_jy: float, channel_width_hz: float, integration_time_s: float
+) -> float:
     """Thermal noise of one cross-correlation, per real and imaginary part, Jy.
 
     Parameters
@@ -194,16 +196,21 @@ class SimulationConfig:
         object.__setattr__(self, "subbands", tuple(int(s) for s in self.subbands))
         if len(ants) < 2 or list(ants) != sorted(set(ants)):
             raise ConfigurationError(
-                f"antennas: need at least two distinct station numbers, ascending; got {ants}"
+                "antennas: need at least two distinct station numbers, ascending; "
+                f"got {ants}"
             )
         if ants[0] < 1 or ants[-1] > N_STATIONS:
-            raise ConfigurationError(f"antennas: station numbers must be 1..{N_STATIONS}")
+            raise ConfigurationError(
+                f"antennas: station numbers must be 1..{N_STATIONS}"
+            )
         if not self.subbands or any(s < 0 or s >= N_SUBBANDS for s in self.subbands):
             raise ConfigurationError(f"subbands: must be in 0..{N_SUBBANDS - 1}")
         if len(set(self.subbands)) != len(self.subbands):
             raise ConfigurationError("subbands: duplicated subband")
         if self.n_chan < 2 or 384 % self.n_chan:
-            raise ConfigurationError(f"n_chan={self.n_chan}: must divide 384 and be ≥ 2")
+            raise ConfigurationError(
+                f"n_chan={self.n_chan}: must divide 384 and be ≥ 2"
+            )
         if self.n_times < 1:
             raise ConfigurationError(f"n_times={self.n_times}: must be ≥ 1")
         for name in ("integration_time_s", "sefd_jy", "reference_frequency_hz"):
@@ -216,7 +223,7 @@ class SimulationConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> SimulationConfig:
-        """A named preset, optionally with some fields replaced.
+        """Build a named preset, optionally with some fields replaced.
 
         Parameters
         ----------
@@ -237,14 +244,20 @@ class SimulationConfig:
         """
         presets = {
             "small": dict(antennas=SMALL_ANTENNAS, n_chan=4, n_times=6),
-            "full": dict(antennas=ACTIVE_ANTENNAS, n_chan=N_CHAN_PER_SUBBAND, n_times=24),
+            "full": dict(
+                antennas=ACTIVE_ANTENNAS, n_chan=N_CHAN_PER_SUBBAND, n_times=24
+            ),
         }
         if name not in presets:
-            raise ConfigurationError(f"preset={name!r}: must be one of {sorted(presets)}")
+            raise ConfigurationError(
+                f"preset={name!r}: must be one of {sorted(presets)}"
+            )
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(overrides) - fields
         if unknown:
-            raise ConfigurationError(f"unknown SimulationConfig fields: {sorted(unknown)}")
+            raise ConfigurationError(
+                f"unknown SimulationConfig fields: {sorted(unknown)}"
+            )
         return cls(**{**presets[name], **overrides})
 
     @property
@@ -263,7 +276,7 @@ class SimulationConfig:
         return self.n_times * self.integration_time_s
 
     def to_json(self) -> str:
-        """The configuration as a JSON string (saved with the ground truth).
+        """Serialise the configuration as JSON (saved with the ground truth).
 
         Returns
         -------

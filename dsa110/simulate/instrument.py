@@ -59,7 +59,7 @@ class GainModel:
     enabled: bool = True
 
     def evaluate(self, times_unix, freq_hz) -> np.ndarray:
-        """The complex gains at the given times and frequencies.
+        """Evaluate the complex gains at the given times and frequencies.
 
         Parameters
         ----------
@@ -96,7 +96,9 @@ class GainModel:
         return (band[None] * np.exp(1j * phase)).astype(np.complex64)
 
 
-def draw_gains(rng, config, *, freq_min_hz, freq_max_hz, t0_unix, enabled=True) -> GainModel:
+def draw_gains(
+    rng, config, *, freq_min_hz, freq_max_hz, t0_unix, enabled=True
+) -> GainModel:
     """Draw a :class:`GainModel` for the configured antennas.
 
     Parameters
@@ -125,8 +127,17 @@ def draw_gains(rng, config, *, freq_min_hz, freq_max_hz, t0_unix, enabled=True) 
     drift_period = rng.uniform(*config.phase_drift_period_s, shape)
     drift_phase = rng.uniform(0.0, 2 * np.pi, shape)
     return GainModel(
-        amp, coeffs, phase0, delay, drift_amp, drift_period, drift_phase,
-        float(freq_min_hz), float(freq_max_hz), float(t0_unix), bool(enabled),
+        amp,
+        coeffs,
+        phase0,
+        delay,
+        drift_amp,
+        drift_period,
+        drift_phase,
+        float(freq_min_hz),
+        float(freq_max_hz),
+        float(t0_unix),
+        bool(enabled),
     )
 
 
@@ -156,7 +167,9 @@ class RFIModel:
         return self.amplitude != 0
 
 
-def draw_rfi(rng, config, *, n_times, n_freq, sigma_jy, persistent_channels, enabled=True):
+def draw_rfi(
+    rng, config, *, n_times, n_freq, sigma_jy, persistent_channels, enabled=True
+):
     """Draw the RFI of one tile.
 
     Parameters

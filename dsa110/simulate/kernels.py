@@ -80,16 +80,23 @@ def antenna_phasors(positions, delta, freqs, *, out=None):
     elif out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
     diffs = np.diff(freqs)
-    uniform = bool(
-        freqs.size < 2 or np.allclose(diffs, diffs[0], rtol=1e-12, atol=0.0)
-    )
+    uniform = bool(freqs.size < 2 or np.allclose(diffs, diffs[0], rtol=1e-12, atol=0.0))
     return _antenna_phasors_impl(positions, delta, freqs, uniform, out)
 
 
 @njit(**JIT_OPTIONS)
 def _assemble_impl(
-    vis_model, gains, noise, rfi_amplitude, rfi_response, ant1, ant2,
-    sefd, sigma, auto_scale, out,
+    vis_model,
+    gains,
+    noise,
+    rfi_amplitude,
+    rfi_response,
+    ant1,
+    ant2,
+    sefd,
+    sigma,
+    auto_scale,
+    out,
 ):
     n_bl = ant1.shape[0]
     n_freq = vis_model.shape[0]
@@ -180,10 +187,15 @@ def assemble_visibilities(
     if noise is None:
         noise = np.zeros((0, 0, 0, 2), np.float32)
     return _assemble_impl(
-        vis_model, gains, noise,
+        vis_model,
+        gains,
+        noise,
         np.ascontiguousarray(rfi_amplitude, dtype=np.float64),
         np.ascontiguousarray(rfi_response, dtype=np.complex128),
         np.ascontiguousarray(ant1, dtype=np.int64),
         np.ascontiguousarray(ant2, dtype=np.int64),
-        float(sefd), float(sigma), float(auto_scale), out,
+        float(sefd),
+        float(sigma),
+        float(auto_scale),
+        out,
     )

@@ -3,7 +3,7 @@
 The sky visibility of baseline ``(i, j)`` (``b = x_j − x_i``) in integration ``t``
 and channel ``f`` is
 
-``V_ij(t, f) = Σ_k S_k (f/f_ref)^α_k · A(θ_k(t), f) · exp(+2πi b·(d_k(t) − s(t)) f / c)``
+``V_ij(t, f) = Σ_k S_k (f/f_ref)^α_k A(θ_k(t), f) exp(+2πi b·(d_k(t) − s(t)) f/c)``
 
 where ``d_k(t)`` is source ``k``'s apparent topocentric unit vector (ITRF axes,
 :func:`dsa110.phasing.source_directions`), ``s(t)`` that of integration ``t``'s
@@ -29,7 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from dsa110.errors import ConfigurationError, OutputExistsError
-from dsa110.phasing.uvw import baseline_uvw, meridian_centers, source_directions, uvw_basis
+from dsa110.phasing.uvw import (
+    baseline_uvw,
+    meridian_centers,
+    source_directions,
+    uvw_basis,
+)
 from dsa110.simulate.config import SimulationConfig, noise_sigma
 from dsa110.simulate.instrument import draw_gains, draw_rfi
 from dsa110.simulate.kernels import antenna_phasors, assemble_visibilities
@@ -41,7 +46,12 @@ from dsa110.simulate.sky import (
 )
 from dsa110.simulate.truth import Truth, save_truth
 from dsa110.simulate.writer import CorrelatorFile, applied_delays_string
-from dsa110.telescope.antennas import DISH_DIAMETER_M, N_STATIONS, antenna_table, default_site
+from dsa110.telescope.antennas import (
+    DISH_DIAMETER_M,
+    N_STATIONS,
+    antenna_table,
+    default_site,
+)
 from dsa110.telescope.beam import SPEED_OF_LIGHT, airy_beam
 from dsa110.telescope.frequencies import channel_width, subband_frequencies
 from dsa110.telescope.time import as_time
@@ -98,7 +108,9 @@ def unix_to_jd(unix):
 
 
 def _iso(unix: float) -> str:
-    return _dt.datetime.fromtimestamp(math.floor(unix), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return _dt.datetime.fromtimestamp(math.floor(unix), _dt.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S"
+    )
 
 
 def integration_times(start, config: SimulationConfig, tile: int = 0) -> np.ndarray:
@@ -135,7 +147,7 @@ def _start_unix(start) -> float:
 
 
 def correlator_baselines(n_ant: int):
-    """The correlator's baseline order: for ``j`` ascending, ``i = 0..j``.
+    """Return the correlator's baseline order: for ``j`` ascending, ``i = 0..j``.
 
     Parameters
     ----------
@@ -172,8 +184,11 @@ class _Population:
                 np.random.SeedSequence(self.seed, spawn_key=(_TAG_POPULATION, s))
             )
             self._cache[s] = draw_population(
-                rng, self.config, ra_range=(s * self.width, self.width),
-                dec_center=self.dec_center, radius=self.radius,
+                rng,
+                self.config,
+                ra_range=(s * self.width, self.width),
+                dec_center=self.dec_center,
+                radius=self.radius,
             )
         return self._cache[s]
 
@@ -277,7 +292,9 @@ def simulate_observation(
     ant_index = np.asarray(config.antennas) - 1
     positions = rel_ecef[ant_index]
     a1, a2 = correlator_baselines(config.n_ant)
-    sb_freqs = {sb: subband_frequencies(sb, n_chan=config.n_chan) for sb in config.subbands}
+    sb_freqs = {
+        sb: subband_frequencies(sb, n_chan=config.n_chan) for sb in config.subbands
+    }
     freq_asc = np.sort(np.concatenate(list(sb_freqs.values())))
     sb_index = {sb: np.searchsorted(freq_asc, f) for sb, f in sb_freqs.items()}
     dnu = channel_width(config.n_chan)
@@ -286,33 +303,66 @@ def simulate_observation(
 
     gain_model = draw_gains(
         np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_TAG_GAINS,))),
-        config, freq_min_hz=freq_asc[0], freq_max_hz=freq_asc[-1], t0_unix=t_start,
+        config,
+        freq_min_hz=freq_asc[0],
+        freq_max_hz=freq_asc[-1],
+        t0_unix=t_start,
         enabled=gains,
     )
-    rfi_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_TAG_RFI_CHANNELS,)))
-    rfi_channels = rfi_rng.choice(freq_asc.size, size=min(config.rfi_channels, freq_asc.size),
-                                  replace=False)
+    rfi_rng = np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(_TAG_RFI_CHANNELS,))
+    )
+    rfi_channels = rfi_rng.choice(
+        freq_asc.size, size=min(config.rfi_channels, freq_asc.size), replace=False
+    )
     radius = config.population_radius_deg
-    radius = (3 * 1.2197 * SPEED_OF_LIGHT / (freq_asc[0] * DISH_DIAMETER_M)
-              if radius is None else math.radians(radius))
+    radius = (
+        3 * 1.2197 * SPEED_OF_LIGHT / (freq_asc[0] * DISH_DIAMETER_M)
+        if radius is None
+        else math.radians(radius)
+    )
     pop = _Population(seed, config, pointing_dec, radius) if population else None
 
     common = dict(
-        config=config, seed=seed, site=site, positions=positions, rel_ecef=rel_ecef,
-        ant_index=ant_index, a1=a1, a2=a2, sb_freqs=sb_freqs, freq_asc=freq_asc,
-        sb_index=sb_index, dnu=dnu, sigma=sigma, auto_scale=auto_scale,
-        gain_model=gain_model, rfi_channels=rfi_channels, pointing_dec=pointing_dec,
-        sources=sources, pop=pop, noise=noise, gains=gains, rfi=rfi, outdir=outdir,
-        overwrite=overwrite, nthreads=nthreads,
+        config=config,
+        seed=seed,
+        site=site,
+        positions=positions,
+        rel_ecef=rel_ecef,
+        ant_index=ant_index,
+        a1=a1,
+        a2=a2,
+        sb_freqs=sb_freqs,
+        freq_asc=freq_asc,
+        sb_index=sb_index,
+        dnu=dnu,
+        sigma=sigma,
+        auto_scale=auto_scale,
+        gain_model=gain_model,
+        rfi_channels=rfi_channels,
+        pointing_dec=pointing_dec,
+        sources=sources,
+        pop=pop,
+        noise=noise,
+        gains=gains,
+        rfi=rfi,
+        outdir=outdir,
+        overwrite=overwrite,
+        nthreads=nthreads,
     )
-    return [_simulate_tile(k, t_start + k * config.tile_duration_s, **common)
-            for k in range(n_tiles)]
+    return [
+        _simulate_tile(k, t_start + k * config.tile_duration_s, **common)
+        for k in range(n_tiles)
+    ]
 
 
 @contextlib.contextmanager
 def _blas_single_thread():
-    """Hold BLAS to one thread: the simulator parallelises over subbands itself,
-    and small multi-threaded BLAS calls oversubscribe a shared machine badly."""
+    """Hold BLAS to one thread while simulating.
+
+    The simulator parallelises over subbands itself, and small multi-threaded
+    BLAS calls oversubscribe a shared machine badly.
+    """
     try:
         from threadpoolctl import threadpool_limits  # optional: only a speed-up
     except ImportError:  # pragma: no cover - depends on the environment
@@ -329,30 +379,66 @@ class _SubbandWorker:
     the order in which threads run.
     """
 
-    def __init__(self, freqs, index, *, positions, sky, offset, delta, gain_values,
-                 rfi_model, a1, a2, config, sigma, auto_scale, noise, rng):
+    def __init__(
+        self,
+        freqs,
+        index,
+        *,
+        positions,
+        sky,
+        offset,
+        delta,
+        gain_values,
+        rfi_model,
+        a1,
+        a2,
+        config,
+        sigma,
+        auto_scale,
+        noise,
+        rng,
+    ):
         self.freqs, self.index = freqs, index
-        self.positions, self.sky, self.offset, self.delta = positions, sky, offset, delta
+        self.positions, self.sky, self.offset, self.delta = (
+            positions,
+            sky,
+            offset,
+            delta,
+        )
         self.gain_values, self.rfi_model = gain_values, rfi_model
         self.a1, self.a2, self.config = a1, a2, config
-        self.sigma, self.auto_scale, self.noise, self.rng = sigma, auto_scale, noise, rng
+        self.sigma, self.auto_scale, self.noise, self.rng = (
+            sigma,
+            auto_scale,
+            noise,
+            rng,
+        )
         self.flux = sky.flux_at(freqs, config.reference_frequency_hz)  # (source, freq)
 
     def __call__(self, t):
         cfg, n_freq, n_ant = self.config, self.freqs.size, self.config.n_ant
-        weights = (self.flux * airy_beam(self.offset[:, t, None], self.freqs[None, :])
-                   ).T.astype(np.float32)  # (freq, source)
+        weights = (
+            self.flux * airy_beam(self.offset[:, t, None], self.freqs[None, :])
+        ).T.astype(np.float32)  # (freq, source)
         phasors = antenna_phasors(self.positions, self.delta[:, t], self.freqs)
         vis_model = np.empty((n_freq, n_ant, n_ant), np.complex64)
         for f in range(n_freq):
             np.matmul(phasors[f].conj() * weights[f], phasors[f].T, out=vis_model[f])
-        noise_draw = (self.rng.standard_normal((self.a1.size, n_freq, 2, 2), dtype=np.float32)
-                      if self.noise else None)
+        noise_draw = (
+            self.rng.standard_normal((self.a1.size, n_freq, 2, 2), dtype=np.float32)
+            if self.noise
+            else None
+        )
         return assemble_visibilities(
-            vis_model, np.ascontiguousarray(self.gain_values[t][:, self.index, :]),
-            noise_draw, self.rfi_model.amplitude[t, self.index],
-            self.rfi_model.antenna_response, self.a1, self.a2,
-            sefd=cfg.sefd_jy, sigma=self.sigma if self.noise else 0.0,
+            vis_model,
+            np.ascontiguousarray(self.gain_values[t][:, self.index, :]),
+            noise_draw,
+            self.rfi_model.amplitude[t, self.index],
+            self.rfi_model.antenna_response,
+            self.a1,
+            self.a2,
+            sefd=cfg.sefd_jy,
+            sigma=self.sigma if self.noise else 0.0,
             auto_scale=self.auto_scale,
         )
 
@@ -366,19 +452,48 @@ def _tile_sky(sources, pop, config, ra_c, dec_c, freq_asc):
         return sources, 0
     # ICRS separations approximate the apparent ones to ~1e-4 relative (aberration);
     # the envelope bound has a 10 % margin, so nothing above threshold is dropped.
-    sep = angular_separation(cand.ra[:, None], cand.dec[:, None], ra_c[None], dec_c[None])
+    sep = angular_separation(
+        cand.ra[:, None], cand.dec[:, None], ra_c[None], dec_c[None]
+    )
     min_sep = np.min(sep, axis=1)
     ratio = np.stack([freq_asc[0], freq_asc[-1]]) / config.reference_frequency_hz
     spec = np.max(ratio[None, :] ** cand.spectral_index[:, None], axis=1)
-    bound = cand.flux * spec * airy_envelope(np.minimum(min_sep, np.pi / 2), freq_asc[0])
+    bound = (
+        cand.flux * spec * airy_envelope(np.minimum(min_sep, np.pi / 2), freq_asc[0])
+    )
     keep = bound >= config.population_threshold_jy
     return sources.concat(cand.select(keep)), len(cand)
 
 
 def _simulate_tile(
-    k, t0, *, config, seed, site, positions, rel_ecef, ant_index, a1, a2, sb_freqs,
-    freq_asc, sb_index, dnu, sigma, auto_scale, gain_model, rfi_channels, pointing_dec,
-    sources, pop, noise, gains, rfi, outdir, overwrite, nthreads,
+    k,
+    t0,
+    *,
+    config,
+    seed,
+    site,
+    positions,
+    rel_ecef,
+    ant_index,
+    a1,
+    a2,
+    sb_freqs,
+    freq_asc,
+    sb_index,
+    dnu,
+    sigma,
+    auto_scale,
+    gain_model,
+    rfi_channels,
+    pointing_dec,
+    sources,
+    pop,
+    noise,
+    gains,
+    rfi,
+    outdir,
+    overwrite,
+    nthreads,
 ):
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_TAG_TILE, k)))
     nthreads = nthreads or os.cpu_count() or 1
@@ -388,11 +503,15 @@ def _simulate_tile(
     ra_c, dec_c = meridian_centers(times, pointing_dec, site)
     s_dir = source_directions(ra_c, dec_c, times, site)  # (time, 3)
     basis = uvw_basis(ra_c[:1], dec_c[:1], times[:1], site)
-    uvw = baseline_uvw(rel_ecef, ant_index[a1], ant_index[a2], basis)[0].astype(np.float32)
+    uvw = baseline_uvw(rel_ecef, ant_index[a1], ant_index[a2], basis)[0].astype(
+        np.float32
+    )
 
     sky, n_drawn = _tile_sky(sources, pop, config, ra_c, dec_c, freq_asc)
     if len(sky):
-        d_dir = source_directions(sky.ra[:, None], sky.dec[:, None], times[None, :], site)
+        d_dir = source_directions(
+            sky.ra[:, None], sky.dec[:, None], times[None, :], site
+        )
     else:
         d_dir = np.zeros((0, n_t, 3))
     delta = d_dir - s_dir[None]  # (source, time, 3)
@@ -401,13 +520,20 @@ def _simulate_tile(
 
     gain_values = gain_model.evaluate(times, freq_asc)  # (time, antenna, freq, pol)
     rfi_model = draw_rfi(
-        rng, config, n_times=n_t, n_freq=freq_asc.size, sigma_jy=sigma,
-        persistent_channels=rfi_channels, enabled=rfi,
+        rng,
+        config,
+        n_times=n_t,
+        n_freq=freq_asc.size,
+        sigma_jy=sigma,
+        persistent_channels=rfi_channels,
+        enabled=rfi,
     )
 
     jitter = rng.uniform(0.0, config.filename_jitter_s, len(config.subbands))
-    names = {sb: f"{_iso(round(t0 + j))}_sb{sb:02d}.hdf5"
-             for sb, j in zip(config.subbands, jitter)}
+    names = {
+        sb: f"{_iso(round(t0 + j))}_sb{sb:02d}.hdf5"
+        for sb, j in zip(config.subbands, jitter)
+    }
     tile_start = _iso(t0)
     truth_path = outdir / f"{tile_start}_truth.npz"
     paths = [outdir / names[sb] for sb in config.subbands]
@@ -415,23 +541,41 @@ def _simulate_tile(
 
     station = np.asarray(config.antennas)
     header = dict(
-        site=site, antenna_positions=rel_ecef,
-        ant1=station[a1] - 1, ant2=station[a2] - 1,
-        channel_width_hz=dnu, pointing_dec=pointing_dec,
+        site=site,
+        antenna_positions=rel_ecef,
+        ant1=station[a1] - 1,
+        ant2=station[a2] - 1,
+        channel_width_hz=dnu,
+        pointing_dec=pointing_dec,
         applied_delays=applied_delays_string(np.zeros((N_STATIONS, 2), int)),
         fs_table="simulated",
-        history=(f"Simulated by dsa110.simulate: seed={seed}, tile={k}, "
-                 f"n_ant={config.n_ant}, noise={noise}, gains={gains}, rfi={rfi}."),
+        history=(
+            f"Simulated by dsa110.simulate: seed={seed}, tile={k}, "
+            f"n_ant={config.n_ant}, noise={noise}, gains={gains}, rfi={rfi}."
+        ),
     )
     files = {}
     try:
         for sb in config.subbands:
-            files[sb] = CorrelatorFile(outdir / names[sb], freqs_hz=sb_freqs[sb], **header)
+            files[sb] = CorrelatorFile(
+                outdir / names[sb], freqs_hz=sb_freqs[sb], **header
+            )
         workers = {
             sb: _SubbandWorker(
-                sb_freqs[sb], sb_index[sb], positions=positions, sky=sky, offset=offset,
-                delta=delta, gain_values=gain_values, rfi_model=rfi_model, a1=a1, a2=a2,
-                config=config, sigma=sigma, auto_scale=auto_scale, noise=noise,
+                sb_freqs[sb],
+                sb_index[sb],
+                positions=positions,
+                sky=sky,
+                offset=offset,
+                delta=delta,
+                gain_values=gain_values,
+                rfi_model=rfi_model,
+                a1=a1,
+                a2=a2,
+                config=config,
+                sigma=sigma,
+                auto_scale=auto_scale,
+                noise=noise,
                 rng=np.random.default_rng(
                     np.random.SeedSequence(seed, spawn_key=(_TAG_TILE, k, sb))
                 ),
@@ -442,12 +586,18 @@ def _simulate_tile(
             pending = [pool.submit(workers[sb], 0) for sb in config.subbands]
             for t in range(n_t):
                 done = [fut.result() for fut in pending]
-                if t + 1 < n_t:  # compute the next integration while this one is written
-                    pending = [pool.submit(workers[sb], t + 1) for sb in config.subbands]
+                if (
+                    t + 1 < n_t
+                ):  # compute the next integration while this one is written
+                    pending = [
+                        pool.submit(workers[sb], t + 1) for sb in config.subbands
+                    ]
                 for sb, visdata in zip(config.subbands, done):
                     files[sb].append(
-                        time_jd=time_jd[t], integration_time_s=config.integration_time_s,
-                        uvw=uvw, visdata=visdata,
+                        time_jd=time_jd[t],
+                        integration_time_s=config.integration_time_s,
+                        uvw=uvw,
+                        visdata=visdata,
                     )
         written = tuple(files[sb].close() for sb in config.subbands)
     except BaseException:
@@ -456,15 +606,33 @@ def _simulate_tile(
         raise
 
     truth = Truth(
-        config=config, seed=int(seed), tile_index=k, time_jd=time_jd, time_unix=times,
-        phase_center_ra=ra_c, phase_center_dec=dec_c, pointing_dec=pointing_dec,
-        frequency=freq_asc, antennas=station, ant1=station[a1], ant2=station[a2],
-        source_ra=sky.ra, source_dec=sky.dec, source_flux=sky.flux,
-        source_spectral_index=sky.spectral_index, source_population=sky.population,
-        source_offset=offset, source_apparent_flux=apparent, gains=gain_values,
-        rfi_amplitude=rfi_model.amplitude, sefd_jy=config.sefd_jy,
-        sigma_jy=sigma if noise else 0.0, noise=bool(noise), gains_applied=bool(gains),
-        rfi=bool(rfi), n_population_drawn=n_drawn,
+        config=config,
+        seed=int(seed),
+        tile_index=k,
+        time_jd=time_jd,
+        time_unix=times,
+        phase_center_ra=ra_c,
+        phase_center_dec=dec_c,
+        pointing_dec=pointing_dec,
+        frequency=freq_asc,
+        antennas=station,
+        ant1=station[a1],
+        ant2=station[a2],
+        source_ra=sky.ra,
+        source_dec=sky.dec,
+        source_flux=sky.flux,
+        source_spectral_index=sky.spectral_index,
+        source_population=sky.population,
+        source_offset=offset,
+        source_apparent_flux=apparent,
+        gains=gain_values,
+        rfi_amplitude=rfi_model.amplitude,
+        sefd_jy=config.sefd_jy,
+        sigma_jy=sigma if noise else 0.0,
+        noise=bool(noise),
+        gains_applied=bool(gains),
+        rfi=bool(rfi),
+        n_population_drawn=n_drawn,
     )
     save_truth(truth, truth_path)
     return Tile(k, tile_start, written, truth_path)

@@ -61,7 +61,9 @@ class SkyModel:
             else:
                 arr = arr.astype(np.float64)
             if arr.shape != (n,):
-                raise ConfigurationError(f"SkyModel.{name}: shape {arr.shape}, expected ({n},)")
+                raise ConfigurationError(
+                    f"SkyModel.{name}: shape {arr.shape}, expected ({n},)"
+                )
             if name != "population" and not np.all(np.isfinite(arr)):
                 raise ConfigurationError(f"SkyModel.{name}: values must be finite")
             object.__setattr__(self, name, arr)
@@ -73,7 +75,7 @@ class SkyModel:
 
     @classmethod
     def empty(cls) -> SkyModel:
-        """A sky with no sources."""
+        """Return a sky with no sources."""
         z = np.zeros(0)
         return cls(z, z, z, z, np.zeros(0, bool))
 
@@ -105,16 +107,21 @@ class SkyModel:
         )
 
     def concat(self, other: SkyModel) -> SkyModel:
-        """This model followed by ``other``."""
+        """Return this model followed by ``other``."""
         return SkyModel(
-            *(np.concatenate([getattr(self, n), getattr(other, n)])
-              for n in ("ra", "dec", "flux", "spectral_index", "population"))
+            *(
+                np.concatenate([getattr(self, n), getattr(other, n)])
+                for n in ("ra", "dec", "flux", "spectral_index", "population")
+            )
         )
 
     def select(self, mask) -> SkyModel:
-        """The sources where ``mask`` is True (or at the given indices)."""
+        """Return the sources where ``mask`` is True (or at the given indices)."""
         return SkyModel(
-            *(getattr(self, n)[mask] for n in ("ra", "dec", "flux", "spectral_index", "population"))
+            *(
+                getattr(self, n)[mask]
+                for n in ("ra", "dec", "flux", "spectral_index", "population")
+            )
         )
 
     def flux_at(self, freq_hz, reference_frequency_hz: float):
@@ -136,7 +143,9 @@ class SkyModel:
         return self.flux[:, None] * ratio ** self.spectral_index[:, None]
 
 
-def point_source(ra_deg: float, dec_deg: float, flux_jy: float, spectral_index: float = 0.0):
+def point_source(
+    ra_deg: float, dec_deg: float, flux_jy: float, spectral_index: float = 0.0
+):
     """One point source.
 
     Parameters
@@ -156,7 +165,7 @@ def point_source(ra_deg: float, dec_deg: float, flux_jy: float, spectral_index: 
 
 
 def population_counts(config):
-    """The broken power-law source counts used for the random population.
+    """Return the broken power-law source counts of the random population.
 
     Parameters
     ----------
@@ -197,7 +206,9 @@ def population_counts(config):
         below = np.where(s < sb, (s ** (1 - g1) - sb ** (1 - g1)) / (g1 - 1), 0.0)
         return below + above_break
 
-    k = config.population_density_deg2 / float(n_above(config.population_density_flux_jy))
+    k = config.population_density_deg2 / float(
+        n_above(config.population_density_flux_jy)
+    )
     n_lo, n_hi = float(n_above(smin)), float(n_above(smax))
     density = k * (n_lo - n_hi)
     # tabulated inverse CDF on a fine log grid (exact enough: 4096 log-spaced nodes)
@@ -230,7 +241,7 @@ def angular_separation(ra1, dec1, ra2, dec2):
 
 
 def airy_envelope(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
-    """A non-increasing upper bound of :func:`dsa110.telescope.airy_beam`.
+    """Bound :func:`dsa110.telescope.airy_beam` from above, non-increasingly.
 
     ``max(main lobe, 1.1 × min(0.0175, 8 / (π x³)))`` where the main lobe is the
     exact beam out to the first null (``x = 3.83``) and zero beyond, and the
@@ -253,7 +264,13 @@ def airy_envelope(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
     numpy.ndarray
         float64 ≥ ``airy_beam(offset_rad, freq_hz)``.
     """
-    x = np.pi * diameter_m * np.asarray(freq_hz) * np.sin(np.asarray(offset_rad)) / SPEED_OF_LIGHT
+    x = (
+        np.pi
+        * diameter_m
+        * np.asarray(freq_hz)
+        * np.sin(np.asarray(offset_rad))
+        / SPEED_OF_LIGHT
+    )
     x = np.abs(x)
     main = airy_beam(np.asarray(offset_rad), freq_hz, diameter_m=diameter_m)
     main = np.where(x <= _AIRY_FIRST_NULL_X, main, 0.0)

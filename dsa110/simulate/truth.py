@@ -110,9 +110,17 @@ class Truth:
         )
 
 
-_SCALARS = {"seed": int, "tile_index": int, "pointing_dec": float, "sefd_jy": float,
-            "sigma_jy": float, "noise": bool, "gains_applied": bool, "rfi": bool,
-            "n_population_drawn": int}
+_SCALARS = {
+    "seed": int,
+    "tile_index": int,
+    "pointing_dec": float,
+    "sefd_jy": float,
+    "sigma_jy": float,
+    "noise": bool,
+    "gains_applied": bool,
+    "rfi": bool,
+    "n_population_drawn": int,
+}
 
 
 def save_truth(truth: Truth, path) -> Path:

@@ -21,7 +21,7 @@ __all__ = ["CorrelatorFile", "applied_delays_string"]
 
 
 def applied_delays_string(delays_ns) -> str:
-    """The ``applied_delays_ns`` extra keyword: space-separated integers.
+    """Format the ``applied_delays_ns`` extra keyword: space-separated integers.
 
     Parameters
     ----------
@@ -68,8 +68,19 @@ class CorrelatorFile:
     """
 
     def __init__(
-        self, path, *, site, antenna_positions, ant1, ant2, freqs_hz,
-        channel_width_hz, pointing_dec, applied_delays, fs_table, history,
+        self,
+        path,
+        *,
+        site,
+        antenna_positions,
+        ant1,
+        ant2,
+        freqs_hz,
+        channel_width_hz,
+        pointing_dec,
+        applied_delays,
+        fs_table,
+        history,
     ):
         self.path = Path(path)
         self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -80,24 +91,42 @@ class CorrelatorFile:
         self._fh = h5py.File(self.tmp_path, "w")
         try:
             self._init_header(
-                site, antenna_positions, freqs_hz, channel_width_hz, pointing_dec,
-                applied_delays, fs_table, history,
+                site,
+                antenna_positions,
+                freqs_hz,
+                channel_width_hz,
+                pointing_dec,
+                applied_delays,
+                fs_table,
+                history,
             )
             data = self._fh.create_group("Data")
             for name, dtype in (
-                ("visdata", np.complex64), ("flags", np.bool_), ("nsamples", np.float32),
+                ("visdata", np.complex64),
+                ("flags", np.bool_),
+                ("nsamples", np.float32),
             ):
                 data.create_dataset(
-                    name, (0, 1, n_freq, 2), maxshape=(None, 1, n_freq, 2),
-                    dtype=dtype, chunks=True,
+                    name,
+                    (0, 1, n_freq, 2),
+                    maxshape=(None, 1, n_freq, 2),
+                    dtype=dtype,
+                    chunks=True,
                 )
         except BaseException:
             self.abort()
             raise
 
     def _init_header(
-        self, site, antenna_positions, freqs_hz, channel_width_hz, pointing_dec,
-        applied_delays, fs_table, history,
+        self,
+        site,
+        antenna_positions,
+        freqs_hz,
+        channel_width_hz,
+        pointing_dec,
+        applied_delays,
+        fs_table,
+        history,
     ):
         h = self._fh.create_group("Header")
         nants_data = np.unique(np.concatenate([self._ant1, self._ant2])).size
@@ -114,7 +143,9 @@ class CorrelatorFile:
         h["Nants_data"] = np.int64(nants_data)
         h["Nants_telescope"] = np.int64(N_STATIONS)
         h["antenna_diameters"] = np.full(N_STATIONS, DISH_DIAMETER_M)
-        h["antenna_names"] = np.array([str(n + 1) for n in range(N_STATIONS)], dtype="S4")
+        h["antenna_names"] = np.array(
+            [str(n + 1) for n in range(N_STATIONS)], dtype="S4"
+        )
         h["antenna_numbers"] = np.arange(N_STATIONS, dtype=np.int64)
         h["antenna_positions"] = np.asarray(antenna_positions, dtype=np.float64)
         h["Nbls"] = np.int64(self.n_bl)
@@ -144,7 +175,9 @@ class CorrelatorFile:
         extra["fs_table"] = np.bytes_(fs_table)
         extra["applied_delays_ns"] = np.bytes_(applied_delays)
 
-    def append(self, *, time_jd, integration_time_s, uvw, visdata, flags=None, nsamples=None):
+    def append(
+        self, *, time_jd, integration_time_s, uvw, visdata, flags=None, nsamples=None
+    ):
         """Append one integration (``n_bl`` rows), resizing every per-blt dataset.
 
         Parameters
@@ -179,7 +212,11 @@ class CorrelatorFile:
         ):
             h[name].resize(new, axis=0)
             h[name][rows] = values
-        for name, values in (("visdata", visdata), ("flags", flags), ("nsamples", nsamples)):
+        for name, values in (
+            ("visdata", visdata),
+            ("flags", flags),
+            ("nsamples", nsamples),
+        ):
             d[name].resize(new, axis=0)
             d[name][rows] = values
         h["Nblts"][()] = new

@@ -13,7 +13,13 @@ def small_run(tmp_path_factory):
     """Two consecutive tiles of the small preset with everything switched on."""
     outdir = tmp_path_factory.mktemp("sim_small")
     tiles = simulate_observation(
-        outdir, preset="small", seed=7, start=START, n_tiles=2, dec_deg=33.0, rfi=True,
+        outdir,
+        preset="small",
+        seed=7,
+        start=START,
+        n_tiles=2,
+        dec_deg=33.0,
+        rfi=True,
     )
     return outdir, tiles
 

@@ -9,9 +9,26 @@ from dsa110.simulate import load_truth
 
 def test_cli_small_preset(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["simulate", str(out), "--preset", "small", "--seed", "2", "--tiles", "1",
-               "--dec", "50.5", "--start", "2026-11-24T06:00:00",
-               "--source", "30.0,50.0,2.5,-0.7", "--no-population", "--rfi"])
+    rc = main(
+        [
+            "simulate",
+            str(out),
+            "--preset",
+            "small",
+            "--seed",
+            "2",
+            "--tiles",
+            "1",
+            "--dec",
+            "50.5",
+            "--start",
+            "2026-11-24T06:00:00",
+            "--source",
+            "30.0,50.0,2.5,-0.7",
+            "--no-population",
+            "--rfi",
+        ]
+    )
     assert rc == 0
     assert len(list(out.glob("*_sb??.hdf5"))) == 16
     (truth_path,) = out.glob("*_truth.npz")

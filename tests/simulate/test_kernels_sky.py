@@ -20,8 +20,13 @@ def test_antenna_phasors_against_direct_exp(rng, uniform):
     if not uniform:
         freqs = np.sort(rng.uniform(1.3e9, 1.5e9, 48))
     out = antenna_phasors(pos, delta, freqs, out=np.empty((48, 7, 5), np.complex128))
-    expected = np.exp(2j * np.pi * np.einsum("ix,kx->ik", pos, delta)[None]
-                      * freqs[:, None, None] / SPEED_OF_LIGHT)
+    expected = np.exp(
+        2j
+        * np.pi
+        * np.einsum("ix,kx->ik", pos, delta)[None]
+        * freqs[:, None, None]
+        / SPEED_OF_LIGHT
+    )
     # complex128 recurrence over 48 channels of phases up to ~1e3 rad: ~1e-12
     assert_allclose(out, expected, rtol=0, atol=1e-10)
 
@@ -29,30 +34,51 @@ def test_antenna_phasors_against_direct_exp(rng, uniform):
 def test_assemble_against_numpy_reference(rng):
     n_ant, n_freq = 5, 6
     a1, a2 = correlator_baselines(n_ant)
-    m = rng.normal(size=(n_freq, n_ant, n_ant)) + 1j * rng.normal(size=(n_freq, n_ant, n_ant))
+    m = rng.normal(size=(n_freq, n_ant, n_ant)) + 1j * rng.normal(
+        size=(n_freq, n_ant, n_ant)
+    )
     model = (m + np.conj(np.swapaxes(m, 1, 2))).astype(np.complex64)  # Hermitian
-    model[:, np.arange(n_ant), np.arange(n_ant)] = model.real[:, np.arange(n_ant),
-                                                               np.arange(n_ant)]
-    gains = (rng.uniform(0.5, 1.5, (n_ant, n_freq, 2))
-             * np.exp(1j * rng.uniform(-3, 3, (n_ant, n_freq, 2)))).astype(np.complex64)
+    model[:, np.arange(n_ant), np.arange(n_ant)] = model.real[
+        :, np.arange(n_ant), np.arange(n_ant)
+    ]
+    gains = (
+        rng.uniform(0.5, 1.5, (n_ant, n_freq, 2))
+        * np.exp(1j * rng.uniform(-3, 3, (n_ant, n_freq, 2)))
+    ).astype(np.complex64)
     noise = rng.standard_normal((a1.size, n_freq, 2, 2), dtype=np.float32)
     rfi_amp = np.where(np.arange(n_freq) == 2, 40.0, 0.0)
     resp = np.exp(1j * rng.uniform(-3, 3, n_ant))
     sefd, sigma, scale = 5800.0, 2.3, 1e-3
-    out = assemble_visibilities(model, gains, noise, rfi_amp, resp, a1, a2,
-                                sefd=sefd, sigma=sigma, auto_scale=scale)
+    out = assemble_visibilities(
+        model,
+        gains,
+        noise,
+        rfi_amp,
+        resp,
+        a1,
+        a2,
+        sefd=sefd,
+        sigma=sigma,
+        auto_scale=scale,
+    )
     g = gains.astype(np.complex128)
     for b, (i, j) in enumerate(zip(a1, a2)):
         v = model[:, i, j].astype(np.complex128) + rfi_amp * np.conj(resp[i]) * resp[j]
         for p in range(2):
             if i == j:
-                exp = np.abs(g[i, :, p]) ** 2 * (v.real + sefd) * (1 + noise[b, :, p, 0] * scale)
+                exp = (
+                    np.abs(g[i, :, p]) ** 2
+                    * (v.real + sefd)
+                    * (1 + noise[b, :, p, 0] * scale)
+                )
             else:
                 n = sigma * (noise[b, :, p, 0] + 1j * noise[b, :, p, 1])
                 exp = g[i, :, p] * np.conj(g[j, :, p]) * (v + n)
             # complex64 inputs and output: float32 rounding relative to the largest
             # term (values can nearly cancel), ~1e-7 of it
-            size = np.abs(g[i, :, p] * g[j, :, p]) * (np.abs(v) + sefd * (i == j) + 10 * sigma)
+            size = np.abs(g[i, :, p] * g[j, :, p]) * (
+                np.abs(v) + sefd * (i == j) + 10 * sigma
+            )
             assert_allclose(out[b, 0, :, p], exp, rtol=0, atol=1e-6 * size.max())
 
 
@@ -68,7 +94,9 @@ def test_airy_envelope_bounds_the_beam():
     for f in (1.31e9, 1.4e9, 1.5e9):
         env, beam = airy_envelope(theta, f), airy_beam(theta, f)
         assert np.all(env >= beam * (1 - 1e-12))
-        assert np.all(np.diff(env) <= 1e-15)  # non-increasing: safe to bound by min offset
+        assert np.all(
+            np.diff(env) <= 1e-15
+        )  # non-increasing: safe to bound by min offset
 
 
 def test_population_counts_normalisation():
@@ -92,9 +120,18 @@ def test_population_counts_normalisation():
 
 def test_draw_population_density(rng):
     config = SimulationConfig.preset("small")
-    sky = draw_population(rng, config, ra_range=(1.0, np.radians(20)),
-                          dec_center=np.radians(40), radius=np.radians(10))
-    area = np.radians(20) * (np.sin(np.radians(50)) - np.sin(np.radians(30))) * (180 / np.pi) ** 2
+    sky = draw_population(
+        rng,
+        config,
+        ra_range=(1.0, np.radians(20)),
+        dec_center=np.radians(40),
+        radius=np.radians(10),
+    )
+    area = (
+        np.radians(20)
+        * (np.sin(np.radians(50)) - np.sin(np.radians(30)))
+        * (180 / np.pi) ** 2
+    )
     # Poisson: relative error 1/sqrt(N) ≈ 0.5 %; allow 5σ
     assert_allclose(len(sky), 50 * area, rtol=5 / np.sqrt(50 * area))
     assert np.all((sky.dec >= np.radians(30)) & (sky.dec <= np.radians(50)))

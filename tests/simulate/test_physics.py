@@ -15,7 +15,6 @@ from dsa110.simulate import (
     simulate_observation,
 )
 from dsa110.telescope import SPEED_OF_LIGHT, airy_beam, antenna_table, default_site
-
 from tests.simulate.conftest import START
 
 DEC = np.radians(33.0)
@@ -23,9 +22,13 @@ DEC = np.radians(33.0)
 
 def _read(path):
     with h5py.File(path) as f:
-        return (f["Data/visdata"][:, 0], f["Header/ant_1_array"][:],
-                f["Header/ant_2_array"][:], f["Header/freq_array"][0],
-                int(f["Header/Nbls"][()]))
+        return (
+            f["Data/visdata"][:, 0],
+            f["Header/ant_1_array"][:],
+            f["Header/ant_2_array"][:],
+            f["Header/freq_array"][0],
+            int(f["Header/Nbls"][()]),
+        )
 
 
 def _active_index(truth, numbers):
@@ -39,10 +42,19 @@ def test_point_source_at_phase_centre(tmp_path, tiny_config, gains):
     times = integration_times(START, tiny_config)
     ra_c, dec_c = meridian_centers(times, DEC, default_site())
     flux = 7.5
-    sky = SkyModel(ra_c[t_idx:t_idx + 1], dec_c[t_idx:t_idx + 1], [flux], [0.0], [False])
+    sky = SkyModel(
+        ra_c[t_idx : t_idx + 1], dec_c[t_idx : t_idx + 1], [flux], [0.0], [False]
+    )
     (tile,) = simulate_observation(
-        tmp_path, config=tiny_config, start=START, dec_deg=33.0, sources=sky,
-        population=False, noise=False, gains=gains, seed=3,
+        tmp_path,
+        config=tiny_config,
+        start=START,
+        dec_deg=33.0,
+        sources=sky,
+        population=False,
+        noise=False,
+        gains=gains,
+        seed=3,
     )
     truth = load_truth(tile.truth_path)
     assert_allclose(truth.source_offset[0, t_idx], 0.0, rtol=0, atol=1e-12)
@@ -50,7 +62,7 @@ def test_point_source_at_phase_centre(tmp_path, tiny_config, gains):
     assert_allclose(beam, 1.0, rtol=1e-12)
     for path in tile.files:
         vis, a1, a2, freqs, n_bl = _read(path)
-        v = vis[t_idx * n_bl:(t_idx + 1) * n_bl]
+        v = vis[t_idx * n_bl : (t_idx + 1) * n_bl]
         fi = np.searchsorted(truth.frequency, freqs)
         g = truth.gains[t_idx][:, fi, :]  # (antenna, freq, pol), file order
         gi, gj = g[_active_index(truth, a1[:n_bl])], g[_active_index(truth, a2[:n_bl])]
@@ -72,8 +84,15 @@ def test_off_centre_source_phase_matches_direct_evaluation(tmp_path, tiny_config
     flux, alpha = 3.0, -0.8
     sky = SkyModel([ra_s], [dec_s], [flux], [alpha], [False])
     (tile,) = simulate_observation(
-        tmp_path, config=tiny_config, start=START, dec_deg=33.0, sources=sky,
-        population=False, noise=False, gains=False, seed=4,
+        tmp_path,
+        config=tiny_config,
+        start=START,
+        dec_deg=33.0,
+        sources=sky,
+        population=False,
+        noise=False,
+        gains=False,
+        seed=4,
     )
     pos = antenna_table().relative_ecef(site)
     vis, a1, a2, freqs, n_bl = _read(tile.files[1])
@@ -82,12 +101,16 @@ def test_off_centre_source_phase_matches_direct_evaluation(tmp_path, tiny_config
         b = int(rng.integers(n_bl))
         if a1[b] == a2[b]:
             continue
-        d = source_directions(ra_s, dec_s, times[t:t + 1], site)[0]
-        s = source_directions(ra_c[t], dec_c[t], times[t:t + 1], site)[0]
+        d = source_directions(ra_s, dec_s, times[t : t + 1], site)[0]
+        s = source_directions(ra_c[t], dec_c[t], times[t : t + 1], site)[0]
         theta = np.arccos(np.clip(d @ s, -1, 1))
         bvec = pos[a2[b]] - pos[a1[b]]
-        expected = (flux * (freqs / 1.4e9) ** alpha * airy_beam(theta, freqs)
-                    * np.exp(2j * np.pi * (bvec @ (d - s)) * freqs / SPEED_OF_LIGHT))
+        expected = (
+            flux
+            * (freqs / 1.4e9) ** alpha
+            * airy_beam(theta, freqs)
+            * np.exp(2j * np.pi * (bvec @ (d - s)) * freqs / SPEED_OF_LIGHT)
+        )
         # float32 phasors and storage; arccos vs chord offset differ by ~1e-8 rad
         assert_allclose(vis[t * n_bl + b, :, 0], expected, rtol=2e-5, atol=0)
         assert_allclose(vis[t * n_bl + b, :, 1], expected, rtol=2e-5, atol=0)
@@ -95,8 +118,9 @@ def test_off_centre_source_phase_matches_direct_evaluation(tmp_path, tiny_config
 
 def test_noise_sigma_matches_radiometer_equation(tmp_path):
     config = SimulationConfig.preset("small")
-    (tile,) = simulate_observation(tmp_path, config=config, population=False,
-                                   gains=False, noise=True, seed=11)
+    (tile,) = simulate_observation(
+        tmp_path, config=config, population=False, gains=False, noise=True, seed=11
+    )
     truth = load_truth(tile.truth_path)
     sigma = noise_sigma(config.sefd_jy, 96 * 30517.578125, config.integration_time_s)
     assert_allclose(truth.sigma_jy, sigma, rtol=1e-12)
@@ -114,13 +138,22 @@ def test_noise_sigma_matches_radiometer_equation(tmp_path):
     assert_allclose(cross.real.mean(), 0.0, atol=4.5 * sigma / np.sqrt(n))
     auto_sigma = config.sefd_jy / np.sqrt(96 * 30517.578125 * config.integration_time_s)
     m = autos.size
-    assert_allclose(autos.real.mean(), config.sefd_jy, rtol=0, atol=4.5 * auto_sigma / np.sqrt(m))
+    assert_allclose(
+        autos.real.mean(), config.sefd_jy, rtol=0, atol=4.5 * auto_sigma / np.sqrt(m)
+    )
     assert_allclose(autos.real.std(), auto_sigma, rtol=4.5 / np.sqrt(2 * m))
 
 
 def test_rfi_mask_marks_exactly_the_strong_data(tmp_path, tiny_config):
-    (tile,) = simulate_observation(tmp_path, config=tiny_config, population=False,
-                                   gains=False, noise=True, rfi=True, seed=5)
+    (tile,) = simulate_observation(
+        tmp_path,
+        config=tiny_config,
+        population=False,
+        gains=False,
+        noise=True,
+        rfi=True,
+        seed=5,
+    )
     truth = load_truth(tile.truth_path)
     assert truth.rfi_mask.shape == (3, 78, 12, 2)
     assert truth.rfi_mask.any() and not truth.rfi_mask.all()
