@@ -75,7 +75,9 @@ def fit_spectral_index(freq, flux, err, *, ref_frequency=None, niter=20):
         s0_err = np.sqrt(a11 / det)
         alpha_err = np.sqrt(a00 / det)
     chi2 = (w * (f - model) ** 2).sum(1)
-    bad = (nb < 2) | ~(det > 0)
+    xb = np.broadcast_to(x, ok.shape)
+    spread = np.where(ok, xb, -np.inf).max(1) - np.where(ok, xb, np.inf).min(1)
+    bad = (nb < 2) | ~(det > 0) | ~(spread > 1e-9)  # needs two distinct frequencies
     for arr in (s0, alpha, s0_err, alpha_err, chi2):
         arr[bad] = np.nan
     return pd.DataFrame(

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from dsa110.photometry.forced import correlation_table, forced_photometry
+from dsa110.photometry.simulate import simulate_image
+
+from tests.photometry.conftest import BEAM, CELL, CENTRE, RMS, random_positions
+
+
+def test_noise_free_point_sources_exact():
+    rng = np.random.default_rng(11)
+    ra, dec = random_positions(30, (256, 256), rng, min_sep_pix=30)
+    flux = rng.uniform(0.01, 1.0, 30)
+    img = simulate_image((256, 256), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=0.0,
+                         cell_arcsec=CELL, centre=CENTRE, dtype=np.float64)
+    zeros = (np.zeros(img.shape), np.ones(img.shape))
+    res = forced_photometry(img, ra, dec, background=zeros)
+    # the model is exactly the beam at the true sub-pixel position: round-off only
+    assert_allclose(res["flux"], flux, rtol=1e-9)
+    assert_allclose(res["chi2"], 0.0, atol=1e-12)
+
+
+def test_blended_pair_fitted_jointly():
+    wcs_img = simulate_image((128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    x = np.array([60.0, 64.5])  # 4.5 px = 13.5" apart: well inside one beam (18")
+    y = np.array([64.0, 65.2])
+    ra, dec = wcs_img.wcs.pixel_to_world_values(x, y)
+    flux = np.array([0.1, 0.03])
+    img = simulate_image((128, 128), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=0.0,
+                         cell_arcsec=CELL, centre=CENTRE, dtype=np.float64)
+    res = forced_photometry(img, ra, dec, background=(np.zeros(img.shape), np.ones(img.shape)))
+    assert (res["n_group"] == 2).all()
+    # joint least squares of two exact beams: round-off only
+    assert_allclose(res["flux"], flux, rtol=1e-8)
+    # alone, the faint one would be biased high by the bright neighbour's wing
+    alone = forced_photometry(img, ra[1:], dec[1:], background=(np.zeros(img.shape), np.ones(img.shape)))
+    assert alone["flux"].iloc[0] > 1.5 * flux[1]
+
+
+def test_white_noise_error_formula():
+    img = simulate_image((64, 64), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    ra, dec = img.wcs.pixel_to_world_values(32.3, 31.8)
+    sigma = 2e-3
+    res = forced_photometry(img, [ra], [dec], noise="white",
+                            background=(np.zeros(img.shape), np.full(img.shape, sigma)))
+    qa, qb, qc = BEAM.pixel_quadratic(img.wcs)
+    half = int(np.ceil(BEAM.fwhm_pixels(img.wcs)))
+    yy, xx = np.mgrid[32 - half : 32 + half + 1, 32 - half : 32 + half + 1]
+    dx, dy = xx - 32.3, yy - 31.8
+    b = np.exp(-0.5 * (qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy))
+    # least squares with white noise: σ / sqrt(Σ B²) over the same box, exactly
+    assert_allclose(res["flux_err"].iloc[0], sigma / np.sqrt((b * b).sum()), rtol=1e-10)
+
+
+def test_correlation_table_is_beam_shaped():
+    qa, qb, qc = 0.2, 0.03, 0.17
+    t = correlation_table(qa, qb, qc, 3, 2)
+    assert t.shape == (5, 7)
+    assert t[2, 3] == 1.0
+    assert_allclose(t[2, 4], np.exp(-0.5 * qa), rtol=1e-12)
+    assert_allclose(t, t[::-1, ::-1], rtol=0, atol=0)  # symmetric under lag reversal
+
+
+def test_acceptance_error_coverage(field):
+    """Forced fluxes within 1σ for ≥ 68% and within 3σ for ≥ 99% of sources."""
+    rng = np.random.default_rng(99)
+    pulls = []
+    for seed in range(3):
+        ra, dec = random_positions(400, (512, 512), rng, margin=10)
+        flux = rng.uniform(0, 20 * RMS, ra.size)
+        img = simulate_image((512, 512), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=RMS,
+                             background=5e-4, cell_arcsec=CELL, centre=CENTRE, rng=seed)
+        res = forced_photometry(img, ra, dec)
+        pulls.append((res["flux"].to_numpy() - flux) / res["flux_err"].to_numpy())
+    z = np.concatenate(pulls)
+    assert np.isfinite(z).all()
+    within1, within3 = np.mean(np.abs(z) < 1), np.mean(np.abs(z) < 3)
+    assert within1 >= 0.68, within1
+    assert within3 >= 0.99, within3
+    # honest, not inflated: the pull spread is 1 within its sampling error (~3%)
+    assert_allclose(np.std(z), 1.0, atol=0.1)
+
+
+def test_off_image_positions_are_nan(field):
+    img = field["image"]
+    res = forced_photometry(img, [field["ra"][0], 10.0], [field["dec"][0], -30.0])
+    assert res["inside"].tolist() == [True, False]
+    assert np.isfinite(res["flux"].iloc[0]) and np.isnan(res["flux"].iloc[1])
+
+
+def test_bad_noise_model():
+    from dsa110.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        correlation_table(1, 0, 1, 2, 2, noise="pink")

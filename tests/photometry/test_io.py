@@ -1,0 +1,74 @@
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from dsa110.cli import main
+from dsa110.errors import FileFormatError, OutputExistsError
+from dsa110.photometry.image import read_image, write_image
+from dsa110.photometry.regions import write_casa_regions, write_ds9_regions, write_table
+from dsa110.photometry.simulate import simulate_image
+
+from tests.photometry.conftest import BEAM, CELL, CENTRE, random_positions
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet", ".fits"])
+def test_table_round_trip(tmp_path, ext):
+    df = pd.DataFrame({"ra": [1.5, 2.5], "dec": [-3.0, 4.0], "flux": [0.1, 0.2]})
+    path = write_table(df, tmp_path / f"t{ext}")
+    from dsa110.catalogs.surveys import read_table
+
+    back = read_table(path)
+    assert_allclose(back["flux"], df["flux"], rtol=0)
+    with pytest.raises(OutputExistsError):
+        write_table(df, path)
+
+
+def test_region_files(tmp_path):
+    df = pd.DataFrame({"ra": [10.0, 11.0], "dec": [20.0, 21.0], "maj": [20.0, 30.0],
+                       "min": [10.0, 15.0], "pa": [0.0, 45.0]})
+    ds9 = write_ds9_regions(df, tmp_path / "a.reg").read_text().splitlines()
+    assert ds9[2] == "fk5" and len(ds9) == 5
+    assert ds9[4].startswith('ellipse(11.0000000,21.0000000,15.000",7.500",135.00)')
+    crtf = write_casa_regions(df, tmp_path / "a.crtf").read_text().splitlines()
+    assert crtf[0].startswith("#CRTF") and "45.00deg" in crtf[2]
+
+
+def test_fits_image_round_trip_and_errors(tmp_path):
+    img = simulate_image((64, 48), beam=BEAM, rms=1e-3, cell_arcsec=CELL, centre=CENTRE, rng=1)
+    path = write_image(img, tmp_path / "i.fits")
+    back = read_image(path)
+    assert_allclose(back.data, img.data, rtol=0)
+    assert back.beam == img.beam and back.frequency == img.frequency
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.zeros((4, 4)), header=img.wcs.to_header()).writeto(tmp_path / "nobeam.fits")
+    fits.PrimaryHDU(np.zeros((4, 4))).writeto(tmp_path / "nowcs.fits")
+    with pytest.raises(FileFormatError, match="CTYPE"):
+        read_image(tmp_path / "nowcs.fits")
+    with pytest.raises(FileFormatError, match="BMAJ"):
+        read_image(tmp_path / "nobeam.fits")
+
+
+def test_cli_sources_and_photometry(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    ra, dec = random_positions(15, (200, 200), rng, min_sep_pix=15)
+    flux = rng.uniform(0.05, 0.2, 15)
+    img = simulate_image((200, 200), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=2e-3,
+                         cell_arcsec=CELL, centre=CENTRE, rng=rng)
+    write_image(img, tmp_path / "img.fits")
+    assert main(["sources", "find", str(tmp_path / "img.fits"), "-o", str(tmp_path / "s.parquet"),
+                 "--ds9", str(tmp_path / "s.reg"), "--crtf", str(tmp_path / "s.crtf")]) == 0
+    found = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(found) == 15
+    pd.DataFrame({"RA": ra, "Dec": dec, "name": [f"s{i}" for i in range(15)]}).to_csv(
+        tmp_path / "pos.csv", index=False)
+    assert main(["photometry", str(tmp_path / "img.fits"), "--catalog", str(tmp_path / "pos.csv"),
+                 "-o", str(tmp_path / "f.csv")]) == 0
+    forced = pd.read_csv(tmp_path / "f.csv")
+    z = (forced["flux"] - flux) / forced["flux_err"]
+    assert np.all(np.abs(z) < 4)
+    # a catalog without positions is a clean error, not a traceback
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["photometry", str(tmp_path / "img.fits"), "--catalog", str(tmp_path / "bad.csv")]) == 1
+    assert "bad.csv" in capsys.readouterr().err
