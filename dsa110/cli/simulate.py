@@ -9,12 +9,14 @@ __all__ = ["register"]
 
 def _source(text: str):
     parts = text.split(",")
-    if len(parts) not in (3, 4):
+    if len(parts) not in (3, 4, 5):
         raise argparse.ArgumentTypeError(
-            f"--source {text!r}: expected RA_DEG,DEC_DEG,FLUX_JY[,SPECTRAL_INDEX]"
+            f"--source {text!r}: expected "
+            "RA_DEG,DEC_DEG,FLUX_JY[,SPECTRAL_INDEX[,FWHM_ARCSEC]]"
         )
     try:
-        return tuple(float(p) for p in parts) + ((0.0,) if len(parts) == 3 else ())
+        values = tuple(float(p) for p in parts)
+        return values + (0.0, 0.0)[: 5 - len(values)]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--source {text!r}: {exc}") from exc
 
@@ -52,8 +54,9 @@ def register(subparsers) -> None:
         type=_source,
         action="append",
         default=[],
-        metavar="RA,DEC,FLUX[,ALPHA]",
-        help="add a point source (degrees, Jy at 1.4 GHz); repeatable",
+        metavar="RA,DEC,FLUX[,ALPHA[,FWHM]]",
+        help="add a source (degrees, Jy at 1.4 GHz, FWHM in arcsec for a "
+        "Gaussian; default a point); repeatable",
     )
     p.add_argument("--no-population", action="store_true", help="no random population")
     p.add_argument("--no-noise", action="store_true", help="no thermal noise")
@@ -69,8 +72,8 @@ def _run(args) -> int:
 
     sources = None
     if args.source:
-        ra, dec, flux, alpha = zip(*args.source)
-        sources = SkyModel.from_degrees(ra, dec, flux, alpha)
+        ra, dec, flux, alpha, size = zip(*args.source)
+        sources = SkyModel.from_degrees(ra, dec, flux, alpha, size)
     tiles = simulate_observation(
         args.outdir,
         preset=args.preset,

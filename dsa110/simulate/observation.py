@@ -37,7 +37,11 @@ from dsa110.phasing.uvw import (
 )
 from dsa110.simulate.config import SimulationConfig, noise_sigma
 from dsa110.simulate.instrument import draw_gains, draw_rfi
-from dsa110.simulate.kernels import antenna_phasors, assemble_visibilities
+from dsa110.simulate.kernels import (
+    add_gaussian_sources,
+    antenna_phasors,
+    assemble_visibilities,
+)
 from dsa110.simulate.sky import (
     SkyModel,
     airy_envelope,
@@ -388,6 +392,7 @@ class _SubbandWorker:
         sky,
         offset,
         delta,
+        direction,
         gain_values,
         rfi_model,
         a1,
@@ -398,6 +403,9 @@ class _SubbandWorker:
         noise,
         rng,
     ):
+        self.direction = direction
+        self.point = np.flatnonzero(sky.size == 0)
+        self.extended = np.flatnonzero(sky.size > 0)
         self.freqs, self.index = freqs, index
         self.positions, self.sky, self.offset, self.delta = (
             positions,
@@ -420,10 +428,22 @@ class _SubbandWorker:
         weights = (
             self.flux * airy_beam(self.offset[:, t, None], self.freqs[None, :])
         ).T.astype(np.float32)  # (freq, source)
-        phasors = antenna_phasors(self.positions, self.delta[:, t], self.freqs)
+        pt, ext = self.point, self.extended
+        phasors = antenna_phasors(self.positions, self.delta[pt, t], self.freqs)
+        w_pt = np.ascontiguousarray(weights[:, pt])
         vis_model = np.empty((n_freq, n_ant, n_ant), np.complex64)
         for f in range(n_freq):
-            np.matmul(phasors[f].conj() * weights[f], phasors[f].T, out=vis_model[f])
+            np.matmul(phasors[f].conj() * w_pt[f], phasors[f].T, out=vis_model[f])
+        if ext.size:
+            add_gaussian_sources(
+                self.positions,
+                self.direction[ext, t],
+                self.delta[ext, t],
+                weights[:, ext],
+                self.sky.size[ext],
+                self.freqs,
+                out=vis_model,
+            )
         noise_draw = (
             self.rng.standard_normal((self.a1.size, n_freq, 2, 2), dtype=np.float32)
             if self.noise
@@ -568,6 +588,7 @@ def _simulate_tile(
                 sky=sky,
                 offset=offset,
                 delta=delta,
+                direction=d_dir,
                 gain_values=gain_values,
                 rfi_model=rfi_model,
                 a1=a1,
@@ -623,6 +644,7 @@ def _simulate_tile(
         source_flux=sky.flux,
         source_spectral_index=sky.spectral_index,
         source_population=sky.population,
+        source_size=sky.size,
         source_offset=offset,
         source_apparent_flux=apparent,
         gains=gain_values,

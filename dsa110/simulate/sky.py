@@ -26,6 +26,7 @@ __all__ = [
     "angular_separation",
 ]
 
+_FIELDS = ("ra", "dec", "flux", "spectral_index", "population", "size")
 _AIRY_FIRST_NULL_X = 3.8317059702075125  # first zero of J1
 _AIRY_FIRST_SIDELOBE = 0.0175  # peak of the first sidelobe of (2 J1(x)/x)^2
 
@@ -44,6 +45,9 @@ class SkyModel:
         ``(source,)`` float64, ``α`` in ``S ∝ f^α``.
     population : numpy.ndarray
         ``(source,)`` bool, True for sources of the random population.
+    size : numpy.ndarray, optional
+        ``(source,)`` float64 FWHM of a circular Gaussian, radians; 0 (the
+        default) for a point source.
     """
 
     ra: np.ndarray
@@ -51,10 +55,13 @@ class SkyModel:
     flux: np.ndarray
     spectral_index: np.ndarray
     population: np.ndarray
+    size: np.ndarray | None = None
 
     def __post_init__(self):
         n = np.asarray(self.ra).size
-        for name in ("ra", "dec", "flux", "spectral_index", "population"):
+        if self.size is None:
+            object.__setattr__(self, "size", np.zeros(n))
+        for name in _FIELDS:
             arr = np.atleast_1d(np.asarray(getattr(self, name)))
             if name == "population":
                 arr = np.broadcast_to(arr.astype(bool), (n,)).copy()
@@ -67,6 +74,8 @@ class SkyModel:
             if name != "population" and not np.all(np.isfinite(arr)):
                 raise ConfigurationError(f"SkyModel.{name}: values must be finite")
             object.__setattr__(self, name, arr)
+        if np.any(self.size < 0):
+            raise ConfigurationError("SkyModel.size: FWHM must be ≥ 0")
         if np.any(np.abs(self.dec) > np.pi / 2):
             raise ConfigurationError("SkyModel.dec: must be within ±π/2 rad")
 
@@ -80,8 +89,10 @@ class SkyModel:
         return cls(z, z, z, z, np.zeros(0, bool))
 
     @classmethod
-    def from_degrees(cls, ra_deg, dec_deg, flux_jy, spectral_index=0.0) -> SkyModel:
-        """User point sources from degrees.
+    def from_degrees(
+        cls, ra_deg, dec_deg, flux_jy, spectral_index=0.0, size_arcsec=0.0
+    ) -> SkyModel:
+        """Build user sources from degrees.
 
         Parameters
         ----------
@@ -91,6 +102,8 @@ class SkyModel:
             ``(source,)`` flux at the reference frequency, Jy.
         spectral_index : float or array-like of float
             ``α``; broadcast to ``(source,)``.
+        size_arcsec : float or array-like of float
+            FWHM of a circular Gaussian, arcsec (0: point source).
 
         Returns
         -------
@@ -104,25 +117,20 @@ class SkyModel:
             np.broadcast_to(np.asarray(flux_jy, dtype=np.float64), (n,)),
             np.broadcast_to(np.asarray(spectral_index, dtype=np.float64), (n,)),
             np.zeros(n, bool),
+            np.radians(
+                np.broadcast_to(np.asarray(size_arcsec, dtype=float), (n,)) / 3600
+            ),
         )
 
     def concat(self, other: SkyModel) -> SkyModel:
         """Return this model followed by ``other``."""
         return SkyModel(
-            *(
-                np.concatenate([getattr(self, n), getattr(other, n)])
-                for n in ("ra", "dec", "flux", "spectral_index", "population")
-            )
+            *(np.concatenate([getattr(self, n), getattr(other, n)]) for n in _FIELDS)
         )
 
     def select(self, mask) -> SkyModel:
         """Return the sources where ``mask`` is True (or at the given indices)."""
-        return SkyModel(
-            *(
-                getattr(self, n)[mask]
-                for n in ("ra", "dec", "flux", "spectral_index", "population")
-            )
-        )
+        return SkyModel(*(getattr(self, n)[mask] for n in _FIELDS))
 
     def flux_at(self, freq_hz, reference_frequency_hz: float):
         """Flux of each source at each frequency.
@@ -144,9 +152,13 @@ class SkyModel:
 
 
 def point_source(
-    ra_deg: float, dec_deg: float, flux_jy: float, spectral_index: float = 0.0
+    ra_deg: float,
+    dec_deg: float,
+    flux_jy: float,
+    spectral_index: float = 0.0,
+    size_arcsec: float = 0.0,
 ):
-    """One point source.
+    """Build one source (a point, or a circular Gaussian of FWHM ``size_arcsec``).
 
     Parameters
     ----------
@@ -156,12 +168,16 @@ def point_source(
         Flux at the reference frequency, Jy.
     spectral_index : float
         ``α`` in ``S ∝ f^α``.
+    size_arcsec : float
+        FWHM of a circular Gaussian, arcsec (0: point source).
 
     Returns
     -------
     SkyModel
     """
-    return SkyModel.from_degrees([ra_deg], [dec_deg], [flux_jy], spectral_index)
+    return SkyModel.from_degrees(
+        [ra_deg], [dec_deg], [flux_jy], spectral_index, size_arcsec
+    )
 
 
 def population_counts(config):

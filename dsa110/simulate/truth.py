@@ -50,6 +50,9 @@ class Truth:
         ``config.reference_frequency_hz``).
     source_population : numpy.ndarray
         ``(source,)`` bool, True for the random population.
+    source_size : numpy.ndarray
+        ``(source,)`` float64 FWHM of circular Gaussian sources, radians (0 for
+        point sources).
     source_offset : numpy.ndarray
         ``(source, time)`` float64 angular distance from the pointing, radians.
     source_apparent_flux : numpy.ndarray
@@ -86,6 +89,7 @@ class Truth:
     source_flux: np.ndarray
     source_spectral_index: np.ndarray
     source_population: np.ndarray
+    source_size: np.ndarray
     source_offset: np.ndarray
     source_apparent_flux: np.ndarray
     gains: np.ndarray

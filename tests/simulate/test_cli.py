@@ -25,6 +25,8 @@ def test_cli_small_preset(tmp_path, capsys):
             "2026-11-24T06:00:00",
             "--source",
             "30.0,50.0,2.5,-0.7",
+            "--source",
+            "31.0,50.5,1.0,0.0,30",
             "--no-population",
             "--rfi",
         ]
@@ -35,7 +37,8 @@ def test_cli_small_preset(tmp_path, capsys):
     assert truth_path.name.startswith("2026-11-24T06:00:00")
     truth = load_truth(truth_path)
     assert_allclose(truth.pointing_dec, np.radians(50.5), rtol=1e-15)
-    assert_allclose(truth.source_flux, [2.5], rtol=1e-15)
+    assert_allclose(truth.source_flux, [2.5, 1.0], rtol=1e-15)
+    assert_allclose(truth.source_size, [0.0, np.radians(30 / 3600)], rtol=1e-15)
     assert truth.rfi and truth.rfi_mask.any()
     assert "tile 0" in capsys.readouterr().out
 
