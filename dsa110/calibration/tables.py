@@ -212,7 +212,7 @@ def load_solutions(path):
         else:
             with xr.open_dataset(path, engine="scipy") as f:
                 ds = _join_complex(f.load())
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FileFormatError(path, f"cannot read a calibration solution table: {exc}") from exc
     if not any(v in ds for v in ("BANDPASS", "GAIN", "DELAY")):
         raise FileFormatError(path, "no BANDPASS, GAIN or DELAY variable")
