@@ -387,13 +387,13 @@ def shared_service(tmp_path_factory):
     engine.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def api_key():
     """The API key the test app accepts (configured by its hash)."""
     return API_KEY
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def build_app():
     """The :func:`build` factory: ``build(tmp_path, **settings)``."""
     return build
