@@ -82,6 +82,19 @@ def resolve_group_input(inputs):
         for g in groups:
             if g.group_id == path.name or g.group_id.replace(":", "") == path.name.replace(":", ""):
                 return g
+        # Any timestamp of the group (e.g. one file's) within the grouping tolerance.
+        from datetime import datetime, timezone
+
+        from dsa110.io.groups import DEFAULT_TOLERANCE_S
+
+        try:
+            when = datetime.fromisoformat(path.name).replace(tzinfo=timezone.utc)
+        except ValueError:
+            when = None
+        if when is not None and groups:
+            best = min(groups, key=lambda g: abs((g.start - when).total_seconds()))
+            if abs((best.start - when).total_seconds()) <= DEFAULT_TOLERANCE_S:
+                return best
         raise GroupError(f"{path.parent}: no group with id {path.name!r}")
     raise FileNotFoundError(f"{path}: no such file, directory or group")
 
