@@ -1,0 +1,230 @@
+"""Dask layer of the gridder: each chunk grids onto its own uv grids, grids are summed, one FFT.
+
+The visibilities arrive as dask arrays ``(time, baseline_id, frequency)`` chunked
+like the dataset (about one time block × subband per chunk). Each chunk grids its
+visibilities onto a stack of w planes; the stacks of all chunks are summed with a
+tree reduction, and each summed plane is Fourier transformed once — never one FFT
+per chunk. Planes are processed in batches so that a chunk's stack stays small.
+
+The block functions dispatch on the chunk's array type (NumPy → Numba kernels,
+CuPy → :mod:`dsa110.imaging.cuda`).
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+
+from dsa110._compat.array_api import get_array_namespace
+from dsa110.imaging import kernels as np_kernels
+from dsa110.imaging import weighting as np_weighting
+
+__all__ = ["weight_density", "imaging_weights", "dirty_image", "model_visibilities"]
+
+#: Largest stack of uv planes a chunk produces at once, bytes.
+MAX_STACK_BYTES = 1 << 30
+
+
+def _rows(x):
+    """Flatten ``(time, baseline, ...)`` to ``(row, ...)``."""
+    return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
+
+
+def _density_block(uvw, weight, freq, *, grid, uv_range):
+    xp = get_array_namespace(uvw, weight)
+    if xp is not np:  # the density is small and cheap: compute it on the host
+        uvw, weight = uvw.get(), weight.get()
+    out = np_weighting.weight_density(_rows(uvw), freq, _rows(weight), uv_range=uv_range, **grid)
+    return out[None, None, None]
+
+
+def _check_chunks(uvw, vis):
+    if uvw.chunks[:2] != vis.chunks[:2]:
+        raise ValueError(
+            f"UVW chunks {uvw.chunks[:2]} must match the visibilities' {vis.chunks[:2]} "
+            "along time and baseline_id"
+        )
+    if len(uvw.chunks[2]) != 1:
+        raise ValueError("UVW must have a single chunk along uvw_label")
+
+
+def weight_density(uvw, weight, freq, *, npix_x, npix_y, pixsize_x, pixsize_y,
+                   uv_range=(0.0, np.inf)):
+    """Dask version of :func:`dsa110.imaging.weighting.weight_density`.
+
+    Parameters
+    ----------
+    uvw : dask.array.Array
+        ``(time, baseline_id, uvw_label)`` float64, metres.
+    weight : dask.array.Array
+        ``(time, baseline_id, frequency)`` natural weights.
+    freq : numpy.ndarray
+        ``(frequency,)`` float64, Hz (all channels).
+    npix_x, npix_y, pixsize_x, pixsize_y : keyword-only
+        The image grid.
+    uv_range : (float, float), keyword-only
+
+    Returns
+    -------
+    dask.array.Array
+        ``(npix_x, npix_y)`` float64 density summed over all chunks.
+    """
+    _check_chunks(uvw, weight)
+    grid = dict(npix_x=npix_x, npix_y=npix_y, pixsize_x=pixsize_x, pixsize_y=pixsize_y)
+    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(weight.chunks[2],))
+    per_chunk = da.blockwise(
+        _density_block, "tbfxy", uvw, "tbu", weight, "tbf", freq_da, "f",
+        new_axes={"x": npix_x, "y": npix_y}, concatenate=True, dtype=np.float64,
+        adjust_chunks={"t": 1, "b": 1, "f": 1}, grid=grid, uv_range=uv_range,
+    )
+    return per_chunk.sum(axis=(0, 1, 2), split_every=4)
+
+
+def _weights_block(uvw, weight, freq, density, *, kwargs):
+    xp = get_array_namespace(uvw, weight)
+    if xp is not np:
+        uvw, weight = uvw.get(), weight.get()
+    out = np_weighting.imaging_weights(_rows(uvw), freq, _rows(weight), density, **kwargs)
+    out = out.reshape(weight.shape)
+    return xp.asarray(out) if xp is not np else out
+
+
+def imaging_weights(uvw, weight, freq, density, *, f2=None, **kwargs):
+    """Dask version of :func:`dsa110.imaging.weighting.imaging_weights`.
+
+    Parameters
+    ----------
+    uvw : dask.array.Array
+        ``(time, baseline_id, uvw_label)`` float64.
+    weight : dask.array.Array
+        ``(time, baseline_id, frequency)`` natural weights.
+    freq : numpy.ndarray
+        ``(frequency,)`` float64, Hz.
+    density : numpy.ndarray or None
+        ``(npix_x, npix_y)`` density of all the data (computed).
+    f2 : float, keyword-only
+        Briggs ``f²`` of all the data.
+    **kwargs
+        The grid and weighting options of the NumPy function.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(time, baseline_id, frequency)``, chunked like ``weight``.
+    """
+    _check_chunks(uvw, weight)
+    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(weight.chunks[2],))
+    return da.blockwise(
+        _weights_block, "tbf", uvw, "tbu", weight, "tbf", freq_da, "f",
+        concatenate=True, dtype=weight.dtype, density=density,
+        kwargs=dict(kwargs, f2=f2),
+    )
+
+
+def _grid_block(uvw, vis, wgt, freq, *, plan, planes, nthreads):
+    xp = get_array_namespace(uvw, vis, wgt)
+    if xp is np:
+        grids = np_kernels.grid_planes(_rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan,
+                                       planes=planes, nthreads=nthreads)
+    else:  # deferred: the GPU module imports CuPy
+        from dsa110.imaging import cuda
+
+        grids = cuda.grid_planes(_rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan,
+                                 planes=planes)
+    return grids[None, None, None]
+
+
+def _image_block(grids, *, plan, planes, nthreads):
+    xp = get_array_namespace(grids)
+    if xp is not np:
+        grids = grids.get()
+    return np_kernels.planes_to_image(np.array(grids), plan=plan, planes=planes,
+                                      nthreads=nthreads)
+
+
+def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
+    """Dirty image of chunked visibilities: per-chunk grids, summed, one FFT per w plane.
+
+    Parameters
+    ----------
+    uvw : dask.array.Array
+        ``(time, baseline_id, uvw_label)`` float64, metres.
+    vis : dask.array.Array
+        ``(time, baseline_id, frequency)`` complex64/complex128.
+    wgt : dask.array.Array
+        ``(time, baseline_id, frequency)`` real imaging weights (0 = skip).
+    freq : numpy.ndarray
+        ``(frequency,)`` float64, Hz.
+    plan : GridPlan, keyword-only
+        From :func:`dsa110.imaging.kernels.plan_gridding` with the w range of all data.
+    nthreads : int, keyword-only
+        Threads per task.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(npix_x, npix_y)`` real dirty image (unnormalised, corrected for the kernel).
+    """
+    _check_chunks(uvw, vis)
+    if vis.chunks != wgt.chunks:
+        raise ValueError("visibilities and weights must be chunked alike")
+    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis.chunks[2],))
+    plane_bytes = plan.ngx * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+    image = None
+    for start in range(0, plan.nplanes, batch):
+        planes = range(start, min(start + batch, plan.nplanes))
+        stacks = da.blockwise(
+            _grid_block, "tbfpxy", uvw, "tbu", vis, "tbf", wgt, "tbf", freq_da, "f",
+            new_axes={"p": len(planes), "x": plan.ngx, "y": plan.ngy}, concatenate=True,
+            adjust_chunks={"t": 1, "b": 1, "f": 1}, dtype=plan.complex_dtype,
+            plan=plan, planes=planes, nthreads=nthreads,
+        )
+        summed = stacks.sum(axis=(0, 1, 2), split_every=4)
+        part = summed.map_blocks(
+            _image_block, drop_axis=0, chunks=((plan.npix_x,), (plan.npix_y,)),
+            dtype=plan.real_dtype,
+            plan=plan, planes=planes, nthreads=nthreads,
+        )
+        image = part if image is None else image + part
+    return image.map_blocks(_finish_block, dtype=plan.real_dtype, plan=plan)
+
+
+def _finish_block(image, *, plan):
+    return np_kernels.finish_image(np.array(image), plan=plan)
+
+
+def _degrid_block(uvw, freq, model, wgt, *, plan, nthreads):
+    vis = np_kernels.dirty2vis(_rows(uvw), freq, model, _rows(wgt) if wgt is not None else None,
+                               pixsize_x=plan.pixsize_x, pixsize_y=plan.pixsize_y,
+                               epsilon=plan.kernel.epsilon, plan=plan, nthreads=nthreads)
+    return vis.reshape(uvw.shape[:2] + (freq.shape[0],))
+
+
+def model_visibilities(uvw, freq, model, *, plan, vis_chunks, nthreads=1):
+    """Degrid a model image to visibilities, chunk by chunk.
+
+    Parameters
+    ----------
+    uvw : dask.array.Array
+        ``(time, baseline_id, uvw_label)`` float64.
+    freq : numpy.ndarray
+        ``(frequency,)`` float64, Hz.
+    model : numpy.ndarray
+        ``(npix_x, npix_y)`` model image (Jy/pixel).
+    plan : GridPlan, keyword-only
+    vis_chunks : tuple, keyword-only
+        Chunks of the output ``(time, baseline_id, frequency)``.
+    nthreads : int, keyword-only
+
+    Returns
+    -------
+    dask.array.Array
+        ``(time, baseline_id, frequency)`` complex model visibilities.
+    """
+    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis_chunks[2],))
+    model = np.asarray(model, dtype=plan.real_dtype)
+    return da.blockwise(
+        _degrid_block, "tbf", uvw, "tbu", freq_da, "f", concatenate=True,
+        dtype=plan.complex_dtype, model=model, wgt=None, plan=plan, nthreads=nthreads,
+    )
