@@ -254,19 +254,35 @@ def classify_table(lightcurves, *, threshold=3.0, min_epochs=3, shoulder_epochs=
     -------
     pandas.DataFrame
         Indexed by ``source_id``: ``label``, ``is_ese``, ``start``, ``stop``,
-        ``has_shoulders``, ``peak_sigma``.
+        ``time_start``, ``time_stop`` (MJD of the first and last epoch of the
+        event), ``has_shoulders``, ``peak_sigma``.
     """
     rows = {}
     for sid, grp in lightcurves.groupby("source_id", sort=True):
-        rows[sid] = classify_morphology(
-            grp["time"].to_numpy(),
-            grp["flux_norm"].to_numpy(),
-            grp["flux_norm_err"].to_numpy(),
+        t = np.sort(grp["time"].to_numpy())
+        res = classify_morphology(
+            t,
+            grp.sort_values("time", kind="stable")["flux_norm"].to_numpy(),
+            grp.sort_values("time", kind="stable")["flux_norm_err"].to_numpy(),
             threshold=threshold,
             min_epochs=min_epochs,
             shoulder_epochs=shoulder_epochs,
-        ).__dict__
-    cols = ["label", "is_ese", "start", "stop", "has_shoulders", "peak_sigma"]
+        )
+        rows[sid] = dict(
+            res.__dict__,
+            time_start=t[res.start] if res.start >= 0 else np.nan,
+            time_stop=t[res.stop - 1] if res.start >= 0 else np.nan,
+        )
+    cols = [
+        "label",
+        "is_ese",
+        "start",
+        "stop",
+        "time_start",
+        "time_stop",
+        "has_shoulders",
+        "peak_sigma",
+    ]
     out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
     out.index.name = "source_id"
     return out

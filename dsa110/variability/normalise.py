@@ -181,11 +181,10 @@ class Normaliser:
     # -- the correction ----------------------------------------------------------
     def _reference_rows(self, table):
         """Boolean mask of the rows eligible as references."""
-        qa = table["qa_ok"].to_numpy(bool)
         if table["is_reference"].any():
-            return table["is_reference"].to_numpy(bool) & qa
+            return table["is_reference"].to_numpy(bool)
         med_snr = table.groupby("source_id")["snr"].transform("median").to_numpy()
-        return (med_snr >= self.config.min_reference_snr) & qa
+        return med_snr >= self.config.min_reference_snr
 
     def normalise(self, measurements):
         """Normalise validated measurements image by image, in time order.
@@ -211,22 +210,30 @@ class Normaliser:
             ["time", "image_id", "source_id"], kind="stable"
         ).reset_index(drop=True)
         eligible = self._reference_rows(table)
+        qa_rows = table["qa_ok"].to_numpy(bool)
+        all_sids = table["source_id"].to_numpy()
+        all_f = table["flux"].to_numpy()
+        all_e = table["flux_err"].to_numpy()
         rows = []
         corr = np.ones(len(table))
         corr_err = np.zeros(len(table))
         ok_rows = np.ones(len(table), dtype=bool)
         for image_id, idx in table.groupby("image_id", sort=False).indices.items():
             img = table.iloc[idx]
-            cand = idx[eligible[idx]]
-            cand = self._nearest(table, img, cand)
-            sids = table["source_id"].to_numpy()[cand]
-            f = table["flux"].to_numpy()[cand]
-            e = table["flux_err"].to_numpy()[cand]
-            base = np.array([self._baseline(s) for s in sids])
-            usable = np.isfinite(base) & np.array([self.is_qualified(s) for s in sids])
+            cand = self._nearest(table, img, idx[eligible[idx]])
+            # references of an image that failed QA still give it a correction
+            # (for display) but never enter the history nor mark it OK
+            passed = qa_rows[cand]
+            good = passed.any()
+            if good:
+                cand = cand[passed]
+            sids, f, e = all_sids[cand], all_f[cand], all_e[cand]
+            base = np.array([self._baseline(s) for s in sids], dtype=np.float64)
+            qual = np.array([self.is_qualified(s) for s in sids], dtype=bool)
+            usable = np.isfinite(base) & qual
             if not np.isfinite(base).any():
                 # a new field: its first image defines the flux scale
-                c, c_err, n_kept, ok = 1.0, 0.0, len(cand), len(cand) > 0
+                c, c_err, n_kept, ok = 1.0, 0.0, len(cand), bool(good)
                 z = np.full(len(cand), np.nan)
             else:
                 q = f[usable] / base[usable]
@@ -235,13 +242,14 @@ class Normaliser:
                     q, q_err, clip_sigma=cfg.clip_sigma
                 )
                 n_kept = int(keep.sum())
-                ok = n_kept >= cfg.min_references and np.isfinite(c) and c > 0
-                if not ok:
-                    c, c_err = (c, c_err) if np.isfinite(c) and c > 0 else (1.0, 0.0)
+                ok = bool(good) and n_kept >= cfg.min_references
+                if not (np.isfinite(c) and c > 0):
+                    c, c_err, ok = 1.0, 0.0, False
                 with np.errstate(invalid="ignore", divide="ignore"):
                     z = (f / base - c) / (e / base)
-            for s, fi, zi in zip(sids, f, z):
-                self._push(s, fi / c, zi)
+            if good:
+                for s, fi, zi in zip(sids, f, z):
+                    self._push(s, fi / c, zi)
             corr[idx] = c
             corr_err[idx] = c_err
             ok_rows[idx] = ok

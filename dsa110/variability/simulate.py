@@ -51,6 +51,14 @@ class SimulationConfig:
         Log-uniform range of the references' SNR.
     cal_error : float
         Standard deviation of the per-image calibration-scale error.
+    rms_scatter : float
+        Log-normal scatter of the per-image noise level (images differ in
+        depth); the reported errors follow it.
+    qa_fail_fraction : float
+        Fraction of images that fail epoch QA: their calibration is off by
+        ``qa_fail_error`` (standard deviation) and ``qa_ok`` is False.
+    qa_fail_error : float
+        Calibration-scale error of a failed image.
     n_dips, n_spikes, n_outliers : int
         Injected events (each on its own source with SNR ≥ ``event_min_snr``).
     dip_epochs : tuple of int
@@ -80,6 +88,9 @@ class SimulationConfig:
     snr_range: tuple = (5.0, 300.0)
     reference_snr_range: tuple = (200.0, 1000.0)
     cal_error: float = 0.05
+    rms_scatter: float = 0.2
+    qa_fail_fraction: float = 0.03
+    qa_fail_error: float = 0.3
     n_dips: int = 8
     n_spikes: int = 8
     n_outliers: int = 8
@@ -190,10 +201,15 @@ def simulate_measurements(config=None, *, rng):
         event[s], event_epoch[s] = "dip", start
 
     gains = 1.0 + cfg.cal_error * rng.standard_normal(n_ep)
+    qa_ok = rng.uniform(size=n_ep) >= cfg.qa_fail_fraction
+    qa_ok[0] = True  # the first image defines the flux scale
+    bad = ~qa_ok
+    gains[bad] = np.abs(1.0 + cfg.qa_fail_error * rng.standard_normal(bad.sum()))
+    rms = cfg.rms * np.exp(cfg.rms_scatter * rng.standard_normal(n_ep))
     sky = true_flux[:, None] * shape + additive
-    noise = cfg.rms * rng.standard_normal((n_all, n_ep))
+    noise = rms[None, :] * rng.standard_normal((n_all, n_ep))
     flux = gains[None, :] * (sky + noise)
-    flux_err = np.broadcast_to(gains[None, :] * cfg.rms, flux.shape)
+    flux_err = np.broadcast_to(gains[None, :] * rms[None, :], flux.shape)
     time = 60000.0 + epochs + rng.uniform(-0.02, 0.02, n_ep)
 
     src = np.repeat(np.arange(n_all), n_ep)
@@ -209,7 +225,7 @@ def simulate_measurements(config=None, *, rng):
             "dec": dec[src],
             "snr": (flux / flux_err).ravel(),
             "is_reference": is_ref[src],
-            "qa_ok": np.ones(src.size, dtype=bool),
+            "qa_ok": qa_ok[ep],
             "image_ra": np.full(src.size, 180.0),
             "image_dec": np.full(src.size, 40.0),
         }
