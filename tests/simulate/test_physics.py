@@ -235,3 +235,41 @@ def test_gaussian_source_matches_direct_evaluation(tmp_path, tiny_config):
     assert taper.min() < 0.5  # really resolved on the long baselines
     # float32 storage; atol for the SEFD-dominated autocorrelations' rounding
     assert_allclose(got, expected, rtol=2e-5, atol=1e-3)
+
+
+def test_population_threshold_drops_only_faint_sources(small_run):
+    from dsa110.simulate.observation import _Population
+    from dsa110.simulate.sky import angular_separation
+
+    _, tiles = small_run
+    truth = load_truth(tiles[0].truth_path)
+    config = truth.config
+    radius = 3 * 1.2197 * SPEED_OF_LIGHT / (truth.frequency[0] * 4.65)
+    pop = _Population(7, config, truth.pointing_dec, radius)
+    cand = pop.around(truth.phase_center_ra.min(), truth.phase_center_ra.max())
+    assert len(cand) == truth.n_population_drawn
+    kept = np.isin(cand.ra, truth.source_ra[truth.source_population])
+    assert kept.sum() == truth.source_population.sum()
+    sep = angular_separation(
+        cand.ra[:, None],
+        cand.dec[:, None],
+        truth.phase_center_ra[None],
+        truth.phase_center_dec[None],
+    )  # (source, time), ICRS: within ~1e-4 relative of the apparent offsets
+    dropped = ~kept
+    freqs = truth.frequency
+    spec = (freqs[None, :] / config.reference_frequency_hz) ** cand.spectral_index[
+        dropped, None
+    ]
+    worst = np.zeros(dropped.sum())
+    for t in range(sep.shape[1]):
+        beam = airy_beam(sep[dropped, t, None], freqs[None, :])
+        worst = np.maximum(
+            worst, np.max(cand.flux[dropped, None] * spec * beam, axis=1)
+        )
+    # every dropped source stays below the threshold at every integration and channel
+    # (1 % margin for the ICRS-vs-apparent offset approximation of this check)
+    assert worst.max() < config.population_threshold_jy * 1.01
+    # and the kept ones include every source that is actually bright in the beam
+    bright = truth.source_apparent_flux[truth.source_population].max(axis=1)
+    assert np.sum(bright > config.population_threshold_jy) > 3
