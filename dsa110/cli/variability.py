@@ -73,7 +73,35 @@ def register(subparsers) -> None:
     )
     lc.set_defaults(func=_lightcurve)
 
-    for p in (up, cand, lc):
+    mon = sub.add_parser(
+        "monitor",
+        help="calibrator/reference flux monitoring with drift alerts",
+        description="Follow the raw flux of the reference sources (or the "
+        "SOURCE ids given) and report epochs whose running-median flux drifts "
+        "beyond the threshold.",
+    )
+    mon.add_argument("sources", nargs="*", metavar="SOURCE")
+    mon.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        help="fractional drift that raises an alert (default 0.05)",
+    )
+    mon.add_argument(
+        "--window",
+        type=int,
+        default=3,
+        help="running-median length in epochs (default 3)",
+    )
+    mon.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the full time series (.parquet or .csv)",
+    )
+    mon.set_defaults(func=_monitor)
+
+    for p in (up, cand, lc, mon):
         # also accept --state after the subcommand
         p.add_argument(
             "--state",
@@ -137,6 +165,21 @@ def _candidates(args) -> int:
     ]
     with pd.option_context("display.max_rows", 200, "display.width", 120):
         print(cand[cols].to_string() if len(cand) else "no candidates")
+    return 0
+
+
+def _monitor(args) -> int:
+    ids = [_source_id(s) for s in args.sources] or None
+    series, alerts = _store(args).monitor(
+        ids, threshold=args.threshold, window=args.window
+    )
+    if args.output:
+        _write_table(series, args.output)
+    n_src = series["source_id"].nunique() if len(series) else 0
+    print(f"{n_src} source(s) monitored, {len(alerts)} alert(s)")
+    if len(alerts):
+        cols = ["source_id", "image_id", "time", "flux", "ratio", "drift"]
+        print(alerts[cols].to_string(index=False))
     return 0
 
 

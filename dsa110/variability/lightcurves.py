@@ -44,6 +44,7 @@ LIGHTCURVE_COLUMNS = (
     "dec",
     "qa_ok",
     "norm_ok",
+    "is_reference",
 )
 
 

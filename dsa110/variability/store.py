@@ -23,6 +23,7 @@ from dsa110.variability.candidates import classify_table, select_candidates
 from dsa110.variability.lightcurves import LightCurveStore
 from dsa110.variability.measurements import validate_measurements
 from dsa110.variability.metrics import MetricState
+from dsa110.variability.monitoring import monitor_fluxes
 from dsa110.variability.normalise import NormalisationConfig, Normaliser
 
 __all__ = ["VariabilityStore", "UpdateSummary", "default_state_dir"]
@@ -203,6 +204,34 @@ class VariabilityStore:
             labels = classify_table(rows)
             cand = cand.join(labels, how="left")
         return cand
+
+    def monitor(self, source_ids=None, *, reference_flux=None, **options):
+        """Follow calibrator/reference fluxes and alert on drifts.
+
+        Parameters
+        ----------
+        source_ids : sequence, optional
+            Sources to follow (default: every source stored as a reference).
+        reference_flux : mapping, keyword-only, optional
+            Expected fluxes (Jy); each source's own median when omitted.
+        **options
+            ``column``, ``threshold``, ``nsigma``, ``window`` of
+            :func:`monitor_fluxes`.
+
+        Returns
+        -------
+        series, alerts : pandas.DataFrame
+            As from :func:`monitor_fluxes`.
+        """
+        if source_ids is None:
+            refs = self.lightcurves.read(columns=["source_id", "is_reference"])
+            source_ids = refs.loc[refs["is_reference"].astype(bool), "source_id"]
+            source_ids = source_ids.unique().tolist()
+        rows = self.lightcurves.read(source_ids=source_ids)
+        rows = rows[rows["qa_ok"].astype(bool)]
+        return monitor_fluxes(
+            rows, source_ids, reference_flux=reference_flux, **options
+        )
 
     def lightcurve(self, source_id):
         """Return one source's light curve (xarray Dataset).

@@ -101,3 +101,36 @@ def test_presets_and_score():
     below = at.assign(eta=1.99)
     assert len(select_candidates(below, preset="moderate")) == 0
     assert len(select_candidates(at.assign(n=3), preset="moderate")) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_acceptance_large_survey(seed):
+    """10,000 stable sources over 200 epochs, three seeds: the full acceptance."""
+    from dsa110.variability import (
+        MetricState,
+        Normaliser,
+        SimulationConfig,
+        simulate_measurements,
+    )
+
+    cfg = SimulationConfig(
+        n_sources=10_000, n_epochs=200, n_dips=10, n_spikes=10, n_outliers=10
+    )
+    table, truth, _ = simulate_measurements(cfg, rng=np.random.default_rng(seed))
+    lc, _ = Normaliser().normalise(table)
+    lc = lc[lc["qa_ok"] & lc["norm_ok"]]
+    state = MetricState()
+    state.update(lc["source_id"], lc["time"], lc["flux_norm"], lc["flux_norm_err"])
+    m = state.metrics().join(truth.set_index("source_id"))
+    events = _events(m, "dip") | _events(m, "spike")
+    assert events <= set(select_candidates(m, preset="moderate").index)
+    assert (select_candidates(m, preset="conservative")["event"] != "none").all()
+    labels = classify_table(lc[lc["source_id"].isin(_events(m, "outlier"))])
+    assert not labels["is_ese"].any()
+    stable = m.index[(m["event"] == "none") & ~m["is_reference"]]
+    g = lc[lc["source_id"].isin(stable)].groupby("source_id")
+    ratio = g["flux_norm"].std() / g["flux_norm_err"].apply(
+        lambda x: np.sqrt(np.mean(x**2))
+    )
+    assert_allclose(ratio.median(), 1.0, atol=0.1)

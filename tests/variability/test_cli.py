@@ -111,6 +111,35 @@ def test_cli_update_candidates_lightcurve(small_survey, tmp_path, capsys):
     assert "score" in capsys.readouterr().out
 
 
+def test_monitor_references(small_survey, tmp_path, capsys):
+    table, truth = small_survey
+    state = str(tmp_path / "state")
+    VariabilityStore(state).update(table)
+    series, alerts = VariabilityStore(state).monitor(column="flux_norm", window=3)
+    assert series["source_id"].nunique() == 20  # every reference
+    # the one reference with a 50% dip raises the normalised-flux alerts
+    var_ref = truth.loc[truth["is_reference"] & (truth["event"] == "dip"), "source_id"]
+    assert set(alerts["source_id"]) == set(var_ref)
+    assert (
+        main(
+            [
+                "variability",
+                "monitor",
+                "--state",
+                state,
+                "--threshold",
+                "0.2",
+                "-o",
+                str(tmp_path / "mon.csv"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "20 source(s) monitored" in out
+    assert (tmp_path / "mon.csv").exists()
+
+
 def test_cli_errors_are_clean(tmp_path, capsys):
     state = str(tmp_path / "state")
     bad = tmp_path / "bad.parquet"
