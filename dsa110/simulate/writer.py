@@ -19,6 +19,14 @@ from dsa110.telescope.antennas import DISH_DIAMETER_M, N_STATIONS, SITE_NAME
 
 __all__ = ["CorrelatorFile", "applied_delays_string"]
 
+_PER_BLT_HEADER = (
+    "time_array",
+    "integration_time",
+    "uvw_array",
+    "ant_1_array",
+    "ant_2_array",
+)
+
 
 def applied_delays_string(delays_ns) -> str:
     """Format the ``applied_delays_ns`` extra keyword: space-separated integers.
@@ -89,6 +97,8 @@ class CorrelatorFile:
         self.n_bl = self._ant1.size
         n_freq = len(freqs_hz)
         self._fh = h5py.File(self.tmp_path, "w")
+        self._n_rows = 0
+        self._constants = {}
         try:
             self._init_header(
                 site,
@@ -113,6 +123,10 @@ class CorrelatorFile:
                     dtype=dtype,
                     chunks=True,
                 )
+            header = self._fh["Header"]
+            self._dsets = {name: header[name] for name in _PER_BLT_HEADER}
+            self._dsets.update({name: data[name] for name in data})
+            self._nblts, self._ntimes = header["Nblts"], header["Ntimes"]
         except BaseException:
             self.abort()
             raise
@@ -195,32 +209,36 @@ class CorrelatorFile:
         nsamples : numpy.ndarray, optional
             ``(baseline_id, 1, frequency, 2)`` float32; all 1.0 by default.
         """
-        h, d = self._fh["Header"], self._fh["Data"]
-        old = h["time_array"].shape[0]
+        old = self._n_rows
         new = old + self.n_bl
         rows = slice(old, new)
         if flags is None:
-            flags = np.zeros(visdata.shape, np.bool_)
+            flags = self._constant("flags", visdata.shape, np.bool_, False)
         if nsamples is None:
-            nsamples = np.ones(visdata.shape, np.float32)
+            nsamples = self._constant("nsamples", visdata.shape, np.float32, 1.0)
         for name, values in (
             ("time_array", np.full(self.n_bl, time_jd, np.float64)),
             ("integration_time", np.full(self.n_bl, integration_time_s, np.float64)),
             ("uvw_array", np.asarray(uvw, dtype=np.float32)),
             ("ant_1_array", self._ant1),
             ("ant_2_array", self._ant2),
-        ):
-            h[name].resize(new, axis=0)
-            h[name][rows] = values
-        for name, values in (
             ("visdata", visdata),
             ("flags", flags),
             ("nsamples", nsamples),
         ):
-            d[name].resize(new, axis=0)
-            d[name][rows] = values
-        h["Nblts"][()] = new
-        h["Ntimes"][()] = new // self.n_bl
+            dset = self._dsets[name]
+            dset.resize(new, axis=0)
+            dset[rows] = values
+        self._nblts[()] = new
+        self._ntimes[()] = new // self.n_bl
+        self._n_rows = new
+
+    def _constant(self, name, shape, dtype, value):
+        """Return a cached constant array (default flags, nsamples) of ``shape``."""
+        arr = self._constants.get(name)
+        if arr is None or arr.shape != shape:
+            arr = self._constants[name] = np.full(shape, value, dtype)
+        return arr
 
     def close(self) -> Path:
         """Close the file and rename it to its final name.
