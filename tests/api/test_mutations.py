@@ -12,8 +12,8 @@ def KEY(api_key):
     return {"X-API-Key": api_key}
 
 
-def test_dismiss_and_confirm_candidates(service, KEY):
-    client, filled, _ = service
+def test_dismiss_and_confirm_candidates(shared_service, KEY):
+    client, filled, _ = shared_service
     cid = filled.candidates[0]
     resp = client.post(
         f"{V1}/candidates/{cid}/status",
@@ -41,8 +41,8 @@ def test_dismiss_and_confirm_candidates(service, KEY):
     )
 
 
-def test_submit_reprocess_calls_the_runner_and_returns_at_once(service, KEY):
-    client, _, runner = service
+def test_submit_reprocess_calls_the_runner_and_returns_at_once(shared_service, KEY):
+    client, _, runner = shared_service
     body = {
         "start": "2026-03-01T00:00:00Z",
         "end": "2026-03-02T00:00:00Z",
@@ -52,7 +52,7 @@ def test_submit_reprocess_calls_the_runner_and_returns_at_once(service, KEY):
     assert resp.status_code == 202
     job = resp.json()
     assert job["state"] == "running" and job["kind"] == "reprocess"
-    assert runner.submitted == [
+    assert runner.submitted[-1:] == [
         (
             job["id"],
             "reprocess",
@@ -70,8 +70,9 @@ def test_submit_reprocess_calls_the_runner_and_returns_at_once(service, KEY):
     assert again.status_code == 409
 
 
-def test_reprocess_range_is_validated(service, KEY):
-    client, _, runner = service
+def test_reprocess_range_is_validated(shared_service, KEY):
+    client, _, runner = shared_service
+    before = list(runner.submitted)
     for body in (
         {"start": "2026-03-02T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
         {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
@@ -81,13 +82,11 @@ def test_reprocess_range_is_validated(service, KEY):
         resp = client.post(f"{V1}/jobs/reprocess", json=body, headers=KEY)
         assert resp.status_code == 422, body
         assert resp.json()["error"]["code"] == "validation_error"
-    assert runner.submitted == []
+    assert runner.submitted == before
 
 
-def test_failed_submission_marks_the_job_failed(tmp_path, build_app, KEY):
-    from fastapi.testclient import TestClient
-
-    app, _, _, engine = build_app(tmp_path)
+def test_failed_submission_marks_the_job_failed(shared_service, KEY, monkeypatch):
+    client = shared_service[0]
 
     class Broken:
         def submit(self, job_id, kind, parameters):
@@ -96,28 +95,20 @@ def test_failed_submission_marks_the_job_failed(tmp_path, build_app, KEY):
         def cancel(self, job_id, runner_key):
             return False
 
-    app.state.job_runner = Broken()
-    with TestClient(app) as client:
-        body = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-01T01:00:00Z"}
-        resp = client.post(f"{V1}/jobs/reprocess", json=body, headers=KEY)
-        assert resp.status_code == 503
-        assert resp.json()["error"]["code"] == "submission_failed"
-        failed = client.get(f"{V1}/jobs", params={"state": "failed"}).json()["items"]
-        assert any("scheduler gone" in j["error"] for j in failed)
-    engine.dispose()
+    monkeypatch.setattr(client.app.state, "job_runner", Broken())
+    body = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-01T01:00:00Z"}
+    resp = client.post(f"{V1}/jobs/reprocess", json=body, headers=KEY)
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "submission_failed"
+    failed = client.get(f"{V1}/jobs", params={"state": "failed"}).json()["items"]
+    assert any("scheduler gone" in j["error"] for j in failed)
 
 
-def test_unconfigured_runner_refuses(tmp_path, build_app, KEY):
-    from fastapi.testclient import TestClient
-
+def test_unconfigured_runner_refuses(shared_service, KEY, monkeypatch):
     from dsa110.api import UnconfiguredJobRunner
 
-    app, _, _, engine = build_app(tmp_path)
-    app.state.job_runner = UnconfiguredJobRunner()
-    with TestClient(app) as client:
-        body = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-01T01:00:00Z"}
-        resp = client.post(f"{V1}/jobs/reprocess", json=body, headers=KEY)
-        assert (
-            resp.status_code == 503 and resp.json()["error"]["code"] == "no_job_runner"
-        )
-    engine.dispose()
+    client = shared_service[0]
+    monkeypatch.setattr(client.app.state, "job_runner", UnconfiguredJobRunner())
+    body = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-01T01:00:00Z"}
+    resp = client.post(f"{V1}/jobs/reprocess", json=body, headers=KEY)
+    assert resp.status_code == 503 and resp.json()["error"]["code"] == "no_job_runner"

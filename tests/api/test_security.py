@@ -34,6 +34,7 @@ def _body(path):
 
 def test_mutating_routes_need_a_valid_key(shared_service, api_key):
     client, _, runner = shared_service
+    before, cancelled = list(runner.submitted), list(runner.cancelled)
     routes = _mutating_routes(client)
     assert {p for _, p in routes} == {
         f"{V1}/candidates/{{candidate_id}}/status",
@@ -50,39 +51,37 @@ def test_mutating_routes_need_a_valid_key(shared_service, api_key):
         )
         assert wrong.status_code == 403, url
         assert wrong.json()["error"]["code"] == "forbidden"
-    assert runner.submitted == [] and runner.cancelled == []
+    assert runner.submitted == before and runner.cancelled == cancelled
     cand = client.get(f"{V1}/candidates/1").json()
     assert cand["status"] == "active"
 
 
-def test_no_configured_key_disables_mutations(tmp_path, build_app, api_key):
-    app, _, runner, engine = build_app(tmp_path)
-    app.state.settings = app.state.settings.model_copy(update={"api_key_hashes": []})
-    with TestClient(app) as client:
-        resp = client.post(
-            f"{V1}/jobs/reprocess",
-            json=BODIES["/reprocess"],
-            headers={"X-API-Key": api_key},
-        )
-        assert resp.status_code == 403
-        assert "no API key is configured" in resp.json()["error"]["message"]
-    assert runner.submitted == []
-    engine.dispose()
+def test_no_configured_key_disables_mutations(shared_service, api_key, monkeypatch):
+    client, _, runner = shared_service
+    before = list(runner.submitted)
+    settings = client.app.state.settings.model_copy(update={"api_key_hashes": []})
+    monkeypatch.setattr(client.app.state, "settings", settings)
+    resp = client.post(
+        f"{V1}/jobs/reprocess",
+        json=BODIES["/reprocess"],
+        headers={"X-API-Key": api_key},
+    )
+    assert resp.status_code == 403
+    assert "no API key is configured" in resp.json()["error"]["message"]
+    assert runner.submitted == before
 
 
-def test_protected_reads(tmp_path, build_app, api_key):
-    app, filled, _, engine = build_app(tmp_path, protect_reads=True)
-    with TestClient(app) as client:
-        for url in (
-            f"{V1}/observations",
-            f"{V1}/images/{filled.images[0]}/fits",
-            f"{V1}/health",
-        ):
-            assert client.get(url).status_code == 401, url
-            assert client.get(url, headers={"X-API-Key": api_key}).status_code == 200, (
-                url
-            )
-    engine.dispose()
+def test_protected_reads(shared_service, api_key, monkeypatch):
+    client, filled, _ = shared_service
+    settings = client.app.state.settings.model_copy(update={"protect_reads": True})
+    monkeypatch.setattr(client.app.state, "settings", settings)
+    for url in (
+        f"{V1}/observations",
+        f"{V1}/images/{filled.images[0]}/fits",
+        f"{V1}/health",
+    ):
+        assert client.get(url).status_code == 401, url
+        assert client.get(url, headers={"X-API-Key": api_key}).status_code == 200, url
 
 
 def test_cors_is_configurable(tmp_path, build_app):
