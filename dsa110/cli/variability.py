@@ -71,6 +71,12 @@ def register(subparsers) -> None:
         metavar="FILE",
         help="write the light curve (.parquet, .csv or .nc)",
     )
+    lc.add_argument(
+        "--bin-snr",
+        type=float,
+        metavar="SNR",
+        help="print the light curve adaptively binned to this SNR",
+    )
     lc.set_defaults(func=_lightcurve)
 
     mon = sub.add_parser(
@@ -209,6 +215,18 @@ def _lightcurve(args) -> int:
         else:
             _write_table(ds.to_dataframe(), path)
         print(f"light curve written to {args.output}")
+    if args.bin_snr:
+        from dsa110.variability.binning import adaptive_bin
+
+        good = ~ds["flagged"].to_numpy()
+        bins = adaptive_bin(
+            ds["time"].to_numpy()[good],
+            ds["flux_norm"].to_numpy()[good],
+            ds["flux_norm_err"].to_numpy()[good],
+            target_snr=args.bin_snr,
+        )
+        sys.stdout.write(bins.to_string(index=False) + "\n")
+        return 0
     if not (args.plot or args.output):
         cols = ["flux", "flux_err", "flux_norm", "flux_norm_err", "image_id", "flagged"]
         sys.stdout.write(ds[cols].to_dataframe().to_string() + "\n")

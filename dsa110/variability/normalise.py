@@ -18,7 +18,8 @@ when the jump exceeds ``clip_sigma``), and comes back when it is stable again.
 The correction is causal (it uses only images processed before), so the
 normalised flux of an image never changes afterwards — which is what lets the
 metrics be updated incrementally. The first image of a field whose references
-have no history defines the flux scale (``c = 1``).
+have no history defines the flux scale (``c = 1``), unless catalogue fluxes
+of the references are given (``reference_flux``), which then set it.
 """
 
 from __future__ import annotations
@@ -136,10 +137,15 @@ class Normaliser:
     ----------
     config : NormalisationConfig, optional
         Options (defaults when omitted).
+    reference_flux : mapping, keyword-only, optional
+        Catalogue fluxes (Jy) of references by ``source_id``: the baseline of
+        a reference without history, so that the flux scale is the
+        catalogue's rather than that of the first image.
     """
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, *, reference_flux=None):
         self.config = config or NormalisationConfig()
+        self.reference_flux = dict(reference_flux or {})
         c = self.config
         self._depth = max(c.baseline_window, c.requalify_window)
         # source_id -> deque of (flux_norm, z) of the latest epochs
@@ -149,7 +155,7 @@ class Normaliser:
     def _baseline(self, sid):
         hist = self._history.get(sid)
         if not hist:
-            return np.nan
+            return float(self.reference_flux.get(sid, np.nan))
         values = [v for v, _ in list(hist)[-self.config.baseline_window :]]
         return float(np.median(values))
 
@@ -169,7 +175,7 @@ class Normaliser:
         """
         hist = self._history.get(sid)
         if not hist:
-            return False
+            return sid in self.reference_flux
         z = np.array([z for _, z in list(hist)[-self.config.requalify_window :]])
         z = z[np.isfinite(z)]
         return z.size == 0 or float(np.mean(z * z)) <= self.config.max_reference_chi2
@@ -314,7 +320,7 @@ class Normaliser:
         return pd.DataFrame(rows, columns=["source_id", "order", "flux_norm", "z"])
 
     @classmethod
-    def from_history(cls, frame, config=None) -> Normaliser:
+    def from_history(cls, frame, config=None, *, reference_flux=None) -> Normaliser:
         """Rebuild a normaliser from :meth:`history_frame`'s table.
 
         Parameters
@@ -323,6 +329,8 @@ class Normaliser:
             The saved history.
         config : NormalisationConfig, optional
             Options.
+        reference_flux : mapping, keyword-only, optional
+            Catalogue fluxes, as for the constructor.
 
         Returns
         -------
@@ -333,7 +341,7 @@ class Normaliser:
         dsa110.errors.FileFormatError
             When a column is missing.
         """
-        self = cls(config)
+        self = cls(config, reference_flux=reference_flux)
         missing = {"source_id", "order", "flux_norm", "z"} - set(frame.columns)
         if missing:
             raise FileFormatError(

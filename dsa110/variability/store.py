@@ -51,13 +51,16 @@ class VariabilityStore:
     ----------
     directory : str or path-like
         The state directory (created on first update).
-    config : NormalisationConfig, optional
+    config : NormalisationConfig, keyword-only, optional
         Normalisation options.
+    reference_flux : mapping, keyword-only, optional
+        Catalogue fluxes of the references (see :class:`Normaliser`).
     """
 
-    def __init__(self, directory, *, config=None):
+    def __init__(self, directory, *, config=None, reference_flux=None):
         self.directory = Path(directory)
         self.config = config or NormalisationConfig()
+        self.reference_flux = reference_flux
         self.lightcurves = LightCurveStore(self.directory / "lightcurves")
 
     @property
@@ -108,9 +111,11 @@ class VariabilityStore:
     def _normaliser(self) -> Normaliser:
         if self._refs_path.exists():
             return Normaliser.from_history(
-                pd.read_parquet(self._refs_path), self.config
+                pd.read_parquet(self._refs_path),
+                self.config,
+                reference_flux=self.reference_flux,
             )
-        return Normaliser(self.config)
+        return Normaliser(self.config, reference_flux=self.reference_flux)
 
     def update(self, measurements, *, source="measurement table") -> UpdateSummary:
         """Normalise new measurements, append light curves, update the metrics.

@@ -107,6 +107,24 @@ def test_cli_update_candidates_lightcurve(small_survey, tmp_path, capsys):
 
     with xr.open_dataset(tmp_path / "lc.nc") as ds:
         assert ds.sizes["time"] == 100
+    capsys.readouterr()
+    faint = int(truth.loc[~truth["is_reference"], "true_flux"].idxmin())
+    assert (
+        main(
+            [
+                "variability",
+                "lightcurve",
+                "--state",
+                state,
+                str(faint),
+                "--bin-snr",
+                "20",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "n_epochs" in out and "complete" in out
     assert main(["variability", "--state", state, "candidates"]) == 0
     assert "score" in capsys.readouterr().out
 
