@@ -29,6 +29,10 @@ __all__ = ["CatalogStore", "BAND_DEG", "angular_separation", "CatalogNotFoundErr
 #: Width of the declination bands, degrees.
 BAND_DEG = 1.0
 
+#: Rows per Parquet row group: a cone reads ra/dec of its bands, then only the
+#: row groups holding matches.
+ROW_GROUP = 2048
+
 
 class CatalogNotFoundError(DSA110Error, KeyError):
     """A survey is not in the store."""
@@ -107,9 +111,13 @@ class CatalogStore:
         tmp.mkdir(parents=True)
         table = table.reset_index(drop=True)
         bands = _band(table["dec"].to_numpy())
+        import pyarrow as pa  # deferred: pyarrow is heavy
+        import pyarrow.parquet as pq  # deferred: pyarrow is heavy
+
         for b in np.unique(bands):
             part = table[bands == b].sort_values("ra", kind="stable")
-            part.to_parquet(tmp / f"band={b}.parquet", index=False)
+            pq.write_table(pa.Table.from_pandas(part, preserve_index=False),
+                           tmp / f"band={b}.parquet", row_group_size=ROW_GROUP)
         info = {
             "survey": survey,
             "n_sources": int(len(table)),
@@ -166,19 +174,38 @@ class CatalogStore:
         return json.loads(path.read_text())
 
     def _read_band(self, survey, b):
+        """(file, ra, dec, row-group offsets, row-group cache) of a band, or None."""
         key = (survey, b)
         if key not in self._cache:
             import pyarrow.parquet as pq  # deferred: pyarrow is heavy
 
             path = self.root / survey / f"band={b}.parquet"
             if path.exists():
-                table = pq.read_table(path, memory_map=True)
-                ra = table.column("ra").to_numpy()
-                dec = table.column("dec").to_numpy()
-                self._cache[key] = (table, ra, dec)
+                pf = pq.ParquetFile(path, memory_map=True)
+                idx = pf.read(columns=["ra", "dec"])
+                sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+                offsets = np.r_[0, np.cumsum(sizes)]
+                self._cache[key] = (pf, idx.column("ra").to_numpy(), idx.column("dec").to_numpy(),
+                                    offsets, {})
             else:
                 self._cache[key] = None
         return self._cache[key]
+
+    @staticmethod
+    def _take(entry, rows, cols):
+        """Rows (sorted indices into the band) as a pyarrow table."""
+        import pyarrow as pa  # deferred: pyarrow is heavy
+
+        pf, _, _, offsets, groups = entry
+        rg = np.searchsorted(offsets, rows, side="right") - 1
+        parts = []
+        for g in np.unique(rg):
+            if g not in groups:
+                groups[g] = pf.read_row_group(int(g))
+            sel = rows[rg == g] - offsets[g]
+            t = groups[g].take(pa.array(sel))
+            parts.append(t if cols is None else t.select(cols))
+        return pa.concat_tables(parts)
 
     def read(self, survey: str) -> pd.DataFrame:
         """The whole table of a survey."""
@@ -223,13 +250,15 @@ class CatalogStore:
         half = 180.0 if full else np.degrees(
             np.arcsin(min(np.sin(np.radians(radius)) / cosd, 1.0))
         ) + 1e-9
+        import pyarrow as pa  # deferred: pyarrow is heavy
+
         out = []
         for s in names:
             for b in bands:
                 entry = self._read_band(s, b)
                 if entry is None:
                     continue
-                table, r, d = entry
+                r, d = entry[1], entry[2]
                 if half >= 180.0:
                     ranges = [(0, r.size)]
                 else:
@@ -244,14 +273,12 @@ class CatalogStore:
                     sep = angular_separation(ra, dec, r[i0:i1], d[i0:i1])
                     keep = np.flatnonzero(sep <= radius)
                     if keep.size:
-                        part = table.take(keep + i0)
-                        if cols is not None:
-                            part = part.select(cols)
-                        part = part.to_pandas()
-                        part["survey"] = s
-                        part["separation"] = sep[keep]
+                        part = self._take(entry, keep + i0, cols)
+                        part = part.append_column("survey", pa.array([s] * keep.size))
+                        part = part.append_column("separation", pa.array(sep[keep]))
                         out.append(part)
         if not out:
             base = list(CANONICAL_COLUMNS) if cols is None else cols
             return pd.DataFrame({c: [] for c in [*base, "survey", "separation"]})
-        return pd.concat(out, ignore_index=True).sort_values("separation", ignore_index=True)
+        table = pa.concat_tables(out, promote_options="default").sort_by("separation")
+        return table.to_pandas()
