@@ -273,3 +273,61 @@ def test_population_threshold_drops_only_faint_sources(small_run):
     # and the kept ones include every source that is actually bright in the beam
     bright = truth.source_apparent_flux[truth.source_population].max(axis=1)
     assert np.sum(bright > config.population_threshold_jy) > 3
+
+
+def test_source_drifts_through_the_beam_across_tiles(tmp_path):
+    config = SimulationConfig.preset("small", subbands=(5,), n_times=4)
+    n_tiles = 5
+    times = np.concatenate(
+        [integration_times(START, config, k) for k in range(n_tiles)]
+    )
+    ra_c, dec_c = meridian_centers(times, DEC, default_site())
+    mid = times.size // 2  # the source transits in the middle tile
+    sky = SkyModel([ra_c[mid]], [dec_c[mid]], [10.0], [0.0], [False])
+    tiles = simulate_observation(
+        tmp_path,
+        config=config,
+        start=START,
+        n_tiles=n_tiles,
+        sources=sky,
+        population=False,
+        noise=False,
+        gains=False,
+        seed=2,
+    )
+    apparent = np.concatenate(
+        [load_truth(t.truth_path).source_apparent_flux[0] for t in tiles]
+    )
+    assert np.argmax(apparent) == mid
+    assert_allclose(apparent[mid], 10.0, rtol=1e-12)
+    # ±129 s of drift at δ = 33°: ±0.45° on the sky, A ≈ 0.93 of the 2.7° FWHM beam
+    assert apparent[0] < 0.95 * apparent[mid] and apparent[-1] < 0.95 * apparent[mid]
+    assert np.all(np.diff(apparent[: mid + 1]) > 0) and np.all(
+        np.diff(apparent[mid:]) < 0
+    )
+    # the data follow: the autocorrelations carry SEFD + S·A(θ(t), f)
+    autos = []
+    for tile in tiles:
+        vis, a1, a2, freqs, n_bl = _read(tile.files[0])
+        autos.append(vis[a1 == a2, 0, 0].real.reshape(config.n_times, -1)[:, 0])
+    sky_power = np.concatenate(autos) - config.sefd_jy
+    offsets = np.concatenate([load_truth(t.truth_path).source_offset[0] for t in tiles])
+    # float32 storage of SEFD + S·A ≈ 5.8e3: ~5e-4 Jy rounding
+    assert_allclose(sky_power, 10.0 * airy_beam(offsets, freqs[0]), rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dec_deg=95.0), "dec_deg"),
+        (dict(n_tiles=0), "n_tiles"),
+        (dict(preset="medium"), "preset"),
+        (dict(sources=[(1.0, 2.0, 3.0)]), "sources"),
+        (dict(start="yesterday"), "start"),
+    ],
+)
+def test_bad_options_raise_configuration_error(tmp_path, kwargs, match):
+    from dsa110.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=match):
+        simulate_observation(tmp_path, **kwargs)
