@@ -149,6 +149,9 @@ class SimulationConfig:
     bandpass_amplitude_std : float
         Standard deviation of each Chebyshev coefficient (orders 1..3) of the
         per-antenna bandpass amplitude.
+    bandpass_phase_std : float
+        Standard deviation of each Chebyshev coefficient (orders 2..3) of the
+        per-antenna bandpass phase, rad.
     delay_std_ns : float
         Standard deviation of the per-antenna delay, ns.
     phase_drift_deg : tuple of float
@@ -183,6 +186,7 @@ class SimulationConfig:
     spectral_index_mean: float = -0.7
     spectral_index_std: float = 0.3
     bandpass_amplitude_std: float = 0.06
+    bandpass_phase_std: float = 0.1
     delay_std_ns: float = 1.0
     phase_drift_deg: tuple = (1.0, 5.0)
     phase_drift_period_s: tuple = (3600.0, 4 * 3600.0)

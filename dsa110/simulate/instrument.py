@@ -4,11 +4,12 @@ Gains follow the measurement equation of :mod:`dsa110.schema`:
 ``V_obs_ij = g_i · conj(g_j) · V_ij`` per polarization (XX uses ``g_iX``, YY
 ``g_iY``). Each gain is
 
-``g(t, f) = a(f) · exp(i [φ0 + 2π τ (f − f_c) + A sin(2π (t − t_0) / P + ψ)])``
+``g(t, f) = a(f) exp(i [φ0 + 2π τ (f − f_c) + φ_bp(f) + A sin(2π (t − t_0)/P + ψ)])``
 
 with a smooth bandpass amplitude ``a(f) = a0 (1 + Σ_{n=1..3} c_n T_n(x))``
 (Chebyshev polynomials of the scaled frequency ``x ∈ [−1, 1]`` across the group),
-a phase offset ``φ0``, a delay ``τ`` and a slow sinusoidal phase drift of a few
+a phase offset ``φ0``, a delay ``τ``, a smooth bandpass phase
+``φ_bp(f) = Σ_{n=2..3} p_n T_n(x)`` and a slow sinusoidal phase drift of a few
 degrees over hours, all drawn once per antenna and polarization and shared by
 every tile of an observation.
 """
@@ -32,6 +33,9 @@ class GainModel:
         ``(antenna, polarization)`` float64 overall amplitude ``a0``.
     bandpass_coeffs : numpy.ndarray
         ``(antenna, polarization, 3)`` float64 Chebyshev coefficients of orders 1..3.
+    bandpass_phase_coeffs : numpy.ndarray
+        ``(antenna, polarization, 2)`` float64 Chebyshev coefficients of orders
+        2..3 of the bandpass phase, rad.
     phase0 : numpy.ndarray
         ``(antenna, polarization)`` float64 phase offset, rad.
     delay_s : numpy.ndarray
@@ -48,6 +52,7 @@ class GainModel:
 
     amplitude: np.ndarray
     bandpass_coeffs: np.ndarray
+    bandpass_phase_coeffs: np.ndarray
     phase0: np.ndarray
     delay_s: np.ndarray
     drift_amplitude: np.ndarray
@@ -85,8 +90,10 @@ class GainModel:
         band = self.amplitude[:, None, :] * (
             1.0 + np.einsum("fn,apn->afp", cheb, self.bandpass_coeffs)
         )  # (antenna, frequency, polarization)
-        phase_f = self.phase0[:, None, :] + 2 * np.pi * self.delay_s[:, None, :] * (
-            f[None, :, None] - fc
+        phase_f = (
+            self.phase0[:, None, :]
+            + 2 * np.pi * self.delay_s[:, None, :] * (f[None, :, None] - fc)
+            + np.einsum("fn,apn->afp", cheb[:, 1:], self.bandpass_phase_coeffs)
         )
         drift = self.drift_amplitude[None] * np.sin(
             2 * np.pi * (t[:, None, None] - self.t0_unix) / self.drift_period_s[None]
@@ -121,6 +128,7 @@ def draw_gains(
     shape = (config.n_ant, 2)
     amp = 1.0 + rng.normal(0.0, 0.05, shape)
     coeffs = rng.normal(0.0, config.bandpass_amplitude_std, shape + (3,))
+    phase_coeffs = rng.normal(0.0, config.bandpass_phase_std, shape + (2,))
     phase0 = rng.uniform(-np.pi, np.pi, shape)
     delay = rng.normal(0.0, config.delay_std_ns * 1e-9, shape)
     drift_amp = np.radians(rng.uniform(*config.phase_drift_deg, shape))
@@ -129,6 +137,7 @@ def draw_gains(
     return GainModel(
         amp,
         coeffs,
+        phase_coeffs,
         phase0,
         delay,
         drift_amp,

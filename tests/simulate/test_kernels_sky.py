@@ -161,3 +161,41 @@ def test_config_validation():
     assert SimulationConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ConfigurationError, match="dec"):
         SkyModel.from_degrees([0.0], [95.0], [1.0])
+
+
+def test_gain_model_matches_its_formula():
+    from dsa110.simulate.instrument import draw_gains
+
+    config = SimulationConfig.preset("small")
+    model = draw_gains(
+        np.random.default_rng(3),
+        config,
+        freq_min_hz=1.31e9,
+        freq_max_hz=1.50e9,
+        t0_unix=1.79e9,
+    )
+    times = 1.79e9 + np.array([0.0, 600.0, 7200.0])
+    freqs = np.array([1.31e9, 1.4e9, 1.5e9])
+    g = model.evaluate(times, freqs)
+    assert g.shape == (3, 12, 3, 2) and g.dtype == np.complex64
+    fc, half = 1.405e9, 0.095e9
+    for a in range(12):
+        for p in range(2):
+            x = (freqs - fc) / half
+            t2, t3 = 2 * x**2 - 1, 4 * x**3 - 3 * x
+            c = model.bandpass_coeffs[a, p]
+            amp = model.amplitude[a, p] * (1 + c[0] * x + c[1] * t2 + c[2] * t3)
+            q = model.bandpass_phase_coeffs[a, p]
+            phase_f = (
+                model.phase0[a, p]
+                + 2 * np.pi * model.delay_s[a, p] * (freqs - fc)
+                + q[0] * t2
+                + q[1] * t3
+            )
+            drift = model.drift_amplitude[a, p] * np.sin(
+                2 * np.pi * (times - 1.79e9) / model.drift_period_s[a, p]
+                + model.drift_phase[a, p]
+            )
+            expected = amp[None] * np.exp(1j * (phase_f[None] + drift[:, None]))
+            # complex64 output
+            assert_allclose(g[:, a, :, p], expected, rtol=1e-6, atol=0)
