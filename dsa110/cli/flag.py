@@ -15,26 +15,51 @@ def register(subparsers) -> None:
     """
     p = subparsers.add_parser(
         "flag",
-        help="flag RFI (zeros, autos, SumThreshold, MAD clip, extension, dead antennas)",
-        description="Flag INPUT and report flag fractions per antenna, channel and time. "
-        "INPUT is a zarr visibility store (its FLAG is replaced), a Measurement Set (its "
-        "FLAG column is rewritten), or a UVH5 group directory / subband files (never "
+        help="flag RFI (zeros, autos, SumThreshold, MAD clip, extension, dead ants)",
+        description="Flag INPUT and report flag fractions per antenna, channel and "
+        "time. INPUT is a zarr visibility store (its FLAG is replaced), a Measurement "
+        "Set (its FLAG column is rewritten), or a UVH5 group directory / subband files "
+        "(never "
         "modified: the flags go to a flag product, by default INPUT.flags.zarr beside "
         "it). With --out the flags of any input go to that flag product instead. Flags "
         "combine with the data's own.",
     )
-    p.add_argument("paths", nargs="+", metavar="INPUT",
-                   help="zarr store, Measurement Set, group directory or subband files")
-    p.add_argument("--out", default=None, help="write a flag product (zarr) here instead")
-    p.add_argument("--strategy", default="dsa110", help="flag strategy: dsa110 (default) or basic")
-    p.add_argument("--mad-sigma", type=float, default=None, help="override the MAD clip level")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="override SumThreshold's first threshold (robust σ)")
-    p.add_argument("--missing", choices=("error", "flag", "skip"), default="error",
-                   help="absent subbands of a UVH5 group (default: refuse)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing flag product")
-    p.add_argument("--csv", default=None, metavar="PREFIX",
-                   help="also write PREFIX_antenna.csv, PREFIX_channel.csv, PREFIX_time.csv")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="INPUT",
+        help="zarr store, Measurement Set, group directory or subband files",
+    )
+    p.add_argument(
+        "--out", default=None, help="write a flag product (zarr) here instead"
+    )
+    p.add_argument(
+        "--strategy", default="dsa110", help="flag strategy: dsa110 (default) or basic"
+    )
+    p.add_argument(
+        "--mad-sigma", type=float, default=None, help="override the MAD clip level"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="override SumThreshold's first threshold (robust σ)",
+    )
+    p.add_argument(
+        "--missing",
+        choices=("error", "flag", "skip"),
+        default="error",
+        help="absent subbands of a UVH5 group (default: refuse)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing flag product"
+    )
+    p.add_argument(
+        "--csv",
+        default=None,
+        metavar="PREFIX",
+        help="also write PREFIX_antenna.csv, PREFIX_channel.csv, PREFIX_time.csv",
+    )
     p.set_defaults(func=_run)
 
 
@@ -67,8 +92,10 @@ def _print_report(frac, csv_prefix=None):
     import numpy as np
 
     print(f"flagged: {frac.attrs['total_fraction']:.4%} of all samples")
-    pols = ", ".join(f"{p} {v:.4%}" for p, v in zip(frac.polarization.values,
-                                                      frac.polarization_fraction.values))
+    pols = ", ".join(
+        f"{p} {v:.4%}"
+        for p, v in zip(frac.polarization.values, frac.polarization_fraction.values)
+    )
     print(f"per polarization: {pols}")
     print("per antenna:")
     for name, v in zip(frac.antenna.values, frac.antenna_fraction.values):
@@ -82,12 +109,19 @@ def _print_report(frac, csv_prefix=None):
     print(f"per channel (blocks of {block}; min / mean / max):")
     for s in range(0, f.size, block):
         sl = slice(s, s + block)
-        print(f"  {f[sl][0] / 1e6:9.3f}-{f[sl][-1] / 1e6:9.3f} MHz "
-              f"{fr[sl].min():8.4%} {fr[sl].mean():8.4%} {fr[sl].max():8.4%}")
+        print(
+            f"  {f[sl][0] / 1e6:9.3f}-{f[sl][-1] / 1e6:9.3f} MHz "
+            f"{fr[sl].min():8.4%} {fr[sl].mean():8.4%} {fr[sl].max():8.4%}"
+        )
     worst = np.argsort(fr)[::-1][: min(10, f.size)]
-    print("worst channels: " + ", ".join(f"{f[k] / 1e6:.3f} MHz {fr[k]:.1%}" for k in worst))
+    print(
+        "worst channels: "
+        + ", ".join(f"{f[k] / 1e6:.3f} MHz {fr[k]:.1%}" for k in worst)
+    )
     if csv_prefix:
-        frac[["antenna_fraction", "antenna_number"]].to_dataframe().to_csv(f"{csv_prefix}_antenna.csv")
+        frac[["antenna_fraction", "antenna_number"]].to_dataframe().to_csv(
+            f"{csv_prefix}_antenna.csv"
+        )
         frac[["frequency_fraction"]].to_dataframe().to_csv(f"{csv_prefix}_channel.csv")
         frac[["time_fraction"]].to_dataframe().to_csv(f"{csv_prefix}_time.csv")
 
@@ -140,8 +174,12 @@ def _run(args) -> int:
     else:
         computed = flagged.FLAG.values  # all flags, before the MS changes
         write_ms_flags(
-            computed, args.paths[0], times=ds.time.values, antenna1=ds.antenna1.values,
-            antenna2=ds.antenna2.values, frequency=ds.frequency.values,
+            computed,
+            args.paths[0],
+            times=ds.time.values,
+            antenna1=ds.antenna1.values,
+            antenna2=ds.antenna2.values,
+            frequency=ds.frequency.values,
         )
         frac = flag_fractions(flagged.assign(FLAG=(flagged.FLAG.dims, computed)))
         where = f"FLAG column of {args.paths[0]}"

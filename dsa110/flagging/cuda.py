@@ -80,7 +80,8 @@ def sumthreshold_1d(values, flags, *, window, threshold):
     """
     if values.ndim != 2 or flags.shape != values.shape:
         raise ValueError(
-            f"values and flags must be (row, sample), got {values.shape} and {flags.shape}"
+            "values and flags must be (row, sample), "
+            f"got {values.shape} and {flags.shape}"
         )
     xp = get_array_namespace(values, flags)
     n_row = values.shape[0]
@@ -98,5 +99,7 @@ def sumthreshold_1d(values, flags, *, window, threshold):
     values = cupy.ascontiguousarray(values)
     flags = cupy.ascontiguousarray(flags, dtype=cupy.bool_)
     out = cupy.empty(values.shape, dtype=cupy.bool_)
-    _sumthreshold_1d_kernel[blocks, tpb](values, flags, int(window), float(threshold), out)
+    _sumthreshold_1d_kernel[blocks, tpb](
+        values, flags, int(window), float(threshold), out
+    )
     return out

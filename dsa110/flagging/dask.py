@@ -143,7 +143,14 @@ def flag_invalid(vis, flags):
     """
     _check_vis_flags(vis, flags)
     return da.blockwise(
-        _invalid_block, _IDX, vis, _IDX, flags, _IDX, dtype=np.bool_, meta=np.empty((0,) * 4, bool)
+        _invalid_block,
+        _IDX,
+        vis,
+        _IDX,
+        flags,
+        _IDX,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
     )
 
 
@@ -171,8 +178,16 @@ def flag_amplitude(vis, flags, *, threshold):
     """
     _check_vis_flags(vis, flags)
     return da.blockwise(
-        _amplitude_block, _IDX, vis, _IDX, flags, _IDX, float(threshold), None,
-        dtype=np.bool_, meta=np.empty((0,) * 4, bool),
+        _amplitude_block,
+        _IDX,
+        vis,
+        _IDX,
+        flags,
+        _IDX,
+        float(threshold),
+        None,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
     )
 
 
@@ -202,8 +217,14 @@ def flag_baselines(flags, bad_baseline):
         )
     bad = da.asarray(bad_baseline).rechunk((flags.chunks[1],))
     return da.blockwise(
-        _baselines_block, _IDX, flags, _IDX, bad, "b",
-        dtype=np.bool_, meta=np.empty((0,) * 4, bool),
+        _baselines_block,
+        _IDX,
+        flags,
+        _IDX,
+        bad,
+        "b",
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
     )
 
 
@@ -254,13 +275,24 @@ def sumthreshold(
     _check_vis_flags(vis, flags)
     _check_planes(vis, "sumthreshold")
     kwargs = dict(
-        threshold=float(threshold), rho=float(rho), max_window=int(max_window),
-        n_iter=int(n_iter), threshold_step=float(threshold_step),
-        sigma_time=float(sigma_time), sigma_frequency=float(sigma_frequency),
+        threshold=float(threshold),
+        rho=float(rho),
+        max_window=int(max_window),
+        n_iter=int(n_iter),
+        threshold_step=float(threshold_step),
+        sigma_time=float(sigma_time),
+        sigma_frequency=float(sigma_frequency),
     )
     return da.blockwise(
-        _sumthreshold_block, _IDX, vis, _IDX, flags, _IDX,
-        dtype=np.bool_, meta=np.empty((0,) * 4, bool), **kwargs,
+        _sumthreshold_block,
+        _IDX,
+        vis,
+        _IDX,
+        flags,
+        _IDX,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
+        **kwargs,
     )
 
 
@@ -295,8 +327,16 @@ def mad_clip(vis, flags, *, sigma):
     _check_vis_flags(vis, flags)
     _check_planes(vis, "mad_clip")
     return da.blockwise(
-        _mad_block, _IDX, vis, _IDX, flags, _IDX, float(sigma), None,
-        dtype=np.bool_, meta=np.empty((0,) * 4, bool),
+        _mad_block,
+        _IDX,
+        vis,
+        _IDX,
+        flags,
+        _IDX,
+        float(sigma),
+        None,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
     )
 
 
@@ -330,10 +370,16 @@ def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):
     """
     _check_planes(flags, "extend_flags")
     kwargs = dict(
-        polarization=bool(polarization), time_fraction=float(time_fraction),
+        polarization=bool(polarization),
+        time_fraction=float(time_fraction),
         frequency_fraction=float(frequency_fraction),
     )
     return da.blockwise(
-        _extend_block, _IDX, flags, _IDX,
-        dtype=np.bool_, meta=np.empty((0,) * 4, bool), **kwargs,
+        _extend_block,
+        _IDX,
+        flags,
+        _IDX,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
+        **kwargs,
     )

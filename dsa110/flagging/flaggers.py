@@ -58,7 +58,11 @@ def _inputs(ds, need_vis=True):
 
 def _with_flags(ds, new):
     old = ds["FLAG"]
-    if isinstance(new, da.Array) and isinstance(old.data, da.Array) and new.chunks != old.data.chunks:
+    if (
+        isinstance(new, da.Array)
+        and isinstance(old.data, da.Array)
+        and new.chunks != old.data.chunks
+    ):
         new = new.rechunk(old.data.chunks)
     return ds.assign(FLAG=xr.Variable(_DIMS, new, attrs=dict(old.attrs)))
 
@@ -156,7 +160,7 @@ def flag_sumthreshold(
     sigma_time=2.5,
     sigma_frequency=5.0,
 ):
-    """Iterative SumThreshold in time and frequency, per baseline and polarization.
+    """Flag with iterative SumThreshold in time and frequency per baseline and pol.
 
     Parameters
     ----------
@@ -189,10 +193,16 @@ def flag_sumthreshold(
     Offringa et al., MNRAS 405, 155 (2010); A&A 539, A95 (2012).
     """
     return _plane_op(
-        ds, fdask.sumthreshold, kernels.sumthreshold,
-        threshold=float(threshold), rho=float(rho), max_window=int(max_window),
-        n_iter=int(n_iter), threshold_step=float(threshold_step),
-        sigma_time=float(sigma_time), sigma_frequency=float(sigma_frequency),
+        ds,
+        fdask.sumthreshold,
+        kernels.sumthreshold,
+        threshold=float(threshold),
+        rho=float(rho),
+        max_window=int(max_window),
+        n_iter=int(n_iter),
+        threshold_step=float(threshold_step),
+        sigma_time=float(sigma_time),
+        sigma_frequency=float(sigma_frequency),
     )
 
 
@@ -235,7 +245,8 @@ def extend_flags(ds, *, polarization=True, time_fraction=0.5, frequency_fraction
     """
     _, flags, lazy = _inputs(ds, need_vis=False)
     kw = dict(
-        polarization=bool(polarization), time_fraction=float(time_fraction),
+        polarization=bool(polarization),
+        time_fraction=float(time_fraction),
         frequency_fraction=float(frequency_fraction),
     )
     if lazy:
@@ -337,16 +348,26 @@ def flag_rfi(ds, *, strategy="dsa110"):
         flags = mod.flag_amplitude(vis, flags, threshold=float(st.amplitude_threshold))
     if st.sumthreshold:
         flags = mod.sumthreshold(
-            vis, flags, threshold=float(st.threshold), rho=float(st.rho),
-            max_window=int(st.max_window), n_iter=int(st.n_iter),
-            threshold_step=float(st.threshold_step), sigma_time=float(st.sigma_time),
+            vis,
+            flags,
+            threshold=float(st.threshold),
+            rho=float(st.rho),
+            max_window=int(st.max_window),
+            n_iter=int(st.n_iter),
+            threshold_step=float(st.threshold_step),
+            sigma_time=float(st.sigma_time),
             sigma_frequency=float(st.sigma_frequency),
         )
     if st.mad_sigma is not None:
         flags = mod.mad_clip(vis, flags, sigma=float(st.mad_sigma))
-    if st.extend_polarization or st.extend_time_fraction < 1 or st.extend_frequency_fraction < 1:
+    if (
+        st.extend_polarization
+        or st.extend_time_fraction < 1
+        or st.extend_frequency_fraction < 1
+    ):
         flags = mod.extend_flags(
-            flags, polarization=bool(st.extend_polarization),
+            flags,
+            polarization=bool(st.extend_polarization),
             time_fraction=float(st.extend_time_fraction),
             frequency_fraction=float(st.extend_frequency_fraction),
         )

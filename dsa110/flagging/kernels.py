@@ -319,7 +319,7 @@ def sumthreshold_plane(
     sigma_time,
     sigma_frequency,
 ):
-    """Iterative SumThreshold on one time–frequency plane.
+    """Run iterative SumThreshold on one time–frequency plane.
 
     Each iteration smooths the unflagged amplitudes into a background, takes the
     residual, estimates its σ robustly (MAD), and runs SumThreshold with
@@ -354,15 +354,29 @@ def sumthreshold_plane(
         non-finite samples.
     """
     return _sumthreshold_plane_impl(
-        amplitude, flags, threshold, rho, max_window, n_iter, threshold_step,
-        sigma_time, sigma_frequency,
+        amplitude,
+        flags,
+        threshold,
+        rho,
+        max_window,
+        n_iter,
+        threshold_step,
+        sigma_time,
+        sigma_frequency,
     )
 
 
 @njit(**JIT_OPTIONS)
 def _sumthreshold_plane_impl(
-    amplitude, flags, threshold, rho, max_window, n_iter, threshold_step,
-    sigma_time, sigma_frequency,
+    amplitude,
+    flags,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
 ):
     n_t, n_f = amplitude.shape
     out = flags.copy()
@@ -403,7 +417,7 @@ def sumthreshold(
     sigma_time,
     sigma_frequency,
 ):
-    """Iterative SumThreshold per baseline and polarization on ``|V|``.
+    """Run iterative SumThreshold per baseline and polarization on ``|V|``.
 
     Parameters
     ----------
@@ -430,8 +444,15 @@ def sumthreshold(
                     amp[i, j] = abs(vis[i, b, j, p])
                     fl[i, j] = flags[i, b, j, p]
             res = _sumthreshold_plane_impl(
-                amp, fl, threshold, rho, max_window, n_iter, threshold_step,
-                sigma_time, sigma_frequency,
+                amp,
+                fl,
+                threshold,
+                rho,
+                max_window,
+                n_iter,
+                threshold_step,
+                sigma_time,
+                sigma_frequency,
             )
             for i in range(n_t):
                 for j in range(n_f):

@@ -17,11 +17,22 @@ import numpy as np
 from dsa110 import schema
 from dsa110.errors import FileFormatError
 
-__all__ = ["write_flag_product", "open_flag_product", "replace_zarr_flags", "write_ms_flags"]
+__all__ = [
+    "write_flag_product",
+    "open_flag_product",
+    "replace_zarr_flags",
+    "write_ms_flags",
+]
 
 _COORDS = (
-    schema.TIME, schema.BASELINE, schema.FREQUENCY, schema.POLARIZATION,
-    "antenna1", "antenna2", "baseline_antenna1_name", "baseline_antenna2_name",
+    schema.TIME,
+    schema.BASELINE,
+    schema.FREQUENCY,
+    schema.POLARIZATION,
+    "antenna1",
+    "antenna2",
+    "baseline_antenna1_name",
+    "baseline_antenna2_name",
 )
 
 
@@ -56,11 +67,17 @@ def write_flag_product(ds, path, *, overwrite=False, attrs=None):
 
     info = {
         "product": "dsa110 flags",
-        "source_files": [str(f) for f in np.atleast_1d(ds.attrs.get("source_files", []))],
+        "source_files": [
+            str(f) for f in np.atleast_1d(ds.attrs.get("source_files", []))
+        ],
         **(attrs or {}),
     }
     flag = ds["FLAG"]
-    data = flag.data if isinstance(flag.data, da.Array) else da.from_array(np.asarray(flag.data))
+    data = (
+        flag.data
+        if isinstance(flag.data, da.Array)
+        else da.from_array(np.asarray(flag.data))
+    )
     # zarr v2 written directly (as dsa110.io.zarr_store does): xarray's to_zarr
     # expects zarr 3 here.
     with atomic_output(path, overwrite=overwrite) as tmp:
@@ -113,7 +130,9 @@ def open_flag_product(path):
         if name != "FLAG":
             coords[name] = (tuple(arr.attrs["_ARRAY_DIMENSIONS"]), arr[...])
     dims = tuple(flag.attrs["_ARRAY_DIMENSIONS"])
-    return xr.Dataset({"FLAG": (dims, da.from_zarr(flag))}, coords=coords, attrs=dict(root.attrs))
+    return xr.Dataset(
+        {"FLAG": (dims, da.from_zarr(flag))}, coords=coords, attrs=dict(root.attrs)
+    )
 
 
 def replace_zarr_flags(ds, store):
@@ -152,7 +171,9 @@ def replace_zarr_flags(ds, store):
         raise FileFormatError(store, f"no FLAG array ({exc})", field="FLAG") from exc
     if tuple(old.shape) != tuple(ds["FLAG"].shape):
         raise FileFormatError(
-            store, f"FLAG has shape {old.shape}, the flags {ds['FLAG'].shape}", field="FLAG"
+            store,
+            f"FLAG has shape {old.shape}, the flags {ds['FLAG'].shape}",
+            field="FLAG",
         )
     tmp = temporary_name(store)
     try:
@@ -219,14 +240,17 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
         ddid = t.getcol("DATA_DESC_ID")
         utime = np.unique(time)
         if utime.size != times.size:
-            raise FileFormatError(ms, f"{utime.size} integrations, flags have {times.size}",
-                                  field="TIME")
+            raise FileFormatError(
+                ms, f"{utime.size} integrations, flags have {times.size}", field="TIME"
+            )
         t_idx = np.searchsorted(utime, time)
         key = a1 * n_ant + a2
         pos = np.searchsorted(bl_key[order], key)
         pos = np.minimum(pos, order.size - 1)
         if not np.all(bl_key[order][pos] == key):
-            raise FileFormatError(ms, "rows with baselines the flags do not have", field="ANTENNA1")
+            raise FileFormatError(
+                ms, "rows with baselines the flags do not have", field="ANTENNA1"
+            )
         b_idx = order[pos]
         for d in np.unique(ddid):
             rows = np.flatnonzero(ddid == d)
@@ -234,9 +258,15 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
             c_idx = np.searchsorted(frequency, freq)
             c_idx = np.minimum(c_idx, frequency.size - 1)
             if not np.allclose(frequency[c_idx], freq, rtol=1e-12, atol=0.0):
-                raise FileFormatError(ms, f"spectral window of DATA_DESC_ID {d} has channels "
-                                      "the flags do not have", field="CHAN_FREQ")
-            values = flags[t_idx[rows][:, None], b_idx[rows][:, None], c_idx[None, :], :]
+                raise FileFormatError(
+                    ms,
+                    f"spectral window of DATA_DESC_ID {d} has channels "
+                    "the flags do not have",
+                    field="CHAN_FREQ",
+                )
+            values = flags[
+                t_idx[rows][:, None], b_idx[rows][:, None], c_idx[None, :], :
+            ]
             # One strided write when the window's rows are evenly spaced (as
             # dask-ms and pyuvdata write them), else runs of consecutive rows.
             # (Row selections, t.selectrows, refuse writes on user-locked MSs.)
@@ -245,7 +275,10 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
                 runs = [(0, rows.size, int(steps[0]))]
             else:
                 breaks = np.flatnonzero(steps != 1) + 1
-                runs = [(lo, hi, 1) for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, rows.size])]
+                runs = [
+                    (lo, hi, 1)
+                    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, rows.size])
+                ]
             for lo, hi, incr in runs:
                 kw = dict(startrow=int(rows[lo]), nrow=int(hi - lo), rowincr=incr)
                 t.putcol("FLAG", values[lo:hi], **kw)

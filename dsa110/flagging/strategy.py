@@ -1,4 +1,4 @@
-"""Flagging strategies: which flaggers :func:`dsa110.flagging.flag_rfi` runs, with what options."""
+"""Flagging strategies: which flaggers :func:`dsa110.flagging.flag_rfi` runs, how."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ class FlagStrategy:
 
     def __post_init__(self):
         def bad(name, why):
-            raise ConfigurationError(f"flag strategy: {name}={getattr(self, name)!r} {why}")
+            raise ConfigurationError(
+                f"flag strategy: {name}={getattr(self, name)!r} {why}"
+            )
 
         if self.amplitude_threshold is not None and not self.amplitude_threshold > 0:
             bad("amplitude_threshold", "must be > 0 or None")
@@ -88,7 +90,10 @@ class FlagStrategy:
         for name in ("extend_time_fraction", "extend_frequency_fraction"):
             if not 0 < getattr(self, name) <= 1:
                 bad(name, "must be in (0, 1]")
-        if self.dead_antenna_fraction is not None and not 0 < self.dead_antenna_fraction <= 1:
+        if (
+            self.dead_antenna_fraction is not None
+            and not 0 < self.dead_antenna_fraction <= 1
+        ):
             bad("dead_antenna_fraction", "must be in (0, 1] or None")
 
     def replace(self, **changes) -> FlagStrategy:
@@ -111,7 +116,9 @@ class FlagStrategy:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = set(changes) - known
         if unknown:
-            raise ConfigurationError(f"flag strategy: unknown option(s) {sorted(unknown)}")
+            raise ConfigurationError(
+                f"flag strategy: unknown option(s) {sorted(unknown)}"
+            )
         return dataclasses.replace(self, **changes)
 
 
@@ -156,10 +163,13 @@ def get_strategy(strategy) -> FlagStrategy:
             return STRATEGIES[strategy]
         except KeyError:
             raise ConfigurationError(
-                f"unknown flag strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
+                f"unknown flag strategy {strategy!r}; "
+                f"choose one of {sorted(STRATEGIES)}"
             ) from None
     if isinstance(strategy, dict):
         options = dict(strategy)
         base = get_strategy(options.pop("base", "dsa110"))
         return base.replace(**options)
-    raise ConfigurationError(f"flag strategy must be a name, a dict or a FlagStrategy, not {strategy!r}")
+    raise ConfigurationError(
+        f"flag strategy must be a name, a dict or a FlagStrategy, not {strategy!r}"
+    )

@@ -79,7 +79,10 @@ def flag_fractions(ds):
                 "time_fraction": (schema.TIME, per_time / (n_b * n_f * n_p)),
                 "frequency_fraction": (schema.FREQUENCY, per_chan / (n_t * n_b * n_p)),
                 "baseline_fraction": (schema.BASELINE, per_bl / per_bl_samples),
-                "polarization_fraction": (schema.POLARIZATION, per_pol / (n_t * n_b * n_f)),
+                "polarization_fraction": (
+                    schema.POLARIZATION,
+                    per_pol / (n_t * n_b * n_f),
+                ),
                 "antenna_fraction": ("antenna", flagged / (count * per_bl_samples)),
             },
             coords={

@@ -8,7 +8,9 @@ import pytest
 from dsa110.testing import make_visibility_dataset
 
 
-def inject_rfi(shape, *, rng, sigma=1.0, n_lines=3, n_bursts=2, n_blocks=3, n_spikes=40):
+def inject_rfi(
+    shape, *, rng, sigma=1.0, n_lines=3, n_bursts=2, n_blocks=3, n_spikes=40
+):
     """Complex RFI of shape (time, baseline_id, frequency, polarization) and its mask.
 
     Narrow-band lines (one channel, every integration, a random half of the
@@ -34,7 +36,9 @@ def inject_rfi(shape, *, rng, sigma=1.0, n_lines=3, n_bursts=2, n_blocks=3, n_sp
         amp[:, bls, f, :] += level((n_t, bls.size, n_p)) * 0.3 + level(1)
     for _ in range(n_bursts):
         t = rng.integers(n_t)
-        amp[t, :, :, :] += level((1,)) * (1 + 0.2 * rng.standard_normal((n_b, n_f, n_p)))
+        amp[t, :, :, :] += level((1,)) * (
+            1 + 0.2 * rng.standard_normal((n_b, n_f, n_p))
+        )
     for _ in range(n_blocks):
         t0, f0, b = rng.integers(n_t - 4), rng.integers(n_f - 8), rng.integers(n_b)
         amp[t0 : t0 + 4, b, f0 : f0 + 8, :] += level(1)
@@ -65,7 +69,9 @@ def rfi_dataset():
     Returns ``(ds, rfi_amplitude)``; noise σ = 1 Jy per component.
     """
     rng = np.random.default_rng(20261124)
-    ds = make_visibility_dataset(n_time=24, n_chan_per_subband=48, subbands=(6, 7), beam=False)
+    ds = make_visibility_dataset(
+        n_time=24, n_chan_per_subband=48, subbands=(6, 7), beam=False
+    )
     shape = ds.VISIBILITY.shape
     rfi, amp = inject_rfi(shape, rng=rng)
     vis = synthetic_vis(shape, rng=rng) + rfi

@@ -1,4 +1,4 @@
-"""`dsa110 flag` on a simulated tile: UVH5 → flag product, zarr store, Measurement Set."""
+"""`dsa110 flag` on a simulated tile: UVH5 → flag product, zarr store, MS."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def tile(tmp_path_factory):
     from dsa110.simulate import load_truth, simulate_observation
 
     out = tmp_path_factory.mktemp("tile") / "group"
-    tiles = simulate_observation(out, preset="small", seed=5, rfi=True, population=False)
+    tiles = simulate_observation(
+        out, preset="small", seed=5, rfi=True, population=False
+    )
     return out, load_truth(tiles[0].truth_path)
 
 
@@ -42,8 +44,20 @@ def test_flag_uvh5_group_writes_product_matching_truth(tile, tmp_path, capsys):
     # The raw files are untouched and a second run refuses to overwrite.
     assert not open_observation(group).FLAG.values[:, cross].any()
     assert main(["flag", str(group), "--out", str(product)]) == 1
-    assert main(["flag", str(group), "--out", str(product), "--overwrite",
-                 "--strategy", "basic"]) == 0
+    assert (
+        main(
+            [
+                "flag",
+                str(group),
+                "--out",
+                str(product),
+                "--overwrite",
+                "--strategy",
+                "basic",
+            ]
+        )
+        == 0
+    )
     basic = open_flag_product(product).FLAG.values
     assert_array_equal(basic.any(axis=(0, 2, 3)), ~cross)
 
@@ -70,8 +84,9 @@ def test_flag_measurement_set_column(tile, tmp_path):
     from dsa110.io.ms_reader import read_ms
 
     group, _ = tile
-    ms = write_ms(open_observation(group), tmp_path / "vis.ms", spw="subband",
-                  n_chan_per_spw=4)
+    ms = write_ms(
+        open_observation(group), tmp_path / "vis.ms", spw="subband", n_chan_per_spw=4
+    )
     expected = flagging.flag_rfi(read_ms(ms)).FLAG.values
     assert main(["flag", str(ms)]) == 0
     assert_array_equal(read_ms(ms).FLAG.values, expected)

@@ -47,4 +47,6 @@ def test_gpu_and_cpu_kernels_share_the_signature():
 
 def test_gpu_shape_mismatch_raises():
     with pytest.raises(ValueError, match="row, sample"):
-        gpu.sumthreshold_1d(np.ones((2, 3)), np.zeros((3, 2), bool), window=1, threshold=1.0)
+        gpu.sumthreshold_1d(
+            np.ones((2, 3)), np.zeros((3, 2), bool), window=1, threshold=1.0
+        )

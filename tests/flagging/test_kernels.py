@@ -9,15 +9,20 @@ from numpy.testing import assert_allclose, assert_array_equal
 from dsa110.flagging import kernels
 
 ST_KW = dict(
-    threshold=6.0, rho=1.5, max_window=64, n_iter=3, threshold_step=2.0,
-    sigma_time=2.5, sigma_frequency=5.0,
+    threshold=6.0,
+    rho=1.5,
+    max_window=64,
+    n_iter=3,
+    threshold_step=2.0,
+    sigma_time=2.5,
+    sigma_frequency=5.0,
 )
 
 
 def _noise(shape, rng, offset=5.0):
-    return (offset + rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(
-        np.complex64
-    )
+    return (
+        offset + rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    ).astype(np.complex64)
 
 
 def _sumthreshold_1d_reference(values, flags, window, threshold):
@@ -73,7 +78,9 @@ def test_sumthreshold_1d_equals_direct_definition(window):
     flags = rng.random(values.shape) < 0.15
     threshold = 2.5 / 1.5 ** np.log2(window)
     out = kernels.sumthreshold_1d(values, flags, window=window, threshold=threshold)
-    assert_array_equal(out, _sumthreshold_1d_reference(values, flags, window, threshold))
+    assert_array_equal(
+        out, _sumthreshold_1d_reference(values, flags, window, threshold)
+    )
 
 
 def test_sumthreshold_1d_run_detected_only_by_long_window():
@@ -95,7 +102,9 @@ def test_masked_gaussian_smooth_against_direct_normalised_convolution():
     flags = rng.random(values.shape) < 0.2
     values[0, 0] = np.nan
     st, sf = 1.2, 2.0
-    out = kernels.masked_gaussian_smooth(values, flags, sigma_time=st, sigma_frequency=sf)
+    out = kernels.masked_gaussian_smooth(
+        values, flags, sigma_time=st, sigma_frequency=sf
+    )
     w = (~flags & np.isfinite(values)).astype(float)
     x = np.where(w > 0, values, 0.0)
     ht, hf = int(np.ceil(3 * st)), int(np.ceil(3 * sf))
@@ -107,7 +116,9 @@ def test_masked_gaussian_smooth_against_direct_normalised_convolution():
                 for dj in range(-hf, hf + 1):
                     k, m = i + di, j + dj
                     if 0 <= k < 9 and 0 <= m < 15:
-                        g = np.exp(-0.5 * (di / st) ** 2) * np.exp(-0.5 * (dj / sf) ** 2)
+                        g = np.exp(-0.5 * (di / st) ** 2) * np.exp(
+                            -0.5 * (dj / sf) ** 2
+                        )
                         num += g * w[k, m] * x[k, m]
                         den += g * w[k, m]
             ref[i, j] = num / den
@@ -207,11 +218,15 @@ def test_extend_flags_polarization_time_frequency():
     flags[0, 0, 0, 1] = True  # → both polarizations
     flags[:3, 1, 2, 0] = True  # channel 2 flagged in 3/4 > 0.5 of times
     flags[2, 0, :4, 0] = True  # integration 2 flagged in 4/6 > 0.5 of channels
-    out = kernels.extend_flags(flags, polarization=True, time_fraction=0.5, frequency_fraction=0.5)
+    out = kernels.extend_flags(
+        flags, polarization=True, time_fraction=0.5, frequency_fraction=0.5
+    )
     expected = flags.copy()
     expected[0, 0, 0, :] = True
     expected[:, 1, 2, :] = True
     expected[2, 0, :, :] = True
     assert_array_equal(out, expected)
-    off = kernels.extend_flags(flags, polarization=False, time_fraction=1.0, frequency_fraction=1.0)
+    off = kernels.extend_flags(
+        flags, polarization=False, time_fraction=1.0, frequency_fraction=1.0
+    )
     assert_array_equal(off, flags)
