@@ -26,6 +26,7 @@ from dsa110.calibration.solve import (
     choose_refant,
     delay_from_bandpass,
     solve_bandpass,
+    solve_delay,
     solve_gains,
     uv_weights,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "save_solutions",
     "solve_bandpass",
     "solve_calibration",
+    "solve_delay",
     "solve_gains",
     "uv_weights",
 ]
@@ -91,9 +93,9 @@ def solve_calibration(
     gain_mode : {"ap", "p"}, keyword-only
         Gains: amplitude+phase or phase only.
     delay : bool, keyword-only
-        Also derive per-antenna delays (K) from the bandpass phase slope
-        (stored as ``DELAY``; the bandpass keeps the full phase, so the delay is
-        informational and not applied twice).
+        Solve per-antenna delays (K, :func:`solve_delay`) first; the bandpass
+        and gains are then solved with the delays applied, and ``DELAY`` is
+        part of the solutions (applied by :func:`apply_calibration`).
     refant, min_snr, min_baselines, uvmin_lambda, fill_gaps, solnorm, beam
         See :func:`solve_bandpass`.
 
@@ -104,11 +106,13 @@ def solve_calibration(
     """
     common = dict(refant=refant, min_snr=min_snr, min_baselines=min_baselines,
                   uvmin_lambda=uvmin_lambda, beam=beam)
-    bp = solve_bandpass(ds, calibrator, fill_gaps=fill_gaps, solnorm=solnorm, **common)
-    gains = solve_gains(ds, calibrator, solint=solint, mode=gain_mode, bandpass=bp, **common)
-    parts = [bp, gains]
-    if delay:
-        parts.append(delay_from_bandpass(bp).rename("DELAY_ESTIMATE"))
+    k = solve_delay(ds, calibrator, **common) if delay else None
+    bp = solve_bandpass(ds, calibrator, fill_gaps=fill_gaps, solnorm=solnorm, prior=k,
+                        **common)
+    prior = bp if k is None else bp.merge(k[["DELAY"]], compat="override")
+    gains = solve_gains(ds, calibrator, solint=solint, mode=gain_mode, bandpass=prior,
+                        **common)
+    parts = [bp, gains] + ([k[["DELAY"]]] if k is not None else [])
     params = dict(solint=solint, gain_mode=gain_mode, delay=delay, fill_gaps=fill_gaps,
                   solnorm=solnorm, **common)
     sources = [calibrator] if hasattr(calibrator, "ra") else list(calibrator)

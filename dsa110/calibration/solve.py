@@ -27,6 +27,7 @@ __all__ = [
     "solve_bandpass",
     "solve_gains",
     "delay_from_bandpass",
+    "solve_delay",
     "choose_refant",
     "uv_weights",
 ]
@@ -255,6 +256,7 @@ def solve_bandpass(
     max_iter: int = 200,
     tol: float = 1e-10,
     beam: bool = True,
+    prior=None,
 ) -> xr.Dataset:
     """Per-channel, per-polarization complex bandpass over the whole dataset.
 
@@ -282,6 +284,9 @@ def solve_bandpass(
         StEFCal iteration limit and tolerance.
     beam : bool, keyword-only
         Attenuate the model by the primary beam.
+    prior : xarray.Dataset, optional, keyword-only
+        Solutions already known (e.g. ``DELAY`` from :func:`solve_delay`),
+        folded into the model; the bandpass is then what remains.
 
     Returns
     -------
@@ -290,7 +295,8 @@ def solve_bandpass(
         ``BANDPASS_FLAG`` and ``BANDPASS_SNR``; attrs ``refant`` and the
         parameters.
     """
-    r = _solve(ds, sky, per_channel=True, solint="inf", phase_only=False, bandpass=None,
+    pri = None if prior is None else _bandpass_on(prior, ds[schema.FREQUENCY].values)
+    r = _solve(ds, sky, per_channel=True, solint="inf", phase_only=False, bandpass=pri,
                refant=refant, min_snr=min_snr, min_baselines=min_baselines,
                uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
                max_iter=max_iter, tol=tol, beam=beam)
@@ -354,8 +360,9 @@ def solve_gains(
     mode : {"ap", "p"}, keyword-only
         Amplitude and phase, or phase only (``|g| = 1``).
     bandpass : xarray.Dataset, optional, keyword-only
-        A :func:`solve_bandpass` result, applied (nearest channel) before
-        solving; its flagged channels are excluded.
+        A :func:`solve_bandpass` result (and/or a ``DELAY`` from
+        :func:`solve_delay`), applied (nearest channel) before solving; its
+        flagged channels are excluded.
     refant, min_snr, min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam
         As for :func:`solve_bandpass`.
 
@@ -399,12 +406,58 @@ def solve_gains(
 
 
 def _bandpass_on(bandpass, freq):
-    """Bandpass (antenna, frequency, pol) at ``freq`` (nearest channel), 0 where flagged."""
-    bfreq = np.asarray(bandpass[schema.FREQUENCY].values)
-    idx = np.abs(np.asarray(freq)[:, None] - bfreq[None, :]).argmin(axis=1)
-    b = np.asarray(bandpass["BANDPASS"].values)[:, idx, :]
-    f = np.asarray(bandpass["BANDPASS_FLAG"].values)[:, idx, :]
-    return np.where(f, 0, b).astype(np.complex128)
+    """Frequency-dependent terms (antenna, frequency, pol) at ``freq``, 0 where flagged.
+
+    ``BANDPASS`` (nearest channel) times the ``DELAY`` term ``exp(2πi τ f)``.
+    """
+    freq = np.asarray(freq, dtype=np.float64)
+    n_ant, n_pol = bandpass.sizes["antenna"], bandpass.sizes[schema.POLARIZATION]
+    out = np.ones((n_ant, freq.size, n_pol), np.complex128)
+    if "BANDPASS" in bandpass:
+        bfreq = np.asarray(bandpass[schema.FREQUENCY].values)
+        idx = np.abs(freq[:, None] - bfreq[None, :]).argmin(axis=1)
+        b = np.asarray(bandpass["BANDPASS"].values)[:, idx, :]
+        f = np.asarray(bandpass["BANDPASS_FLAG"].values)[:, idx, :]
+        out *= np.where(f, 0, b)
+    if "DELAY" in bandpass:
+        tau = np.asarray(bandpass["DELAY"].values)
+        bad = ~np.isfinite(tau)
+        out *= np.where(bad[:, None, :], 0,
+                        np.exp(2j * np.pi * np.nan_to_num(tau)[:, None, :] * freq[None, :, None]))
+    return out
+
+
+def solve_delay(ds, sky, *, refant=DEFAULT_REFANT, min_snr: float = 3.0,
+                min_baselines: int = 4, uvmin_lambda: float = 1000.0, beam: bool = True):
+    """Per-antenna delays (K): per-channel StEFCal solutions, then their phase slope.
+
+    Solves an un-normalised per-channel bandpass (referenced to ``refant``)
+    and fits its unwrapped phase against frequency
+    (:func:`delay_from_bandpass`); delays are relative to the reference
+    antenna, in the convention ``g(f) = exp(+2πi τ f)``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Visibility dataset.
+    sky : source or sequence of sources
+        The calibrator model.
+    refant, min_snr, min_baselines, uvmin_lambda, beam
+        As for :func:`solve_bandpass` (a lower ``min_snr`` by default: the fit
+        averages over channels).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``DELAY`` ``(antenna, polarization)`` float64 seconds (NaN where
+        unsolved), attrs ``refant``.
+    """
+    bp = solve_bandpass(ds, sky, refant=refant, min_snr=min_snr, min_baselines=min_baselines,
+                        uvmin_lambda=uvmin_lambda, solnorm=False, beam=beam)
+    out = delay_from_bandpass(bp).to_dataset()
+    out = out.assign_coords(antenna_name=("antenna", bp["antenna_name"].values))
+    out.attrs["refant"] = bp.attrs["refant"]
+    return out
 
 
 def delay_from_bandpass(bandpass) -> xr.DataArray:
