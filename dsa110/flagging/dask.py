@@ -22,7 +22,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 
-from dsa110._compat.array_api import get_array_namespace
+from dsa110._compat.array_api import get_array_namespace, to_numpy
 from dsa110.flagging.kernels import extend_flags as np_extend_flags
 from dsa110.flagging.kernels import flag_amplitude as np_flag_amplitude
 from dsa110.flagging.kernels import flag_baselines as np_flag_baselines
@@ -44,12 +44,17 @@ __all__ = [
 _IDX = ("t", "b", "f", "p")
 
 
-def _require_numpy(*arrays, what):
+def _on_host(kernel, *arrays, **kwargs):
+    """Run a CPU kernel on a chunk; CuPy chunks go to the host and back.
+
+    Only the SumThreshold 1-D pass has a GPU kernel so far
+    (:mod:`dsa110.flagging.cuda`); the plane drivers run on the host, so a
+    CuPy-backed array is still flagged, at the cost of two transfers per chunk.
+    """
     xp = get_array_namespace(*arrays)
-    if xp is not np:
-        raise NotImplementedError(
-            f"{what} has no GPU kernel yet; move the chunk to the host first"
-        )
+    if xp is np:
+        return kernel(*arrays, **kwargs)
+    return xp.asarray(kernel(*(to_numpy(a) for a in arrays), **kwargs))
 
 
 def _check_vis_flags(vis, flags):
@@ -122,8 +127,7 @@ def to_planes(*arrays, target_bytes=128 * 2**20):
 
 
 def _invalid_block(vis, flags):
-    _require_numpy(vis, flags, what="flag_invalid")
-    return np_flag_invalid(vis, flags)
+    return _on_host(np_flag_invalid, vis, flags)
 
 
 def flag_invalid(vis, flags):
@@ -155,8 +159,7 @@ def flag_invalid(vis, flags):
 
 
 def _amplitude_block(vis, flags, threshold):
-    _require_numpy(vis, flags, what="flag_amplitude")
-    return np_flag_amplitude(vis, flags, threshold=threshold)
+    return _on_host(np_flag_amplitude, vis, flags, threshold=threshold)
 
 
 def flag_amplitude(vis, flags, *, threshold):
@@ -192,8 +195,7 @@ def flag_amplitude(vis, flags, *, threshold):
 
 
 def _baselines_block(flags, bad):
-    _require_numpy(flags, what="flag_baselines")
-    return np_flag_baselines(flags, np.asarray(bad, dtype=np.bool_))
+    return _on_host(np_flag_baselines, flags, bad.astype(bool))
 
 
 def flag_baselines(flags, bad_baseline):
@@ -229,13 +231,7 @@ def flag_baselines(flags, bad_baseline):
 
 
 def _sumthreshold_block(vis, flags, **kwargs):
-    xp = get_array_namespace(vis, flags)
-    if xp is not np:
-        # GPU: only the 1-D pass has a CUDA kernel; the plane driver runs on host.
-        from dsa110._compat.array_api import to_numpy
-
-        return xp.asarray(np_sumthreshold(to_numpy(vis), to_numpy(flags), **kwargs))
-    return np_sumthreshold(vis, flags, **kwargs)
+    return _on_host(np_sumthreshold, vis, flags, **kwargs)
 
 
 def sumthreshold(
@@ -297,8 +293,7 @@ def sumthreshold(
 
 
 def _mad_block(vis, flags, sigma):
-    _require_numpy(vis, flags, what="mad_clip")
-    return np_mad_clip(vis, flags, sigma=sigma)
+    return _on_host(np_mad_clip, vis, flags, sigma=sigma)
 
 
 def mad_clip(vis, flags, *, sigma):
@@ -341,8 +336,7 @@ def mad_clip(vis, flags, *, sigma):
 
 
 def _extend_block(flags, **kwargs):
-    _require_numpy(flags, what="extend_flags")
-    return np_extend_flags(flags, **kwargs)
+    return _on_host(np_extend_flags, flags, **kwargs)
 
 
 def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):

@@ -166,3 +166,42 @@ def test_strategies_and_errors(rfi_dataset):
         flagging.FlagStrategy(mad_sigma=-1.0)
     with pytest.raises(SchemaError, match="FLAG"):
         flagging.flag_rfi(ds.drop_vars("FLAG"))
+
+
+class _FakeCupyArray(np.ndarray):
+    """Stands in for cupy.ndarray: a NumPy array that claims to be on a device."""
+
+    def get(self):
+        return np.asarray(self).view(np.ndarray)
+
+
+def test_cupy_chunks_dispatch_through_host(monkeypatch, rfi_dataset):
+    import sys
+    import types
+
+    fake = types.ModuleType("cupy")
+    fake.ndarray = _FakeCupyArray
+    fake.asarray = lambda a: np.asarray(a).view(_FakeCupyArray)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    ds, _ = rfi_dataset
+    vis = da.from_array(ds.VISIBILITY.values, chunks=(24, 12, 96, 2)).map_blocks(
+        fake.asarray, meta=np.empty((0,) * 4, np.complex64).view(_FakeCupyArray)
+    )
+    flags = da.zeros(vis.shape, chunks=vis.chunks, dtype=bool).map_blocks(
+        fake.asarray, meta=np.empty((0,) * 4, bool).view(_FakeCupyArray)
+    )
+    got = fdask.sumthreshold(
+        vis,
+        flags,
+        threshold=6.0,
+        rho=1.5,
+        max_window=64,
+        n_iter=3,
+        threshold_step=2.0,
+        sigma_time=2.5,
+        sigma_frequency=5.0,
+    )
+    block = got.blocks[0, 0, 0, 0].compute()
+    assert isinstance(block, _FakeCupyArray), "CuPy chunks come back as CuPy"
+    expected = flagging.flag_sumthreshold(ds).FLAG.values[:, :12]
+    assert_array_equal(np.asarray(block), expected)
