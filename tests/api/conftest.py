@@ -352,10 +352,10 @@ class FakeRunner:
         return True
 
 
-def build(tmp_path: Path, **settings):
-    """A filled database, the app on it, and the fake runner."""
+def build(tmp_path: Path, *, db_url: str | None = None, **settings):
+    """A filled database (SQLite unless ``db_url``), the app on it, and the fake runner."""
     data_dir = tmp_path / "data"
-    engine = init_db(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = init_db(db_url or f"sqlite:///{tmp_path / 'db.sqlite'}")
     filled = populate(make_sessionmaker(engine), data_dir, tmp_path / "outside")
     runner = FakeRunner()
     cfg = Settings(
