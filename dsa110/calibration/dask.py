@@ -19,47 +19,51 @@ from dsa110.calibration.kernels import stefcal as np_stefcal
 __all__ = ["normal_sums", "solve_cells", "apply_gains"]
 
 
-def _sums_block(vis, weight, model, bp, a1, a2, time_bin, *, per_channel):
-    vis, weight, model = to_numpy(vis), to_numpy(weight), to_numpy(model)
+def _sums_block(vis, flag, weight, model, uvw, freq, jones, a1, a2, time_bin, *,
+                per_channel, uvmin_lambda, uvmax_lambda):
+    vis, flag, weight = to_numpy(vis), to_numpy(flag), to_numpy(weight)
     tb = np.asarray(time_bin, dtype=np.int64)
     tb = tb - tb[0]
     n_tb = int(tb[-1]) + 1
     n_chan = vis.shape[2]
-    cb = np.arange(n_chan) if per_channel else np.zeros(n_chan, np.int64)
-    m = np.broadcast_to(model[..., None], vis.shape)
-    if bp is not None:
-        # Fold the bandpass into the model: M'_ij = B_i conj(B_j) M_ij.
-        bpi = bp[a1]  # (baseline, chan, pol)
-        bpj = bp[a2]
-        m = m * (bpi * bpj.conj())[None]
-        weight = np.where((bpi * bpj.conj() != 0)[None], weight, 0.0)
+    cb = np.arange(n_chan, dtype=np.int64) if per_channel else np.zeros(n_chan, np.int64)
+    if jones is None:
+        jones = np.ones((int(max(a1.max(), a2.max())) + 1, n_chan, vis.shape[3]), np.complex128)
     a, b, c, n = np_accumulate_normal(
-        vis, np.ascontiguousarray(m), weight, tb, cb.astype(np.int64),
-        n_tb, n_chan if per_channel else 1,
+        vis, flag, weight, to_numpy(model), to_numpy(uvw), to_numpy(freq), a1, a2,
+        np.ascontiguousarray(to_numpy(jones), dtype=np.complex128), tb, cb,
+        n_tb, n_chan if per_channel else 1, float(uvmin_lambda), float(uvmax_lambda),
     )
     return np.stack([a, b + 0j, c + 0j, n + 0j])
 
 
-def normal_sums(vis, weight, model, antenna1, antenna2, time_bin, *, per_channel,
-                bandpass=None):
+def normal_sums(vis, flag, weight, model, uvw, frequency, antenna1, antenna2, time_bin, *,
+                per_channel, jones=None, uvmin_lambda=0.0, uvmax_lambda=np.inf):
     """Per-baseline normal-equation sums of each solution cell.
 
     Parameters
     ----------
-    vis, weight : dask.array.Array
+    vis, flag, weight : dask.array.Array
         ``(time, baseline_id, frequency, polarization)``; time chunks must start
-        at solution-interval boundaries; one chunk on baseline and polarization.
+        at solution-interval boundaries.
     model : dask.array.Array
         ``(time, baseline_id, frequency)`` complex, chunked like ``vis``.
+    uvw : dask.array.Array
+        ``(time, baseline_id, uvw_label)`` float metres.
+    frequency : numpy.ndarray
+        ``(frequency,)`` float64 Hz.
     antenna1, antenna2 : numpy.ndarray
         ``(baseline_id,)`` int.
-    time_bin : dask.array.Array
-        ``(time,)`` int64 global interval index, chunked like ``vis``.
+    time_bin : numpy.ndarray
+        ``(time,)`` int64 global interval index.
     per_channel : bool, keyword-only
         One cell per channel (bandpass) or one per interval over all channels
         (gains; the frequency chunks are then summed).
-    bandpass : dask.array.Array, optional, keyword-only
-        ``(antenna, frequency, polarization)`` complex, folded into the model.
+    jones : numpy.ndarray, optional, keyword-only
+        ``(antenna, frequency, polarization)`` complex known terms, folded into
+        the model.
+    uvmin_lambda, uvmax_lambda : float, keyword-only
+        uv range, wavelengths.
 
     Returns
     -------
@@ -68,16 +72,20 @@ def normal_sums(vis, weight, model, antenna1, antenna2, time_bin, *, per_channel
         ``A``, ``B``, ``C``, ``N`` (the last three real).
     """
     tb_np = np.asarray(time_bin)
-    tchunks = vis.chunks[0]
+    tchunks, bchunks, fchunks, pchunks = vis.chunks
     edges = np.cumsum((0,) + tchunks)
     n_tb_per_chunk = tuple(
         int(tb_np[edges[k + 1] - 1] - tb_np[edges[k]] + 1) for k in range(len(tchunks))
     )
+    if len(bchunks) > 1 or len(pchunks) > 1:
+        raise ValueError("normal_sums needs one chunk along baseline_id and polarization")
     tb_d = da.from_array(tb_np, chunks=(tchunks,))
-    fchunks = vis.chunks[2]
-    args = [vis, "tbfp", weight, "tbfp", model, "tbf"]
-    if bandpass is not None:
-        args += [bandpass.rechunk((-1, fchunks, -1)), "afp"]
+    freq_d = da.from_array(np.asarray(frequency, np.float64), chunks=(fchunks,))
+    uvw_d = da.asarray(uvw).rechunk((tchunks, -1, -1))
+    args = [vis, "tbfp", flag, "tbfp", weight, "tbfp", model, "tbf", uvw_d, "tbx",
+            freq_d, "f"]
+    if jones is not None:
+        args += [da.from_array(jones, chunks=(-1, fchunks, -1)), "afp"]
     else:
         args += [None, None]
     args += [antenna1, None, antenna2, None, tb_d, "t"]
@@ -86,9 +94,8 @@ def normal_sums(vis, weight, model, antenna1, antenna2, time_bin, *, per_channel
         adjust["f"] = 1
     out = da.blockwise(
         _sums_block, "ktfbp", *args,
-        new_axes={"k": 4},
-        adjust_chunks=adjust,
-        dtype=np.complex128, concatenate=True, per_channel=per_channel,
+        new_axes={"k": 4}, adjust_chunks=adjust, dtype=np.complex128, concatenate=True,
+        per_channel=per_channel, uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
     )
     if not per_channel:
         out = out.sum(axis=2, keepdims=True)

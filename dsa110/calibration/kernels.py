@@ -8,7 +8,8 @@ NumPy arrays in and out; no xarray or dask here. Conventions are those of
 Gain solving is split in two steps so that it parallelises over chunks:
 
 1. :func:`accumulate_normal` reduces the data of each solution cell (a block of
-   times × channels) to per-baseline sums ``A_ij = Σ w conj(M_ij) V_ij``,
+   times × channels), in one pass that also applies flags, weights and the uv
+   range, to per-baseline sums ``A_ij = Σ w conj(M_ij) V_ij``,
    ``B_ij = Σ w |M_ij|²``, ``C_ij = Σ w |V_ij|²`` and ``N_ij = Σ [w > 0]``.
    Sums of these over chunks are the sums over the whole cell.
 2. :func:`stefcal` solves each cell from the sums by StEFCal.
@@ -143,34 +144,53 @@ def predict_vis(
 
 
 @njit(**JIT_OPTIONS)
-def accumulate_normal(vis, model, weight, time_bin, chan_bin, n_time_bin, n_chan_bin):
-    """Per-baseline sums of one chunk for each solution cell.
+def accumulate_normal(
+    vis, flag, weight, model, uvw, frequency, antenna1, antenna2, jones,
+    time_bin, chan_bin, n_time_bin, n_chan_bin, uvmin_lambda, uvmax_lambda,
+):
+    """Per-baseline sums of one chunk for each solution cell (one pass over the data).
+
+    The effective model of baseline (i, j) is ``J_i conj(J_j) M_ij`` (``J``: terms
+    already solved, e.g. the bandpass when solving gains). Samples are used when
+    unflagged, finite, of positive weight, cross-correlations, and with
+    ``uvmin ≤ sqrt(u² + v²)/λ ≤ uvmax``.
 
     Parameters
     ----------
     vis : numpy.ndarray
         ``(time, baseline_id, frequency, polarization)`` complex observed data.
-    model : numpy.ndarray
-        ``(time, baseline_id, frequency, polarization)`` complex model.
+    flag : numpy.ndarray
+        Same shape, bool.
     weight : numpy.ndarray
-        ``(time, baseline_id, frequency, polarization)`` float weights; zero for
-        flagged or excluded samples.
+        Same shape, float (e.g. the UVH5 nsamples).
+    model : numpy.ndarray
+        ``(time, baseline_id, frequency)`` complex model (unpolarised).
+    uvw : numpy.ndarray
+        ``(time, baseline_id, uvw_label)`` float metres.
+    frequency : numpy.ndarray
+        ``(frequency,)`` float64 Hz.
+    antenna1, antenna2 : numpy.ndarray
+        ``(baseline_id,)`` int antenna numbers.
+    jones : numpy.ndarray
+        ``(antenna, frequency, polarization)`` complex128 known terms (ones
+        for none); a zero excludes the samples.
     time_bin : numpy.ndarray
-        ``(time,)`` int64 solution-interval index of each time (0-based, local
-        to this chunk's output).
+        ``(time,)`` int64 solution-interval index of each time (local, 0-based).
     chan_bin : numpy.ndarray
         ``(frequency,)`` int64 solution-channel index of each channel.
     n_time_bin, n_chan_bin : int
         Number of time and channel cells.
+    uvmin_lambda, uvmax_lambda : float
+        Accepted projected baseline lengths, wavelengths.
 
     Returns
     -------
     a : numpy.ndarray
         ``(n_time_bin, n_chan_bin, baseline_id, polarization)`` complex128,
-        ``Σ w conj(M) V``.
+        ``Σ w conj(M') V``.
     b, c, n : numpy.ndarray
-        Same shape, float64: ``Σ w |M|²``, ``Σ w |V|²`` and the number of
-        samples with ``w > 0``.
+        Same shape, float64: ``Σ w |M'|²``, ``Σ w |V|²`` and the number of
+        samples used.
     """
     n_time, n_bl, n_chan, n_pol = vis.shape
     a = np.zeros((n_time_bin, n_chan_bin, n_bl, n_pol), np.complex128)
@@ -180,15 +200,26 @@ def accumulate_normal(vis, model, weight, time_bin, chan_bin, n_time_bin, n_chan
     for t in range(n_time):
         tb = time_bin[t]
         for bl in range(n_bl):
+            i = antenna1[bl]
+            j = antenna2[bl]
+            if i == j:
+                continue
+            uv = math.sqrt(uvw[t, bl, 0] ** 2 + uvw[t, bl, 1] ** 2)
             for ch in range(n_chan):
+                uvl = uv * frequency[ch] / _SPEED_OF_LIGHT
+                if uvl < uvmin_lambda or uvl > uvmax_lambda:
+                    continue
                 cb = chan_bin[ch]
+                m0 = complex(model[t, bl, ch])
                 for p in range(n_pol):
                     w = weight[t, bl, ch, p]
-                    if not w > 0.0:
+                    if flag[t, bl, ch, p] or not w > 0.0:
                         continue
                     v = complex(vis[t, bl, ch, p])
-                    m = complex(model[t, bl, ch, p])
                     if not (math.isfinite(v.real) and math.isfinite(v.imag)):
+                        continue
+                    m = jones[i, ch, p] * jones[j, ch, p].conjugate() * m0
+                    if m == 0:
                         continue
                     a[tb, cb, bl, p] += w * m.conjugate() * v
                     b[tb, cb, bl, p] += w * (m.real * m.real + m.imag * m.imag)

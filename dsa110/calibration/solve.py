@@ -104,16 +104,17 @@ def _time_chunks(tbin):
     return tuple(int(x) for x in np.diff(bounds))
 
 
-def _prepare(ds, sky, tbin, uvmin_lambda, uvmax_lambda, beam):
+def _prepare(ds, sky, tbin, beam):
     vis = ds["VISIBILITY"].data
     if not isinstance(vis, da.Array):
         ds = ds.chunk({schema.FREQUENCY: min(48, ds.sizes[schema.FREQUENCY])})
     ds = ds.chunk({schema.TIME: _time_chunks(tbin), schema.BASELINE: -1,
                    schema.POLARIZATION: -1})
     model = predict_model(ds, sky, beam=beam).data
-    weight = uv_weights(ds, uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda).data
-    weight = weight.rechunk(ds["VISIBILITY"].data.chunks)
-    return ds, ds["VISIBILITY"].data, weight, model
+    chunks = ds["VISIBILITY"].data.chunks
+    flag = da.asarray(ds["FLAG"].data).rechunk(chunks)
+    weight = da.asarray(ds["WEIGHT"].data).rechunk(chunks)
+    return ds, ds["VISIBILITY"].data, flag, weight, model
 
 
 def choose_refant(ok, snr, names, *, refant=DEFAULT_REFANT, fallback=REFANT_FALLBACK):
@@ -190,15 +191,18 @@ def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_sn
            min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam):
     times = np.asarray(ds[schema.TIME].values)
     tbin = _intervals(times, solint, float(np.median(ds["integration_time"].values)))
-    ds, vis, weight, model = _prepare(ds, sky, tbin, uvmin_lambda, uvmax_lambda, beam)
+    ds, vis, flag, weight, model = _prepare(ds, sky, tbin, beam)
     a1 = np.asarray(ds["antenna1"].values, dtype=np.int64)
     a2 = np.asarray(ds["antenna2"].values, dtype=np.int64)
     n_ant, names = _antenna_axis(ds)
-    bp = None
+    jones = None
     if bandpass is not None:
-        bp = da.from_array(bandpass, chunks=(-1, vis.chunks[2], -1))
-    sums = cdask.normal_sums(vis, weight, model, a1, a2, tbin, per_channel=per_channel,
-                             bandpass=bp)
+        jones = np.zeros((n_ant, vis.shape[2], vis.shape[3]), np.complex128)
+        jones[: bandpass.shape[0]] = bandpass[:n_ant]
+    sums = cdask.normal_sums(
+        vis, flag, weight, model, ds["UVW"].data, ds[schema.FREQUENCY].values, a1, a2, tbin,
+        per_channel=per_channel, jones=jones, uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda)
     sol = cdask.solve_cells(sums, a1, a2, n_ant=n_ant, phase_only=phase_only,
                             max_iter=max_iter, tol=tol, min_baselines=min_baselines)
     (sol,) = dask.compute(sol)
