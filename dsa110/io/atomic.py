@@ -18,14 +18,20 @@ from pathlib import Path
 
 from dsa110.errors import OutputExistsError
 
-__all__ = ["atomic_output", "temporary_name", "remove_path", "remove_stale", "TEMP_PREFIX"]
+__all__ = [
+    "atomic_output",
+    "temporary_name",
+    "remove_path",
+    "remove_stale",
+    "TEMP_PREFIX",
+]
 
 #: Prefix of temporary product names (hidden; cleaned up by :func:`remove_stale`).
 TEMP_PREFIX = ".dsa110-tmp-"
 
 
 def temporary_name(path) -> Path:
-    """A unique hidden temporary path beside ``path`` (same directory).
+    """Return a unique hidden temporary path beside ``path`` (same directory).
 
     Parameters
     ----------
@@ -37,7 +43,9 @@ def temporary_name(path) -> Path:
     pathlib.Path
     """
     path = Path(path)
-    return path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    return (
+        path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    )
 
 
 def remove_path(path) -> None:
@@ -80,7 +88,9 @@ def atomic_output(path, *, overwrite: bool = False):
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: exists already (pass overwrite=True to replace it)")
+        raise OutputExistsError(
+            f"{path}: exists already (pass overwrite=True to replace it)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
     try:
@@ -125,7 +135,7 @@ def remove_stale(directory) -> list:
 
 
 def _writer_pid(name: str):
-    """The writer's process id encoded in a temporary name, or None."""
+    """Return the writer's process id encoded in a temporary name, or None."""
     parts = name.rsplit(".", 2)
     try:
         return int(parts[-2])

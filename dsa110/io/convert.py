@@ -13,12 +13,20 @@ import contextlib
 import json
 import os
 import time
+from datetime import UTC
 from pathlib import Path
 
 from dsa110.errors import ConfigurationError, DSA110Error, GroupError
 from dsa110.io.atomic import atomic_output, remove_stale
 
-__all__ = ["FORMATS", "convert", "resolve_group_input", "watch", "product_path", "STATE_FILE"]
+__all__ = [
+    "FORMATS",
+    "convert",
+    "resolve_group_input",
+    "watch",
+    "product_path",
+    "STATE_FILE",
+]
 
 #: Output formats and their file-name suffixes.
 FORMATS = {"ms": ".ms", "zarr": ".zarr", "uvh5": ".uvh5"}
@@ -27,10 +35,12 @@ STATE_FILE = ".dsa110-convert-state.json"
 
 
 def format_of(output, fmt=None) -> str:
-    """The output format: ``fmt`` if given, else from the suffix (default ``"ms"``)."""
+    """Return the output format: ``fmt``, else from the suffix (default ``"ms"``)."""
     if fmt is not None:
         if fmt not in FORMATS:
-            raise ConfigurationError(f"format must be one of {sorted(FORMATS)}, not {fmt!r}")
+            raise ConfigurationError(
+                f"format must be one of {sorted(FORMATS)}, not {fmt!r}"
+            )
         return fmt
     suffix = Path(output).suffix.lower()
     for name, ext in FORMATS.items():
@@ -76,19 +86,23 @@ def resolve_group_input(inputs):
         if not groups:
             raise GroupError(f"{path}: no *_sbNN.hdf5 subband files")
         ids = ", ".join(g.group_id for g in groups)
-        raise GroupError(f"{path}: holds {len(groups)} groups ({ids}); name one as {path}/GROUP_ID")
+        raise GroupError(
+            f"{path}: holds {len(groups)} groups ({ids}); name one as {path}/GROUP_ID"
+        )
     if path.parent.is_dir():
         groups = find_groups(path.parent)
         for g in groups:
-            if g.group_id == path.name or g.group_id.replace(":", "") == path.name.replace(":", ""):
+            if g.group_id == path.name or g.group_id.replace(
+                ":", ""
+            ) == path.name.replace(":", ""):
                 return g
         # Any timestamp of the group (e.g. one file's) within the grouping tolerance.
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from dsa110.io.groups import DEFAULT_TOLERANCE_S
 
         try:
-            when = datetime.fromisoformat(path.name).replace(tzinfo=timezone.utc)
+            when = datetime.fromisoformat(path.name).replace(tzinfo=UTC)
         except ValueError:
             when = None
         if when is not None and groups:
@@ -157,7 +171,9 @@ def convert(
     if output.exists() and not overwrite:
         from dsa110.errors import OutputExistsError
 
-        raise OutputExistsError(f"{output}: exists already (use --overwrite to replace it)")
+        raise OutputExistsError(
+            f"{output}: exists already (use --overwrite to replace it)"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(output.parent)
     group = inputs if hasattr(inputs, "paths") else resolve_group_input(inputs)
@@ -169,8 +185,14 @@ def convert(
         if fmt == "ms":
             from dsa110.io.ms import write_ms
 
-            return write_ms(ds, output, fields=fields, spw=spw, overwrite=overwrite,
-                            time_chunk=time_chunk)
+            return write_ms(
+                ds,
+                output,
+                fields=fields,
+                spw=spw,
+                overwrite=overwrite,
+                time_chunk=time_chunk,
+            )
         if fmt == "zarr":
             from dsa110.io.zarr_store import write_zarr
 
@@ -197,7 +219,9 @@ def _load_state(path: Path) -> dict:
     except FileNotFoundError:
         return {}
     except ValueError as exc:
-        raise DSA110Error(f"{path}: unreadable watch state ({exc}); remove it to start over") from exc
+        raise DSA110Error(
+            f"{path}: unreadable watch state ({exc}); remove it to start over"
+        ) from exc
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -265,7 +289,9 @@ def watch(
     from dsa110.io.groups import find_groups  # deferred: h5py/astropy
 
     if incomplete not in ("skip", "flag"):
-        raise ConfigurationError(f"incomplete must be 'skip' or 'flag', not {incomplete!r}")
+        raise ConfigurationError(
+            f"incomplete must be 'skip' or 'flag', not {incomplete!r}"
+        )
     fmt = format_of("x", format)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -286,7 +312,10 @@ def watch(
             mtimes = [p.stat().st_mtime for p in group.paths if p.exists()]
             newest = max(mtimes) if mtimes else 0.0
             age = clock() - newest
-            if state.get(gid, {}).get("status") == "failed" and state[gid].get("mtime") == newest:
+            if (
+                state.get(gid, {}).get("status") == "failed"
+                and state[gid].get("mtime") == newest
+            ):
                 continue  # failed before and no file changed since: do not retry
             complete = len(set(group.subbands)) >= n_subbands and not group.duplicated
             if complete and age < settle and not once:
@@ -297,8 +326,10 @@ def watch(
                     continue
                 if incomplete == "skip":
                     state[gid] = {"status": "skipped", "missing": list(group.missing)}
-                    log(f"{gid}: incomplete after {timeout:.0f} s "
-                        f"(missing subbands {list(group.missing)}); skipped")
+                    log(
+                        f"{gid}: incomplete after {timeout:.0f} s "
+                        f"(missing subbands {list(group.missing)}); skipped"
+                    )
                     _save_state(state_path, state)
                     continue
                 missing = "flag"
@@ -310,9 +341,12 @@ def watch(
                 log(f"{gid}: failed: {exc}")
                 state[gid] = {"status": "failed", "error": str(exc), "mtime": newest}
             else:
-                state[gid] = {"status": "done", "output": str(out),
-                              "flag_filled": list(group.missing) if missing == "flag" else [],
-                              "seconds": round(time.perf_counter() - t0, 2)}
+                state[gid] = {
+                    "status": "done",
+                    "output": str(out),
+                    "flag_filled": list(group.missing) if missing == "flag" else [],
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
                 log(f"{gid}: done in {state[gid]['seconds']} s")
             _save_state(state_path, state)
         if once:

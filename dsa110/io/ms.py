@@ -95,7 +95,9 @@ def ms_metadata(ds, *, fields: str, spw_slices, telescope_name: str) -> MSMetada
     -------
     MSMetadata
     """
-    from dsa110.phasing.uvw import meridian_centers  # deferred: astropy is slow to import
+    from dsa110.phasing.uvw import (
+        meridian_centers,
+    )  # deferred: astropy is slow to import
     from dsa110.telescope import Site
 
     times = np.asarray(ds[schema.TIME].values, dtype=np.float64)
@@ -110,10 +112,14 @@ def ms_metadata(ds, *, fields: str, spw_slices, telescope_name: str) -> MSMetada
         field_ra, field_dec, field_times = ra, dec, mjd
         names = [f"DSA110_T{k:03d}" for k in range(times.size)]
     site = Site(
-        str(ds.attrs["telescope_name"]), float(ds.attrs["site_latitude"]),
-        float(ds.attrs["site_longitude"]), float(ds.attrs["site_height"]),
+        str(ds.attrs["telescope_name"]),
+        float(ds.attrs["site_latitude"]),
+        float(ds.attrs["site_longitude"]),
+        float(ds.attrs["site_height"]),
     )
-    pointing_ra, pointing_dec = meridian_centers(times, float(ds.attrs["pointing_dec"]), site)
+    pointing_ra, pointing_dec = meridian_centers(
+        times, float(ds.attrs["pointing_dec"]), site
+    )
     loc = site.earth_location
     freq = np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64)
     width = np.asarray(ds["channel_width"].values, dtype=np.float64)
@@ -140,25 +146,54 @@ def ms_metadata(ds, *, fields: str, spw_slices, telescope_name: str) -> MSMetada
     )
 
 
-def _main_descriptor(n_chan: int, n_corr: int, extra: list):
-    """MAIN table descriptor and data-manager info with fixed-shape tiled columns."""
+def _tile_rows(n_bl: int, cells_per_row: int) -> int:
+    """Rows per storage tile: about ``_TILE_CELLS`` cells, aligned to integrations."""
+    target = max(1, _TILE_CELLS // cells_per_row)
+    if n_bl <= target:
+        return n_bl * (target // n_bl)
+    for k in range(1, n_bl + 1):
+        if n_bl % k == 0 and n_bl // k <= target:
+            return n_bl // k
+    return 1
+
+
+def _main_descriptor(
+    n_chan: int, n_corr: int, extra: list, *, tile_chan: int, n_bl: int
+):
+    """Build the MAIN table descriptor and data-manager info (fixed-shape tiles).
+
+    Tiles span ``tile_chan`` channels (the width of one streamed chunk, so each
+    chunk writes whole tiles) and a whole number of tiles per integration.
+    """
     from casacore import tables  # deferred: the MS extra is optional
 
     desc = tables.required_ms_desc("MAIN")
-    rows_per_tile = max(1, _TILE_CELLS // (n_chan * n_corr))
-    tile = np.array([n_corr, n_chan, rows_per_tile], dtype=np.int32)
-    cols = [("DATA", 0j, "complex"), *[(c, 0j, "complex") for c in extra],
-            ("WEIGHT_SPECTRUM", 0.0, "float"), ("SIGMA_SPECTRUM", 0.0, "float")]
+    rows_per_tile = _tile_rows(n_bl, tile_chan * n_corr)
+    tile = np.array([n_corr, tile_chan, rows_per_tile], dtype=np.int32)
+    cols = [
+        ("DATA", 0j, "complex"),
+        *[(c, 0j, "complex") for c in extra],
+        ("WEIGHT_SPECTRUM", 0.0, "float"),
+        ("SIGMA_SPECTRUM", 0.0, "float"),
+    ]
     groups = {}
     for name, value, vtype in cols:
         cd = tables.makearrcoldesc(
-            name, value, valuetype=vtype, shape=[n_chan, n_corr],
-            datamanagertype="TiledColumnStMan", datamanagergroup=f"Tiled_{name}",
+            name,
+            value,
+            valuetype=vtype,
+            shape=[n_chan, n_corr],
+            datamanagertype="TiledColumnStMan",
+            datamanagergroup=f"Tiled_{name}",
         )
         desc.update(tables.maketabdesc(cd))
         groups[f"Tiled_{name}"] = {"DEFAULTTILESHAPE": tile}
-    desc["FLAG"].update(shape=np.array([n_chan, n_corr]), option=5,
-                        dataManagerType="TiledColumnStMan", dataManagerGroup="Tiled_FLAG")
+    desc["FLAG"].update(
+        shape=np.array([n_chan, n_corr]),
+        option=5,
+        dataManagerType="TiledColumnStMan",
+        dataManagerGroup="Tiled_FLAG",
+    )
     groups["Tiled_FLAG"] = {"DEFAULTTILESHAPE": tile}
     for name in ("WEIGHT", "SIGMA"):
         desc[name].update(shape=np.array([n_corr]), option=5)
@@ -168,19 +203,40 @@ def _main_descriptor(n_chan: int, n_corr: int, extra: list):
     return desc, tables.makedminfo(desc, groups)
 
 
-def _to_rows(arr, n_spw: int):
-    """``(time, baseline, frequency, ...)`` dask array → ``(row, chan, ...)``.
+def _to_rows(arr):
+    """``(time, baseline, chan, ...)`` dask array → ``(row, chan, ...)``, time-major.
 
-    Rows are time-major: ``(time, spw, baseline)``.
+    Merges the time and (single-chunk) baseline axes; the channel chunks stay
+    as they are, so no chunk ever spans more than its source chunk.
     """
-    n_time, n_bl, n_freq = arr.shape[:3]
-    rest = arr.shape[3:]
-    if n_spw == 1:
-        return arr.reshape((n_time * n_bl, n_freq, *rest))
-    n_ch = n_freq // n_spw
-    arr = arr.reshape((n_time, n_bl, n_spw, n_ch, *rest))
-    arr = arr.transpose((0, 2, 1, 3, *range(4, 4 + len(rest))))
-    return arr.reshape((n_time * n_spw * n_bl, n_ch, *rest))
+    n_time, n_bl = arr.shape[:2]
+    return arr.reshape((n_time * n_bl, *arr.shape[2:]))
+
+
+def _streamable(var, time_chunk, n_spw):
+    """The variable as a dask array chunked for streaming.
+
+    Keeps a dask array's own chunks along time and frequency (rechunking time
+    only when ``time_chunk`` is given); a NumPy array is chunked to about
+    ``_CHUNK_BYTES`` per chunk. Baseline and polarization become one chunk;
+    with ``n_spw > 1`` frequency chunks are split at the window edges.
+    """
+    import dask.array as da  # deferred: keep ``import dsa110.io`` light
+
+    data = var.transpose(*schema.DATA_VARS["VISIBILITY"].dims).data
+    n_time, n_bl, n_freq, n_pol = data.shape
+    if not isinstance(data, da.Array):
+        step = time_chunk or max(1, int(_CHUNK_BYTES // (n_bl * n_freq * n_pol * 8)))
+        return da.from_array(data, chunks=(step, n_bl, n_freq // n_spw, n_pol))
+    t_chunks = time_chunk or data.chunks[0]
+    f_chunks = data.chunks[2]
+    if n_spw > 1:
+        width = n_freq // n_spw
+        edges = sorted(
+            set(np.cumsum((0, *f_chunks)).tolist()) | set(range(0, n_freq + 1, width))
+        )
+        f_chunks = tuple(np.diff(edges).tolist())
+    return data.rechunk((t_chunks, -1, f_chunks, -1))
 
 
 def _sigma(w):
@@ -191,12 +247,8 @@ def _sigma(w):
     return out
 
 
-def _median_over_chan(w):
-    return np.median(w, axis=1).astype(np.float32)
-
-
 def _variable(ds, value, name):
-    """A ``(time, baseline, frequency, polarization)`` array given by name or array."""
+    """Return a ``(time, baseline, frequency, polarization)`` array (name or array)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -267,8 +319,12 @@ def write_ms(
     Notes
     -----
     The MAIN table is written with :func:`daskms.xds_to_table` from dask arrays
-    whose chunks are ``time_chunk`` integrations, so peak memory is a few chunks
-    regardless of the dataset's size. The MS is built at a temporary name and
+    chunked like the input (one file's integrations × one subband for
+    :func:`dsa110.io.open_observation`; ``time_chunk`` integrations when given
+    or when the input is in memory), never gathered across chunks, so peak
+    memory is a few chunks whatever the dataset's size; storage tiles match the
+    chunks' channel width so each chunk writes whole tiles. ``WEIGHT`` is the
+    channel mean of ``WEIGHT_SPECTRUM``. The MS is built at a temporary name and
     renamed to ``path`` only when complete.
     """
     import dask  # deferred: keep ``import dsa110.io`` light
@@ -279,7 +335,9 @@ def write_ms(
 
     schema.validate(ds)
     if fields not in ("single", "per_integration"):
-        raise ConfigurationError(f"fields must be 'single' or 'per_integration', not {fields!r}")
+        raise ConfigurationError(
+            f"fields must be 'single' or 'per_integration', not {fields!r}"
+        )
     if fields == "single" and not _constant_centre(ds):
         ds = _rephase_single(ds)
     n_time = ds.sizes[schema.TIME]
@@ -287,48 +345,68 @@ def write_ms(
     n_freq = ds.sizes[schema.FREQUENCY]
     n_pol = ds.sizes[schema.POLARIZATION]
     freq = np.asarray(ds[schema.FREQUENCY].values)
+    if freq.size > 1 and not np.all(np.diff(freq) > 0):
+        raise schema.SchemaError("frequency is not strictly ascending")
     slices = _spw_slices(freq, spw, n_chan_per_spw)
     n_spw = len(slices)
     n_chan = n_freq // n_spw
-    if freq.size > 1 and not np.all(np.diff(freq) > 0):
-        raise schema.SchemaError("frequency is not strictly ascending")
-    if time_chunk is None:
-        time_chunk = max(1, int(_CHUNK_BYTES // (n_bl * n_freq * n_pol * 8)))
-    chunks = {schema.TIME: time_chunk, schema.BASELINE: -1, schema.FREQUENCY: -1,
-              schema.POLARIZATION: -1}
-    extra = {"MODEL_DATA": _variable(ds, model_data, "model_data"),
-             "CORRECTED_DATA": _variable(ds, corrected_data, "corrected_data")}
-    extra = {k: v for k, v in extra.items() if v is not None}
-
-    def rows(var):
-        data = var.chunk(chunks).data if not isinstance(var.data, da.Array) else \
-            var.data.rechunk(tuple(chunks[d] for d in var.dims))
-        return _to_rows(data, n_spw)
-
-    vis_rows = da.conj(rows(ds["VISIBILITY"])).astype(np.complex64)
-    weight_rows = rows(ds["WEIGHT"]).astype(np.float32)
-    columns = {
-        "DATA": vis_rows,
-        "FLAG": rows(ds["FLAG"]).astype(bool),
-        "WEIGHT_SPECTRUM": weight_rows,
-        "SIGMA_SPECTRUM": weight_rows.map_blocks(_sigma, dtype=np.float32),
+    extra = {
+        "MODEL_DATA": _variable(ds, model_data, "model_data"),
+        "CORRECTED_DATA": _variable(ds, corrected_data, "corrected_data"),
     }
-    wrow = weight_rows.map_blocks(_median_over_chan, drop_axis=1, dtype=np.float32)
-    columns["WEIGHT"] = wrow
-    columns["SIGMA"] = wrow.map_blocks(_sigma, dtype=np.float32)
-    for name, var in extra.items():
-        columns[name] = da.conj(rows(var)).astype(np.complex64)
+    extra = {k: v for k, v in extra.items() if v is not None}
+    arrays = {
+        "VISIBILITY": ds["VISIBILITY"],
+        "FLAG": ds["FLAG"],
+        "WEIGHT": ds["WEIGHT"],
+        **extra,
+    }
+    arrays = {k: _streamable(v, time_chunk, n_spw) for k, v in arrays.items()}
+    freq_chunks = arrays["VISIBILITY"].chunks[2]
+    tile_chan = freq_chunks[0] if len(set(freq_chunks[:-1])) <= 1 else n_chan
+    tile_chan = min(tile_chan, n_chan)
 
+    # One dask-ms dataset per spectral window (rows (time, spw, baseline)).
     n_row = n_time * n_spw * n_bl
-    row_chunks = columns["DATA"].chunks[0]
-    xds = xr.Dataset(
-        {name: (("row", "chan", "corr") if arr.ndim == 3 else ("row", "corr"), arr)
-         for name, arr in columns.items()},
+    all_rows = np.arange(n_row).reshape(n_time, n_spw, n_bl)
+    xds_list = []
+    for k, sl in enumerate(slices):
+        part = {name: arr[:, :, sl] for name, arr in arrays.items()}
+        weight = _to_rows(part["WEIGHT"]).astype(np.float32)
+        columns = {
+            "DATA": da.conj(_to_rows(part["VISIBILITY"])).astype(np.complex64),
+            "FLAG": _to_rows(part["FLAG"]).astype(bool),
+            "WEIGHT_SPECTRUM": weight,
+            "SIGMA_SPECTRUM": weight.map_blocks(_sigma, dtype=np.float32),
+        }
+        # Channel mean: a tree reduction over the channel chunks (streams; pyuvdata
+        # writes the median, which would need every channel of a row at once).
+        wrow = weight.mean(axis=1, dtype=np.float32)
+        columns["WEIGHT"] = wrow
+        columns["SIGMA"] = wrow.map_blocks(_sigma, dtype=np.float32)
+        for name in extra:
+            columns[name] = da.conj(_to_rows(part[name])).astype(np.complex64)
+        row_chunks = columns["DATA"].chunks[0]
+        rowid = all_rows[:, k, :].ravel()
         # dask-ms expects a ROWID graph layer named "row-*" (its own convention).
-        coords={"ROWID": ("row", da.from_array(
-            np.arange(n_row), chunks=(row_chunks,),
-            name=f"row-{dask.base.tokenize(n_row, row_chunks, str(path))}"))},
-    )
+        token = dask.base.tokenize(rowid, row_chunks, str(path))
+        xds_list.append(
+            xr.Dataset(
+                {
+                    name: (
+                        ("row", "chan", "corr") if arr.ndim == 3 else ("row", "corr"),
+                        arr,
+                    )
+                    for name, arr in columns.items()
+                },
+                coords={
+                    "ROWID": (
+                        "row",
+                        da.from_array(rowid, chunks=(row_chunks,), name=f"row-{token}"),
+                    )
+                },
+            )
+        )
 
     # Small per-row columns, written eagerly (a tile has ~10^5 rows).
     t_idx = np.repeat(np.arange(n_time), n_spw * n_bl)
@@ -340,8 +418,12 @@ def write_ms(
     times = np.asarray(ds[schema.TIME].values, dtype=np.float64) + MJD_UNIX_OFFSET_S
     interval = np.asarray(ds["integration_time"].values, dtype=np.float64)
     field = t_idx if fields == "per_integration" else np.zeros(n_row, dtype=np.int64)
-    meta = ms_metadata(ds, fields=fields, spw_slices=slices, telescope_name=telescope_name)
-    desc, dminfo = _main_descriptor(n_chan, n_pol, list(extra))
+    meta = ms_metadata(
+        ds, fields=fields, spw_slices=slices, telescope_name=telescope_name
+    )
+    desc, dminfo = _main_descriptor(
+        n_chan, n_pol, list(extra), tile_chan=tile_chan, n_bl=n_bl
+    )
     attrs = _json_attrs(ds.attrs)
 
     with atomic_output(path, overwrite=overwrite) as tmp:
@@ -369,7 +451,7 @@ def write_ms(
             t.putkeyword(ATTRS_KEYWORD, attrs)
             t.putkeyword("pyuvdata_flip_conj", True)
         write_subtables(tmp, meta)
-        writes = xds_to_table(xds, tmp, columns=list(columns))
+        writes = xds_to_table(xds_list, tmp, columns=list(columns))
         dask.compute(writes)
         _check_written(tmp, n_row)
     return Path(path)

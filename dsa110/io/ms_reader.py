@@ -39,7 +39,9 @@ def _grid(path, time, a1, a2):
     ut = np.unique(time)
     n_time = ut.size
     if time.size % n_time:
-        raise UnsupportedMSError(path, "integrations have different numbers of baselines", field="TIME")
+        raise UnsupportedMSError(
+            path, "integrations have different numbers of baselines", field="TIME"
+        )
     n_bl = time.size // n_time
     t2 = time.reshape(n_time, n_bl)
     if not (np.all(t2 == t2[:, :1]) and np.all(np.diff(t2[:, 0]) > 0)):
@@ -98,7 +100,9 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
         field = t.getcol("FIELD_ID")
         interval = t.getcol("INTERVAL")
         uvw_all = t.getcol("UVW")
-        flag_row = t.getcol("FLAG_ROW") if "FLAG_ROW" in cols else np.zeros(time.size, bool)
+        flag_row = (
+            t.getcol("FLAG_ROW") if "FLAG_ROW" in cols else np.zeros(time.size, bool)
+        )
         has_wspec = "WEIGHT_SPECTRUM" in cols and t.iscelldefined("WEIGHT_SPECTRUM", 0)
         keywords = t.getkeywords()
     with tables.table(f"{path}::DATA_DESCRIPTION", ack=False) as t:
@@ -106,30 +110,42 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
         dd_pol = t.getcol("POLARIZATION_ID")
     with tables.table(f"{path}::SPECTRAL_WINDOW", ack=False) as t:
         spw_freq = [np.asarray(t.getcell("CHAN_FREQ", k)) for k in range(t.nrows())]
-        spw_width = [np.abs(np.asarray(t.getcell("CHAN_WIDTH", k))) for k in range(t.nrows())]
+        spw_width = [
+            np.abs(np.asarray(t.getcell("CHAN_WIDTH", k))) for k in range(t.nrows())
+        ]
     with tables.table(f"{path}::POLARIZATION", ack=False) as t:
         corr_types = [np.asarray(t.getcell("CORR_TYPE", k)) for k in range(t.nrows())]
     with tables.table(f"{path}::FIELD", ack=False) as t:
-        phase_dir = np.stack([np.asarray(t.getcell("PHASE_DIR", k))[0] for k in range(t.nrows())])
+        phase_dir = np.stack(
+            [np.asarray(t.getcell("PHASE_DIR", k))[0] for k in range(t.nrows())]
+        )
     with tables.table(f"{path}::ANTENNA", ack=False) as t:
         ant_names = np.asarray(t.getcol("NAME"))
         ant_pos = t.getcol("POSITION")
         ant_diam = t.getcol("DISH_DIAMETER")
     with tables.table(f"{path}::OBSERVATION", ack=False) as t:
         telescope = str(t.getcell("TELESCOPE_NAME", 0)) if t.nrows() else ""
-        tel_loc = (np.asarray(t.getcell("TELESCOPE_LOCATION", 0))
-                   if "TELESCOPE_LOCATION" in t.colnames() and t.nrows() else None)
+        tel_loc = (
+            np.asarray(t.getcell("TELESCOPE_LOCATION", 0))
+            if "TELESCOPE_LOCATION" in t.colnames() and t.nrows()
+            else None
+        )
 
     ddids = np.unique(ddid)
     pols = {int(dd_pol[d]) for d in ddids}
     if len(pols) != 1:
-        raise UnsupportedMSError(path, "spectral windows use different polarization setups",
-                                 field="DATA_DESCRIPTION")
+        raise UnsupportedMSError(
+            path,
+            "spectral windows use different polarization setups",
+            field="DATA_DESCRIPTION",
+        )
     corr = corr_types[pols.pop()]
     try:
         pol_labels = np.array([_CORR_LABELS[int(c)] for c in corr])
     except KeyError as exc:
-        raise UnsupportedMSError(path, f"unknown correlation type {exc}", field="CORR_TYPE") from None
+        raise UnsupportedMSError(
+            path, f"unknown correlation type {exc}", field="CORR_TYPE"
+        ) from None
 
     # Check each window's rows form the same time × baseline grid.
     grid = None
@@ -142,12 +158,18 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
             g = _grid(path, time[sel][order], a1[sel][order], a2[sel][order])
             if g is None:
                 raise UnsupportedMSError(
-                    path, "rows are not a regular time × baseline grid "
-                    "(baselines differ between integrations)", field="MAIN")
+                    path,
+                    "rows are not a regular time × baseline grid "
+                    "(baselines differ between integrations)",
+                    field="MAIN",
+                )
             index_cols = ("TIME", "ANTENNA1", "ANTENNA2")
         if grid is not None and g != grid:
-            raise UnsupportedMSError(path, "spectral windows have different time × baseline grids",
-                                     field="DATA_DESC_ID")
+            raise UnsupportedMSError(
+                path,
+                "spectral windows have different time × baseline grids",
+                field="DATA_DESC_ID",
+            )
         grid = g
     n_time, n_bl = grid
     first = np.flatnonzero(ddid == ddids[0])
@@ -156,7 +178,9 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
     first = first.reshape(n_time, n_bl)
     fid = field[first]
     if not np.all(fid == fid[:, :1]):
-        raise UnsupportedMSError(path, "FIELD_ID varies within an integration", field="FIELD_ID")
+        raise UnsupportedMSError(
+            path, "FIELD_ID varies within an integration", field="FIELD_ID"
+        )
 
     n_pol = pol_labels.size
     # Order windows by frequency; each window's channels ascending.
@@ -165,13 +189,19 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
     freq_parts = [np.sort(spw_freq[spws[k]]) for k in order]
     allf = np.concatenate(freq_parts)
     if allf.size > 1 and not np.all(np.diff(allf) > 0):
-        raise UnsupportedMSError(path, "spectral windows overlap", field="SPECTRAL_WINDOW")
+        raise UnsupportedMSError(
+            path, "spectral windows overlap", field="SPECTRAL_WINDOW"
+        )
     n_chan_max = max(f.size for f in freq_parts)
     t_chunk = (chunks or {}).get(schema.TIME) or max(
-        1, int(_CHUNK_BYTES // (n_bl * n_chan_max * n_pol * 8)))
+        1, int(_CHUNK_BYTES // (n_bl * n_chan_max * n_pol * 8))
+    )
     columns = ["FLAG", data_column] + (["WEIGHT_SPECTRUM"] if has_wspec else ["WEIGHT"])
     xds_list = xds_from_table(
-        path, columns=columns, group_cols=["DATA_DESC_ID"], index_cols=list(index_cols),
+        path,
+        columns=columns,
+        group_cols=["DATA_DESC_ID"],
+        index_cols=list(index_cols),
         chunks={"row": t_chunk * n_bl},
     )
     by_ddid = {int(x.attrs["DATA_DESC_ID"]): x for x in xds_list}
@@ -204,7 +234,9 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
     times = time[first[:, 0]] - MJD_UNIX_OFFSET_S
     b1, b2 = a1[first[0]], a2[first[0]]
     keep = np.flatnonzero(np.char.str_len(ant_names.astype(str)) > 0)
-    attrs = _attrs(path, keywords, telescope, tel_loc, ant_pos[keep], phase_dir, fid[:, 0])
+    attrs = _attrs(
+        path, keywords, telescope, tel_loc, ant_pos[keep], phase_dir, fid[:, 0]
+    )
     dims4 = schema.DATA_VARS["VISIBILITY"].dims
     ds = xr.Dataset(
         data_vars={
@@ -225,7 +257,10 @@ def read_ms(path, *, chunks=None, data_column: str = "DATA"):
             "antenna2": (schema.BASELINE, b2.astype(np.int32)),
             "channel_width": (schema.FREQUENCY, np.concatenate(width_parts)),
             "integration_time": (schema.TIME, interval[first[:, 0]]),
-            "phase_center_ra": (schema.TIME, np.mod(phase_dir[fid[:, 0], 0], 2 * np.pi)),
+            "phase_center_ra": (
+                schema.TIME,
+                np.mod(phase_dir[fid[:, 0], 0], 2 * np.pi),
+            ),
             "phase_center_dec": (schema.TIME, phase_dir[fid[:, 0], 1]),
             schema.ANTENNA: (schema.ANTENNA, ant_names[keep].astype(str)),
             "antenna_number": (schema.ANTENNA, keep.astype(np.int64)),
@@ -252,8 +287,11 @@ def _attrs(path, keywords, telescope, tel_loc, positions, phase_dir, fid) -> dic
     from astropy import units as u  # deferred: astropy is slow to import
     from astropy.coordinates import EarthLocation
 
-    xyz = tel_loc if tel_loc is not None and np.any(tel_loc) else np.mean(
-        positions[np.any(positions != 0, axis=1)], axis=0)
+    xyz = (
+        tel_loc
+        if tel_loc is not None and np.any(tel_loc)
+        else np.mean(positions[np.any(positions != 0, axis=1)], axis=0)
+    )
     loc = EarthLocation.from_geocentric(*xyz, unit=u.m)
     centres = np.unique(phase_dir[np.unique(fid)], axis=0)
     return {

@@ -26,9 +26,18 @@ MJD_UNIX_OFFSET_S = 40587.0 * 86400.0
 
 #: CASA ``Stokes`` enumeration of correlation labels.
 CASA_CORR_TYPES = {
-    "I": 1, "Q": 2, "U": 3, "V": 4,
-    "RR": 5, "RL": 6, "LR": 7, "LL": 8,
-    "XX": 9, "XY": 10, "YX": 11, "YY": 12,
+    "I": 1,
+    "Q": 2,
+    "U": 3,
+    "V": 4,
+    "RR": 5,
+    "RL": 6,
+    "LR": 7,
+    "LL": 8,
+    "XX": 9,
+    "XY": 10,
+    "YX": 11,
+    "YY": 12,
 }
 _TOPO = 5  # MFrequency::TOPO
 _FOREVER = np.finfo(np.float64).max
@@ -139,7 +148,12 @@ def write_feed(ms, meta: MSMetadata) -> None:
         t.putcol("INTERVAL", np.full(rows, _FOREVER))
         t.putcol("NUM_RECEPTORS", np.full(rows, n_rec, dtype=np.int32))
         t.putcol("POLARIZATION_TYPE", np.array([feeds] * rows, dtype=str))
-        t.putcol("POL_RESPONSE", np.broadcast_to(np.eye(n_rec, dtype=np.complex64), (rows, n_rec, n_rec)).copy())
+        t.putcol(
+            "POL_RESPONSE",
+            np.broadcast_to(
+                np.eye(n_rec, dtype=np.complex64), (rows, n_rec, n_rec)
+            ).copy(),
+        )
         t.putcol("POSITION", np.zeros((rows, 3)))
         t.putcol("RECEPTOR_ANGLE", np.zeros((rows, n_rec)))
 
@@ -170,7 +184,9 @@ def write_source(ms, meta: MSMetadata) -> None:
     desc = tables.complete_ms_desc("SOURCE")
     dminfo = tables.makedminfo(desc)
     n = meta.field_ra.size
-    with tables.table(f"{ms}::SOURCE", tabledesc=desc, dminfo=dminfo, readonly=False, ack=False) as t:
+    with tables.table(
+        f"{ms}::SOURCE", tabledesc=desc, dminfo=dminfo, readonly=False, ack=False
+    ) as t:
         t.addrows(n)
         t.putcol("SOURCE_ID", np.arange(n, dtype=np.int32))
         t.putcol("NAME", list(meta.field_names))
@@ -214,13 +230,20 @@ def write_polarization(ms, meta: MSMetadata) -> None:
 
     feeds = sorted({c for p in meta.polarizations for c in p if c in "XYRL"})
     products = np.array(
-        [[feeds.index(p[0]), feeds.index(p[1])] if len(p) == 2 else [0, 0] for p in meta.polarizations],
+        [
+            [feeds.index(p[0]), feeds.index(p[1])] if len(p) == 2 else [0, 0]
+            for p in meta.polarizations
+        ],
         dtype=np.int32,
     )
     with tables.table(f"{ms}::POLARIZATION", readonly=False, ack=False) as t:
         t.addrows(1)
         t.putcell("NUM_CORR", 0, len(meta.polarizations))
-        t.putcell("CORR_TYPE", 0, np.array([CASA_CORR_TYPES[p] for p in meta.polarizations], dtype=np.int32))
+        t.putcell(
+            "CORR_TYPE",
+            0,
+            np.array([CASA_CORR_TYPES[p] for p in meta.polarizations], dtype=np.int32),
+        )
         t.putcell("CORR_PRODUCT", 0, products)
         t.putcell("FLAG_ROW", 0, False)
 
@@ -242,7 +265,9 @@ def write_observation(ms, meta: MSMetadata) -> None:
     from casacore import tables  # deferred: the MS extra is optional
 
     half = 0.5 * meta.intervals
-    trange = np.array([np.min(meta.times_mjd_s - half), np.max(meta.times_mjd_s + half)])
+    trange = np.array(
+        [np.min(meta.times_mjd_s - half), np.max(meta.times_mjd_s + half)]
+    )
     with tables.table(f"{ms}::OBSERVATION", readonly=False, ack=False) as t:
         t.addrows(1)
         t.putcell("TELESCOPE_NAME", 0, meta.telescope_name)
@@ -254,9 +279,15 @@ def write_observation(ms, meta: MSMetadata) -> None:
         t.putcell("FLAG_ROW", 0, False)
         # Non-standard but read by pyuvdata: the array centre.
         t.addcols(
-            tables.makearrcoldesc("TELESCOPE_LOCATION", 0.0, shape=[3], valuetype="double")
+            tables.makearrcoldesc(
+                "TELESCOPE_LOCATION", 0.0, shape=[3], valuetype="double"
+            )
         )
-        t.putcell("TELESCOPE_LOCATION", 0, np.asarray(meta.telescope_location, dtype=np.float64))
+        t.putcell(
+            "TELESCOPE_LOCATION",
+            0,
+            np.asarray(meta.telescope_location, dtype=np.float64),
+        )
 
 
 def write_history(ms, meta: MSMetadata) -> None:

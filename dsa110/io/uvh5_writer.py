@@ -36,8 +36,9 @@ def _catalog(ds):
     unique, index = np.unique(pairs, axis=0, return_inverse=True)
     catalog = {
         k: {
-            "cat_name": f"DSA110_{k:03d}" if len(unique) > 1 else str(
-                ds.attrs.get("phase_center_name", "DSA110")),
+            "cat_name": f"DSA110_{k:03d}"
+            if len(unique) > 1
+            else str(ds.attrs.get("phase_center_name", "DSA110")),
             "cat_type": "sidereal",
             "cat_lon": float(lon),
             "cat_lat": float(lat),
@@ -50,7 +51,7 @@ def _catalog(ds):
 
 
 def to_uvdata(ds, *, metadata_only: bool = False):
-    """A :class:`pyuvdata.UVData` holding the dataset (time-major blts).
+    """Build a :class:`pyuvdata.UVData` holding the dataset (time-major blts).
 
     Parameters
     ----------
@@ -100,22 +101,38 @@ def to_uvdata(ds, *, metadata_only: bool = False):
         kwargs = dict(
             data_array=np.asarray(ds["VISIBILITY"].values).reshape(shape),
             flag_array=np.asarray(ds["FLAG"].values).reshape(shape),
-            nsample_array=np.asarray(ds["WEIGHT"].values, dtype=np.float32).reshape(shape),
+            nsample_array=np.asarray(ds["WEIGHT"].values, dtype=np.float32).reshape(
+                shape
+            ),
         )
     with warnings.catch_warnings():
         # UVData.new computes its own UVW; ours replaces it just below.
         warnings.filterwarnings("ignore", message="Recalculating uvw_array")
-        uvd = _new_uvdata(UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols,
-                          metadata_only, kwargs)
-    uvd.uvw_array = np.asarray(ds["UVW"].values, dtype=np.float64).reshape(n_time * n_bl, 3)
+        uvd = _new_uvdata(
+            UVData,
+            telescope,
+            ds,
+            times_jd,
+            a1,
+            a2,
+            catalog,
+            index,
+            pols,
+            metadata_only,
+            kwargs,
+        )
+    uvd.uvw_array = np.asarray(ds["UVW"].values, dtype=np.float64).reshape(
+        n_time * n_bl, 3
+    )
     uvd.extra_keywords["pointing_dec"] = float(ds.attrs["pointing_dec"])
     if metadata_only:
         uvd.data_array = uvd.flag_array = uvd.nsample_array = None
     return uvd
 
 
-def _new_uvdata(UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols,
-                metadata_only, kwargs):
+def _new_uvdata(
+    UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols, metadata_only, kwargs
+):
     n_time = ds.sizes[schema.TIME]
     n_bl = ds.sizes[schema.BASELINE]
     return UVData.new(
@@ -136,7 +153,9 @@ def _new_uvdata(UVData, telescope, ds, times_jd, a1, a2, catalog, index, pols,
     )
 
 
-def write_uvh5(ds, path, *, overwrite: bool = False, time_chunk: int | None = None) -> Path:
+def write_uvh5(
+    ds, path, *, overwrite: bool = False, time_chunk: int | None = None
+) -> Path:
     """Write a visibility dataset to a UVH5 file readable by pyuvdata.
 
     Parameters
@@ -171,12 +190,20 @@ def write_uvh5(ds, path, *, overwrite: bool = False, time_chunk: int | None = No
         for t0 in range(0, n_time, step):
             part = ds.isel({schema.TIME: slice(t0, t0 + step)})
             nt = part.sizes[schema.TIME]
-            shape = (nt * n_bl, part.sizes[schema.FREQUENCY], part.sizes[schema.POLARIZATION])
+            shape = (
+                nt * n_bl,
+                part.sizes[schema.FREQUENCY],
+                part.sizes[schema.POLARIZATION],
+            )
             uvd.write_uvh5_part(
                 str(tmp),
-                data_array=np.asarray(part["VISIBILITY"].values, dtype=np.complex64).reshape(shape),
+                data_array=np.asarray(
+                    part["VISIBILITY"].values, dtype=np.complex64
+                ).reshape(shape),
                 flag_array=np.asarray(part["FLAG"].values).reshape(shape),
-                nsample_array=np.asarray(part["WEIGHT"].values, dtype=np.float32).reshape(shape),
+                nsample_array=np.asarray(
+                    part["WEIGHT"].values, dtype=np.float32
+                ).reshape(shape),
                 blt_inds=np.arange(t0 * n_bl, (t0 + nt) * n_bl),
                 run_check_acceptability=False,
                 check_header=False,  # the header was written from this very object

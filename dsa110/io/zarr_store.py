@@ -25,8 +25,12 @@ from dsa110.io.atomic import atomic_output
 
 __all__ = ["write_zarr", "open_zarr"]
 
-_DEFAULT_CHUNKS = {schema.TIME: 4, schema.BASELINE: -1, schema.FREQUENCY: 48,
-                   schema.POLARIZATION: -1}
+_DEFAULT_CHUNKS = {
+    schema.TIME: 4,
+    schema.BASELINE: -1,
+    schema.FREQUENCY: 48,
+    schema.POLARIZATION: -1,
+}
 
 
 def write_zarr(ds, store, *, overwrite: bool = False, chunks=None) -> Path:
@@ -72,7 +76,11 @@ def write_zarr(ds, store, *, overwrite: bool = False, chunks=None) -> Path:
                     min(max(1, chunks.get(d, -1) if chunks.get(d, -1) != -1 else n), n)
                     for d, n in zip(var.dims, var.shape)
                 )
-                data = var.data if isinstance(var.data, da.Array) else da.from_array(var.data)
+                data = (
+                    var.data
+                    if isinstance(var.data, da.Array)
+                    else da.from_array(var.data)
+                )
                 data = data.rechunk(shape)
                 arr = root.create(name, shape=var.shape, chunks=shape, dtype=var.dtype)
                 arr.attrs.update(attrs)
@@ -125,12 +133,18 @@ def open_zarr(store, *, chunks=None):
         try:
             dims = tuple(attrs.pop("_ARRAY_DIMENSIONS"))
         except KeyError:
-            raise FileFormatError(store, "array has no _ARRAY_DIMENSIONS", field=name) from None
+            raise FileFormatError(
+                store, "array has no _ARRAY_DIMENSIONS", field=name
+            ) from None
         if name in schema.DATA_VARS and len(dims) == 4:
             data = da.from_zarr(arr)
             if chunks:
-                data = data.rechunk(tuple(chunks.get(d, "auto") if d in chunks else c
-                                          for d, c in zip(dims, data.chunks)))
+                data = data.rechunk(
+                    tuple(
+                        chunks.get(d, "auto") if d in chunks else c
+                        for d, c in zip(dims, data.chunks)
+                    )
+                )
             data_vars[name] = xr.Variable(dims, data, attrs)
         elif name in schema.DATA_VARS:
             data_vars[name] = xr.Variable(dims, arr[...], attrs)

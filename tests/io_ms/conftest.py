@@ -5,7 +5,6 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from dsa110 import schema
-
 from dsa110.testing import PointSource, make_visibility_dataset
 
 
@@ -20,7 +19,9 @@ def _dataset(seed=0, n_time=3):
         rng=rng,
     )
     autos = ds["antenna1"].values == ds["antenna2"].values
-    ds["VISIBILITY"].values[:, autos] = ds["VISIBILITY"].values[:, autos].real  # autos are real
+    ds["VISIBILITY"].values[:, autos] = (
+        ds["VISIBILITY"].values[:, autos].real
+    )  # autos are real
     shape = ds["FLAG"].shape
     ds["FLAG"].values[...] = rng.random(shape) < 0.05
     ds["WEIGHT"].values[...] = rng.uniform(0.5, 1.0, shape).astype(np.float32)
@@ -30,7 +31,7 @@ def _dataset(seed=0, n_time=3):
 
 @pytest.fixture
 def vis_ds():
-    """Meridian-phased (one centre per integration), 8 antennas, 16 channels, 3 times."""
+    """Meridian-phased (a centre per integration), 8 antennas, 16 channels, 3 times."""
     return _dataset()
 
 

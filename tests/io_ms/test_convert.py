@@ -1,6 +1,5 @@
 """dsa110 convert: simulated groups to MS/zarr/UVH5, --watch, crash safety."""
 
-import os
 import shutil
 import signal
 import subprocess
@@ -27,8 +26,13 @@ def sim_dir(tmp_path_factory):
     from dsa110.simulate import point_source, simulate_observation
 
     out = tmp_path_factory.mktemp("sim")
-    tiles = simulate_observation(out, preset="small", seed=3, population=False,
-                                 sources=point_source(0.0, 33.0, 5.0))
+    tiles = simulate_observation(
+        out,
+        preset="small",
+        seed=3,
+        population=False,
+        sources=point_source(0.0, 33.0, 5.0),
+    )
     files = sorted(out.glob("*_sb*.hdf5"))
     assert len(files) == 16
     return out, tiles
@@ -63,7 +67,9 @@ def test_convert_matches_pyuvdata_reading_the_files(sim_dir, tmp_path):
     assert_array_equal(np.conj(data), uvd.data_array.astype(np.complex64))
     assert_array_equal(_col(out, "FLAG"), uvd.flag_array)
     # MJD seconds vs pyuvdata's float64 JD (ulp 40 µs).
-    assert_allclose(_col(out, "TIME") / 86400.0 + 2400000.5, uvd.time_array, rtol=0, atol=1e-9)
+    assert_allclose(
+        _col(out, "TIME") / 86400.0 + 2400000.5, uvd.time_array, rtol=0, atol=1e-9
+    )
     # UVW is the reader's (recomputed per integration), written as it is; the
     # issue's bound is 1 mm. (The simulated files' own float32 UVW differs from
     # the reader's by up to ~2 cm, growing with time: reported, not ours.)
@@ -71,19 +77,46 @@ def test_convert_matches_pyuvdata_reading_the_files(sim_dir, tmp_path):
 
     ref_uvw = open_observation(files)["UVW"].values.reshape(-1, 3)
     assert_allclose(-_col(out, "UVW"), ref_uvw, rtol=0, atol=1e-3)
-    assert_allclose(_col(out, "CHAN_FREQ", "SPECTRAL_WINDOW")[0], uvd.freq_array, rtol=1e-12)
+    assert_allclose(
+        _col(out, "CHAN_FREQ", "SPECTRAL_WINDOW")[0], uvd.freq_array, rtol=1e-12
+    )
 
 
 def test_cli_group_id_formats_and_rephase(sim_dir, tmp_path, capsys):
     indir, tiles = sim_dir
     gid = next(indir.glob("*_sb00.hdf5")).name.split("_sb")[0]
-    assert main(["convert", str(indir / gid), str(tmp_path / "a.ms"), "--no-progress"]) == 0
+    assert (
+        main(["convert", str(indir / gid), str(tmp_path / "a.ms"), "--no-progress"])
+        == 0
+    )
     assert len(_col(tmp_path / "a.ms", "NAME", "FIELD")) == 1  # rephased: one field
     assert main(["convert", str(indir), str(tmp_path / "b.zarr"), "--no-progress"]) == 0
-    assert main(["convert", str(indir), str(tmp_path / "c.uvh5"), "--rephase", "10,33",
-                 "--no-progress"]) == 0
-    assert main(["convert", str(indir), str(tmp_path / "d.ms"), "--spw", "subband",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(indir),
+                str(tmp_path / "c.uvh5"),
+                "--rephase",
+                "10,33",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "convert",
+                str(indir),
+                str(tmp_path / "d.ms"),
+                "--spw",
+                "subband",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert len(_col(tmp_path / "d.ms", "NUM_CHAN", "SPECTRAL_WINDOW")) == 16
     # Refuses to overwrite, with a clean error.
     assert main(["convert", str(indir), str(tmp_path / "a.ms"), "--no-progress"]) == 1
@@ -111,8 +144,9 @@ def test_killed_conversion_leaves_nothing_and_rerun_succeeds(sim_dir, tmp_path):
     indir, _ = sim_dir
     out = tmp_path / "out" / "a.ms"
     args = ["convert", str(indir), str(out), "--no-progress"]
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, *args],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, *args], stdout=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline()  # blocks until the MS is half written
         assert line.strip() == "WRITING"
@@ -139,17 +173,28 @@ def test_watch_incomplete_then_flag_fill_and_restart(sim_dir, tmp_path):
     lines = []
     now = time.time()
     # Incomplete and within the timeout: wait (nothing written).
-    state = watch(incoming, out, once=True, timeout=60, log=lines.append, clock=lambda: now)
+    state = watch(
+        incoming, out, once=True, timeout=60, log=lines.append, clock=lambda: now
+    )
     assert state == {} and not any(out.glob("*.ms"))
     # Past the timeout with incomplete="skip": recorded as skipped.
-    state = watch(incoming, out, once=True, timeout=60, log=lines.append,
-                  clock=lambda: now + 120)
+    state = watch(
+        incoming, out, once=True, timeout=60, log=lines.append, clock=lambda: now + 120
+    )
     (gid,) = state
     assert state[gid]["status"] == "skipped" and state[gid]["missing"] == [missing_sb]
     # A fresh state with flag-filling: converted, the missing subband flagged.
     (out / STATE_FILE).unlink()
-    state = watch(incoming, out, once=True, timeout=60, incomplete="flag", log=lines.append,
-                  clock=lambda: now + 120, fields="per_integration")
+    state = watch(
+        incoming,
+        out,
+        once=True,
+        timeout=60,
+        incomplete="flag",
+        log=lines.append,
+        clock=lambda: now + 120,
+        fields="per_integration",
+    )
     assert state[gid]["status"] == "done" and state[gid]["flag_filled"] == [missing_sb]
     product = Path(state[gid]["output"])
     ds = read_ms(product)
@@ -159,15 +204,32 @@ def test_watch_incomplete_then_flag_fill_and_restart(sim_dir, tmp_path):
     # A restart does not reconvert: the product is untouched.
     mtime = product.stat().st_mtime_ns
     lines.clear()
-    watch(incoming, out, once=True, timeout=60, incomplete="flag", log=lines.append,
-          clock=lambda: now + 120)
+    watch(
+        incoming,
+        out,
+        once=True,
+        timeout=60,
+        incomplete="flag",
+        log=lines.append,
+        clock=lambda: now + 120,
+    )
     assert lines == [] and product.stat().st_mtime_ns == mtime
 
 
 def test_watch_cli_converts_complete_groups(sim_dir, tmp_path, capsys):
     indir, _ = sim_dir
-    rc = main(["convert", "--watch", str(indir), str(tmp_path / "out"), "--once",
-               "--format", "uvh5", "--no-progress"])
+    rc = main(
+        [
+            "convert",
+            "--watch",
+            str(indir),
+            str(tmp_path / "out"),
+            "--once",
+            "--format",
+            "uvh5",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     products = list((tmp_path / "out").glob("*.uvh5"))
     assert len(products) == 1

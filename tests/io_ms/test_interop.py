@@ -40,10 +40,18 @@ def point_source_ms(tmp_path_factory):
 
     probe = make_visibility_dataset(antennas=[0, 1], n_time=2)
     ra0, dec0 = median_meridian(probe)
-    src = PointSource(ra=ra0 + np.radians(0.1) / np.cos(dec0), dec=dec0 + np.radians(0.1),
-                      flux=FLUX_JY)
-    ds = make_visibility_dataset(sources=[src], antennas=[a - 1 for a in ACTIVE_ANTENNAS],
-                                 n_time=2, n_chan_per_subband=4, beam=False)
+    src = PointSource(
+        ra=ra0 + np.radians(0.1) / np.cos(dec0),
+        dec=dec0 + np.radians(0.1),
+        flux=FLUX_JY,
+    )
+    ds = make_visibility_dataset(
+        sources=[src],
+        antennas=[a - 1 for a in ACTIVE_ANTENNAS],
+        n_time=2,
+        n_chan_per_subband=4,
+        beam=False,
+    )
     ds = rephase(ds, (ra0, dec0)).compute()
     path = write_ms(ds, tmp_path_factory.mktemp("interop") / "point.ms")
     return path, src
@@ -72,10 +80,33 @@ def test_wsclean_images_point_source(point_source_ms, tmp_path):
     ms, src = point_source_ms
     prefix = str(tmp_path / "img")
     subprocess.run(
-        ["wsclean", "-quiet", "-size", str(N_PIX), str(N_PIX), "-scale", f"{PIXEL_ARCSEC}asec",
-         "-pol", "I", "-weight", "briggs", "0", "-niter", "3000", "-mgain", "0.8",
-         "-gain", "0.1", "-threshold", "0.004", "-name", prefix, str(ms)],
-        check=True, capture_output=True,
+        [
+            "wsclean",
+            "-quiet",
+            "-size",
+            str(N_PIX),
+            str(N_PIX),
+            "-scale",
+            f"{PIXEL_ARCSEC}asec",
+            "-pol",
+            "I",
+            "-weight",
+            "briggs",
+            "0",
+            "-niter",
+            "3000",
+            "-mgain",
+            "0.8",
+            "-gain",
+            "0.1",
+            "-threshold",
+            "0.004",
+            "-name",
+            prefix,
+            str(ms),
+        ],
+        check=True,
+        capture_output=True,
     )
     wcs, ix, iy, image = _peak_world(f"{prefix}-image.fits")
     ex, ey = _expected_pixel(wcs, src)
@@ -89,10 +120,23 @@ def test_wsclean_images_point_source(point_source_ms, tmp_path):
 @pytest.mark.skipif(shutil.which("taql") is None, reason="casacore-tools not installed")
 def test_casacore_taql_reads_every_table(point_source_ms):
     ms, _ = point_source_ms
-    for table in ("", "::ANTENNA", "::FIELD", "::SPECTRAL_WINDOW", "::POLARIZATION",
-                  "::SOURCE", "::POINTING", "::FEED", "::OBSERVATION"):
-        out = subprocess.run(["taql", f"select from '{ms}'{table}"],
-                             check=True, capture_output=True, text=True)
+    for table in (
+        "",
+        "::ANTENNA",
+        "::FIELD",
+        "::SPECTRAL_WINDOW",
+        "::POLARIZATION",
+        "::SOURCE",
+        "::POINTING",
+        "::FEED",
+        "::OBSERVATION",
+    ):
+        out = subprocess.run(
+            ["taql", f"select from '{ms}'{table}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         assert "select result of" in out.stdout, (table, out.stdout, out.stderr)
 
 
@@ -102,11 +146,22 @@ def test_casa_listobs_and_tclean(point_source_ms, tmp_path):
     summary = casatasks.listobs(vis=str(ms), listfile=str(tmp_path / "listobs.txt"))
     assert summary["nfields"] == 1
     assert "OVRO_MMA" in (tmp_path / "listobs.txt").read_text()
-    casatasks.tclean(vis=str(ms), imagename=str(tmp_path / "casa"), imsize=N_PIX,
-                     cell=f"{PIXEL_ARCSEC}arcsec", stokes="I", weighting="briggs", robust=0,
-                     niter=3000, threshold="4mJy", gain=0.1)
+    casatasks.tclean(
+        vis=str(ms),
+        imagename=str(tmp_path / "casa"),
+        imsize=N_PIX,
+        cell=f"{PIXEL_ARCSEC}arcsec",
+        stokes="I",
+        weighting="briggs",
+        robust=0,
+        niter=3000,
+        threshold="4mJy",
+        gain=0.1,
+    )
     casatasks.exportfits(str(tmp_path / "casa.image"), str(tmp_path / "casa.fits"))
-    casatasks.exportfits(str(tmp_path / "casa.model"), str(tmp_path / "casa-model.fits"))
+    casatasks.exportfits(
+        str(tmp_path / "casa.model"), str(tmp_path / "casa-model.fits")
+    )
     wcs, ix, iy, _ = _peak_world(tmp_path / "casa.fits")
     ex, ey = _expected_pixel(wcs, src)
     # Within one pixel; CLEAN flux within 2%.
