@@ -214,11 +214,14 @@ def cotton_schwab(imager, *, niter=10000, threshold=0.0, auto_threshold=3.0, gai
     mask : numpy.ndarray, optional
         ``(l, m)`` bool clean mask (e.g. :func:`circle_mask` around catalogue sources).
     auto_mask : float, keyword-only
-        Also allow pixels brighter than ``auto_mask × σ`` (accumulated over cycles).
+        First clean (unmasked) down to ``auto_mask × σ``, then continue down to
+        ``auto_threshold × σ`` only where the model already has components (the
+        semantics of WSClean's ``-auto-mask``).
     psf_patch : int, keyword-only
-        Size of the PSF patch the minor cycle subtracts (odd; capped at the image).
+        Smallest PSF patch the minor cycle subtracts; it always covers the image when
+        the PSF is computed here (twice the image size).
     dirty, psf : numpy.ndarray, optional
-        Precomputed dirty image and PSF.
+        Precomputed dirty image and PSF (ideally twice the image size).
 
     Returns
     -------
@@ -226,30 +229,45 @@ def cotton_schwab(imager, *, niter=10000, threshold=0.0, auto_threshold=3.0, gai
     """
     if not 0 < gain <= 1 or not 0 < mgain <= 1:
         raise ValueError(f"gain={gain!r} and mgain={mgain!r} must lie in (0, 1]")
-    psf = imager.psf() if psf is None else psf
     residual = imager.dirty() if dirty is None else dirty
-    n = psf.shape[0]
-    half = min(psf_patch // 2, n // 2 - 1)
+    npix = residual.shape[0]
+    if psf is None:
+        big = imager.psf(oversize=2)
+        c = big.shape[0] // 2
+        psf = big[c - npix // 2 : c + npix // 2, c - npix // 2 : c + npix // 2]
+    else:
+        big = psf
+    # the minor cycle subtracts a PSF large enough to reach every pixel of the image
+    n = big.shape[0]
+    half = min(max(psf_patch // 2, npix), n // 2 - 1)
     c = n // 2
-    patch = psf[c - half : c + half + 1, c - half : c + half + 1]
+    patch = big[c - half : c + half + 1, c - half : c + half + 1]
     model = np.zeros(residual.shape, dtype=np.float64)
     total = 0
     history = []
-    active_mask = None if mask is None else np.asarray(mask, dtype=bool)
+    user_mask = None if mask is None else np.asarray(mask, dtype=bool)
+    active_mask = user_mask
+    masking = False  # auto-masking phase started (WSClean's -auto-mask semantics)
     stop_level = threshold
-    sigma = mad_sigma(residual)
     for major in range(max_major):
-        sigma = mad_sigma(residual, active_mask if active_mask is not None else None)
-        stop_level = max(threshold, auto_threshold * sigma)
-        if auto_mask:
-            grown = np.abs(residual) > auto_mask * sigma
-            if mask is None:
-                active_mask = grown if active_mask is None else active_mask | grown
+        sigma = mad_sigma(residual, active_mask)
+        level = auto_mask if (auto_mask and not masking) else auto_threshold
+        stop_level = max(threshold, level * sigma)
         search = np.abs(residual if active_mask is None else np.where(active_mask, residual, 0))
         peak = float(search.max())
-        history.append(dict(peak=peak, sigma=sigma, niter=total))
+        history.append(dict(peak=peak, sigma=sigma, niter=total, masked=masking))
+        if peak <= stop_level and auto_mask and not masking and total < niter:
+            # reached the auto-mask level: from now on, clean deeper where the
+            # model already has components (and inside the user's mask)
+            masking = True
+            grown = model != 0
+            active_mask = grown if user_mask is None else (grown | user_mask)
+            stop_level = max(threshold, auto_threshold * mad_sigma(residual, active_mask))
+            peak = float(np.abs(np.where(active_mask, residual, 0)).max())
         if peak <= stop_level or total >= niter:
             break
+        if len(history) > 2 and peak > 2.0 * history[-2]["peak"]:
+            break  # diverging (e.g. a PSF too small for the image): keep what we have
         cycle_stop = max(stop_level, (1.0 - mgain) * peak)
         done, _ = hogbom_minor_cycle(residual, patch, model, gain=gain, stop=cycle_stop,
                                      niter=niter - total, mask=active_mask)

@@ -267,10 +267,33 @@ class Imager:
                                        nthreads=self.nthreads)
         return np.asarray(img.compute()) / self.sum_weights
 
-    def psf(self):
-        """Point-spread function (peak 1 at the centre pixel), ``(npix, npix)``."""
+    def psf(self, *, oversize=1):
+        """Point-spread function (peak 1 at the centre pixel).
+
+        Parameters
+        ----------
+        oversize : int, keyword-only
+            Make it ``oversize`` times larger than the image (2 lets CLEAN subtract
+            the sidelobes of a component anywhere in the image from everywhere).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(oversize · npix, oversize · npix)``.
+        """
         ones = da.ones(self.vis.shape, chunks=self.vis.chunks, dtype=self.vis.dtype)
-        return self.dirty(ones)
+        plan = self.plan
+        if oversize != 1:
+            n = self.geometry.npix * int(oversize)
+            w_range = (plan.w0 + plan.dw * plan.kernel.support / 2,
+                       plan.w0 + plan.dw * (plan.nplanes - 1 - plan.kernel.support / 2))
+            plan = plan_gridding(npix_x=n, npix_y=n, pixsize_x=plan.pixsize_x,
+                                 pixsize_y=plan.pixsize_y, epsilon=plan.kernel.epsilon,
+                                 dtype=plan.real_dtype, w_range=w_range if plan.do_wgridding
+                                 else (0.0, 0.0), do_wgridding=plan.do_wgridding)
+        img = imaging_dask.dirty_image(self.uvw, ones, self.weights, self.freq, plan=plan,
+                                       nthreads=self.nthreads)
+        return np.asarray(img.compute()) / self.sum_weights
 
     def predict(self, model):
         """Model visibilities of a model image (Jy/pixel), lazily.

@@ -127,8 +127,8 @@ def _date_obs(ds):
 
 def image_tile(ds, *, center="median_meridian", geometry=None, weighting="briggs",
                robust=0.0, taper_arcsec=None, uv_range=(0.0, np.inf), niter=10000,
-               threshold=0.0, auto_threshold=3.0, gain=0.1, mgain=0.8, max_major=8,
-               mask_sources=None, mask_radius_arcsec=60.0, auto_mask=None,
+               threshold=0.0, auto_threshold=1.5, gain=0.1, mgain=0.8, max_major=10,
+               mask_sources=None, mask_radius_arcsec=60.0, auto_mask=4.0,
                pb_limit=DEFAULT_PB_LIMIT, nthreads=1):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 

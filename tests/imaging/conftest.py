@@ -17,8 +17,11 @@ def dft_dirty(uvw, freq, vis, npix, pixsize, wgt=None):
     out = np.zeros((npix, npix))
     for ic, f in enumerate(freq):
         u, v, w = (uvw * f / SPEED_OF_LIGHT).T
-        ph = np.exp(-2j * np.pi * (u[:, None, None] * lg + v[:, None, None] * mg
-                                   + w[:, None, None] * nm1))
+        ph = np.exp(
+            -2j
+            * np.pi
+            * (u[:, None, None] * lg + v[:, None, None] * mg + w[:, None, None] * nm1)
+        )
         out += np.real(np.einsum("r,rxy->xy", vis[:, ic], ph))
     return out
 

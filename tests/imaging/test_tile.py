@@ -1,0 +1,161 @@
+"""End-to-end imaging of a simulated tile: positions, fluxes, noise, products."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+from numpy.testing import assert_allclose
+
+from dsa110.imaging.fits import read_fits_image, write_products
+from dsa110.imaging.imager import ImageGeometry
+from dsa110.imaging.modes import image_tile, radec_to_pixel, snapshot_search
+from dsa110.phasing import median_meridian
+from dsa110.telescope import ACTIVE_ANTENNAS, antenna_table
+from dsa110.testing import PointSource, make_visibility_dataset
+
+NPIX, CELL = 384, 10.0
+NOISE = 0.05  # Jy per real/imaginary part per visibility and polarization
+
+
+def core_antennas(step=3):
+    table = antenna_table()
+    idx = np.asarray(ACTIVE_ANTENNAS) - 1
+    centre = table.ecef[idx].mean(axis=0)
+    dist = np.linalg.norm(table.ecef[idx] - centre, axis=1)
+    return idx[dist < 400][::step]
+
+
+def subpixel_peak(image, ix, iy):
+    """Peak position (quadratic fit on 3×3) and value (cubic interpolation) near (ix, iy)."""
+    i, j = int(round(ix)), int(round(iy))
+    win = image[i - 2 : i + 3, j - 2 : j + 3]
+    a, b = np.unravel_index(np.nanargmax(win), win.shape)
+    i, j = i - 2 + a, j - 2 + b
+    c = image[i - 1 : i + 2, j - 1 : j + 2]
+    dx = 0.5 * (c[0, 1] - c[2, 1]) / (c[0, 1] - 2 * c[1, 1] + c[2, 1])
+    dy = 0.5 * (c[1, 0] - c[1, 2]) / (c[1, 0] - 2 * c[1, 1] + c[1, 2])
+    x, y = i + dx, j + dy
+    value = scipy.ndimage.map_coordinates(np.nan_to_num(image), [[x], [y]], order=3)[0]
+    return x, y, value
+
+
+@pytest.fixture(scope="module")
+def tile():
+    ants = core_antennas()
+    empty = make_visibility_dataset(n_time=3, n_chan_per_subband=1, antennas=ants)
+    ra0, dec0 = median_meridian(empty)
+    rng = np.random.default_rng(11)
+    offsets = rng.uniform(-0.4, 0.4, (4, 2))
+    fluxes = np.array([0.3, 0.2, 0.15, 0.1])  # SNR ≈ 250–800 in the image
+    sources = [
+        PointSource(ra0 + np.radians(dx) / np.cos(dec0), dec0 + np.radians(dy), f)
+        for (dx, dy), f in zip(offsets, fluxes)
+    ]
+    ds = make_visibility_dataset(
+        sources=sources,
+        n_time=3,
+        n_chan_per_subband=1,
+        antennas=ants,
+        noise_sigma=NOISE,
+        rng=rng,
+    )
+    products = image_tile(
+        ds,
+        geometry=ImageGeometry(npix=NPIX, cell_arcsec=CELL, epsilon=1e-5),
+        weighting="briggs",
+        robust=0.0,
+        niter=5000,
+        auto_threshold=1.5,
+        auto_mask=4.0,
+        max_major=10,
+        nthreads=2,
+    )
+    return ds, sources, products
+
+
+def test_sources_position_and_flux(tile):
+    ds, sources, p = tile
+    beam_pix = np.sqrt(p.beam.bmaj * p.beam.bmin) / CELL
+    for s in sources:
+        ix, iy = radec_to_pixel(s.ra, s.dec, p.centre, CELL, NPIX)
+        x, y, flux = subpixel_peak(p.pbcor, float(ix), float(iy))
+        assert p.pbcor[int(round(x)), int(round(y))] / p.sigma > 50  # all are bright
+        # acceptance: within 0.1 beam of the true position, flux within 2 %
+        assert_allclose(np.hypot(x - ix, y - iy) / beam_pix, 0.0, atol=0.1)
+        assert_allclose(flux, s.flux, rtol=0.02)
+
+
+def test_noise_is_thermal(tile):
+    ds, sources, p = tile
+    from dsa110.imaging.imager import Imager
+
+    imager = Imager.from_dataset(
+        __import__("dsa110.phasing", fromlist=["rephase"]).rephase(
+            ds, "median_meridian"
+        ),
+        geometry=ImageGeometry(npix=NPIX, cell_arcsec=CELL, epsilon=1e-5),
+        robust=0.0,
+    )
+    w = np.asarray(imager.weights.compute(), dtype=np.float64)
+    # Stokes I = (XX + YY) / 2 has σ/√2 per real part; image = Σ w Re(V e^{-iφ}) / Σ w
+    expected = NOISE / np.sqrt(2) * np.sqrt(np.sum(w**2)) / np.sum(w)
+    # acceptance: the residual's robust σ is within 20 % of the thermal expectation
+    assert_allclose(p.sigma, expected, rtol=0.2)
+
+
+def test_beam_and_psf(tile):
+    _, _, p = tile
+    n = NPIX // 2
+    assert_allclose(p.psf[n, n], 1.0, rtol=1e-4)  # normalised PSF (epsilon 1e-5)
+    assert p.beam.bmaj >= p.beam.bmin > 0
+    # the restored beam's half-power contour must match the PSF's main lobe
+    from dsa110.imaging.beam import gaussian_image
+
+    g = gaussian_image(p.psf.shape, p.beam, CELL)
+    core = g > 0.5
+    assert_allclose(p.psf[core], g[core], atol=0.08)  # Gaussian vs. real main lobe
+
+
+def test_fits_products(tile, tmp_path):
+    from astropy.coordinates import SkyCoord
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    ds, sources, p = tile
+    files = write_products(p, tmp_path / "tile")
+    assert set(files) >= {"image", "image-pb", "residual", "model", "psf", "pb", "png"}
+    assert files["png"].stat().st_size > 1000
+    header = fits.getheader(files["image-pb"])
+    assert header["CTYPE1"] == "RA---SIN" and header["CTYPE4"] == "STOKES"
+    assert header["BUNIT"] == "JY/BEAM"
+    assert_allclose(header["BMAJ"] * 3600, p.beam.bmaj, rtol=1e-6)
+    assert "DATE-OBS" in header and any("robust" in h for h in header["HISTORY"])
+    image, _ = read_fits_image(files["image-pb"])
+    assert_allclose(image, p.pbcor.astype(np.float32), equal_nan=True, rtol=0, atol=0)
+    # the WCS puts the brightest source where it is on the sky
+    wcs = WCS(header).celestial
+    s = sources[0]
+    ix, iy = radec_to_pixel(s.ra, s.dec, p.centre, CELL, NPIX)
+    x, y, _ = subpixel_peak(p.pbcor, float(ix), float(iy))
+    fits_x = NPIX - 1 - x  # RA increases to the left in the file
+    sky = wcs.pixel_to_world(fits_x, y)
+    sep = sky.separation(SkyCoord(s.ra, s.dec, unit="rad")).arcsec
+    assert_allclose(sep, 0.0, atol=0.1 * p.beam.bmin)  # within 0.1 beam
+
+
+def test_snapshot_search_finds_sources(tile):
+    ds, sources, _ = tile
+    found = snapshot_search(
+        ds.isel(time=slice(0, 1)),
+        geometry=ImageGeometry(npix=NPIX, cell_arcsec=CELL),
+        nsigma=8,
+    )
+    assert len(found) >= 1
+    from astropy.coordinates import SkyCoord
+
+    best = max(found, key=lambda c: c["peak"])
+    sep = (
+        SkyCoord(best["ra"], best["dec"], unit="rad")
+        .separation(SkyCoord(sources[0].ra, sources[0].dec, unit="rad"))
+        .arcsec
+    )
+    assert_allclose(sep, 0.0, atol=2 * CELL)  # the brightest snapshot peak is source 0
