@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _counter = itertools.count()
+_shared: dict = {}
 
 
 class PostgresUnavailable(DSA110Error, RuntimeError):
@@ -133,3 +134,18 @@ def create_database(base_url: str) -> str:
     finally:
         admin.dispose()
     return f"{base_url}/{name}"
+
+
+def shared_postgres() -> str:
+    """Return the base URL of one server per process, started on first use.
+
+    The server is stopped when the process exits (``atexit``), so every test
+    module of a session shares one server and each test makes its own database.
+    """
+    if "url" not in _shared:
+        import atexit
+
+        stack = contextlib.ExitStack()
+        _shared["url"] = stack.enter_context(throwaway_postgres())
+        atexit.register(stack.close)
+    return _shared["url"]

@@ -152,7 +152,8 @@ def populate(factory, data_dir: Path, outside_dir: Path, *, seed: int = 0) -> Fi
                 qa={"flagged_fraction": float(rng.uniform(0.05, 0.2))},
             )
             for sb in range(16 if i < 3 else 15):
-                name = f"{(start + dt.timedelta(seconds=int(rng.integers(0, 30)))):%Y-%m-%dT%H:%M:%S}_sb{sb:02d}.hdf5"
+                file_time = start + dt.timedelta(seconds=int(rng.integers(0, 30)))
+                name = f"{file_time:%Y-%m-%dT%H:%M:%S}_sb{sb:02d}.hdf5"
                 obs_repo.add_file(
                     obs,
                     f"/incoming/{name}",
@@ -353,7 +354,7 @@ class FakeRunner:
 
 
 def build(tmp_path: Path, *, db_url: str | None = None, **settings):
-    """A filled database (SQLite unless ``db_url``), the app on it, and the fake runner."""
+    """A filled database (SQLite unless ``db_url``), its app, and the fake runner."""
     data_dir = tmp_path / "data"
     engine = init_db(db_url or f"sqlite:///{tmp_path / 'db.sqlite'}")
     filled = populate(make_sessionmaker(engine), data_dir, tmp_path / "outside")

@@ -15,7 +15,8 @@ def tree(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "runbook.md").write_text(
-        "# Runbook\n\nIntro.\n\n## Full disk\n\nThe data directory has only 0.5 GiB free: "
+        "# Runbook\n\nIntro.\n\n## Full disk\n\n"
+        "The data directory has only 0.5 GiB free: "
         "delete old measurement sets.\n\n```\n# not a heading inside code\n```\n"
         "## Dead worker\n\nRestart the Dask worker.\n"
     )

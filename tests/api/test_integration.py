@@ -95,7 +95,7 @@ def test_every_route_over_http(live, api_key):
     with httpx.Client(
         base_url=base, headers={"X-API-Key": api_key}, timeout=30
     ) as client:
-        # reads first, then the mutations (the cancel needs the job the tests left queued)
+        # reads first, then the mutations (cancel needs the job left queued)
         ops = sorted(
             ((m.upper(), p) for p, item in doc["paths"].items() for m in item),
             key=lambda op: (op[0] != "GET", op[1]),
@@ -139,7 +139,8 @@ def test_raw_traversal_over_http(live):
     ):
         with socket.create_connection((host, int(port))) as sock:
             sock.sendall(
-                f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                f"GET {target} HTTP/1.1\r\nHost: x\r\n"
+                "Connection: close\r\n\r\n".encode()
             )
             data = b""
             while chunk := sock.recv(65536):

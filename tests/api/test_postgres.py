@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from dsa110.db.testing import PostgresUnavailable, create_database, throwaway_postgres
+from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres
 
 V1 = "/api/v1"
 
@@ -13,19 +13,15 @@ V1 = "/api/v1"
 @pytest.fixture(scope="module")
 def pg_service(tmp_path_factory, build_app):
     try:
-        server = throwaway_postgres()
-        base = server.__enter__()
+        base = shared_postgres()
     except PostgresUnavailable as exc:
         pytest.skip(str(exc))
-    try:
-        app, filled, runner, engine = build_app(
-            tmp_path_factory.mktemp("pg"), db_url=create_database(base)
-        )
-        with TestClient(app) as client:
-            yield client, filled, runner
-        engine.dispose()
-    finally:
-        server.__exit__(None, None, None)
+    app, filled, runner, engine = build_app(
+        tmp_path_factory.mktemp("pg"), db_url=create_database(base)
+    )
+    with TestClient(app) as client:
+        yield client, filled, runner
+    engine.dispose()
 
 
 @pytest.mark.postgres

@@ -1,4 +1,4 @@
-"""Every route through FastAPI's TestClient on a database filled via the repositories."""
+"""Every route through FastAPI's TestClient, on a database filled via repositories."""
 
 from __future__ import annotations
 
@@ -266,3 +266,32 @@ def test_openapi_is_served(client):
     doc = client.get(f"{V1}/openapi.json").json()
     assert doc["info"]["title"] == "dsa110"
     assert f"{V1}/jobs/reprocess" in doc["paths"]
+
+
+def test_health_reports_degraded_components(client, monkeypatch, tmp_path):
+    import contextlib
+    import socket
+
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]  # nothing listens here once closed
+    settings = client.app.state.settings.model_copy(
+        update={
+            "dask_scheduler": f"tcp://127.0.0.1:{closed_port}",
+            "data_dir": tmp_path / "gone",
+        }
+    )
+    monkeypatch.setattr(client.app.state, "settings", settings)
+    resp = client.get(f"{V1}/health")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["scheduler"] == {
+        "ok": False,
+        "detail": "Dask scheduler unreachable",
+    }
+    assert body["checks"]["data_dir"] == {
+        "ok": False,
+        "detail": "data directory does not exist",
+    }
+    assert body["checks"]["database"]["ok"] is True

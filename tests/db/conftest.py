@@ -12,21 +12,16 @@ from __future__ import annotations
 import pytest
 
 from dsa110.db import init_db, make_sessionmaker
-from dsa110.db.testing import PostgresUnavailable, create_database, throwaway_postgres
+from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """Start a throwaway PostgreSQL server; yield its base URL (no database name)."""
+    """The base URL (no database name) of a throwaway PostgreSQL server."""
     try:
-        server = throwaway_postgres()
-        url = server.__enter__()
+        return shared_postgres()
     except PostgresUnavailable as exc:
         pytest.skip(str(exc))
-    try:
-        yield url
-    finally:
-        server.__exit__(None, None, None)
 
 
 @pytest.fixture

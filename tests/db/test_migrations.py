@@ -1,4 +1,4 @@
-"""Migrations create exactly the models' schema; SQLite runs in WAL with foreign keys."""
+"""Migrations create exactly the models' schema; SQLite uses WAL and foreign keys."""
 
 from __future__ import annotations
 

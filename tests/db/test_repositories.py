@@ -197,7 +197,7 @@ def test_cone_search_matches_brute_force(session_factory):
     assert len(expected) > 3
     got = np.array([d for _, d in hits])
     assert np.all(np.diff(got) >= 0)  # nearest first
-    # separations round-trip through the database's floats: 1e-9 deg is far below any use
+    # separations round-trip through the database's floats: 1e-9 deg is negligible
     assert_allclose(got, np.sort(sep[sep <= radius]), rtol=0, atol=1e-9)
 
 
@@ -254,7 +254,7 @@ def test_light_curve_variability_and_candidates(session_factory):
         repo = SourceRepository(session)
         lc = repo.light_curve(sid)
         assert [m.time for m in lc] == [t for i, t in enumerate(times) if i != 7]
-        # float64 columns on both backends: values round-trip exactly up to float rounding
+        # float64 columns on both backends: values round-trip up to float rounding
         assert_allclose([m.flux_jy for m in lc], np.delete(flux, 7), rtol=1e-12, atol=0)
         assert len(repo.light_curve(sid, include_flagged=True)) == 20
         assert repo.get(sid).variability.eta == 9.0
