@@ -29,7 +29,7 @@ def correlation_table(qa, qb, qc, half_x, half_y, *, noise="beam", threshold=1e-
     qa, qb, qc : float
         Beam quadratic form in pixels (see :meth:`Beam.pixel_quadratic`).
     half_x, half_y : int
-        Largest lags.
+        Largest lags (the table is trimmed to the correlation's support).
     noise : {"beam", "white"}, keyword-only
         Beam-shaped correlation (restored interferometric images) or none.
     threshold : float, keyword-only
@@ -37,7 +37,8 @@ def correlation_table(qa, qb, qc, half_x, half_y, *, noise="beam", threshold=1e-
 
     Returns
     -------
-    numpy.ndarray, shape (2 * half_y + 1, 2 * half_x + 1), float64
+    numpy.ndarray, shape (2 * ty + 1, 2 * tx + 1), float64
+        ``ty <= half_y``, ``tx <= half_x``.
     """
     corr = np.zeros((2 * half_y + 1, 2 * half_x + 1))
     if noise == "white":
@@ -48,7 +49,12 @@ def correlation_table(qa, qb, qc, half_x, half_y, *, noise="beam", threshold=1e-
     dy, dx = np.mgrid[-half_y : half_y + 1, -half_x : half_x + 1].astype(float)
     corr = np.exp(-0.5 * (qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy))
     corr[corr < threshold] = 0.0
-    return corr
+    # trim to the support (smaller tables make the kernel's inner loop shorter)
+    rows = np.flatnonzero(corr.any(1))
+    cols = np.flatnonzero(corr.any(0))
+    ty = min(half_y, max(half_y - rows[0], rows[-1] - half_y))
+    tx = min(half_x, max(half_x - cols[0], cols[-1] - half_x))
+    return corr[half_y - ty : half_y + ty + 1, half_x - tx : half_x + tx + 1]
 
 
 def group_positions(x, y, radius):

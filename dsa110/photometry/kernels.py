@@ -185,7 +185,7 @@ def forced_fit_groups(
         Pixel box ``(x0, x1, y0, y1)`` (half-open) of each group, inside the image.
     corr : numpy.ndarray, shape (2 * hy + 1, 2 * hx + 1), float64
         Noise correlation coefficient at pixel lag ``(dy, dx)``, centred; a
-        single 1 for white noise. Must cover the largest box.
+        single 1 for white noise; zero outside its support.
     qa, qb, qc : float, keyword-only
         Beam quadratic form: beam(dx, dy) = exp(-(qa dx² + 2 qb dx dy + qc dy²) / 2).
 
@@ -257,21 +257,27 @@ def _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc)
             continue
         ainv = np.linalg.inv(a)
         sol = ainv @ b
-        # noise covariance of b: Σ_ij B_ki B_lj σ² ρ(i - j)
-        v = np.zeros((k, k))
+        # noise covariance of b: V_st = Σ_i B_si Σ_j ρ(i - j) B_tj (σ² applied below);
+        # the inner sum runs over the correlation table's support only
+        bw = x1 - x0
+        cb = np.zeros((k, m))
         for i in range(m):
             if not valid[i]:
                 continue
-            for j in range(m):
-                if not valid[j]:
-                    continue
-                r = corr[py[i] - py[j] + hy, px[i] - px[j] + hx]
-                if r == 0.0:
-                    continue
-                for s in range(k):
-                    bsi = design[s, i] * r
-                    for t in range(k):
-                        v[s, t] += bsi * design[t, j]
+            yi, xi = py[i], px[i]
+            ya, yb = max(y0, yi - hy), min(y1, yi + hy + 1)
+            xa, xb = max(x0, xi - hx), min(x1, xi + hx + 1)
+            for t in range(k):
+                acc = 0.0
+                for yy in range(ya, yb):
+                    crow = corr[yy - yi + hy]
+                    drow = design[t, (yy - y0) * bw : (yy - y0 + 1) * bw]
+                    c0 = hx - xi
+                    # invalid pixels have zero design weight, so no mask is needed
+                    for xx in range(xa, xb):
+                        acc += crow[xx + c0] * drow[xx - x0]
+                cb[t, i] = acc
+        v = design @ cb.T
         cov = ainv @ v @ ainv * (sigma * sigma)
         res = 0.0
         nvalid = 0

@@ -20,7 +20,11 @@ def random_positions(n, shape, rng, *, margin=20, min_sep_pix=0.0):
     while len(xs) < n:
         x = rng.uniform(margin, shape[1] - margin)
         y = rng.uniform(margin, shape[0] - margin)
-        if min_sep_pix and xs and np.min(np.hypot(np.array(xs) - x, np.array(ys) - y)) < min_sep_pix:
+        if (
+            min_sep_pix
+            and xs
+            and np.min(np.hypot(np.array(xs) - x, np.array(ys) - y)) < min_sep_pix
+        ):
             continue
         xs.append(x)
         ys.append(y)
@@ -35,6 +39,16 @@ def field():
     n = 250
     ra, dec = random_positions(n, SHAPE, rng, min_sep_pix=8.0)
     flux = RMS * 10 ** rng.uniform(np.log10(3), np.log10(300), n)
-    image = simulate_image(SHAPE, beam=BEAM, ra=ra, dec=dec, flux=flux, rms=RMS,
-                           background=1e-3, cell_arcsec=CELL, centre=CENTRE, rng=rng)
+    image = simulate_image(
+        SHAPE,
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=RMS,
+        background=1e-3,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=rng,
+    )
     return {"image": image, "ra": ra, "dec": dec, "flux": flux}

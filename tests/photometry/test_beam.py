@@ -1,7 +1,12 @@
 import numpy as np
 from numpy.testing import assert_allclose
 
-from dsa110.photometry.beam import Beam, axes_from_covariance, covariance_from_axes, deconvolve
+from dsa110.photometry.beam import (
+    Beam,
+    axes_from_covariance,
+    covariance_from_axes,
+    deconvolve,
+)
 from dsa110.photometry.simulate import make_wcs
 
 

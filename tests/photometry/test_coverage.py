@@ -12,7 +12,9 @@ BEAM = Beam(18 / 3600, 15 / 3600, 0)
 
 
 def _img(centre, rms, seed):
-    return simulate_image((600, 600), beam=BEAM, rms=rms, cell_arcsec=6.0, centre=centre, rng=seed)
+    return simulate_image(
+        (600, 600), beam=BEAM, rms=rms, cell_arcsec=6.0, centre=centre, rng=seed
+    )
 
 
 def test_image_coverage_area_and_depth():

@@ -22,21 +22,36 @@ def test_columns(found):
 def test_acceptance_completeness_and_false_detections(field, found):
     """Blind completeness ≥ 95% above 7σ, ≤ 1% false detections."""
     radius = 0.5 * BEAM.bmaj * 3600
-    idx, _ = crossmatch(field["ra"], field["dec"], found["ra"].to_numpy(), found["dec"].to_numpy(),
-                        radius_arcsec=radius)
+    idx, _ = crossmatch(
+        field["ra"],
+        field["dec"],
+        found["ra"].to_numpy(),
+        found["dec"].to_numpy(),
+        radius_arcsec=radius,
+    )
     bright = field["flux"] >= 7 * RMS
     completeness = np.mean(idx[bright] >= 0)
     assert completeness >= 0.95, completeness
-    back, _ = crossmatch(found["ra"].to_numpy(), found["dec"].to_numpy(), field["ra"], field["dec"],
-                         radius_arcsec=radius)
+    back, _ = crossmatch(
+        found["ra"].to_numpy(),
+        found["dec"].to_numpy(),
+        field["ra"],
+        field["dec"],
+        radius_arcsec=radius,
+    )
     false_rate = np.mean(back < 0)
     assert false_rate <= 0.01, false_rate
 
 
 def test_acceptance_positions_high_snr(field, found):
     """Positions within 0.1 beam for SNR > 50, and errors that describe the scatter."""
-    idx, _ = crossmatch(field["ra"], field["dec"], found["ra"].to_numpy(), found["dec"].to_numpy(),
-                        radius_arcsec=9.0)
+    idx, _ = crossmatch(
+        field["ra"],
+        field["dec"],
+        found["ra"].to_numpy(),
+        found["dec"].to_numpy(),
+        radius_arcsec=9.0,
+    )
     ok = (idx >= 0) & (field["flux"] > 50 * RMS)
     assert ok.sum() > 30
     m = found.iloc[idx[ok]]
@@ -50,8 +65,13 @@ def test_acceptance_positions_high_snr(field, found):
 
 
 def test_fluxes_of_isolated_sources(field, found):
-    idx, _ = crossmatch(field["ra"], field["dec"], found["ra"].to_numpy(), found["dec"].to_numpy(),
-                        radius_arcsec=6.0)
+    idx, _ = crossmatch(
+        field["ra"],
+        field["dec"],
+        found["ra"].to_numpy(),
+        found["dec"].to_numpy(),
+        radius_arcsec=6.0,
+    )
     ok = (idx >= 0) & (field["flux"] > 10 * RMS)
     m = found.iloc[idx[ok]]
     z = (m["peak_flux"].to_numpy() - field["flux"][ok]) / m["peak_flux_err"].to_numpy()
@@ -64,14 +84,25 @@ def test_fluxes_of_isolated_sources(field, found):
 
 
 def test_deblends_touching_sources():
-    base = simulate_image((128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    base = simulate_image(
+        (128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
+    )
     fwhm = BEAM.fwhm_pixels(base.wcs)
     x = np.array([60.0, 60.0 + 1.3 * fwhm])
     y = np.array([64.0, 64.0])
     ra, dec = base.wcs.pixel_to_world_values(x, y)
     flux = np.array([0.2, 0.1])
-    img = simulate_image((128, 128), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=RMS,
-                         cell_arcsec=CELL, centre=CENTRE, rng=3)
+    img = simulate_image(
+        (128, 128),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=RMS,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=3,
+    )
     res = find_sources(img)
     assert len(res) == 2 and (res["n_components"] == 2).all()
     res = res.sort_values("x")
@@ -81,11 +112,24 @@ def test_deblends_touching_sources():
 
 
 def test_resolved_source_size_recovered():
-    base = simulate_image((128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    base = simulate_image(
+        (128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
+    )
     ra, dec = base.wcs.pixel_to_world_values([64.0], [64.0])
-    img = simulate_image((128, 128), beam=BEAM, ra=ra, dec=dec, flux=[1.0], rms=RMS,
-                         major=[30 / 3600], minor=[12 / 3600], pa=[60.0],
-                         cell_arcsec=CELL, centre=CENTRE, rng=4)
+    img = simulate_image(
+        (128, 128),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=[1.0],
+        rms=RMS,
+        major=[30 / 3600],
+        minor=[12 / 3600],
+        pa=[60.0],
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=4,
+    )
     res = find_sources(img)
     assert len(res) == 1
     r = res.iloc[0]
@@ -97,7 +141,9 @@ def test_resolved_source_size_recovered():
 
 
 def test_empty_image_finds_nothing():
-    img = simulate_image((200, 200), beam=BEAM, rms=RMS, cell_arcsec=CELL, centre=CENTRE, rng=8)
+    img = simulate_image(
+        (200, 200), beam=BEAM, rms=RMS, cell_arcsec=CELL, centre=CENTRE, rng=8
+    )
     assert len(find_sources(img)) == 0
 
 

@@ -12,8 +12,17 @@ def test_noise_free_point_sources_exact():
     rng = np.random.default_rng(11)
     ra, dec = random_positions(30, (256, 256), rng, min_sep_pix=30)
     flux = rng.uniform(0.01, 1.0, 30)
-    img = simulate_image((256, 256), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=0.0,
-                         cell_arcsec=CELL, centre=CENTRE, dtype=np.float64)
+    img = simulate_image(
+        (256, 256),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=0.0,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        dtype=np.float64,
+    )
     zeros = (np.zeros(img.shape), np.ones(img.shape))
     res = forced_photometry(img, ra, dec, background=zeros)
     # the model is exactly the beam at the true sub-pixel position: round-off only
@@ -22,19 +31,34 @@ def test_noise_free_point_sources_exact():
 
 
 def test_blended_pair_fitted_jointly():
-    wcs_img = simulate_image((128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    wcs_img = simulate_image(
+        (128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
+    )
     x = np.array([60.0, 64.5])  # 4.5 px = 13.5" apart: well inside one beam (18")
     y = np.array([64.0, 65.2])
     ra, dec = wcs_img.wcs.pixel_to_world_values(x, y)
     flux = np.array([0.1, 0.03])
-    img = simulate_image((128, 128), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=0.0,
-                         cell_arcsec=CELL, centre=CENTRE, dtype=np.float64)
-    res = forced_photometry(img, ra, dec, background=(np.zeros(img.shape), np.ones(img.shape)))
+    img = simulate_image(
+        (128, 128),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=0.0,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        dtype=np.float64,
+    )
+    res = forced_photometry(
+        img, ra, dec, background=(np.zeros(img.shape), np.ones(img.shape))
+    )
     assert (res["n_group"] == 2).all()
     # joint least squares of two exact beams: round-off only
     assert_allclose(res["flux"], flux, rtol=1e-8)
     # alone, the faint one would be biased high by the bright neighbour's wing
-    alone = forced_photometry(img, ra[1:], dec[1:], background=(np.zeros(img.shape), np.ones(img.shape)))
+    alone = forced_photometry(
+        img, ra[1:], dec[1:], background=(np.zeros(img.shape), np.ones(img.shape))
+    )
     assert alone["flux"].iloc[0] > 1.5 * flux[1]
 
 
@@ -42,8 +66,13 @@ def test_white_noise_error_formula():
     img = simulate_image((64, 64), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
     ra, dec = img.wcs.pixel_to_world_values(32.3, 31.8)
     sigma = 2e-3
-    res = forced_photometry(img, [ra], [dec], noise="white",
-                            background=(np.zeros(img.shape), np.full(img.shape, sigma)))
+    res = forced_photometry(
+        img,
+        [ra],
+        [dec],
+        noise="white",
+        background=(np.zeros(img.shape), np.full(img.shape, sigma)),
+    )
     qa, qb, qc = BEAM.pixel_quadratic(img.wcs)
     half = int(np.ceil(BEAM.fwhm_pixels(img.wcs)))
     yy, xx = np.mgrid[32 - half : 32 + half + 1, 32 - half : 32 + half + 1]
@@ -69,8 +98,18 @@ def test_acceptance_error_coverage(field):
     for seed in range(3):
         ra, dec = random_positions(400, (512, 512), rng, margin=10)
         flux = rng.uniform(0, 20 * RMS, ra.size)
-        img = simulate_image((512, 512), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=RMS,
-                             background=5e-4, cell_arcsec=CELL, centre=CENTRE, rng=seed)
+        img = simulate_image(
+            (512, 512),
+            beam=BEAM,
+            ra=ra,
+            dec=dec,
+            flux=flux,
+            rms=RMS,
+            background=5e-4,
+            cell_arcsec=CELL,
+            centre=CENTRE,
+            rng=seed,
+        )
         res = forced_photometry(img, ra, dec)
         pulls.append((res["flux"].to_numpy() - flux) / res["flux_err"].to_numpy())
     z = np.concatenate(pulls)

@@ -25,8 +25,15 @@ def test_table_round_trip(tmp_path, ext):
 
 
 def test_region_files(tmp_path):
-    df = pd.DataFrame({"ra": [10.0, 11.0], "dec": [20.0, 21.0], "maj": [20.0, 30.0],
-                       "min": [10.0, 15.0], "pa": [0.0, 45.0]})
+    df = pd.DataFrame(
+        {
+            "ra": [10.0, 11.0],
+            "dec": [20.0, 21.0],
+            "maj": [20.0, 30.0],
+            "min": [10.0, 15.0],
+            "pa": [0.0, 45.0],
+        }
+    )
     ds9 = write_ds9_regions(df, tmp_path / "a.reg").read_text().splitlines()
     assert ds9[2] == "fk5" and len(ds9) == 5
     assert ds9[4].startswith('ellipse(11.0000000,21.0000000,15.000",7.500",135.00)')
@@ -35,14 +42,18 @@ def test_region_files(tmp_path):
 
 
 def test_fits_image_round_trip_and_errors(tmp_path):
-    img = simulate_image((64, 48), beam=BEAM, rms=1e-3, cell_arcsec=CELL, centre=CENTRE, rng=1)
+    img = simulate_image(
+        (64, 48), beam=BEAM, rms=1e-3, cell_arcsec=CELL, centre=CENTRE, rng=1
+    )
     path = write_image(img, tmp_path / "i.fits")
     back = read_image(path)
     assert_allclose(back.data, img.data, rtol=0)
     assert back.beam == img.beam and back.frequency == img.frequency
     from astropy.io import fits
 
-    fits.PrimaryHDU(np.zeros((4, 4)), header=img.wcs.to_header()).writeto(tmp_path / "nobeam.fits")
+    fits.PrimaryHDU(np.zeros((4, 4)), header=img.wcs.to_header()).writeto(
+        tmp_path / "nobeam.fits"
+    )
     fits.PrimaryHDU(np.zeros((4, 4))).writeto(tmp_path / "nowcs.fits")
     with pytest.raises(FileFormatError, match="CTYPE"):
         read_image(tmp_path / "nowcs.fits")
@@ -54,21 +65,66 @@ def test_cli_sources_and_photometry(tmp_path, capsys):
     rng = np.random.default_rng(2)
     ra, dec = random_positions(15, (200, 200), rng, min_sep_pix=15)
     flux = rng.uniform(0.05, 0.2, 15)
-    img = simulate_image((200, 200), beam=BEAM, ra=ra, dec=dec, flux=flux, rms=2e-3,
-                         cell_arcsec=CELL, centre=CENTRE, rng=rng)
+    img = simulate_image(
+        (200, 200),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=2e-3,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=rng,
+    )
     write_image(img, tmp_path / "img.fits")
-    assert main(["sources", "find", str(tmp_path / "img.fits"), "-o", str(tmp_path / "s.parquet"),
-                 "--ds9", str(tmp_path / "s.reg"), "--crtf", str(tmp_path / "s.crtf")]) == 0
+    assert (
+        main(
+            [
+                "sources",
+                "find",
+                str(tmp_path / "img.fits"),
+                "-o",
+                str(tmp_path / "s.parquet"),
+                "--ds9",
+                str(tmp_path / "s.reg"),
+                "--crtf",
+                str(tmp_path / "s.crtf"),
+            ]
+        )
+        == 0
+    )
     found = pd.read_parquet(tmp_path / "s.parquet")
     assert len(found) == 15
     pd.DataFrame({"RA": ra, "Dec": dec, "name": [f"s{i}" for i in range(15)]}).to_csv(
-        tmp_path / "pos.csv", index=False)
-    assert main(["photometry", str(tmp_path / "img.fits"), "--catalog", str(tmp_path / "pos.csv"),
-                 "-o", str(tmp_path / "f.csv")]) == 0
+        tmp_path / "pos.csv", index=False
+    )
+    assert (
+        main(
+            [
+                "photometry",
+                str(tmp_path / "img.fits"),
+                "--catalog",
+                str(tmp_path / "pos.csv"),
+                "-o",
+                str(tmp_path / "f.csv"),
+            ]
+        )
+        == 0
+    )
     forced = pd.read_csv(tmp_path / "f.csv")
     z = (forced["flux"] - flux) / forced["flux_err"]
     assert np.all(np.abs(z) < 4)
     # a catalog without positions is a clean error, not a traceback
     pd.DataFrame({"x": [1]}).to_csv(tmp_path / "bad.csv", index=False)
-    assert main(["photometry", str(tmp_path / "img.fits"), "--catalog", str(tmp_path / "bad.csv")]) == 1
+    assert (
+        main(
+            [
+                "photometry",
+                str(tmp_path / "img.fits"),
+                "--catalog",
+                str(tmp_path / "bad.csv"),
+            ]
+        )
+        == 1
+    )
     assert "bad.csv" in capsys.readouterr().err

@@ -11,7 +11,9 @@ from tests.photometry.conftest import BEAM, CELL, CENTRE, RMS, SHAPE
 
 @pytest.fixture(scope="module")
 def sky(field):
-    return pd.DataFrame({"ra": field["ra"], "dec": field["dec"], "flux_int": field["flux"]})
+    return pd.DataFrame(
+        {"ra": field["ra"], "dec": field["dec"], "flux_int": field["flux"]}
+    )
 
 
 def test_good_image_passes(field, sky):
@@ -31,10 +33,20 @@ def test_good_image_passes(field, sky):
 def test_flux_scale_offset_and_noise_fail(field, sky):
     rng = np.random.default_rng(5)
     shift = 3.0 / 3600  # 3" north
-    img = simulate_image(SHAPE, beam=BEAM, ra=field["ra"], dec=field["dec"] + shift,
-                         flux=0.7 * field["flux"], rms=RMS, cell_arcsec=CELL, centre=CENTRE, rng=rng)
-    rep = image_qa(img, sky, rms_floor=0.4 * RMS,
-                   thresholds=QAThresholds(max_offset_arcsec=1.0))
+    img = simulate_image(
+        SHAPE,
+        beam=BEAM,
+        ra=field["ra"],
+        dec=field["dec"] + shift,
+        flux=0.7 * field["flux"],
+        rms=RMS,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=rng,
+    )
+    rep = image_qa(
+        img, sky, rms_floor=0.4 * RMS, thresholds=QAThresholds(max_offset_arcsec=1.0)
+    )
     assert not rep.checks["flux_ratio"]
     assert_allclose(rep.flux_ratio, 0.7, atol=0.03)
     assert_allclose(rep.offset_dec_arcsec, 3.0, atol=0.3)

@@ -54,9 +54,20 @@ def test_acceptance_inband_indices_recovered():
     for k, nu in enumerate(freqs):
         scale = 1.4e9 / nu  # the beam shrinks with frequency
         beam = Beam(18 / 3600 * scale, 15 / 3600 * scale, 30.0)
-        images.append(simulate_image(shape, beam=beam, ra=ra, dec=dec,
-                                     flux=s0 * (nu / 1.4e9) ** alpha, rms=4e-3,
-                                     cell_arcsec=CELL, centre=CENTRE, frequency=nu, rng=100 + k))
+        images.append(
+            simulate_image(
+                shape,
+                beam=beam,
+                ra=ra,
+                dec=dec,
+                flux=s0 * (nu / 1.4e9) ** alpha,
+                rms=4e-3,
+                cell_arcsec=CELL,
+                centre=CENTRE,
+                frequency=nu,
+                rng=100 + k,
+            )
+        )
     fit, flux, err = inband_spectral_index(images, ra, dec, ref_frequency=1.4e9)
     z = (fit["alpha"].to_numpy() - alpha) / fit["alpha_err"].to_numpy()
     assert np.mean(np.abs(z) < 1) >= 0.55  # 68% expected; 40 sources give ±7%
