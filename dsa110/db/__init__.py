@@ -12,6 +12,7 @@ Examples
 from dsa110.db.engine import (
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
+    Database,
     DatabaseError,
     default_data_dir,
     default_database_url,
@@ -28,6 +29,7 @@ __all__ = [
     "DATA_DIR_ENV",
     "DATABASE_URL_ENV",
     "Base",
+    "Database",
     "DatabaseError",
     "default_data_dir",
     "default_database_url",

@@ -27,6 +27,7 @@ __all__ = [
     "session_scope",
     "init_db",
     "alembic_config",
+    "Database",
 ]
 
 #: Environment variable naming the data directory.
@@ -180,3 +181,44 @@ def init_db(url: str | Engine | None = None) -> Engine:
         where = engine.url.render_as_string(hide_password=True)
         raise DatabaseError(f"cannot migrate the database at {where}: {exc}") from exc
     return engine
+
+
+class Database:
+    """A migrated database and its sessions: the pipeline's entry point.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        An engine on a database at the newest schema.
+
+    Examples
+    --------
+    >>> from dsa110.db import Database, ObservationRepository
+    >>> db = Database.open("sqlite:////data/dsa110/dsa110.sqlite")  # doctest: +SKIP
+    >>> group = "2026-03-01T12:00:00"
+    >>> with db.lock(f"group:{group}"), db.session() as session:  # doctest: +SKIP
+    ...     ObservationRepository(session).get_by_group(group)
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sessionmaker = make_sessionmaker(engine)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Database:
+        """Open (creating or upgrading) the database at ``url``; see :func:`init_db`."""
+        return cls(init_db(url))
+
+    def session(self):
+        """Return a session context: commits on success, rolls back on error."""
+        return session_scope(self.sessionmaker)
+
+    def lock(self, name: str, **kwargs):
+        """Return :func:`dsa110.db.hold_lock` for ``name`` on this database."""
+        from dsa110.db.repositories.locks import hold_lock  # deferred: avoids a cycle
+
+        return hold_lock(self.sessionmaker, name, **kwargs)
+
+    def close(self) -> None:
+        """Dispose of the engine's connections."""
+        self.engine.dispose()

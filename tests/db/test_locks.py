@@ -55,3 +55,28 @@ def test_concurrent_acquire_has_one_winner(session_factory):
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_heartbeat_keeps_a_short_lock_alive(session_factory):
+    import time
+
+    ttl = dt.timedelta(seconds=0.6)
+    with hold_lock(session_factory, "hb", ttl=ttl):
+        time.sleep(1.5)  # well past the ttl: only the heartbeat keeps it
+        assert not acquire_lock(session_factory, "hb", owner="other", ttl=HOUR)
+    assert acquire_lock(session_factory, "hb", owner="other", ttl=HOUR)
+
+
+def test_database_facade(db_url):
+    from dsa110.db import Database, ObservationRepository
+
+    db = Database.open(db_url)
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    with db.lock("group:g1") as owner, db.session() as session:
+        ObservationRepository(session).add(
+            "g1", start_time=t0, end_time=t0, dec_deg=1.0
+        )
+        assert owner
+    with db.session() as session:
+        assert ObservationRepository(session).get_by_group("g1").dec_deg == 1.0
+    db.close()

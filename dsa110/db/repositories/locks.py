@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import os
 import socket
+import threading
 import uuid
 
 from sqlalchemy import delete, insert, update
@@ -94,12 +95,26 @@ def hold_lock(
     factory: sessionmaker[Session],
     name: str,
     *,
-    ttl: _dt.timedelta = _dt.timedelta(hours=2),
+    ttl: _dt.timedelta = _dt.timedelta(minutes=10),
     owner: str | None = None,
+    heartbeat: bool = True,
 ):
     """Hold lock ``name`` for the ``with`` block; yields the owner string.
 
-    Long steps should call :func:`refresh_lock` with the yielded owner.
+    Parameters
+    ----------
+    factory : sessionmaker
+        Sessions on the database holding the ``locks`` table.
+    name : str
+        Lock name, e.g. ``"group:2026-03-01T12:00:00"``.
+    ttl : timedelta
+        How long the lock outlives its holder: a process that dies leaves a
+        lock that others take over once ``ttl`` has passed.
+    owner : str, optional
+        Owner string (default :func:`default_owner`).
+    heartbeat : bool
+        Refresh the lock every ``ttl / 3`` from a background thread while the
+        block runs, so that long runs keep it however long they take.
 
     Raises
     ------
@@ -112,7 +127,25 @@ def hold_lock(
             f"lock {name!r} is held by another process; it is released when that "
             "run ends or taken over after it expires"
         )
+    stop = threading.Event()
+    thread = None
+    if heartbeat:
+
+        def beat():
+            while not stop.wait(ttl.total_seconds() / 3):
+                try:
+                    refresh_lock(factory, name, owner=owner, ttl=ttl)
+                except Exception:  # a missed beat is retried; expiry is the fallback
+                    pass
+
+        thread = threading.Thread(
+            target=beat, name=f"lock-heartbeat-{name}", daemon=True
+        )
+        thread.start()
     try:
         yield owner
     finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
         release_lock(factory, name, owner=owner)
