@@ -42,6 +42,8 @@ def fuzz_schema(fuzz_app):
 def test_no_server_errors(case, api_key):
     response = case.call(headers={"X-API-Key": api_key})
     STATUSES.setdefault(f"{case.method} {case.path}", []).append(response.status_code)
+    if case.path.endswith("/health") and response.status_code == 503:
+        return  # a degraded component (e.g. a full disk) is reported, not an error
     assert response.status_code < 500, (
         case.method,
         case.formatted_path,
