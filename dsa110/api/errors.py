@@ -8,9 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dsa110.db import InvalidStateError, NotFoundError
+from dsa110.db import DatabaseError, InvalidStateError, NotFoundError
 from dsa110.errors import DSA110Error
 
 __all__ = ["APIError", "error_response", "install_error_handlers"]
@@ -118,6 +119,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidStateError)
     async def _invalid_state(request: Request, exc: InvalidStateError):
         return error_response(409, "conflict", str(exc))
+
+    @app.exception_handler(DatabaseError)
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: Exception):
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            503, "database_unavailable", "the database is unavailable"
+        )
 
     @app.exception_handler(DSA110Error)
     async def _library_error(request: Request, exc: DSA110Error):

@@ -77,6 +77,7 @@ class DaskJobRunner:
         self._function = function
         self._factory = session_factory
         self._client = None
+        self._owns_client = False
         self._futures: dict[int, object] = {}
         self._lock = threading.Lock()
 
@@ -90,6 +91,7 @@ class DaskJobRunner:
                 else:
                     try:
                         self._client = Client(self._address, timeout="5s")
+                        self._owns_client = True
                     except OSError as exc:
                         raise APIError(
                             503,

@@ -295,3 +295,21 @@ def test_health_reports_degraded_components(client, monkeypatch, tmp_path):
         "detail": "data directory does not exist",
     }
     assert body["checks"]["database"]["ok"] is True
+
+
+def test_database_outage_is_503_in_the_envelope(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from dsa110.db import ObservationRepository
+
+    def down(self, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(ObservationRepository, "list", down)
+    resp = client.get(f"{V1}/observations")
+    assert resp.status_code == 503
+    assert resp.json()["error"] == {
+        "code": "database_unavailable",
+        "message": "the database is unavailable",
+        "details": None,
+    }
