@@ -12,6 +12,7 @@ a :class:`Beam`); :func:`read_image` reads them from FITS.
 from dsa110.photometry.background import BackgroundGrid, background_maps, estimate_background
 from dsa110.photometry.beam import Beam, deconvolve
 from dsa110.photometry.coverage import SurveyCoverage, image_coverage
+from dsa110.photometry.dask import forced_photometry_stack
 from dsa110.photometry.finding import find_sources
 from dsa110.photometry.forced import forced_photometry
 from dsa110.photometry.image import Image, read_image, write_image
@@ -33,6 +34,7 @@ __all__ = [
     "find_sources",
     "fit_spectral_index",
     "forced_photometry",
+    "forced_photometry_stack",
     "image_coverage",
     "image_qa",
     "inband_spectral_index",
