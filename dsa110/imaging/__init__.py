@@ -1,1 +1,76 @@
-"""dsa110.imaging."""
+"""Imaging: weighting, w-gridding (Numba/CUDA/dask), CLEAN, beams, PB correction, products.
+
+Layers (the codex-africanus/ducc0 shape):
+
+* :mod:`dsa110.imaging.kernels` — the Numba CPU gridder/degridder
+  (:func:`vis2dirty`, :func:`dirty2vis`; ES kernel + w-gridding, explicit
+  ``epsilon``, precision following the input dtype);
+  :mod:`dsa110.imaging.cuda` — the ``numba.cuda`` kernels with the same signature;
+  :mod:`dsa110.imaging.dask` — per-chunk grids summed before one FFT per w plane.
+* :mod:`dsa110.imaging.imager` — dataset-level dirty images, PSFs and predictions;
+  :mod:`dsa110.imaging.clean` — Högbom/Cotton–Schwab; :mod:`dsa110.imaging.beam`;
+  :mod:`dsa110.imaging.pbcor`; :mod:`dsa110.imaging.fits`; :mod:`dsa110.imaging.modes`;
+  :mod:`dsa110.imaging.mosaic`.
+
+Default geometry for a full DSA-110 tile
+----------------------------------------
+The longest (outrigger) baselines are ≈ 2.6 km, i.e. ``u_max ≈ 13 000 λ`` at the top
+of the band (λ ≈ 0.20 m): the synthesized beam is ≈ 1/u_max ≈ 16″ (15–20″ with
+robust 0). A 3″ cell samples it with 5 pixels per beam and stays far below the
+Nyquist limit ``1 / (2 u_max) ≈ 8″``. 4096 pixels of 3″ span 3.4°: the primary
+beam's half-power width is 2.7° at 1.4 GHz (3.0° at 1.31 GHz), and 0.2 of the
+peak (the default PB limit) lies at a radius of ≈ 1.85°, so the image covers the
+main lobe down to ≈ 0.3 along the axes and to the PB limit in the corners.
+"""
+
+from dsa110.imaging.beam import Beam, fit_beam, restore
+from dsa110.imaging.clean import CleanResult, circle_mask, cotton_schwab, mad_sigma
+from dsa110.imaging.fits import read_fits_image, write_fits_image, write_products
+from dsa110.imaging.imager import (
+    ImageGeometry,
+    Imager,
+    ImagingError,
+    make_dirty_image,
+    make_psf,
+    stokes_i,
+)
+from dsa110.imaging.kernels import dirty2vis, plan_gridding, vis2dirty
+from dsa110.imaging.modes import (
+    ImageProducts,
+    image_subbands,
+    image_tile,
+    radec_to_pixel,
+    snapshot_search,
+)
+from dsa110.imaging.pbcor import effective_primary_beam, pb_correct
+from dsa110.imaging.weighting import imaging_weights, weight_density
+
+__all__ = [
+    "Beam",
+    "CleanResult",
+    "ImageGeometry",
+    "ImageProducts",
+    "Imager",
+    "ImagingError",
+    "circle_mask",
+    "cotton_schwab",
+    "dirty2vis",
+    "effective_primary_beam",
+    "fit_beam",
+    "image_subbands",
+    "image_tile",
+    "imaging_weights",
+    "mad_sigma",
+    "make_dirty_image",
+    "make_psf",
+    "pb_correct",
+    "plan_gridding",
+    "radec_to_pixel",
+    "read_fits_image",
+    "restore",
+    "snapshot_search",
+    "vis2dirty",
+    "weight_density",
+    "write_fits_image",
+    "write_products",
+]

@@ -76,6 +76,7 @@ def weight_density(uvw, weight, freq, *, npix_x, npix_y, pixsize_x, pixsize_y,
         _density_block, "tbfxy", uvw, "tbu", weight, "tbf", freq_da, "f",
         new_axes={"x": npix_x, "y": npix_y}, concatenate=True, dtype=np.float64,
         adjust_chunks={"t": 1, "b": 1, "f": 1}, grid=grid, uv_range=uv_range,
+        meta=np.empty((0,) * 5, np.float64),
     )
     return per_chunk.sum(axis=(0, 1, 2), split_every=4)
 
@@ -117,7 +118,7 @@ def imaging_weights(uvw, weight, freq, density, *, f2=None, **kwargs):
     return da.blockwise(
         _weights_block, "tbf", uvw, "tbu", weight, "tbf", freq_da, "f",
         concatenate=True, dtype=weight.dtype, density=density,
-        kwargs=dict(kwargs, f2=f2),
+        kwargs=dict(kwargs, f2=f2), meta=np.empty((0, 0, 0), weight.dtype),
     )
 
 
@@ -179,15 +180,17 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
             new_axes={"p": len(planes), "x": plan.ngx, "y": plan.ngy}, concatenate=True,
             adjust_chunks={"t": 1, "b": 1, "f": 1}, dtype=plan.complex_dtype,
             plan=plan, planes=planes, nthreads=nthreads,
+            meta=np.empty((0,) * 6, plan.complex_dtype),
         )
         summed = stacks.sum(axis=(0, 1, 2), split_every=4)
         part = summed.map_blocks(
             _image_block, drop_axis=0, chunks=((plan.npix_x,), (plan.npix_y,)),
-            dtype=plan.real_dtype,
+            dtype=plan.real_dtype, meta=np.empty((0, 0), plan.real_dtype),
             plan=plan, planes=planes, nthreads=nthreads,
         )
         image = part if image is None else image + part
-    return image.map_blocks(_finish_block, dtype=plan.real_dtype, plan=plan)
+    return image.map_blocks(_finish_block, dtype=plan.real_dtype, plan=plan,
+                            meta=np.empty((0, 0), plan.real_dtype))
 
 
 def _finish_block(image, *, plan):
@@ -227,4 +230,5 @@ def model_visibilities(uvw, freq, model, *, plan, vis_chunks, nthreads=1):
     return da.blockwise(
         _degrid_block, "tbf", uvw, "tbu", freq_da, "f", concatenate=True,
         dtype=plan.complex_dtype, model=model, wgt=None, plan=plan, nthreads=nthreads,
+        meta=np.empty((0, 0, 0), plan.complex_dtype),
     )

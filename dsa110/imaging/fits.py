@@ -292,6 +292,7 @@ def write_products(products, prefix, *, png=True, overwrite=True):
     out = {}
     for name, (img, unit, b) in items.items():
         header = image_header(bunit=unit, beam=b, **common)
+        header["NOISE"] = (float(products.sigma), "robust residual sigma before PB correction")
         out[name] = write_fits_image(f"{prefix}-{name}.fits", img, header, overwrite=overwrite)
     if png:
         header = image_header(bunit="JY/BEAM", beam=beam, **common)

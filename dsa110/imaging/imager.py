@@ -212,7 +212,8 @@ class Imager:
             uvw, nat, freq, density, f2=f2, weighting=weighting, robust=robust,
             taper_arcsec=taper_arcsec, uv_range=uv_range, **grid,
         )
-        weights = weights.persist()
+        # major cycles re-read both many times: keep them (Stokes I) in memory
+        weights, vis = weights.persist(), vis.persist()
         sum_w, wabs = da.compute(
             weights.sum(dtype=np.float64),
             da.stack([da.min(abs(uvw[..., 2])), da.max(abs(uvw[..., 2]))]),

