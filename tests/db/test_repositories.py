@@ -339,3 +339,43 @@ def test_image_coverage(session_factory, tmp_path):
         assert images.list().total == 3 and images.list(kind="mosaic").total == 1
         with pytest.raises(NotFoundError):
             images.get(ids[0], kind="mosaic")
+
+
+def test_bulk_sources_and_measurements(session_factory):
+    rng = np.random.default_rng(5)
+    n = 200
+    ra, dec = rng.uniform(0, 360, n), rng.uniform(-20, 80, n)
+    with session_scope(session_factory) as session:
+        repo = SourceRepository(session)
+        ids = repo.add_many(
+            {"name": f"B{i:04d}", "ra_deg": ra[i], "dec_deg": dec[i]} for i in range(n)
+        )
+        assert len(set(ids)) == n
+        flux = rng.normal(1, 0.1, n)
+        assert (
+            repo.add_measurements(
+                None,
+                [
+                    {
+                        "source_id": ids[i],
+                        "time": T0,
+                        "flux_jy": flux[i],
+                        "flux_err_jy": 0.1,
+                    }
+                    for i in range(n)
+                ],
+            )
+            == n
+        )
+    with session_scope(session_factory) as session:
+        repo = SourceRepository(session)
+        # ids come back in input order
+        assert [repo.get(ids[i]).name for i in (0, 57, n - 1)] == [
+            "B0000",
+            "B0057",
+            f"B{n - 1:04d}",
+        ]
+        got = [repo.light_curve(ids[i])[0].flux_jy for i in range(0, n, 20)]
+        # float64 round trip
+        assert_allclose(got, flux[::20], rtol=1e-12, atol=0)
+        assert repo.add_many([]) == []

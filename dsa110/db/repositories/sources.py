@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from dsa110.db.models import Measurement, Source, VariabilityStat, utcnow
@@ -53,6 +53,28 @@ class SourceRepository:
         self.session.add(source)
         self.session.flush()
         return source
+
+    def add_many(self, rows: Iterable[dict]) -> list[int]:
+        """Insert many sources in one statement; return their ids in input order.
+
+        Parameters
+        ----------
+        rows : iterable of dict
+            Each with ``name``, ``ra_deg``, ``dec_deg`` and optionally
+            ``catalog``, ``reference_flux_jy``.
+        """
+        values = []
+        for row in rows:
+            row = dict(row)
+            row["ra_deg"] = float(row["ra_deg"]) % 360.0
+            row["dec_deg"] = float(row["dec_deg"])
+            values.append(row)
+        if not values:
+            return []
+        result = self.session.scalars(
+            insert(Source).returning(Source.id, sort_by_parameter_order=True), values
+        )
+        return list(result)
 
     def get(self, source_id: int) -> Source:
         """Return one source with its variability statistics."""
@@ -115,30 +137,39 @@ class SourceRepository:
         hits.sort(key=lambda item: (item[1], item[0].id))
         return hits[:limit]
 
-    def add_measurements(self, source_id: int, rows: Iterable[dict]) -> int:
-        """Bulk-insert measurements of one source.
+    def add_measurements(self, source_id: int | None, rows: Iterable[dict]) -> int:
+        """Bulk-insert measurements (one ``executemany``, no ORM objects).
 
         Parameters
         ----------
-        source_id : int
-            The source.
+        source_id : int or None
+            The source of every row; ``None`` when each row carries its own
+            ``source_id`` (e.g. all sources measured in one image).
         rows : iterable of dict
             Each with ``time``, ``flux_jy``, ``flux_err_jy`` and optionally
-            ``image_id``, ``forced``, ``snr``, ``flagged``.
+            ``source_id``, ``image_id``, ``forced``, ``snr``, ``flagged``.
 
         Returns
         -------
         int
             Number of rows inserted.
         """
-        objects = []
+        values = []
         for row in rows:
-            row = dict(row)
+            row = {
+                "forced": True,
+                "flagged": False,
+                "snr": None,
+                "image_id": None,
+                **row,
+            }
             row["time"] = as_utc(row["time"])
-            objects.append(Measurement(source_id=source_id, **row))
-        self.session.add_all(objects)
-        self.session.flush()
-        return len(objects)
+            if source_id is not None:
+                row["source_id"] = source_id
+            values.append(row)
+        if values:
+            self.session.execute(insert(Measurement), values)
+        return len(values)
 
     def light_curve(
         self,
