@@ -18,6 +18,9 @@ for dask-backed datasets, eager for NumPy-backed ones:
 * :func:`flag_fractions` — flag fractions per antenna, channel, time, baseline
   and polarization, in one pass.
 
+Flags are written by :mod:`dsa110.flagging.products` (a zarr store's FLAG, an
+MS FLAG column, or a flag product beside raw UVH5 files) and by ``dsa110 flag``.
+
 The Numba kernels are in :mod:`dsa110.flagging.kernels`, their dask wrappers in
 :mod:`dsa110.flagging.dask`, and the GPU SumThreshold pass in
 :mod:`dsa110.flagging.cuda`.
@@ -32,6 +35,12 @@ from dsa110.flagging.flaggers import (
     flag_mad,
     flag_rfi,
     flag_sumthreshold,
+)
+from dsa110.flagging.products import (
+    open_flag_product,
+    replace_zarr_flags,
+    write_flag_product,
+    write_ms_flags,
 )
 from dsa110.flagging.strategy import STRATEGIES, FlagStrategy, get_strategy
 from dsa110.flagging.summary import flag_fractions
@@ -49,4 +58,8 @@ __all__ = [
     "flag_dead_antennas",
     "flag_rfi",
     "flag_fractions",
+    "write_flag_product",
+    "open_flag_product",
+    "replace_zarr_flags",
+    "write_ms_flags",
 ]
