@@ -58,8 +58,13 @@ __all__ = [
 
 
 def export_casa_table(solutions, path, **kwargs):
-    """Write solutions as a CASA calibration table; see :func:`dsa110.calibration.casa.export_casa_table`."""
-    from dsa110.calibration.casa import export_casa_table as _export  # deferred: casacore
+    """Write solutions as a CASA calibration table.
+
+    See :func:`dsa110.calibration.casa.export_casa_table`.
+    """
+    from dsa110.calibration.casa import (
+        export_casa_table as _export,  # deferred: casacore
+    )
 
     return _export(solutions, path, **kwargs)
 
@@ -104,17 +109,34 @@ def solve_calibration(
     xarray.Dataset
         Solution table (:mod:`dsa110.calibration.tables`) with QA metrics.
     """
-    common = dict(refant=refant, min_snr=min_snr, min_baselines=min_baselines,
-                  uvmin_lambda=uvmin_lambda, beam=beam)
+    common = dict(
+        refant=refant,
+        min_snr=min_snr,
+        min_baselines=min_baselines,
+        uvmin_lambda=uvmin_lambda,
+        beam=beam,
+    )
     k = solve_delay(ds, calibrator, **common) if delay else None
-    bp = solve_bandpass(ds, calibrator, fill_gaps=fill_gaps, solnorm=solnorm, prior=k,
-                        **common)
+    bp = solve_bandpass(
+        ds, calibrator, fill_gaps=fill_gaps, solnorm=solnorm, prior=k, **common
+    )
     prior = bp if k is None else bp.merge(k[["DELAY"]], compat="override")
-    gains = solve_gains(ds, calibrator, solint=solint, mode=gain_mode, bandpass=prior,
-                        **common)
+    gains = solve_gains(
+        ds, calibrator, solint=solint, mode=gain_mode, bandpass=prior, **common
+    )
     parts = [bp, gains] + ([k[["DELAY"]]] if k is not None else [])
-    params = dict(solint=solint, gain_mode=gain_mode, delay=delay, fill_gaps=fill_gaps,
-                  solnorm=solnorm, **common)
+    params = dict(
+        solint=solint,
+        gain_mode=gain_mode,
+        delay=delay,
+        fill_gaps=fill_gaps,
+        solnorm=solnorm,
+        **common,
+    )
     sources = [calibrator] if hasattr(calibrator, "ra") else list(calibrator)
-    return make_solutions(*parts, calibrator=sources[0] if len(sources) == 1 else None,
-                          times=np.asarray(ds["time"].values), parameters=params)
+    return make_solutions(
+        *parts,
+        calibrator=sources[0] if len(sources) == 1 else None,
+        times=np.asarray(ds["time"].values),
+        parameters=params,
+    )

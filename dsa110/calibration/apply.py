@@ -14,7 +14,9 @@ __all__ = ["apply_calibration", "gains_on"]
 
 def _nearest(src, dst):
     src = np.asarray(src, dtype=np.float64)
-    return np.abs(np.asarray(dst, dtype=np.float64)[:, None] - src[None, :]).argmin(axis=1)
+    return np.abs(np.asarray(dst, dtype=np.float64)[:, None] - src[None, :]).argmin(
+        axis=1
+    )
 
 
 def _interp_time(gt, g, flag, times):
@@ -37,7 +39,7 @@ def _interp_time(gt, g, flag, times):
 
 
 def gains_on(ds, solutions):
-    """The per-antenna Jones terms of ``solutions`` at the dataset's samples.
+    """Evaluate the per-antenna Jones terms of ``solutions`` at the dataset's samples.
 
     The bandpass is taken at the nearest solution channel; gains are
     interpolated linearly in time (real and imaginary parts); delays enter as
@@ -68,7 +70,9 @@ def gains_on(ds, solutions):
     pols = list(np.asarray(ds[schema.POLARIZATION].values).astype(str))
     spols = list(np.asarray(solutions[schema.POLARIZATION].values).astype(str))
     if spols != pols:
-        raise ConfigurationError(f"solution polarizations {spols} differ from the data's {pols}")
+        raise ConfigurationError(
+            f"solution polarizations {spols} differ from the data's {pols}"
+        )
     n_ant = solutions.sizes["antenna"]
     g = np.ones((1, n_ant, freq.size, len(pols)), np.complex128)
     fl = np.zeros(g.shape, bool)
@@ -83,8 +87,12 @@ def gains_on(ds, solutions):
         g = g * np.exp(2j * np.pi * tau[None, :, None, :] * freq[None, None, :, None])
         found = True
     if "GAIN" in solutions:
-        gt, gf = _interp_time(solutions["gain_time"].values, np.asarray(solutions["GAIN"].values),
-                              np.asarray(solutions["GAIN_FLAG"].values), times)
+        gt, gf = _interp_time(
+            solutions["gain_time"].values,
+            np.asarray(solutions["GAIN"].values),
+            np.asarray(solutions["GAIN_FLAG"].values),
+            times,
+        )
         g = g * gt[:, :, None, :]
         fl = fl | gf[:, :, None, :]
         found = True

@@ -36,8 +36,14 @@ def _main_desc(n_chan, n_pol):
     from casacore import tables  # deferred: the MS extra is optional
 
     cols = [
-        tables.makescacoldesc("TIME", 0.0, keywords={
-            "QuantumUnits": ["s"], "MEASINFO": {"type": "epoch", "Ref": "UTC"}}),
+        tables.makescacoldesc(
+            "TIME",
+            0.0,
+            keywords={
+                "QuantumUnits": ["s"],
+                "MEASINFO": {"type": "epoch", "Ref": "UTC"},
+            },
+        ),
         tables.makescacoldesc("FIELD_ID", 0),
         tables.makescacoldesc("SPECTRAL_WINDOW_ID", 0),
         tables.makescacoldesc("ANTENNA1", 0),
@@ -86,7 +92,9 @@ def _write_subtables(path, solutions, freq_spw, width_spw, name):
         for col in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
             t.putcol(col, direction)
     n_spw = len(freq_spw)
-    with tables.default_ms_subtable("SPECTRAL_WINDOW", str(path / "SPECTRAL_WINDOW")) as t:
+    with tables.default_ms_subtable(
+        "SPECTRAL_WINDOW", str(path / "SPECTRAL_WINDOW")
+    ) as t:
         t.addrows(n_spw)
         for k, (f, w) in enumerate(zip(freq_spw, width_spw)):
             t.putcell("CHAN_FREQ", k, f)
@@ -119,12 +127,20 @@ def _spw_split(freq, n_chan_per_spw):
         return [slice(0, n)]
     if n_chan_per_spw <= 0 or n % n_chan_per_spw:
         raise ConfigurationError(
-            f"cannot split {n} channels into spectral windows of {n_chan_per_spw}")
+            f"cannot split {n} channels into spectral windows of {n_chan_per_spw}"
+        )
     return [slice(k, k + n_chan_per_spw) for k in range(0, n, n_chan_per_spw)]
 
 
-def export_casa_table(solutions, path, *, kind: str = "B", ms_name: str = "",
-                      n_chan_per_spw: int | None = None, overwrite: bool = False) -> Path:
+def export_casa_table(
+    solutions,
+    path,
+    *,
+    kind: str = "B",
+    ms_name: str = "",
+    n_chan_per_spw: int | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write the bandpass (``kind="B"``) or gains (``kind="G"``) as a CASA caltable.
 
     Parameters
@@ -164,13 +180,18 @@ def export_casa_table(solutions, path, *, kind: str = "B", ms_name: str = "",
     if var is None:
         raise ConfigurationError(f"kind must be 'B' or 'G', not {kind!r}")
     if var not in solutions:
-        raise ConfigurationError(f"the solutions have no {var} to export as {kind} Jones")
+        raise ConfigurationError(
+            f"the solutions have no {var} to export as {kind} Jones"
+        )
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists (pass overwrite=True to replace it)")
     viscal = f"{kind} Jones"
-    freq = np.asarray(solutions["frequency"].values, dtype=np.float64) if "frequency" in \
-        solutions.coords else np.array([1.4e9])
+    freq = (
+        np.asarray(solutions["frequency"].values, dtype=np.float64)
+        if "frequency" in solutions.coords
+        else np.array([1.4e9])
+    )
     spws = _spw_split(freq, n_chan_per_spw)
     n_ant = solutions.sizes["antenna"]
     n_pol = solutions.sizes["polarization"]
@@ -179,17 +200,28 @@ def export_casa_table(solutions, path, *, kind: str = "B", ms_name: str = "",
     ref_id = names.index(refant) if refant in names else -1
     g = np.asarray(solutions[var].values)
     flag = np.asarray(solutions[f"{var}_FLAG"].values)
-    snr = np.asarray(solutions[f"{var}_SNR"].values) if f"{var}_SNR" in solutions else \
-        np.where(flag, 0.0, 1.0)
+    snr = (
+        np.asarray(solutions[f"{var}_SNR"].values)
+        if f"{var}_SNR" in solutions
+        else np.where(flag, 0.0, 1.0)
+    )
     if kind == "B":
-        times = np.array([float(solutions.attrs.get("bandpass_time",
-                                                    solutions.attrs.get("time_start", 0.0)))])
+        times = np.array(
+            [
+                float(
+                    solutions.attrs.get(
+                        "bandpass_time", solutions.attrs.get("time_start", 0.0)
+                    )
+                )
+            ]
+        )
         widths = np.array([float(solutions.attrs.get("bandpass_interval", 0.0))])
         # (time=1, antenna, chan, pol)
         g, flag, snr = g[None], flag[None], snr[None]
         freq_spw = [freq[s] for s in spws]
-        width_full = np.full(freq.size, float(np.median(np.diff(freq))) if freq.size > 1
-                             else 0.0)
+        width_full = np.full(
+            freq.size, float(np.median(np.diff(freq))) if freq.size > 1 else 0.0
+        )
         width_spw = [width_full[s] for s in spws]
     else:
         times = np.asarray(solutions["gain_time"].values, dtype=np.float64)
@@ -201,16 +233,23 @@ def export_casa_table(solutions, path, *, kind: str = "B", ms_name: str = "",
         spws = [slice(k, k + 1) for k in range(len(spws))]
         full = _spw_split(freq, n_chan_per_spw)
         freq_spw = [np.array([freq[s].mean()]) for s in full]
-        width_spw = [np.array([float(np.ptp(freq[s])) + (float(np.median(np.diff(freq)))
-                                                         if freq.size > 1 else 0.0)])
-                     for s in full]
+        width_spw = [
+            np.array(
+                [
+                    float(np.ptp(freq[s]))
+                    + (float(np.median(np.diff(freq))) if freq.size > 1 else 0.0)
+                ]
+            )
+            for s in full
+        ]
     n_time = times.size
     tmp = path.with_name(f".{path.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     n_chan_spw = spws[0].stop - spws[0].start
-    with tables.table(str(tmp), _main_desc(n_chan_spw, n_pol), nrow=0, ack=False,
-                      readonly=False) as t:
+    with tables.table(
+        str(tmp), _main_desc(n_chan_spw, n_pol), nrow=0, ack=False, readonly=False
+    ) as t:
         rows = n_time * len(spws) * n_ant
         t.addrows(rows)
         spw_id = np.repeat(np.arange(len(spws)), n_ant)
@@ -218,12 +257,16 @@ def export_casa_table(solutions, path, *, kind: str = "B", ms_name: str = "",
         t.putcol("INTERVAL", np.repeat(widths, len(spws) * n_ant))
         t.putcol("FIELD_ID", np.zeros(rows, np.int32))
         t.putcol("SPECTRAL_WINDOW_ID", np.tile(spw_id, n_time).astype(np.int32))
-        t.putcol("ANTENNA1", np.tile(np.arange(n_ant), n_time * len(spws)).astype(np.int32))
+        t.putcol(
+            "ANTENNA1", np.tile(np.arange(n_ant), n_time * len(spws)).astype(np.int32)
+        )
         t.putcol("ANTENNA2", np.full(rows, ref_id, np.int32))
         t.putcol("SCAN_NUMBER", np.ones(rows, np.int32))
         t.putcol("OBSERVATION_ID", np.zeros(rows, np.int32))
         # Rows are (time, spw, antenna); cells (chan, pol).
-        cp = np.stack([g[:, :, s, :] for s in spws], axis=1)  # (time, spw, ant, chan, pol)
+        cp = np.stack(
+            [g[:, :, s, :] for s in spws], axis=1
+        )  # (time, spw, ant, chan, pol)
         fl = np.stack([flag[:, :, s, :] for s in spws], axis=1)
         sn = np.stack([snr[:, :, s, :] for s in spws], axis=1)
         shape = (rows, n_chan_spw, n_pol)

@@ -21,8 +21,20 @@ _SPEED_OF_LIGHT = 299_792_458.0
 
 
 @cuda.jit
-def _predict_kernel(uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, beam,
-                    has_shape, has_beam, out_re, out_im):
+def _predict_kernel(
+    uvw,
+    frequency,
+    lmn,
+    flux,
+    spectral_index,
+    ref_freq,
+    shape,
+    beam,
+    has_shape,
+    has_beam,
+    out_re,
+    out_im,
+):
     row = cuda.grid(1)
     n_time = uvw.shape[0]
     n_bl = uvw.shape[1]
@@ -52,8 +64,10 @@ def _predict_kernel(uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, 
                 smaj = shape[s, 0] * fwhm_to_sigma
                 smin = shape[s, 1] * fwhm_to_sigma
                 sflux *= math.exp(
-                    -2.0 * math.pi * math.pi * (smaj * smaj * umaj * umaj
-                                                + smin * smin * umin * umin)
+                    -2.0
+                    * math.pi
+                    * math.pi
+                    * (smaj * smaj * umaj * umaj + smin * smin * umin * umin)
                 )
             phase = 2.0 * math.pi * delay * f / _SPEED_OF_LIGHT
             out_re[t, b, c] += sflux * math.cos(phase)
@@ -122,8 +136,18 @@ def predict_vis(
     has_beam = beam is not None
     shape = xp.zeros((1, 3)) if shape is None else f64(shape)
     beam = xp.zeros((1, 1, 1)) if beam is None else f64(beam)
-    args = [f64(uvw), f64(frequency), f64(lmn), f64(flux), alpha, float(ref_freq),
-            shape, beam, has_shape, has_beam]
+    args = [
+        f64(uvw),
+        f64(frequency),
+        f64(lmn),
+        f64(flux),
+        alpha,
+        float(ref_freq),
+        shape,
+        beam,
+        has_shape,
+        has_beam,
+    ]
     if on_gpu:
         re = xp.zeros((n_time, n_bl, n_chan), xp.float64)
         im = xp.zeros_like(re)

@@ -19,26 +19,70 @@ from dsa110.calibration.kernels import stefcal as np_stefcal
 __all__ = ["normal_sums", "solve_cells", "apply_gains"]
 
 
-def _sums_block(vis, flag, weight, model, uvw, freq, jones, a1, a2, time_bin, *,
-                per_channel, uvmin_lambda, uvmax_lambda):
+def _sums_block(
+    vis,
+    flag,
+    weight,
+    model,
+    uvw,
+    freq,
+    jones,
+    a1,
+    a2,
+    time_bin,
+    *,
+    per_channel,
+    uvmin_lambda,
+    uvmax_lambda,
+):
     vis, flag, weight = to_numpy(vis), to_numpy(flag), to_numpy(weight)
     tb = np.asarray(time_bin, dtype=np.int64)
     tb = tb - tb[0]
     n_tb = int(tb[-1]) + 1
     n_chan = vis.shape[2]
-    cb = np.arange(n_chan, dtype=np.int64) if per_channel else np.zeros(n_chan, np.int64)
+    cb = (
+        np.arange(n_chan, dtype=np.int64) if per_channel else np.zeros(n_chan, np.int64)
+    )
     if jones is None:
-        jones = np.ones((int(max(a1.max(), a2.max())) + 1, n_chan, vis.shape[3]), np.complex128)
+        jones = np.ones(
+            (int(max(a1.max(), a2.max())) + 1, n_chan, vis.shape[3]), np.complex128
+        )
     a, b, c, n = np_accumulate_normal(
-        vis, flag, weight, to_numpy(model), to_numpy(uvw), to_numpy(freq), a1, a2,
-        np.ascontiguousarray(to_numpy(jones), dtype=np.complex128), tb, cb,
-        n_tb, n_chan if per_channel else 1, float(uvmin_lambda), float(uvmax_lambda),
+        vis,
+        flag,
+        weight,
+        to_numpy(model),
+        to_numpy(uvw),
+        to_numpy(freq),
+        a1,
+        a2,
+        np.ascontiguousarray(to_numpy(jones), dtype=np.complex128),
+        tb,
+        cb,
+        n_tb,
+        n_chan if per_channel else 1,
+        float(uvmin_lambda),
+        float(uvmax_lambda),
     )
     return np.stack([a, b + 0j, c + 0j, n + 0j])
 
 
-def normal_sums(vis, flag, weight, model, uvw, frequency, antenna1, antenna2, time_bin, *,
-                per_channel, jones=None, uvmin_lambda=0.0, uvmax_lambda=np.inf):
+def normal_sums(
+    vis,
+    flag,
+    weight,
+    model,
+    uvw,
+    frequency,
+    antenna1,
+    antenna2,
+    time_bin,
+    *,
+    per_channel,
+    jones=None,
+    uvmin_lambda=0.0,
+    uvmax_lambda=np.inf,
+):
     """Per-baseline normal-equation sums of each solution cell.
 
     Parameters
@@ -78,12 +122,26 @@ def normal_sums(vis, flag, weight, model, uvw, frequency, antenna1, antenna2, ti
         int(tb_np[edges[k + 1] - 1] - tb_np[edges[k]] + 1) for k in range(len(tchunks))
     )
     if len(bchunks) > 1 or len(pchunks) > 1:
-        raise ValueError("normal_sums needs one chunk along baseline_id and polarization")
+        raise ValueError(
+            "normal_sums needs one chunk along baseline_id and polarization"
+        )
     tb_d = da.from_array(tb_np, chunks=(tchunks,))
     freq_d = da.from_array(np.asarray(frequency, np.float64), chunks=(fchunks,))
     uvw_d = da.asarray(uvw).rechunk((tchunks, -1, -1))
-    args = [vis, "tbfp", flag, "tbfp", weight, "tbfp", model, "tbf", uvw_d, "tbx",
-            freq_d, "f"]
+    args = [
+        vis,
+        "tbfp",
+        flag,
+        "tbfp",
+        weight,
+        "tbfp",
+        model,
+        "tbf",
+        uvw_d,
+        "tbx",
+        freq_d,
+        "f",
+    ]
     if jones is not None:
         args += [da.from_array(jones, chunks=(-1, fchunks, -1)), "afp"]
     else:
@@ -93,9 +151,16 @@ def normal_sums(vis, flag, weight, model, uvw, frequency, antenna1, antenna2, ti
     if not per_channel:
         adjust["f"] = 1
     out = da.blockwise(
-        _sums_block, "ktfbp", *args,
-        new_axes={"k": 4}, adjust_chunks=adjust, dtype=np.complex128, concatenate=True,
-        per_channel=per_channel, uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
+        _sums_block,
+        "ktfbp",
+        *args,
+        new_axes={"k": 4},
+        adjust_chunks=adjust,
+        dtype=np.complex128,
+        concatenate=True,
+        per_channel=per_channel,
+        uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda,
     )
     if not per_channel:
         out = out.sum(axis=2, keepdims=True)
@@ -105,15 +170,32 @@ def normal_sums(vis, flag, weight, model, uvw, frequency, antenna1, antenna2, ti
 def _solve_block(sums, a1, a2, *, n_ant, phase_only, max_iter, tol, min_baselines):
     sums = to_numpy(sums)
     g, ok, sig, _ = np_stefcal(
-        np.ascontiguousarray(sums[0]), np.ascontiguousarray(sums[1].real),
-        np.ascontiguousarray(sums[2].real), np.ascontiguousarray(sums[3].real),
-        a1, a2, n_ant, phase_only, max_iter, tol, min_baselines,
+        np.ascontiguousarray(sums[0]),
+        np.ascontiguousarray(sums[1].real),
+        np.ascontiguousarray(sums[2].real),
+        np.ascontiguousarray(sums[3].real),
+        a1,
+        a2,
+        n_ant,
+        phase_only,
+        max_iter,
+        tol,
+        min_baselines,
     )
     return np.stack([g, ok + 0j, sig + 0j])
 
 
-def solve_cells(sums, antenna1, antenna2, *, n_ant, phase_only=False, max_iter=200,
-                tol=1e-10, min_baselines=4):
+def solve_cells(
+    sums,
+    antenna1,
+    antenna2,
+    *,
+    n_ant,
+    phase_only=False,
+    max_iter=200,
+    tol=1e-10,
+    min_baselines=4,
+):
     """StEFCal on every solution cell of :func:`normal_sums`.
 
     Parameters
@@ -133,10 +215,23 @@ def solve_cells(sums, antenna1, antenna2, *, n_ant, phase_only=False, max_iter=2
     """
     sums = sums.rechunk({0: -1, 3: -1, 4: -1})
     return da.blockwise(
-        _solve_block, "ktfap", sums, "ktfbp", antenna1, None, antenna2, None,
-        new_axes={"a": n_ant}, adjust_chunks={"k": 3}, concatenate=True,
-        dtype=np.complex128, n_ant=n_ant, phase_only=phase_only, max_iter=max_iter,
-        tol=tol, min_baselines=min_baselines,
+        _solve_block,
+        "ktfap",
+        sums,
+        "ktfbp",
+        antenna1,
+        None,
+        antenna2,
+        None,
+        new_axes={"a": n_ant},
+        adjust_chunks={"k": 3},
+        concatenate=True,
+        dtype=np.complex128,
+        n_ant=n_ant,
+        phase_only=phase_only,
+        max_iter=max_iter,
+        tol=tol,
+        min_baselines=min_baselines,
     )
 
 
@@ -171,10 +266,24 @@ def apply_gains(vis, flag, gains, gain_flag, antenna1, antenna2):
     tchunks, _, fchunks, _ = vis.chunks
     gains = gains.rechunk((tchunks, -1, fchunks, -1))
     gain_flag = gain_flag.rechunk((tchunks, -1, fchunks, -1))
-    args = (vis, "tbfp", flag, "tbfp", gains, "tafp", gain_flag, "tafp",
-            antenna1, None, antenna2, None)
-    out_vis = da.blockwise(_apply_block, "tbfp", *args, concatenate=True,
-                           dtype=vis.dtype, want_flag=False)
-    out_flag = da.blockwise(_apply_block, "tbfp", *args, concatenate=True,
-                            dtype=bool, want_flag=True)
+    args = (
+        vis,
+        "tbfp",
+        flag,
+        "tbfp",
+        gains,
+        "tafp",
+        gain_flag,
+        "tafp",
+        antenna1,
+        None,
+        antenna2,
+        None,
+    )
+    out_vis = da.blockwise(
+        _apply_block, "tbfp", *args, concatenate=True, dtype=vis.dtype, want_flag=False
+    )
+    out_flag = da.blockwise(
+        _apply_block, "tbfp", *args, concatenate=True, dtype=bool, want_flag=True
+    )
     return out_vis, out_flag

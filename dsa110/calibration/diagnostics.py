@@ -45,19 +45,30 @@ def qa_metrics(solutions) -> xr.Dataset:
             if "BANDPASS" in solutions:
                 f = np.asarray(solutions["BANDPASS_FLAG"].values)
                 flags.append(f.reshape(n_ant, -1))
-                snrs.append(np.where(f, np.nan, solutions["BANDPASS_SNR"].values).reshape(n_ant, -1))
+                snrs.append(
+                    np.where(f, np.nan, solutions["BANDPASS_SNR"].values).reshape(
+                        n_ant, -1
+                    )
+                )
                 ph = np.where(f, np.nan, np.angle(solutions["BANDPASS"].values))
                 dph = np.diff(ph, axis=1)
                 out["QA_BANDPASS_PHASE_SCATTER"] = (
-                    ("antenna",), _circstd(dph.reshape(n_ant, -1), axis=1) / np.sqrt(2.0))
+                    ("antenna",),
+                    _circstd(dph.reshape(n_ant, -1), axis=1) / np.sqrt(2.0),
+                )
             if "GAIN" in solutions:
                 f = np.asarray(solutions["GAIN_FLAG"].values)  # (time, ant, pol)
                 flags.append(f.transpose(1, 0, 2).reshape(n_ant, -1))
-                snrs.append(np.where(f, np.nan, solutions["GAIN_SNR"].values)
-                            .transpose(1, 0, 2).reshape(n_ant, -1))
+                snrs.append(
+                    np.where(f, np.nan, solutions["GAIN_SNR"].values)
+                    .transpose(1, 0, 2)
+                    .reshape(n_ant, -1)
+                )
                 ph = np.where(f, np.nan, np.angle(solutions["GAIN"].values))
                 out["QA_GAIN_PHASE_SCATTER"] = (
-                    ("antenna",), _circstd(ph.transpose(1, 0, 2).reshape(n_ant, -1), axis=1))
+                    ("antenna",),
+                    _circstd(ph.transpose(1, 0, 2).reshape(n_ant, -1), axis=1),
+                )
             flag = np.concatenate(flags, axis=1) if flags else np.ones((n_ant, 1), bool)
             snr = np.concatenate(snrs, axis=1) if snrs else np.full((n_ant, 1), np.nan)
             out["QA_FLAG_FRACTION"] = (("antenna",), flag.mean(axis=1))
@@ -97,16 +108,25 @@ def plot_bandpass(solutions, path, *, antennas=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ants = _active(solutions, "BANDPASS_FLAG") if antennas is None else np.asarray(antennas)
+    ants = (
+        _active(solutions, "BANDPASS_FLAG")
+        if antennas is None
+        else np.asarray(antennas)
+    )
     nrow, ncol = _grid(max(len(ants), 1))
-    fig, axes = plt.subplots(2 * nrow, ncol, figsize=(2.2 * ncol, 2.4 * nrow), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(
+        2 * nrow, ncol, figsize=(2.2 * ncol, 2.4 * nrow), squeeze=False, sharex=True
+    )
     freq = solutions["frequency"].values / 1e6
     names = solutions["antenna_name"].values
     pols = solutions["polarization"].values
     for k, a in enumerate(ants):
         r, c = divmod(k, ncol)
-        g = np.where(solutions["BANDPASS_FLAG"].values[a], np.nan, solutions["BANDPASS"].values[a])
+        g = np.where(
+            solutions["BANDPASS_FLAG"].values[a],
+            np.nan,
+            solutions["BANDPASS"].values[a],
+        )
         for p in range(g.shape[1]):
             axes[2 * r, c].plot(freq, np.abs(g[:, p]), ".", ms=1, label=str(pols[p]))
             axes[2 * r + 1, c].plot(freq, np.degrees(np.angle(g[:, p])), ".", ms=1)
@@ -153,8 +173,14 @@ def plot_gains(solutions, path, *, antennas=None):
     for a in ants:
         for p in range(g.shape[2]):
             ax1.plot(t, np.abs(g[:, a, p]), ".-", lw=0.5, ms=2)
-            ax2.plot(t, np.degrees(np.angle(g[:, a, p])), ".-", lw=0.5, ms=2,
-                     label=str(names[a]) if p == 0 else None)
+            ax2.plot(
+                t,
+                np.degrees(np.angle(g[:, a, p])),
+                ".-",
+                lw=0.5,
+                ms=2,
+                label=str(names[a]) if p == 0 else None,
+            )
     ax1.set_ylabel("|G|")
     ax2.set_ylabel("arg G (deg)")
     ax2.set_xlabel("time since first solution (min)")

@@ -37,7 +37,9 @@ _SPEED_OF_LIGHT = 299_792_458.0
 
 
 @njit(**JIT_OPTIONS)
-def _predict_impl(uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, beam, out):
+def _predict_impl(
+    uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, beam, out
+):
     n_time, n_bl, _ = uvw.shape
     n_chan = frequency.shape[0]
     n_src = flux.shape[0]
@@ -152,13 +154,24 @@ def predict_vis(
     cdtype = np.complex64 if uvw.dtype == np.float32 else np.complex128
     n_src = np.shape(flux)[0]
     flux = np.asarray(flux, dtype=np.float64)
-    alpha = np.zeros(n_src) if spectral_index is None else np.asarray(spectral_index, np.float64)
+    alpha = (
+        np.zeros(n_src)
+        if spectral_index is None
+        else np.asarray(spectral_index, np.float64)
+    )
     shape = np.zeros((0, 3)) if shape is None else np.asarray(shape, np.float64)
     beam = np.zeros((0, 0, 0)) if beam is None else np.asarray(beam, np.float64)
     acc = np.zeros((uvw.shape[0], uvw.shape[1], np.shape(frequency)[0]), np.complex128)
     _predict_impl(
-        np.asarray(uvw, dtype=np.float64), np.asarray(frequency, np.float64),
-        np.asarray(lmn, np.float64), flux, alpha, float(ref_freq), shape, beam, acc,
+        np.asarray(uvw, dtype=np.float64),
+        np.asarray(frequency, np.float64),
+        np.asarray(lmn, np.float64),
+        flux,
+        alpha,
+        float(ref_freq),
+        shape,
+        beam,
+        acc,
     )
     if out is not None:
         out += acc
@@ -168,8 +181,21 @@ def predict_vis(
 
 @njit(**JIT_OPTIONS)
 def accumulate_normal(
-    vis, flag, weight, model, uvw, frequency, antenna1, antenna2, jones,
-    time_bin, chan_bin, n_time_bin, n_chan_bin, uvmin_lambda, uvmax_lambda,
+    vis,
+    flag,
+    weight,
+    model,
+    uvw,
+    frequency,
+    antenna1,
+    antenna2,
+    jones,
+    time_bin,
+    chan_bin,
+    n_time_bin,
+    n_chan_bin,
+    uvmin_lambda,
+    uvmax_lambda,
 ):
     """Per-baseline sums of one chunk for each solution cell (one pass over the data).
 

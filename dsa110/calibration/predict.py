@@ -84,8 +84,14 @@ def sky_arrays(sky, frequency):
     shape = None
     if any(hasattr(s, "major") for s in sources):
         shape = np.array(
-            [[getattr(s, "major", 0.0), getattr(s, "minor", 0.0), getattr(s, "pa", 0.0)]
-             for s in sources]
+            [
+                [
+                    getattr(s, "major", 0.0),
+                    getattr(s, "minor", 0.0),
+                    getattr(s, "pa", 0.0),
+                ]
+                for s in sources
+            ]
         )
     return ra, dec, spec, shape
 
@@ -113,8 +119,10 @@ def source_geometry(ds, ra, dec, *, beam: bool = True):
     from dsa110.telescope import Site
 
     site = Site(
-        ds.attrs["telescope_name"], ds.attrs["site_latitude"],
-        ds.attrs["site_longitude"], ds.attrs["site_height"],
+        ds.attrs["telescope_name"],
+        ds.attrs["site_latitude"],
+        ds.attrs["site_longitude"],
+        ds.attrs["site_height"],
     )
     times = np.asarray(ds[schema.TIME].values, dtype=np.float64)
     basis = uvw_basis(
@@ -138,8 +146,13 @@ def _predict_block(uvw, frequency, lmn, scale, shape=None):
         from dsa110.calibration.cuda import predict_vis
     n_src = lmn.shape[1]
     return predict_vis(
-        uvw, frequency, lmn, xp.ones(n_src), spectral_index=xp.zeros(n_src),
-        beam=scale, shape=None if shape is None else xp.asarray(shape),
+        uvw,
+        frequency,
+        lmn,
+        xp.ones(n_src),
+        spectral_index=xp.zeros(n_src),
+        beam=scale,
+        shape=None if shape is None else xp.asarray(shape),
     )
 
 
@@ -184,12 +197,23 @@ def predict_model(ds, sky, *, beam: bool = True) -> xr.DataArray:
     lmn_d = da.from_array(lmn, chunks=(tchunks, -1, -1))
     scale_d = da.from_array(scale, chunks=(tchunks, -1, fchunks))
     model = da.blockwise(
-        _predict_block, "tbf",
-        uvw_d, "tbx", freq_d, "f", lmn_d, "tsx", scale_d, "tsf",
-        dtype=np.complex128, concatenate=True, shape=shape,
+        _predict_block,
+        "tbf",
+        uvw_d,
+        "tbx",
+        freq_d,
+        "f",
+        lmn_d,
+        "tsx",
+        scale_d,
+        "tsf",
+        dtype=np.complex128,
+        concatenate=True,
+        shape=shape,
     )
     return xr.DataArray(
-        model, dims=(schema.TIME, schema.BASELINE, schema.FREQUENCY),
+        model,
+        dims=(schema.TIME, schema.BASELINE, schema.FREQUENCY),
         coords={k: ds[k] for k in (schema.TIME, schema.BASELINE, schema.FREQUENCY)},
         name="MODEL",
     )

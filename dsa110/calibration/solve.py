@@ -89,7 +89,9 @@ def _intervals(times, solint, integration=0.0):
     try:
         width = float(str(solint).rstrip("s"))
     except ValueError:
-        raise ConfigurationError(f"solint must be 'inf', 'int' or seconds, not {solint!r}") from None
+        raise ConfigurationError(
+            f"solint must be 'inf', 'int' or seconds, not {solint!r}"
+        ) from None
     if width <= 0:
         raise ConfigurationError(f"solint must be positive, not {solint!r}")
     start = times[0] - 0.5 * float(integration)
@@ -108,8 +110,9 @@ def _prepare(ds, sky, tbin, beam):
     vis = ds["VISIBILITY"].data
     if not isinstance(vis, da.Array):
         ds = ds.chunk({schema.FREQUENCY: min(48, ds.sizes[schema.FREQUENCY])})
-    ds = ds.chunk({schema.TIME: _time_chunks(tbin), schema.BASELINE: -1,
-                   schema.POLARIZATION: -1})
+    ds = ds.chunk(
+        {schema.TIME: _time_chunks(tbin), schema.BASELINE: -1, schema.POLARIZATION: -1}
+    )
     model = predict_model(ds, sky, beam=beam).data
     chunks = ds["VISIBILITY"].data.chunks
     flag = da.asarray(ds["FLAG"].data).rechunk(chunks)
@@ -162,7 +165,8 @@ def choose_refant(ok, snr, names, *, refant=DEFAULT_REFANT, fallback=REFANT_FALL
         if cand in names and good[names.index(cand)] > 0:
             return names.index(cand)
     raise CalibrationError(
-        f"reference antenna {refant} and its fallbacks {list(fallback)} have no solutions"
+        f"reference antenna {refant} and its fallbacks {list(fallback)} "
+        "have no solutions"
     )
 
 
@@ -181,14 +185,31 @@ def _reference(gains, ok, ref, chain):
     has = used >= 0
     idx = np.where(has, used, 0)
     gref = np.take_along_axis(gains, idx[:, :, None, :], axis=2)
-    rot = np.where(has[:, :, None, :], np.conj(gref) / np.maximum(np.abs(gref), 1e-300), 0)
+    rot = np.where(
+        has[:, :, None, :], np.conj(gref) / np.maximum(np.abs(gref), 1e-300), 0
+    )
     out = out * rot
     ok = ok & has[:, :, None, :]
     return out, ok, used
 
 
-def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_snr,
-           min_baselines, uvmin_lambda, uvmax_lambda, max_iter, tol, beam):
+def _solve(
+    ds,
+    sky,
+    *,
+    per_channel,
+    solint,
+    phase_only,
+    bandpass,
+    refant,
+    min_snr,
+    min_baselines,
+    uvmin_lambda,
+    uvmax_lambda,
+    max_iter,
+    tol,
+    beam,
+):
     times = np.asarray(ds[schema.TIME].values)
     tbin = _intervals(times, solint, float(np.median(ds["integration_time"].values)))
     ds, vis, flag, weight, model = _prepare(ds, sky, tbin, beam)
@@ -200,11 +221,30 @@ def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_sn
         jones = np.zeros((n_ant, vis.shape[2], vis.shape[3]), np.complex128)
         jones[: bandpass.shape[0]] = bandpass[:n_ant]
     sums = cdask.normal_sums(
-        vis, flag, weight, model, ds["UVW"].data, ds[schema.FREQUENCY].values, a1, a2, tbin,
-        per_channel=per_channel, jones=jones, uvmin_lambda=uvmin_lambda,
-        uvmax_lambda=uvmax_lambda)
-    sol = cdask.solve_cells(sums, a1, a2, n_ant=n_ant, phase_only=phase_only,
-                            max_iter=max_iter, tol=tol, min_baselines=min_baselines)
+        vis,
+        flag,
+        weight,
+        model,
+        ds["UVW"].data,
+        ds[schema.FREQUENCY].values,
+        a1,
+        a2,
+        tbin,
+        per_channel=per_channel,
+        jones=jones,
+        uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda,
+    )
+    sol = cdask.solve_cells(
+        sums,
+        a1,
+        a2,
+        n_ant=n_ant,
+        phase_only=phase_only,
+        max_iter=max_iter,
+        tol=tol,
+        min_baselines=min_baselines,
+    )
     (sol,) = dask.compute(sol)
     gains, ok, sigma = sol[0], sol[1].real > 0.5, sol[2].real
     snr = np.where(ok, np.abs(gains) / np.where(sigma > 0, sigma, np.inf), 0.0)
@@ -217,10 +257,24 @@ def _solve(ds, sky, *, per_channel, solint, phase_only, bandpass, refant, min_sn
     # Interval centres and widths.
     itimes = np.array([times[tbin == k].mean() for k in range(tbin.max() + 1)])
     itime = np.asarray(ds["integration_time"].values)
-    widths = np.array([np.ptp(times[tbin == k]) + itime[tbin == k].mean()
-                       for k in range(tbin.max() + 1)])
-    return dict(gains=gains, ok=ok, snr=snr, sigma=sigma, refant=names[ref],
-                names=names, n_ant=n_ant, times=itimes, widths=widths, refant_used=used)
+    widths = np.array(
+        [
+            np.ptp(times[tbin == k]) + itime[tbin == k].mean()
+            for k in range(tbin.max() + 1)
+        ]
+    )
+    return dict(
+        gains=gains,
+        ok=ok,
+        snr=snr,
+        sigma=sigma,
+        refant=names[ref],
+        names=names,
+        n_ant=n_ant,
+        times=itimes,
+        widths=widths,
+        refant_used=used,
+    )
 
 
 def _fill_gaps(g, ok, max_gap):
@@ -300,10 +354,22 @@ def solve_bandpass(
         parameters.
     """
     pri = None if prior is None else _bandpass_on(prior, ds[schema.FREQUENCY].values)
-    r = _solve(ds, sky, per_channel=True, solint="inf", phase_only=False, bandpass=pri,
-               refant=refant, min_snr=min_snr, min_baselines=min_baselines,
-               uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
-               max_iter=max_iter, tol=tol, beam=beam)
+    r = _solve(
+        ds,
+        sky,
+        per_channel=True,
+        solint="inf",
+        phase_only=False,
+        bandpass=pri,
+        refant=refant,
+        min_snr=min_snr,
+        min_baselines=min_baselines,
+        uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda,
+        max_iter=max_iter,
+        tol=tol,
+        beam=beam,
+    )
     g, ok, snr = r["gains"][0], r["ok"][0], r["snr"][0]  # (chan, ant, pol)
     g, ok = _fill_gaps(g, ok, fill_gaps)
     if solnorm:
@@ -314,12 +380,18 @@ def solve_bandpass(
         g = np.where(ok, g / np.where(np.isfinite(norm) & (norm > 0), norm, 1.0), 0)
     out = xr.Dataset(
         {
-            "BANDPASS": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
-                         g.transpose(1, 0, 2).astype(np.complex64)),
-            "BANDPASS_FLAG": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
-                              ~ok.transpose(1, 0, 2)),
-            "BANDPASS_SNR": (("antenna", schema.FREQUENCY, schema.POLARIZATION),
-                             snr.transpose(1, 0, 2).astype(np.float32)),
+            "BANDPASS": (
+                ("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                g.transpose(1, 0, 2).astype(np.complex64),
+            ),
+            "BANDPASS_FLAG": (
+                ("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                ~ok.transpose(1, 0, 2),
+            ),
+            "BANDPASS_SNR": (
+                ("antenna", schema.FREQUENCY, schema.POLARIZATION),
+                snr.transpose(1, 0, 2).astype(np.float32),
+            ),
         },
         coords={
             "antenna": np.arange(r["n_ant"]),
@@ -327,9 +399,13 @@ def solve_bandpass(
             schema.FREQUENCY: ds[schema.FREQUENCY].values,
             schema.POLARIZATION: ds[schema.POLARIZATION].values,
         },
-        attrs={"refant": r["refant"], "bandpass_solnorm": int(solnorm),
-               "bandpass_fill_gaps": fill_gaps, "bandpass_time": float(r["times"][0]),
-               "bandpass_interval": float(r["widths"][0])},
+        attrs={
+            "refant": r["refant"],
+            "bandpass_solnorm": int(solnorm),
+            "bandpass_fill_gaps": fill_gaps,
+            "bandpass_time": float(r["times"][0]),
+            "bandpass_interval": float(r["widths"][0]),
+        },
     )
     return out
 
@@ -387,16 +463,34 @@ def solve_gains(
     bp = None
     if bandpass is not None:
         bp = _bandpass_on(bandpass, ds[schema.FREQUENCY].values)
-    r = _solve(ds, sky, per_channel=False, solint=solint, phase_only=(mode == "p"),
-               bandpass=bp, refant=refant, min_snr=min_snr, min_baselines=min_baselines,
-               uvmin_lambda=uvmin_lambda, uvmax_lambda=uvmax_lambda,
-               max_iter=max_iter, tol=tol, beam=beam)
+    r = _solve(
+        ds,
+        sky,
+        per_channel=False,
+        solint=solint,
+        phase_only=(mode == "p"),
+        bandpass=bp,
+        refant=refant,
+        min_snr=min_snr,
+        min_baselines=min_baselines,
+        uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda,
+        max_iter=max_iter,
+        tol=tol,
+        beam=beam,
+    )
     g, ok, snr = r["gains"][:, 0], r["ok"][:, 0], r["snr"][:, 0]  # (time, ant, pol)
     return xr.Dataset(
         {
-            "GAIN": (("gain_time", "antenna", schema.POLARIZATION), g.astype(np.complex64)),
+            "GAIN": (
+                ("gain_time", "antenna", schema.POLARIZATION),
+                g.astype(np.complex64),
+            ),
             "GAIN_FLAG": (("gain_time", "antenna", schema.POLARIZATION), ~ok),
-            "GAIN_SNR": (("gain_time", "antenna", schema.POLARIZATION), snr.astype(np.float32)),
+            "GAIN_SNR": (
+                ("gain_time", "antenna", schema.POLARIZATION),
+                snr.astype(np.float32),
+            ),
         },
         coords={
             "gain_time": r["times"],
@@ -426,13 +520,24 @@ def _bandpass_on(bandpass, freq):
     if "DELAY" in bandpass:
         tau = np.asarray(bandpass["DELAY"].values)
         bad = ~np.isfinite(tau)
-        out *= np.where(bad[:, None, :], 0,
-                        np.exp(2j * np.pi * np.nan_to_num(tau)[:, None, :] * freq[None, :, None]))
+        out *= np.where(
+            bad[:, None, :],
+            0,
+            np.exp(2j * np.pi * np.nan_to_num(tau)[:, None, :] * freq[None, :, None]),
+        )
     return out
 
 
-def solve_delay(ds, sky, *, refant=DEFAULT_REFANT, min_snr: float = 3.0,
-                min_baselines: int = 4, uvmin_lambda: float = 1000.0, beam: bool = True):
+def solve_delay(
+    ds,
+    sky,
+    *,
+    refant=DEFAULT_REFANT,
+    min_snr: float = 3.0,
+    min_baselines: int = 4,
+    uvmin_lambda: float = 1000.0,
+    beam: bool = True,
+):
     """Per-antenna delays (K): per-channel StEFCal solutions, then their phase slope.
 
     Solves an un-normalised per-channel bandpass (referenced to ``refant``)
@@ -456,8 +561,16 @@ def solve_delay(ds, sky, *, refant=DEFAULT_REFANT, min_snr: float = 3.0,
         ``DELAY`` ``(antenna, polarization)`` float64 seconds (NaN where
         unsolved), attrs ``refant``.
     """
-    bp = solve_bandpass(ds, sky, refant=refant, min_snr=min_snr, min_baselines=min_baselines,
-                        uvmin_lambda=uvmin_lambda, solnorm=False, beam=beam)
+    bp = solve_bandpass(
+        ds,
+        sky,
+        refant=refant,
+        min_snr=min_snr,
+        min_baselines=min_baselines,
+        uvmin_lambda=uvmin_lambda,
+        solnorm=False,
+        beam=beam,
+    )
     out = delay_from_bandpass(bp).to_dataset()
     out = out.assign_coords(antenna_name=("antenna", bp["antenna_name"].values))
     out.attrs["refant"] = bp.attrs["refant"]
@@ -494,7 +607,13 @@ def delay_from_bandpass(bandpass) -> xr.DataArray:
             ph = np.unwrap(np.angle(g[a, good, p]))
             x = freq[good] - freq[good].mean()
             out[a, p] = np.sum(x * (ph - ph.mean())) / np.sum(x * x) / (2 * np.pi)
-    return xr.DataArray(out, dims=("antenna", schema.POLARIZATION), name="DELAY",
-                        coords={"antenna": bandpass["antenna"].values,
-                                schema.POLARIZATION: bandpass[schema.POLARIZATION].values},
-                        attrs={"units": "s"})
+    return xr.DataArray(
+        out,
+        dims=("antenna", schema.POLARIZATION),
+        name="DELAY",
+        coords={
+            "antenna": bandpass["antenna"].values,
+            schema.POLARIZATION: bandpass[schema.POLARIZATION].values,
+        },
+        attrs={"units": "s"},
+    )

@@ -34,7 +34,9 @@ from dsa110.errors import FileFormatError, OutputExistsError
 
 __all__ = ["SOLUTION_CONVENTION", "make_solutions", "save_solutions", "load_solutions"]
 
-SOLUTION_CONVENTION = "V_obs_ij = g_i * conj(g_j) * V_true_ij; apply V_obs_ij / (g_i conj(g_j))"
+SOLUTION_CONVENTION = (
+    "V_obs_ij = g_i * conj(g_j) * V_true_ij; apply V_obs_ij / (g_i conj(g_j))"
+)
 
 
 def make_solutions(*parts, calibrator=None, times=None, parameters=None, qa=True):
@@ -52,7 +54,8 @@ def make_solutions(*parts, calibrator=None, times=None, parameters=None, qa=True
     parameters : dict, optional, keyword-only
         Solver parameters, stored as JSON.
     qa : bool, keyword-only
-        Add the per-antenna QA metrics (:func:`dsa110.calibration.diagnostics.qa_metrics`).
+        Add the per-antenna QA metrics
+        (:func:`dsa110.calibration.diagnostics.qa_metrics`).
 
     Returns
     -------
@@ -62,14 +65,19 @@ def make_solutions(*parts, calibrator=None, times=None, parameters=None, qa=True
 
     from dsa110 import __version__
 
-    sol = xr.merge([p.to_dataset() if isinstance(p, xr.DataArray) else p for p in parts],
-                   compat="override", combine_attrs="drop_conflicts")
+    sol = xr.merge(
+        [p.to_dataset() if isinstance(p, xr.DataArray) else p for p in parts],
+        compat="override",
+        combine_attrs="drop_conflicts",
+    )
     attrs = dict(sol.attrs)
     refants = {p.attrs.get("refant") for p in parts if "refant" in p.attrs}
     attrs["refant"] = ",".join(sorted(str(r) for r in refants)) if refants else ""
     if calibrator is not None:
-        attrs["calibrator"] = str(getattr(calibrator, "alt_name", "") or
-                                  getattr(calibrator, "name", calibrator))
+        attrs["calibrator"] = str(
+            getattr(calibrator, "alt_name", "")
+            or getattr(calibrator, "name", calibrator)
+        )
         if hasattr(calibrator, "ra"):
             attrs["calibrator_ra"] = float(calibrator.ra)
             attrs["calibrator_dec"] = float(calibrator.dec)
@@ -92,7 +100,9 @@ def _split_complex(ds):
     out = ds.copy()
     for name in list(ds.data_vars):
         if np.iscomplexobj(ds[name].values):
-            out[name + "_REAL"] = ds[name].real.astype(np.float32 if ds[name].dtype == np.complex64 else np.float64)
+            out[name + "_REAL"] = ds[name].real.astype(
+                np.float32 if ds[name].dtype == np.complex64 else np.float64
+            )
             out[name + "_IMAG"] = ds[name].imag.astype(out[name + "_REAL"].dtype)
             out[name + "_REAL"].attrs["complex_part_of"] = name
             out = out.drop_vars(name)
@@ -118,9 +128,11 @@ def _join_complex(ds):
 
 
 def _write_zarr_v2(ds, path):
-    """Write a small in-memory dataset with the zarr-v2 API (xarray's own zarr
-    writer needs zarr 3; the project pins zarr < 3). The layout is xarray's:
-    ``_ARRAY_DIMENSIONS`` on each array, so ``xarray.open_zarr`` can read it."""
+    """Write a small in-memory dataset with the zarr-v2 API.
+
+    xarray's own zarr writer needs zarr 3; the project pins zarr < 3. The layout
+    is xarray's: ``_ARRAY_DIMENSIONS`` on each array.
+    """
     import zarr  # deferred: optional dependency (dsa110[zarr])
 
     root = zarr.open_group(str(path), mode="w")
@@ -128,8 +140,13 @@ def _write_zarr_v2(ds, path):
         values = np.asarray(var.values)
         if values.dtype.kind == "U":
             values = values.astype(f"<U{max(1, values.dtype.itemsize // 4)}")
-        arr = root.create_dataset(name, data=values, shape=values.shape,
-                                  dtype=values.dtype, chunks=values.shape or None)
+        arr = root.create_dataset(
+            name,
+            data=values,
+            shape=values.shape,
+            dtype=values.dtype,
+            chunks=values.shape or None,
+        )
         arr.attrs["_ARRAY_DIMENSIONS"] = list(var.dims)
         arr.attrs["is_coord"] = name in ds.coords
         arr.attrs.update({k: v for k, v in var.attrs.items()})
@@ -213,7 +230,9 @@ def load_solutions(path):
             with xr.open_dataset(path, engine="scipy") as f:
                 ds = _join_complex(f.load())
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FileFormatError(path, f"cannot read a calibration solution table: {exc}") from exc
+        raise FileFormatError(
+            path, f"cannot read a calibration solution table: {exc}"
+        ) from exc
     if not any(v in ds for v in ("BANDPASS", "GAIN", "DELAY")):
         raise FileFormatError(path, "no BANDPASS, GAIN or DELAY variable")
     return ds

@@ -110,7 +110,7 @@ class Calibrator:
 
     @property
     def names(self) -> tuple:
-        """Every name the source answers to (``"1331+305"``, ``"J1331+305"``, ``"3C286"``)."""
+        """Every name of the source (``"1331+305"``, ``"J1331+305"``, ``"3C286"``)."""
         out = [self.name, "J" + self.name]
         if self.alt_name:
             out.append(self.alt_name)
@@ -190,7 +190,10 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
                     raise FileFormatError(path, f"line {lineno}: {exc}") from exc
                 rest = [t for t in tokens[5:] if not _DATE_RE.fullmatch(t)]
                 current = dict(
-                    name=tokens[0], ra=ra, dec=dec, position_code=tokens[2],
+                    name=tokens[0],
+                    ra=ra,
+                    dec=dec,
+                    position_code=tokens[2],
                     alt_name=rest[0] if rest else "",
                 )
             elif tokens and tokens[0] == "BAND" and "UVMAX(kL)" in line:
@@ -205,7 +208,9 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
                         path, f"line {lineno}: bad flux {tokens[6]!r}", field=band
                     ) from exc
                 uvmin = uvmax = math.nan
-                flux_end = line.index(tokens[6], line.index(tokens[5]) + 1) + len(tokens[6])
+                flux_end = line.index(tokens[6], line.index(tokens[5]) + 1) + len(
+                    tokens[6]
+                )
                 for m in _NUMBER_RE.finditer(line, flux_end):
                     if m.start() < uvmax_col - 2:
                         uvmin = float(m[0])
@@ -213,8 +218,11 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
                         uvmax = float(m[0])
                 out.append(
                     Calibrator(
-                        flux_jy=flux, quality="".join(tokens[2:6]),
-                        uvmin_klambda=uvmin, uvmax_klambda=uvmax, **current,
+                        flux_jy=flux,
+                        quality="".join(tokens[2:6]),
+                        uvmin_klambda=uvmin,
+                        uvmax_klambda=uvmax,
+                        **current,
                     )
                 )
                 current = None
@@ -224,8 +232,15 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
 
 
 _CSV_FIELDS = (
-    "name", "ra_rad", "dec_rad", "flux_jy", "alt_name", "position_code", "quality",
-    "uvmin_klambda", "uvmax_klambda",
+    "name",
+    "ra_rad",
+    "dec_rad",
+    "flux_jy",
+    "alt_name",
+    "position_code",
+    "quality",
+    "uvmin_klambda",
+    "uvmax_klambda",
 )
 
 
@@ -245,12 +260,19 @@ def write_calibrator_csv(calibrators, path) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(_CSV_FIELDS)
         for c in calibrators:
-            writer.writerow([
-                c.name, f"{c.ra:.12f}", f"{c.dec:.12f}", f"{c.flux_jy:g}", c.alt_name,
-                c.position_code, c.quality,
-                "" if math.isnan(c.uvmin_klambda) else f"{c.uvmin_klambda:g}",
-                "" if math.isnan(c.uvmax_klambda) else f"{c.uvmax_klambda:g}",
-            ])
+            writer.writerow(
+                [
+                    c.name,
+                    f"{c.ra:.12f}",
+                    f"{c.dec:.12f}",
+                    f"{c.flux_jy:g}",
+                    c.alt_name,
+                    c.position_code,
+                    c.quality,
+                    "" if math.isnan(c.uvmin_klambda) else f"{c.uvmin_klambda:g}",
+                    "" if math.isnan(c.uvmax_klambda) else f"{c.uvmax_klambda:g}",
+                ]
+            )
     tmp.replace(path)
 
 
@@ -283,9 +305,13 @@ def read_calibrator_csv(path) -> list[Calibrator]:
                 coeffs = PERLEY_BUTLER_2017.get(alt.upper(), ((), None))[0]
                 out.append(
                     Calibrator(
-                        name=row["name"], ra=float(row["ra_rad"]), dec=float(row["dec_rad"]),
-                        flux_jy=float(row["flux_jy"]), alt_name=alt,
-                        position_code=row["position_code"], quality=row["quality"],
+                        name=row["name"],
+                        ra=float(row["ra_rad"]),
+                        dec=float(row["dec_rad"]),
+                        flux_jy=float(row["flux_jy"]),
+                        alt_name=alt,
+                        position_code=row["position_code"],
+                        quality=row["quality"],
                         uvmin_klambda=float(row["uvmin_klambda"] or "nan"),
                         uvmax_klambda=float(row["uvmax_klambda"] or "nan"),
                         coefficients=tuple(coeffs),
@@ -298,7 +324,7 @@ def read_calibrator_csv(path) -> list[Calibrator]:
 
 @functools.cache
 def calibrator_list() -> tuple:
-    """The bundled calibrators (VLA list, 20 cm).
+    """Return the bundled calibrators (VLA list, 20 cm).
 
     Returns
     -------
@@ -354,7 +380,7 @@ def best_calibrator(
     min_flux_jy: float = 0.0,
     calibrators=None,
 ) -> Calibrator:
-    """The calibrator that is brightest after primary-beam attenuation at transit.
+    """Choose the calibrator brightest after primary-beam attenuation at transit.
 
     At transit a source at declination δ lies |δ − δ_pointing| from the
     meridian-pointed beam centre; its apparent flux density is
@@ -446,7 +472,9 @@ def transit_times(calibrator: Calibrator, start, end, *, site=None):
     site = default_site() if site is None else site
     fmt = "unix" if np.isscalar(start) and not isinstance(start, str) else None
     t0 = as_time(start, fmt=fmt)
-    t1 = as_time(end, fmt="unix" if np.isscalar(end) and not isinstance(end, str) else None)
+    t1 = as_time(
+        end, fmt="unix" if np.isscalar(end) and not isinstance(end, str) else None
+    )
     warn_if_extrapolated(t1)
     rate = 2 * np.pi / _SIDEREAL_DAY_S
     # First transit at or after t0 − 1 day, then every sidereal day.
@@ -460,7 +488,7 @@ def transit_times(calibrator: Calibrator, start, end, *, site=None):
 
 
 def find_transit(calibrator: Calibrator, times, *, integration_s=None, site=None):
-    """The integration of ``times`` that holds the calibrator's transit.
+    """Find the integration of ``times`` that holds the calibrator's transit.
 
     Parameters
     ----------
@@ -481,7 +509,9 @@ def find_transit(calibrator: Calibrator, times, *, integration_s=None, site=None
     """
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if integration_s is None:
-        integration_s = float(np.median(np.diff(times))) if times.size > 1 else 12.884901888
+        integration_s = (
+            float(np.median(np.diff(times))) if times.size > 1 else 12.884901888
+        )
     lo, hi = times[0] - integration_s / 2, times[-1] + integration_s / 2
     transits = transit_times(calibrator, lo, hi, site=site)
     if len(transits) == 0:

@@ -1,4 +1,4 @@
-"""``dsa110 calibrate``: solve for bandpass and gains on a calibrator tile, apply them."""
+"""``dsa110 calibrate``: solve bandpass and gains on a calibrator tile; apply them."""
 
 from __future__ import annotations
 
@@ -8,35 +8,57 @@ __all__ = ["register"]
 def register(subparsers) -> None:
     """Add the ``calibrate`` subcommand with its ``solve`` and ``apply`` actions."""
     p = subparsers.add_parser(
-        "calibrate", help="solve for and apply bandpass/gain calibration",
-        description="Solve bandpass and gains on a calibrator transit; apply solutions.")
+        "calibrate",
+        help="solve for and apply bandpass/gain calibration",
+        description="Solve bandpass and gains on a calibrator transit; apply them.",
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    q = sub.add_parser("solve", help="find the calibrator transit, rephase to it, solve")
-    q.add_argument("input", help="observation: a group directory, UVH5 file(s) or zarr store")
+    q = sub.add_parser(
+        "solve", help="find the calibrator transit, rephase to it, solve"
+    )
+    q.add_argument(
+        "input", help="observation: a group directory, UVH5 file(s) or zarr store"
+    )
     q.add_argument("--out", required=True, help="solution table (.zarr or .nc)")
-    q.add_argument("--calibrator", default=None,
-                   help="calibrator name (default: the best for the pointing declination)")
+    q.add_argument(
+        "--calibrator",
+        default=None,
+        help="calibrator name (default: the best for the pointing declination)",
+    )
     q.add_argument("--solint", default="inf", help="gain interval: inf, int or seconds")
     q.add_argument("--mode", default="ap", choices=("ap", "p"), help="gain mode")
     q.add_argument("--refant", default="103", help="reference antenna name, or 'auto'")
     q.add_argument("--min-snr", type=float, default=5.0)
     q.add_argument("--min-baselines", type=int, default=4)
     q.add_argument("--uvmin", type=float, default=1000.0, help="uv cut, wavelengths")
-    q.add_argument("--fill-gaps", type=int, default=0, help="interpolate gaps up to N channels")
-    q.add_argument("--no-solnorm", action="store_true", help="do not normalise the bandpass")
-    q.add_argument("--window", type=int, default=None,
-                   help="use only the N integrations centred on the transit")
-    q.add_argument("--casa", default=None,
-                   help="also export CASA tables PREFIX.B and PREFIX.G")
+    q.add_argument(
+        "--fill-gaps", type=int, default=0, help="interpolate gaps up to N channels"
+    )
+    q.add_argument(
+        "--no-solnorm", action="store_true", help="do not normalise the bandpass"
+    )
+    q.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="use only the N integrations centred on the transit",
+    )
+    q.add_argument(
+        "--casa", default=None, help="also export CASA tables PREFIX.B and PREFIX.G"
+    )
     q.add_argument("--plots", default=None, help="directory for diagnostic PNGs")
     q.add_argument("--overwrite", action="store_true")
     q.set_defaults(func=_solve)
 
     q = sub.add_parser("apply", help="apply a solution table to an observation")
-    q.add_argument("input", help="observation: a group directory, UVH5 file(s) or zarr store")
+    q.add_argument(
+        "input", help="observation: a group directory, UVH5 file(s) or zarr store"
+    )
     q.add_argument("solutions", help="solution table (.zarr or .nc)")
-    q.add_argument("output", help="calibrated output: Measurement Set (.ms) or zarr (.zarr)")
+    q.add_argument(
+        "output", help="calibrated output: Measurement Set (.ms) or zarr (.zarr)"
+    )
     q.add_argument("--overwrite", action="store_true")
     q.set_defaults(func=_apply)
 
@@ -85,8 +107,10 @@ def select_transit(ds, calibrator, *, window=None):
     hit = find_transit(calibrator, times)
     if hit is None:
         raise CalibrationError(
-            f"the transit of {calibrator.alt_name or calibrator.name} is not inside this "
-            "tile; pick the tile that holds it (dsa110.catalogs.calibrators.find_transit_tile)")
+            f"the transit of {calibrator.alt_name or calibrator.name} is not inside "
+            "this tile; pick the tile that holds it "
+            "(dsa110.catalogs.calibrators.find_transit_tile)"
+        )
     idx = hit[0]
     if window:
         lo = max(0, idx - window // 2)
@@ -95,6 +119,8 @@ def select_transit(ds, calibrator, *, window=None):
 
 
 def _solve(args) -> int:
+    from pathlib import Path
+
     import numpy as np
 
     from dsa110.calibration import (
@@ -108,8 +134,6 @@ def _solve(args) -> int:
     from dsa110.errors import OutputExistsError
     from dsa110.phasing import rephase
 
-    from pathlib import Path
-
     if Path(args.out).exists() and not args.overwrite:
         raise OutputExistsError(f"{args.out} exists (use --overwrite)")
     ds = _open(args.input)
@@ -119,25 +143,38 @@ def _solve(args) -> int:
         cal = best_calibrator(float(ds.attrs["pointing_dec"]))
     ds, idx = select_transit(ds, cal, window=args.window)
     ds = rephase(ds, (cal.ra, cal.dec))
-    solint = args.solint if args.solint in ("inf", "int") else float(args.solint.rstrip("s"))
+    solint = (
+        args.solint if args.solint in ("inf", "int") else float(args.solint.rstrip("s"))
+    )
     sol = solve_calibration(
-        ds, cal, solint=solint, gain_mode=args.mode, refant=args.refant,
-        min_snr=args.min_snr, min_baselines=args.min_baselines, uvmin_lambda=args.uvmin,
-        fill_gaps=args.fill_gaps, solnorm=not args.no_solnorm,
+        ds,
+        cal,
+        solint=solint,
+        gain_mode=args.mode,
+        refant=args.refant,
+        min_snr=args.min_snr,
+        min_baselines=args.min_baselines,
+        uvmin_lambda=args.uvmin,
+        fill_gaps=args.fill_gaps,
+        solnorm=not args.no_solnorm,
     )
     save_solutions(sol, args.out, overwrite=args.overwrite)
     if args.casa:
         for kind in ("B", "G"):
-            export_casa_table(sol, f"{args.casa}.{kind}", kind=kind, overwrite=args.overwrite)
+            export_casa_table(
+                sol, f"{args.casa}.{kind}", kind=kind, overwrite=args.overwrite
+            )
     if args.plots:
         out = Path(args.plots)
         out.mkdir(parents=True, exist_ok=True)
         plot_bandpass(sol, out / "bandpass.png")
         plot_gains(sol, out / "gains.png")
     flagged = float(np.mean(sol["QA_FLAG_FRACTION"].values < 1.0))
-    print(f"calibrator {cal.alt_name or cal.name} transit at integration {idx}; "
-          f"refant {sol.attrs['refant']}; {flagged:.0%} of antenna slots solved; "
-          f"wrote {args.out}")
+    print(
+        f"calibrator {cal.alt_name or cal.name} transit at integration {idx}; "
+        f"refant {sol.attrs['refant']}; {flagged:.0%} of antenna slots solved; "
+        f"wrote {args.out}"
+    )
     return 0
 
 

@@ -23,13 +23,25 @@ def noise_sigma(ds):
     return SEFD_JY / np.sqrt(2.0 * dnu * tau)
 
 
-def transit_source(flux=30.0, spectral_index=-0.7, dec_deg=33.0, start="2026-11-24T00:00:00"):
+def transit_source(
+    flux=30.0, spectral_index=-0.7, dec_deg=33.0, start="2026-11-24T00:00:00"
+):
     """A point source that transits (is at the phase centre) at the first integration."""
-    ds0 = make_visibility_dataset(sources=[], n_time=1, n_chan_per_subband=1,
-                                  subbands=[0], dec_deg=dec_deg, start=start,
-                                  antennas=ANTENNAS)
-    return PointSource(ra=float(ds0.phase_center_ra[0]), dec=float(ds0.phase_center_dec[0]),
-                       flux=flux, spectral_index=spectral_index)
+    ds0 = make_visibility_dataset(
+        sources=[],
+        n_time=1,
+        n_chan_per_subband=1,
+        subbands=[0],
+        dec_deg=dec_deg,
+        start=start,
+        antennas=ANTENNAS,
+    )
+    return PointSource(
+        ra=float(ds0.phase_center_ra[0]),
+        dec=float(ds0.phase_center_dec[0]),
+        flux=flux,
+        spectral_index=spectral_index,
+    )
 
 
 def corrupt(ds, gains, *, sigma, rng):
@@ -46,8 +58,9 @@ def corrupt(ds, gains, *, sigma, rng):
 
 def random_bandpass(rng, n_chan, n_pol=2, n_ant=117):
     amp = 1.0 + 0.15 * rng.standard_normal((1, n_ant, n_chan, n_pol))
-    phase = rng.uniform(-np.pi, np.pi, (1, n_ant, 1, n_pol)) + 0.3 * rng.standard_normal(
-        (1, n_ant, n_chan, n_pol))
+    phase = rng.uniform(
+        -np.pi, np.pi, (1, n_ant, 1, n_pol)
+    ) + 0.3 * rng.standard_normal((1, n_ant, n_chan, n_pol))
     return amp * np.exp(1j * phase)
 
 
@@ -56,8 +69,13 @@ def calibrator_tile():
     """A small tile with a 30 Jy source at transit, gains, noise: (ds, truth, sky, σ)."""
     rng = np.random.default_rng(42)
     src = transit_source()
-    ds = make_visibility_dataset(sources=[src], antennas=ANTENNAS, n_time=4,
-                                 n_chan_per_subband=4, subbands=[0, 7, 15])
+    ds = make_visibility_dataset(
+        sources=[src],
+        antennas=ANTENNAS,
+        n_time=4,
+        n_chan_per_subband=4,
+        subbands=[0, 7, 15],
+    )
     sigma = noise_sigma(ds)
     truth = random_bandpass(rng, ds.sizes["frequency"])
     return corrupt(ds, truth, sigma=sigma, rng=rng), truth, src, sigma
@@ -68,6 +86,11 @@ def sim():
     """The helpers above, for test modules (``--import-mode=importlib`` cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(ANTENNAS=ANTENNAS, SEFD_JY=SEFD_JY, noise_sigma=noise_sigma,
-                           transit_source=transit_source, corrupt=corrupt,
-                           random_bandpass=random_bandpass)
+    return SimpleNamespace(
+        ANTENNAS=ANTENNAS,
+        SEFD_JY=SEFD_JY,
+        noise_sigma=noise_sigma,
+        transit_source=transit_source,
+        corrupt=corrupt,
+        random_bandpass=random_bandpass,
+    )

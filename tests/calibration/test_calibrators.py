@@ -49,14 +49,20 @@ def test_parse_vla_list(tmp_path):
     path = tmp_path / "vla.txt"
     path.write_text(SNIPPET)
     got = cals.read_vla_calibrator_list(path)
-    assert [c.name for c in got] == ["0003-174", "1331+305", "0006-063"]  # no 20cm: skipped
+    assert [c.name for c in got] == [
+        "0003-174",
+        "1331+305",
+        "0006-063",
+    ]  # no 20cm: skipped
     c0, c1, c2 = got
     assert c0.flux_jy == 2.2 and c0.quality == "XXXS"
     assert math.isnan(c0.uvmin_klambda) and c0.uvmax_klambda == 7.0
     assert c2.uvmin_klambda == 45.0 and math.isnan(c2.uvmax_klambda)
     assert c1.alt_name == "3C286" and c1.position_code == "A"
     # 13h31m08.287984s, +30d30'32.95885" by hand, radians (double precision).
-    assert_allclose(c1.ra, math.radians(15 * (13 + 31 / 60 + 8.287984 / 3600)), rtol=1e-14)
+    assert_allclose(
+        c1.ra, math.radians(15 * (13 + 31 / 60 + 8.287984 / 3600)), rtol=1e-14
+    )
     assert_allclose(c1.dec, math.radians(30 + 30 / 60 + 32.95885 / 3600), rtol=1e-14)
     assert c2.dec < 0
     # The CSV round trip keeps everything.
@@ -86,7 +92,9 @@ def test_bundled_list_matches_shared_source():
     parsed = cals.read_vla_calibrator_list(src)
     bundled = cals.calibrator_list()
     assert [c.name for c in parsed] == [c.name for c in bundled]
-    assert_allclose([c.flux_jy for c in parsed], [c.flux_jy for c in bundled], rtol=1e-6)
+    assert_allclose(
+        [c.flux_jy for c in parsed], [c.flux_jy for c in bundled], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["3C48", "3C138", "3C147", "3C286", "3C295", "3C196"])
@@ -97,7 +105,9 @@ def test_perley_butler_models_agree_with_vla_list(name):
     # The VLA list quotes 20 cm fluxes to ~5-10% (epochs differ; 3C138/3C48 vary).
     assert_allclose(cal.flux_density(1.4e9), cal.flux_jy, rtol=0.12)
     f = np.array([1.0e9, 1.5e9, 2.0e9])
-    expected = 10 ** sum(a * np.log10(f / 1e9) ** k for k, a in enumerate(cal.coefficients))
+    expected = 10 ** sum(
+        a * np.log10(f / 1e9) ** k for k, a in enumerate(cal.coefficients)
+    )
     assert_allclose(cal.flux_density(f), expected, rtol=1e-12)
     # Steep-spectrum sources: flux falls with frequency across DSA-110's band.
     assert cal.flux_density(1.31e9) > cal.flux_density(1.50e9)
@@ -120,7 +130,9 @@ def test_best_calibrator_weighs_primary_beam():
     from dsa110.telescope import airy_beam
 
     # 20 Jy at 3 deg is attenuated below 2 Jy at 0.5 deg by the Airy beam:
-    assert 20 * airy_beam(math.radians(3.0), 1.4e9) < 2 * airy_beam(math.radians(0.5), 1.4e9)
+    assert 20 * airy_beam(math.radians(3.0), 1.4e9) < 2 * airy_beam(
+        math.radians(0.5), 1.4e9
+    )
     assert cals.best_calibrator(dec, calibrators=[near, far, bad]).name == "near"
     assert cals.best_calibrator(dec, calibrators=[far, bad]).name == "far"
     with pytest.raises(cals.CalibratorNotFoundError):
@@ -140,8 +152,11 @@ def test_transits_are_at_zero_hour_angle():
     t = cals.transit_times(cal, "2026-11-24T00:00:00", "2026-11-27T00:00:00")
     assert len(t) == 3
     site = default_site()
-    ha = SkyCoord(ra=cal.ra * u.rad, dec=cal.dec * u.rad).transform_to(
-        HADec(obstime=t, location=site.earth_location)).ha.wrap_at(180 * u.deg)
+    ha = (
+        SkyCoord(ra=cal.ra * u.rad, dec=cal.dec * u.rad)
+        .transform_to(HADec(obstime=t, location=site.earth_location))
+        .ha.wrap_at(180 * u.deg)
+    )
     # 0.01 s of time is 0.15 arcsec of hour angle.
     assert_allclose(ha.arcsec, 0.0, atol=0.5)
     # Successive transits one sidereal day apart (to the precession/aberration drift).
@@ -150,7 +165,9 @@ def test_transits_are_at_zero_hour_angle():
 
 def test_find_transit_tile_and_integration():
     cal = cals.get_calibrator("3C48")
-    transit = cals.transit_times(cal, "2026-11-24T00:00:00", "2026-11-25T00:00:00")[0].unix
+    transit = cals.transit_times(cal, "2026-11-24T00:00:00", "2026-11-25T00:00:00")[
+        0
+    ].unix
     dt = 12.884901888
     tiles = {
         "before": transit - 2000 + dt * np.arange(24),

@@ -19,10 +19,19 @@ def sim_tile(tmp_path_factory):
     # 3C286 transits at 2026-11-24T17:10:48 UTC; the small preset's 6 integrations
     # starting 17:10:20 hold it.
     tiles = simulate.simulate_observation(
-        out, preset="small", seed=3, start="2026-11-24T17:10:20",
-        dec_deg=np.degrees(cal.dec), population=False, overwrite=True,
-        sources=simulate.point_source(np.degrees(cal.ra), np.degrees(cal.dec),
-                                      float(cal.flux_density(1.4e9)), -0.5),
+        out,
+        preset="small",
+        seed=3,
+        start="2026-11-24T17:10:20",
+        dec_deg=np.degrees(cal.dec),
+        population=False,
+        overwrite=True,
+        sources=simulate.point_source(
+            np.degrees(cal.ra),
+            np.degrees(cal.dec),
+            float(cal.flux_density(1.4e9)),
+            -0.5,
+        ),
     )
     return out, simulate.load_truth(tiles[0].truth_path), cal
 
@@ -30,9 +39,24 @@ def sim_tile(tmp_path_factory):
 def test_solve_recovers_simulated_gain_phases(sim_tile, tmp_path, capsys):
     tile, truth, cal = sim_tile
     sol_path = tmp_path / "sol.zarr"
-    assert main(["calibrate", "solve", str(tile), "--out", str(sol_path),
-                 "--calibrator", "3C286", "--plots", str(tmp_path / "plots"),
-                 "--casa", str(tmp_path / "cal")]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "solve",
+                str(tile),
+                "--out",
+                str(sol_path),
+                "--calibrator",
+                "3C286",
+                "--plots",
+                str(tmp_path / "plots"),
+                "--casa",
+                str(tmp_path / "cal"),
+            ]
+        )
+        == 0
+    )
     assert "transit at integration" in capsys.readouterr().out
     assert (tmp_path / "plots" / "bandpass.png").exists()
     assert (tmp_path / "cal.B").is_dir() and (tmp_path / "cal.G").is_dir()
@@ -44,8 +68,13 @@ def test_solve_recovers_simulated_gain_phases(sim_tile, tmp_path, capsys):
     # Truth at the solution's channels; solutions time-independent here (solint inf).
     import xarray as xr
 
-    probe = xr.Dataset(coords={"frequency": truth.frequency, "time": truth.time_unix[:1],
-                               "polarization": sol.polarization.values})
+    probe = xr.Dataset(
+        coords={
+            "frequency": truth.frequency,
+            "time": truth.time_unix[:1],
+            "polarization": sol.polarization.values,
+        }
+    )
     g, flag = gains_on(probe, sol)
     g = g[0][numbers]  # (antenna, frequency, pol)
     t = truth.gains[0]  # (antenna, frequency, pol), at the first integration
@@ -64,8 +93,20 @@ def test_solve_recovers_simulated_gain_phases(sim_tile, tmp_path, capsys):
 def test_apply_writes_calibrated_zarr(sim_tile, tmp_path):
     tile, truth, cal = sim_tile
     sol_path = tmp_path / "sol.nc"
-    assert main(["calibrate", "solve", str(tile), "--out", str(sol_path),
-                 "--calibrator", "3C286"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "solve",
+                str(tile),
+                "--out",
+                str(sol_path),
+                "--calibrator",
+                "3C286",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "cal.zarr"
     assert main(["calibrate", "apply", str(tile), str(sol_path), str(out)]) == 0
     from dsa110.io.zarr_store import open_zarr
@@ -79,12 +120,23 @@ def test_apply_writes_calibrated_zarr(sim_tile, tmp_path):
     amp = np.abs(v).mean()
     sigma_phase = truth.sigma_jy / amp  # per-visibility phase noise (|g| ~ 1)
     assert_allclose(np.sqrt(np.mean(ph**2)), sigma_phase, rtol=0.5)
-    assert main(["calibrate", "apply", str(tile), str(sol_path), str(out)]) == 1  # exists
+    assert (
+        main(["calibrate", "apply", str(tile), str(sol_path), str(out)]) == 1
+    )  # exists
 
 
 def test_solve_refuses_tile_without_transit(sim_tile, tmp_path, capsys):
     tile, truth, cal = sim_tile
-    rc = main(["calibrate", "solve", str(tile), "--out", str(tmp_path / "s.nc"),
-               "--calibrator", "3C48"])
+    rc = main(
+        [
+            "calibrate",
+            "solve",
+            str(tile),
+            "--out",
+            str(tmp_path / "s.nc"),
+            "--calibrator",
+            "3C48",
+        ]
+    )
     assert rc == 1
     assert "not inside this tile" in capsys.readouterr().err

@@ -15,13 +15,19 @@ C = 299_792_458.0
 def _random_inputs(rng, n_time=3, n_bl=7, n_chan=5, n_src=4, dtype=np.float64):
     uvw = (rng.standard_normal((n_time, n_bl, 3)) * [800.0, 800.0, 30.0]).astype(dtype)
     freq = np.linspace(1.31e9, 1.50e9, n_chan)
-    l = rng.uniform(-0.03, 0.03, (n_time, n_src))
+    ll = rng.uniform(-0.03, 0.03, (n_time, n_src))
     m = rng.uniform(-0.03, 0.03, (n_time, n_src))
-    lmn = np.stack([l, m, np.sqrt(1 - l**2 - m**2)], axis=-1)
+    lmn = np.stack([ll, m, np.sqrt(1 - ll**2 - m**2)], axis=-1)
     flux = rng.uniform(0.5, 5.0, n_src)
     alpha = rng.uniform(-1.0, 0.5, n_src)
-    shape = np.stack([rng.uniform(1e-5, 1e-4, n_src), rng.uniform(1e-6, 5e-5, n_src),
-                      rng.uniform(0, np.pi, n_src)], axis=-1)
+    shape = np.stack(
+        [
+            rng.uniform(1e-5, 1e-4, n_src),
+            rng.uniform(1e-6, 5e-5, n_src),
+            rng.uniform(0, np.pi, n_src),
+        ],
+        axis=-1,
+    )
     beam = rng.uniform(0.2, 1.0, (n_time, n_src, n_chan))
     return uvw, freq, lmn, flux, alpha, shape, beam
 
@@ -42,8 +48,14 @@ def _numpy_dft(uvw, freq, lmn, flux, alpha, shape, beam, ref=1.4e9):
     pa = shape[:, 2][None, None, :, None]
     umaj = u * np.sin(pa) + v * np.cos(pa)
     umin = u * np.cos(pa) - v * np.sin(pa)
-    s = s * np.exp(-2 * np.pi**2 * (sig[:, 0][None, None, :, None] ** 2 * umaj**2
-                                     + sig[:, 1][None, None, :, None] ** 2 * umin**2))
+    s = s * np.exp(
+        -2
+        * np.pi**2
+        * (
+            sig[:, 0][None, None, :, None] ** 2 * umaj**2
+            + sig[:, 1][None, None, :, None] ** 2 * umin**2
+        )
+    )
     return np.sum(s * np.exp(2j * np.pi * (u * l_ + v * m_ + w * (n_ - 1))), axis=2)
 
 
@@ -61,7 +73,9 @@ def test_point_source_at_phase_centre_is_its_flux():
 def test_matches_direct_numpy_dft():
     rng = np.random.default_rng(1)
     uvw, freq, lmn, flux, alpha, shape, beam = _random_inputs(rng)
-    got = predict_vis(uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam)
+    got = predict_vis(
+        uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam
+    )
     ref = _numpy_dft(uvw, freq, lmn, flux, alpha, shape, beam)
     assert got.dtype == np.complex128
     # The accuracy target (1e-6); both are float64 so far better in fact.
@@ -81,10 +95,15 @@ def test_precision_follows_uvw_dtype():
 
 def test_cuda_kernel_equals_cpu_under_simulator():
     rng = np.random.default_rng(3)
-    uvw, freq, lmn, flux, alpha, shape, beam = _random_inputs(rng, n_time=2, n_bl=3, n_chan=2,
-                                                              n_src=2)
-    cpu = predict_vis(uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam)
-    gpu = ccuda.predict_vis(uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam)
+    uvw, freq, lmn, flux, alpha, shape, beam = _random_inputs(
+        rng, n_time=2, n_bl=3, n_chan=2, n_src=2
+    )
+    cpu = predict_vis(
+        uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam
+    )
+    gpu = ccuda.predict_vis(
+        uvw, freq, lmn, flux, spectral_index=alpha, shape=shape, beam=beam
+    )
     # float64 on both: identical operations up to libm differences.
     assert_allclose(gpu, cpu, rtol=1e-12, atol=1e-12)
     gpu32 = ccuda.predict_vis(uvw.astype(np.float32), freq, lmn, flux)
@@ -98,12 +117,17 @@ def test_docstrings_name_their_array_types():
 
 @pytest.fixture(scope="module")
 def sky_ds():
-    ds0 = make_visibility_dataset(sources=[], n_time=1, n_chan_per_subband=1, subbands=[0])
+    ds0 = make_visibility_dataset(
+        sources=[], n_time=1, n_chan_per_subband=1, subbands=[0]
+    )
     ra0, dec0 = float(ds0.phase_center_ra[0]), float(ds0.phase_center_dec[0])
-    sky = [PointSource(ra0 + 0.004, dec0 - 0.01, 3.0, -0.8),
-           PointSource(ra0 - 0.02, dec0 + 0.02, 8.0, 0.2)]
-    ds = make_visibility_dataset(sources=sky, n_time=3, n_chan_per_subband=2,
-                                 subbands=[0, 5, 11])
+    sky = [
+        PointSource(ra0 + 0.004, dec0 - 0.01, 3.0, -0.8),
+        PointSource(ra0 - 0.02, dec0 + 0.02, 8.0, 0.2),
+    ]
+    ds = make_visibility_dataset(
+        sources=sky, n_time=3, n_chan_per_subband=2, subbands=[0, 5, 11]
+    )
     return ds, sky
 
 
@@ -119,7 +143,9 @@ def test_predict_model_matches_direct_evaluation(sky_ds):
 def test_predict_model_dask_equals_numpy_on_uneven_chunks(sky_ds):
     ds, sky = sky_ds
     whole = predict_model(ds, sky).values
-    chunked = predict_model(ds.chunk({"time": 2, "frequency": 4, "baseline_id": 17}), sky)
+    chunked = predict_model(
+        ds.chunk({"time": 2, "frequency": 4, "baseline_id": 17}), sky
+    )
     assert chunked.data.chunks[2] == (4, 2)
     assert_allclose(chunked.values, whole, rtol=0, atol=0)
 
@@ -127,8 +153,15 @@ def test_predict_model_dask_equals_numpy_on_uneven_chunks(sky_ds):
 def test_gaussian_source_is_attenuated_on_long_baselines(sky_ds):
     ds, sky = sky_ds
     p = sky[0]
-    g = GaussianSource(p.ra, p.dec, p.flux, major=2e-4, minor=1e-4, pa=0.3,
-                       spectral_index=p.spectral_index)
+    g = GaussianSource(
+        p.ra,
+        p.dec,
+        p.flux,
+        major=2e-4,
+        minor=1e-4,
+        pa=0.3,
+        spectral_index=p.spectral_index,
+    )
     pt = predict_model(ds, [p]).values
     ga = predict_model(ds, [g]).values
     ratio = np.abs(ga) / np.abs(pt)

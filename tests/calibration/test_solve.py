@@ -27,7 +27,6 @@ from dsa110.calibration import (
 )
 from dsa110.testing import make_visibility_dataset
 
-
 K_SIGMA = 5.5  # per-sample bound: P(|z| > 5.5σ) over a few hundred samples is < 1e-4
 
 
@@ -72,10 +71,20 @@ def test_bandpass_within_thermal_bound(calibrator_tile, sim):
     assert bp.attrs["refant"] == "103"
     ants = np.array(sim.ANTENNAS)
     ref = sim.ANTENNAS.index(102)
-    var = _expected_var(ds, src, np.broadcast_to(truth, (ds.sizes["time"],) + truth.shape[1:]),
-                        sigma, per_channel=True)
-    _check_against_bound(bp.BANDPASS.values[ants], bp.BANDPASS_FLAG.values[ants],
-                         truth[0][ants], var[ants], ref)
+    var = _expected_var(
+        ds,
+        src,
+        np.broadcast_to(truth, (ds.sizes["time"],) + truth.shape[1:]),
+        sigma,
+        per_channel=True,
+    )
+    _check_against_bound(
+        bp.BANDPASS.values[ants],
+        bp.BANDPASS_FLAG.values[ants],
+        truth[0][ants],
+        var[ants],
+        ref,
+    )
     # The reported SNR is |g| / σ_g with σ_g estimated from the residuals.
     snr_expected = np.abs(truth[0][ants]) / np.sqrt(var[ants])
     # 15% : σ is estimated from ~ 4 x 76 residual samples per cell (s.e. ~ 4%).
@@ -88,26 +97,37 @@ def test_bandpass_within_thermal_bound(calibrator_tile, sim):
 def test_gains_per_interval_within_bound(sim):
     rng = np.random.default_rng(7)
     src = sim.transit_source(flux=20.0)
-    ds = make_visibility_dataset(sources=[src], antennas=sim.ANTENNAS, n_time=6,
-                                 n_chan_per_subband=2, subbands=[2, 9])
+    ds = make_visibility_dataset(
+        sources=[src],
+        antennas=sim.ANTENNAS,
+        n_time=6,
+        n_chan_per_subband=2,
+        subbands=[2, 9],
+    )
     sigma = sim.noise_sigma(ds)
     n_int = 3  # 6 integrations of 12.9 s, solint 25.8 s → 3 intervals of 2
     g_int = (1 + 0.1 * rng.standard_normal((n_int, 117, 1, 2))) * np.exp(
-        1j * rng.uniform(-np.pi, np.pi, (n_int, 117, 1, 2)))
+        1j * rng.uniform(-np.pi, np.pi, (n_int, 117, 1, 2))
+    )
     g_t = np.repeat(g_int, 2, axis=0) * np.ones((1, 1, ds.sizes["frequency"], 1))
     dsc = sim.corrupt(ds, g_t, sigma=sigma, rng=rng)
     sol = solve_gains(dsc, src, solint=2 * 12.884901888 + 1e-3)
     assert sol.sizes["gain_time"] == n_int
-    assert_allclose(sol.gain_time.values, ds.time.values.reshape(3, 2).mean(axis=1), atol=1e-6)
+    assert_allclose(
+        sol.gain_time.values, ds.time.values.reshape(3, 2).mean(axis=1), atol=1e-6
+    )
     ants = np.array(sim.ANTENNAS)
     ref = sim.ANTENNAS.index(102)
     for k in range(n_int):
         sub = dsc.isel(time=slice(2 * k, 2 * k + 2))
-        var = _expected_var(sub, src, g_t[2 * k: 2 * k + 2], sigma, per_channel=False)
+        var = _expected_var(sub, src, g_t[2 * k : 2 * k + 2], sigma, per_channel=False)
         est = sol.GAIN.values[k][ants]
         truth = g_int[k, :, 0][ants]
         truth_ref = truth * np.conj(truth[ref]) / np.abs(truth[ref])
-        expect = 2 * var[ants] + np.abs(truth) ** 2 * var[ants][ref] / np.abs(truth[ref]) ** 2
+        expect = (
+            2 * var[ants]
+            + np.abs(truth) ** 2 * var[ants][ref] / np.abs(truth[ref]) ** 2
+        )
         expect[ref] = var[ants][ref]
         z2 = np.abs(est - truth_ref) ** 2 / expect
         assert np.all(z2 < K_SIGMA**2)
@@ -225,8 +245,13 @@ def test_delay_solve_recovers_delays(sim):
 
     rng = np.random.default_rng(11)
     src = sim.transit_source(flux=30.0)
-    ds = make_visibility_dataset(sources=[src], antennas=sim.ANTENNAS, n_time=2,
-                                 n_chan_per_subband=8, subbands=range(0, 16, 3))
+    ds = make_visibility_dataset(
+        sources=[src],
+        antennas=sim.ANTENNAS,
+        n_time=2,
+        n_chan_per_subband=8,
+        subbands=range(0, 16, 3),
+    )
     freq = ds.frequency.values
     tau = rng.uniform(-2e-9, 2e-9, (117, 2))  # ±2 ns: < half a turn per channel step
     g = np.exp(2j * np.pi * tau[:, None, :] * freq[None, :, None])[None]
@@ -238,7 +263,9 @@ def test_delay_solve_recovers_delays(sim):
     # Per-channel phase noise ~ 1/SNR ~ 0.02 rad over a 190 MHz lever arm:
     # delay noise ~ 0.02 / (2π · 55 MHz rms spread) ~ 6e-11 s; 5 ps-level k-σ margin.
     bandpass_snr = np.median(solve_bandpass(dsc, src).BANDPASS_SNR.values[ants])
-    sigma_tau = np.sqrt(2) / bandpass_snr / (2 * np.pi * np.std(freq) * np.sqrt(freq.size))
+    sigma_tau = (
+        np.sqrt(2) / bandpass_snr / (2 * np.pi * np.std(freq) * np.sqrt(freq.size))
+    )
     assert np.all(np.abs(got - rel) < K_SIGMA * sigma_tau)
     # With delays solved first, the bandpass that remains is flat in phase.
     sol = solve_calibration(dsc, src, delay=True)

@@ -79,8 +79,9 @@ def test_loaded_solutions_apply_identically(solutions, calibrator_tile, tmp_path
 @pytest.mark.parametrize("kind", ["B", "G"])
 def test_casa_table_export_reads_back(solutions, tmp_path, kind):
     tables = pytest.importorskip("casacore.tables")
-    path = export_casa_table(solutions, tmp_path / f"cal.{kind}", kind=kind, ms_name="x.ms",
-                             n_chan_per_spw=4)
+    path = export_casa_table(
+        solutions, tmp_path / f"cal.{kind}", kind=kind, ms_name="x.ms", n_chan_per_spw=4
+    )
     n_ant = solutions.sizes["antenna"]
     with tables.table(str(path), ack=False) as t:
         assert t.info()["type"] == "Calibration"
@@ -90,8 +91,20 @@ def test_casa_table_export_reads_back(solutions, tmp_path, kind):
         assert kw["MSName"] == "x.ms" and kw["PolBasis"] == "unknown"
         for sub in ("ANTENNA", "FIELD", "SPECTRAL_WINDOW", "OBSERVATION", "HISTORY"):
             assert kw[sub].startswith("Table: ") and kw[sub].endswith(sub)
-        for col in ("CPARAM", "FLAG", "TIME", "ANTENNA1", "ANTENNA2", "SPECTRAL_WINDOW_ID",
-                    "FIELD_ID", "INTERVAL", "SCAN_NUMBER", "OBSERVATION_ID", "PARAMERR", "SNR"):
+        for col in (
+            "CPARAM",
+            "FLAG",
+            "TIME",
+            "ANTENNA1",
+            "ANTENNA2",
+            "SPECTRAL_WINDOW_ID",
+            "FIELD_ID",
+            "INTERVAL",
+            "SCAN_NUMBER",
+            "OBSERVATION_ID",
+            "PARAMERR",
+            "SNR",
+        ):
             assert col in t.colnames()
         cp = t.getcol("CPARAM")
         flag = t.getcol("FLAG")
@@ -106,8 +119,12 @@ def test_casa_table_export_reads_back(solutions, tmp_path, kind):
         for s in range(n_spw):
             rows = spw == s
             assert_array_equal(ant[rows], np.arange(n_ant))
-            assert_array_equal(cp[rows], np.conj(solutions.BANDPASS.values[:, 4 * s: 4 * s + 4]))
-            assert_array_equal(flag[rows], solutions.BANDPASS_FLAG.values[:, 4 * s: 4 * s + 4])
+            assert_array_equal(
+                cp[rows], np.conj(solutions.BANDPASS.values[:, 4 * s : 4 * s + 4])
+            )
+            assert_array_equal(
+                flag[rows], solutions.BANDPASS_FLAG.values[:, 4 * s : 4 * s + 4]
+            )
     else:
         n_t = solutions.sizes["gain_time"]
         assert cp.shape == (n_t * n_spw * n_ant, 1, 2)
@@ -115,7 +132,9 @@ def test_casa_table_export_reads_back(solutions, tmp_path, kind):
         for s in range(n_spw):
             assert_array_equal(g[:, s], np.conj(solutions.GAIN.values))
         # MJD seconds.
-        assert_allclose(np.unique(time) - 40587 * 86400.0, solutions.gain_time.values, atol=1e-6)
+        assert_allclose(
+            np.unique(time) - 40587 * 86400.0, solutions.gain_time.values, atol=1e-6
+        )
     with tables.table(str(path / "SPECTRAL_WINDOW"), ack=False) as s:
         assert s.nrows() == n_spw
     with pytest.raises(OutputExistsError):
@@ -133,7 +152,9 @@ def test_casa_bandpass_table_read_by_pyuvdata(solutions, tmp_path):
     assert cal.gain_convention == "divide"
     assert list(cal.jones_array) == [-5, -6]
     # pyuvdata: (antenna, freq, time, jones); its "divide" convention is ours.
-    assert_allclose(cal.gain_array[:, :, 0, :], solutions.BANDPASS.values, rtol=1e-7, atol=0)
+    assert_allclose(
+        cal.gain_array[:, :, 0, :], solutions.BANDPASS.values, rtol=1e-7, atol=0
+    )
 
 
 def test_plots_written(solutions, tmp_path):
