@@ -29,7 +29,12 @@ from dsa110.catalogs.crossmatch import (
     crossmatch,
     fit_power_law,
 )
-from dsa110.catalogs.store import BAND_DEG, CatalogNotFoundError, CatalogStore, angular_separation
+from dsa110.catalogs.store import (
+    BAND_DEG,
+    CatalogNotFoundError,
+    CatalogStore,
+    angular_separation,
+)
 from dsa110.catalogs.surveys import (
     CANONICAL_COLUMNS,
     FLAG_DUPLICATE,

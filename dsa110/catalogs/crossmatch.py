@@ -34,7 +34,9 @@ DEFAULT_RADIUS_ARCSEC = 7.5
 
 def _unit(ra, dec):
     ra, dec = np.radians(ra), np.radians(dec)
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+    return np.column_stack(
+        [np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)]
+    )
 
 
 def _chord(arcsec):
@@ -158,7 +160,9 @@ def build_master(
         elif s in SURVEYS:
             freqs[s] = SURVEYS[s].frequency
         else:
-            raise ConfigurationError(f"frequency of survey {s!r} unknown; pass frequencies=")
+            raise ConfigurationError(
+                f"frequency of survey {s!r} unknown; pass frequencies="
+            )
     ra = np.zeros(0)
     dec = np.zeros(0)
     origin = np.zeros(0, object)
@@ -179,13 +183,19 @@ def build_master(
         resolved = np.r_[resolved, np.zeros(new.sum(), bool)]
         for prev in per.values():
             for key in prev:
-                prev[key] = np.r_[prev[key], np.full(new.sum(), 0 if key == "n" else np.nan)]
+                prev[key] = np.r_[
+                    prev[key], np.full(new.sum(), 0 if key == "n" else np.nan)
+                ]
         n = ra.size
         flux = np.full(n, np.nan)
         var = np.full(n, np.nan)
         cnt = np.zeros(n, np.int64)
         f = t["flux_int"].to_numpy(float)
-        e = t["flux_int_err"].to_numpy(float) if "flux_int_err" in t else np.full(len(t), np.nan)
+        e = (
+            t["flux_int_err"].to_numpy(float)
+            if "flux_int_err" in t
+            else np.full(len(t), np.nan)
+        )
         np.add.at(cnt, idx, 1)
         hit = cnt > 0
         flux[hit] = 0.0
@@ -204,11 +214,15 @@ def build_master(
         out[f"n_{s}"] = per[s]["n"]
     fl = np.column_stack([per[s]["flux"] for s in names])
     er = np.column_stack([per[s]["err"] for s in names])
-    out["alpha"], out["alpha_err"] = fit_power_law(np.array([freqs[s] for s in names]), fl, er)
+    out["alpha"], out["alpha_err"] = fit_power_law(
+        np.array([freqs[s] for s in names]), fl, er
+    )
     out["resolved"] = resolved
     confused = np.zeros(ra.size, bool)
     if ra.size > 1:
-        pairs = cKDTree(_unit(ra, dec)).query_pairs(_chord(confusion_arcsec), output_type="ndarray")
+        pairs = cKDTree(_unit(ra, dec)).query_pairs(
+            _chord(confusion_arcsec), output_type="ndarray"
+        )
         confused[pairs.ravel()] = True
     out["confused"] = confused
     return pd.DataFrame(out)

@@ -50,13 +50,20 @@ def angular_separation(ra1, dec1, ra2, dec2):
     -------
     numpy.ndarray of float64
     """
-    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(a, float)) for a in (ra1, dec1, ra2, dec2))
-    h = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    ra1, dec1, ra2, dec2 = (
+        np.radians(np.asarray(a, float)) for a in (ra1, dec1, ra2, dec2)
+    )
+    h = (
+        np.sin((dec2 - dec1) / 2) ** 2
+        + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    )
     return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0, 1))))
 
 
 def _band(dec):
-    return np.clip(np.floor((np.asarray(dec) + 90.0) / BAND_DEG), 0, int(180 / BAND_DEG) - 1).astype(int)
+    return np.clip(
+        np.floor((np.asarray(dec) + 90.0) / BAND_DEG), 0, int(180 / BAND_DEG) - 1
+    ).astype(int)
 
 
 class CatalogStore:
@@ -73,7 +80,9 @@ class CatalogStore:
         self._cache: dict[tuple[str, int], pd.DataFrame] = {}
 
     # -- writing ---------------------------------------------------------------
-    def add(self, table: pd.DataFrame, survey: str, *, overwrite=False, meta=None) -> Path:
+    def add(
+        self, table: pd.DataFrame, survey: str, *, overwrite=False, meta=None
+    ) -> Path:
         """Store a canonical table as ``survey``.
 
         Parameters
@@ -116,8 +125,11 @@ class CatalogStore:
 
         for b in np.unique(bands):
             part = table[bands == b].sort_values("ra", kind="stable")
-            pq.write_table(pa.Table.from_pandas(part, preserve_index=False),
-                           tmp / f"band={b}.parquet", row_group_size=ROW_GROUP)
+            pq.write_table(
+                pa.Table.from_pandas(part, preserve_index=False),
+                tmp / f"band={b}.parquet",
+                row_group_size=ROW_GROUP,
+            )
         info = {
             "survey": survey,
             "n_sources": int(len(table)),
@@ -125,7 +137,10 @@ class CatalogStore:
             "columns": list(table.columns),
         }
         if survey in SURVEYS:
-            info.update(frequency=SURVEYS[survey].frequency, beam_arcsec=SURVEYS[survey].beam_arcsec)
+            info.update(
+                frequency=SURVEYS[survey].frequency,
+                beam_arcsec=SURVEYS[survey].beam_arcsec,
+            )
         info.update(meta or {})
         (tmp / "meta.json").write_text(json.dumps(info, indent=1))
         if dest.exists():
@@ -156,8 +171,12 @@ class CatalogStore:
         pathlib.Path
         """
         table = read_survey(path, survey)
-        return self.add(table, name or survey, overwrite=overwrite,
-                        meta={"source_file": str(path), "format": survey})
+        return self.add(
+            table,
+            name or survey,
+            overwrite=overwrite,
+            meta={"source_file": str(path), "format": survey},
+        )
 
     # -- reading ---------------------------------------------------------------
     def surveys(self) -> list[str]:
@@ -167,7 +186,7 @@ class CatalogStore:
         return sorted(p.name for p in self.root.iterdir() if (p / "meta.json").exists())
 
     def meta(self, survey: str) -> dict:
-        """The ``meta.json`` of a survey."""
+        """Return the ``meta.json`` of a survey."""
         path = self.root / survey.lower() / "meta.json"
         if not path.exists():
             raise CatalogNotFoundError(f"no survey {survey!r} in {self.root}")
@@ -183,10 +202,17 @@ class CatalogStore:
             if path.exists():
                 pf = pq.ParquetFile(path, memory_map=True)
                 idx = pf.read(columns=["ra", "dec"])
-                sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+                sizes = [
+                    pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)
+                ]
                 offsets = np.r_[0, np.cumsum(sizes)]
-                self._cache[key] = (pf, idx.column("ra").to_numpy(), idx.column("dec").to_numpy(),
-                                    offsets, {})
+                self._cache[key] = (
+                    pf,
+                    idx.column("ra").to_numpy(),
+                    idx.column("dec").to_numpy(),
+                    offsets,
+                    {},
+                )
             else:
                 self._cache[key] = None
         return self._cache[key]
@@ -208,15 +234,17 @@ class CatalogStore:
         return pa.concat_tables(parts)
 
     def read(self, survey: str) -> pd.DataFrame:
-        """The whole table of a survey."""
+        """Return the whole table of a survey."""
         info = self.meta(survey)
         parts = sorted((self.root / survey.lower()).glob("band=*.parquet"))
         if not parts:
             return pd.DataFrame({c: [] for c in info["columns"]})
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
-    def cone_search(self, ra, dec, radius, *, surveys=None, columns=None) -> pd.DataFrame:
-        """Sources within ``radius`` degrees of ``(ra, dec)``.
+    def cone_search(
+        self, ra, dec, radius, *, surveys=None, columns=None
+    ) -> pd.DataFrame:
+        """Return the sources within ``radius`` degrees of ``(ra, dec)``.
 
         Parameters
         ----------
@@ -246,10 +274,15 @@ class CatalogStore:
         dlo, dhi = max(dec - radius, -90.0), min(dec + radius, 90.0)
         bands = range(int(_band(dlo)), int(_band(dhi)) + 1)
         cosd = np.cos(np.radians(max(abs(dlo), abs(dhi))))
-        full = dhi >= 90.0 or dlo <= -90.0 or cosd <= 0 or radius / max(cosd, 1e-12) >= 180
-        half = 180.0 if full else np.degrees(
-            np.arcsin(min(np.sin(np.radians(radius)) / cosd, 1.0))
-        ) + 1e-9
+        full = (
+            dhi >= 90.0 or dlo <= -90.0 or cosd <= 0 or radius / max(cosd, 1e-12) >= 180
+        )
+        half = (
+            180.0
+            if full
+            else np.degrees(np.arcsin(min(np.sin(np.radians(radius)) / cosd, 1.0)))
+            + 1e-9
+        )
         import pyarrow as pa  # deferred: pyarrow is heavy
 
         out = []
@@ -266,7 +299,10 @@ class CatalogStore:
                     if lo <= hi:
                         ranges = [tuple(np.searchsorted(r, [lo, hi]))]
                     else:
-                        ranges = [(np.searchsorted(r, lo), r.size), (0, np.searchsorted(r, hi))]
+                        ranges = [
+                            (np.searchsorted(r, lo), r.size),
+                            (0, np.searchsorted(r, hi)),
+                        ]
                 for i0, i1 in ranges:
                     if i1 <= i0:
                         continue

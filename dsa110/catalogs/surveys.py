@@ -157,7 +157,9 @@ def _col(df, names, path, *, required=True):
         if n.lower() in lower:
             return df[lower[n.lower()]]
     if required:
-        raise FileFormatError(path, f"missing column (tried {', '.join(names)})", field=names[0])
+        raise FileFormatError(
+            path, f"missing column (tried {', '.join(names)})", field=names[0]
+        )
     return None
 
 
@@ -181,7 +183,9 @@ def _sexagesimal(ra, dec, path):
         ra_deg = Angle(ra.astype(str).str.strip().to_numpy(), unit="hourangle").deg
         dec_deg = Angle(dec.astype(str).str.strip().to_numpy(), unit="deg").deg
     except ValueError as exc:
-        raise FileFormatError(path, f"cannot parse sexagesimal positions: {exc}", field="RAJ2000") from exc
+        raise FileFormatError(
+            path, f"cannot parse sexagesimal positions: {exc}", field="RAJ2000"
+        ) from exc
     return np.asarray(ra_deg, float), np.asarray(dec_deg, float)
 
 
@@ -189,39 +193,62 @@ def _finish(d, path):
     df = pd.DataFrame(d)
     for col, dtype in CANONICAL_COLUMNS.items():
         if col not in df:
-            df[col] = np.nan if dtype not in (object, np.bool_, np.int32) else (
-                "" if dtype is object else 0
+            df[col] = (
+                np.nan
+                if dtype not in (object, np.bool_, np.int32)
+                else ("" if dtype is object else 0)
             )
         df[col] = df[col].astype(dtype) if dtype is not object else df[col].astype(str)
     df = df[list(CANONICAL_COLUMNS)]
     bad = ~(np.isfinite(df.ra) & np.isfinite(df.dec) & (df.dec.abs() <= 90))
     if bad.any():
-        raise FileFormatError(path, f"{int(bad.sum())} rows with invalid positions", field="ra/dec")
+        raise FileFormatError(
+            path, f"{int(bad.sum())} rows with invalid positions", field="ra/dec"
+        )
     df["ra"] = np.mod(df["ra"], 360.0)
     return df.reset_index(drop=True)
 
 
 def _nvss(df, path):
     n = len(df)
-    ra, dec = _sexagesimal(_col(df, ["RAJ2000", "_RAJ2000", "RA(2000)"], path),
-                           _col(df, ["DEJ2000", "_DEJ2000", "DEC(2000)"], path), path)
+    ra, dec = _sexagesimal(
+        _col(df, ["RAJ2000", "_RAJ2000", "RA(2000)"], path),
+        _col(df, ["DEJ2000", "_DEJ2000", "DEC(2000)"], path),
+        path,
+    )
     flux = _num(_col(df, ["S1.4", "S1_4", "S1.4GHz"], path), n) * 1e-3
     maj = _num(_col(df, ["MajAxis"], path, required=False), n)
     mnr = _num(_col(df, ["MinAxis"], path, required=False), n)
     lmaj = _col(df, ["l_MajAxis"], path, required=False)
     lmin = _col(df, ["l_MinAxis"], path, required=False)
-    upper_maj = np.zeros(n, bool) if lmaj is None else lmaj.astype(str).str.contains("<").to_numpy()
-    upper_min = np.zeros(n, bool) if lmin is None else lmin.astype(str).str.contains("<").to_numpy()
+    upper_maj = (
+        np.zeros(n, bool)
+        if lmaj is None
+        else lmaj.astype(str).str.contains("<").to_numpy()
+    )
+    upper_min = (
+        np.zeros(n, bool)
+        if lmin is None
+        else lmin.astype(str).str.contains("<").to_numpy()
+    )
     e_ra_s = _num(_col(df, ["e_RAJ2000"], path, required=False), n)
     name = _col(df, ["NVSS", "name"], path, required=False)
     return _finish(
         {
-            "name": name.astype(str).to_numpy() if name is not None else np.array([""] * n),
-            "ra": ra, "dec": dec,
-            "ra_err": e_ra_s * 15.0 * np.cos(np.radians(dec)),  # s of time → arcsec on sky
+            "name": name.astype(str).to_numpy()
+            if name is not None
+            else np.array([""] * n),
+            "ra": ra,
+            "dec": dec,
+            "ra_err": e_ra_s
+            * 15.0
+            * np.cos(np.radians(dec)),  # s of time → arcsec on sky
             "dec_err": _num(_col(df, ["e_DEJ2000"], path, required=False), n),
             "flux_int": flux,
-            "flux_int_err": _num(_col(df, ["e_S1.4", "e_S1_4"], path, required=False), n) * 1e-3,
+            "flux_int_err": _num(
+                _col(df, ["e_S1.4", "e_S1_4"], path, required=False), n
+            )
+            * 1e-3,
             "maj": np.where(upper_maj, 0.0, maj),
             "min": np.where(upper_min, 0.0, mnr),
             "pa": _num(_col(df, ["PA"], path, required=False), n),
@@ -243,18 +270,25 @@ def _first(df, path):
     name = _col(df, ["FIRST", "NAME"], path, required=False)
     # White et al. (1997): sizes are significant when FINT/FPEAK exceeds the noise
     with np.errstate(invalid="ignore", divide="ignore"):
-        resolved = (maj > 0) & (np.log(fint / fpeak) > 2.0 * np.hypot(1, 1) * rms / fpeak)
+        resolved = (maj > 0) & (
+            np.log(fint / fpeak) > 2.0 * np.hypot(1, 1) * rms / fpeak
+        )
     return _finish(
         {
-            "name": name.astype(str).to_numpy() if name is not None else np.array([""] * n),
+            "name": name.astype(str).to_numpy()
+            if name is not None
+            else np.array([""] * n),
             "ra": _num(_col(df, ["RA", "RAJ2000"], path), n),
             "dec": _num(_col(df, ["DEC", "DEJ2000"], path), n),
-            "flux_peak": fpeak, "flux_peak_err": rms,
+            "flux_peak": fpeak,
+            "flux_peak_err": rms,
             "flux_int": fint,
             "flux_int_err": rms * np.sqrt(np.maximum(fint / fpeak, 1.0)),
-            "maj": maj, "min": _num(_col(df, ["MINOR", "MIN"], path, required=False), n),
+            "maj": maj,
+            "min": _num(_col(df, ["MINOR", "MIN"], path, required=False), n),
             "pa": _num(_col(df, ["PA"], path, required=False), n),
-            "resolved": resolved, "rms": rms,
+            "resolved": resolved,
+            "rms": rms,
             "flag": np.where(sideprob > 0.5, FLAG_SIDELOBE, 0).astype(np.int32),
         },
         path,
@@ -267,20 +301,26 @@ def _vlass(df, path):
     qual = _num(_col(df, ["Quality_flag"], path, required=False), n, fill=0.0)
     dup = np.nan_to_num(dup)
     qual = np.nan_to_num(qual)
-    flag = np.where(dup >= 2, FLAG_DUPLICATE, 0) | np.where(np.isin(qual, (0, 4)), 0, FLAG_QUALITY)
+    flag = np.where(dup >= 2, FLAG_DUPLICATE, 0) | np.where(
+        np.isin(qual, (0, 4)), 0, FLAG_QUALITY
+    )
     maj = _num(_col(df, ["DC_Maj"], path, required=False), n)
     name = _col(df, ["Component_name"], path, required=False)
     return _finish(
         {
-            "name": name.astype(str).to_numpy() if name is not None else np.array([""] * n),
+            "name": name.astype(str).to_numpy()
+            if name is not None
+            else np.array([""] * n),
             "ra": _num(_col(df, ["RA"], path), n),
             "dec": _num(_col(df, ["DEC"], path), n),
             "ra_err": _num(_col(df, ["E_RA"], path, required=False), n),
             "dec_err": _num(_col(df, ["E_DEC"], path, required=False), n),
             "flux_int": _num(_col(df, ["Total_flux"], path), n) * 1e-3,
-            "flux_int_err": _num(_col(df, ["E_Total_flux"], path, required=False), n) * 1e-3,
+            "flux_int_err": _num(_col(df, ["E_Total_flux"], path, required=False), n)
+            * 1e-3,
             "flux_peak": _num(_col(df, ["Peak_flux"], path, required=False), n) * 1e-3,
-            "flux_peak_err": _num(_col(df, ["E_Peak_flux"], path, required=False), n) * 1e-3,
+            "flux_peak_err": _num(_col(df, ["E_Peak_flux"], path, required=False), n)
+            * 1e-3,
             "maj": maj,
             "min": _num(_col(df, ["DC_Min"], path, required=False), n),
             "pa": _num(_col(df, ["DC_PA"], path, required=False), n),
@@ -299,23 +339,38 @@ def _racs(df, path):
     flag = _num(_col(df, ["flag"], path, required=False), n, fill=0.0)
     return _finish(
         {
-            "name": name.astype(str).to_numpy() if name is not None else np.array([""] * n),
+            "name": name.astype(str).to_numpy()
+            if name is not None
+            else np.array([""] * n),
             "ra": _num(_col(df, ["ra"], path), n),
             "dec": _num(_col(df, ["dec"], path), n),
             "ra_err": _num(_col(df, ["e_ra"], path, required=False), n),
             "dec_err": _num(_col(df, ["e_dec"], path, required=False), n),
-            "flux_int": _num(_col(df, ["total_flux_source", "total_flux_gaussian"], path), n) * 1e-3,
+            "flux_int": _num(
+                _col(df, ["total_flux_source", "total_flux_gaussian"], path), n
+            )
+            * 1e-3,
             "flux_int_err": _num(
-                _col(df, ["e_total_flux_source", "e_total_flux_gaussian"], path, required=False), n
-            ) * 1e-3,
+                _col(
+                    df,
+                    ["e_total_flux_source", "e_total_flux_gaussian"],
+                    path,
+                    required=False,
+                ),
+                n,
+            )
+            * 1e-3,
             "flux_peak": _num(_col(df, ["peak_flux"], path, required=False), n) * 1e-3,
-            "flux_peak_err": _num(_col(df, ["e_peak_flux"], path, required=False), n) * 1e-3,
+            "flux_peak_err": _num(_col(df, ["e_peak_flux"], path, required=False), n)
+            * 1e-3,
             "maj": maj,
             "min": _num(_col(df, ["dc_min_axis", "dc_min"], path, required=False), n),
             "pa": _num(_col(df, ["dc_pa"], path, required=False), n),
             "resolved": np.nan_to_num(maj) > 0,
             "rms": _num(_col(df, ["noise"], path, required=False), n) * 1e-3,
-            "flag": np.where(np.nan_to_num(flag) != 0, FLAG_QUALITY, 0).astype(np.int32),
+            "flag": np.where(np.nan_to_num(flag) != 0, FLAG_QUALITY, 0).astype(
+                np.int32
+            ),
         },
         path,
     )
@@ -350,7 +405,9 @@ def to_canonical(df: pd.DataFrame, survey: str, *, path="<table>") -> pd.DataFra
     """
     key = survey.lower()
     if key not in _READERS:
-        raise ConfigurationError(f"unknown survey {survey!r}; choose from {sorted(_READERS)}")
+        raise ConfigurationError(
+            f"unknown survey {survey!r}; choose from {sorted(_READERS)}"
+        )
     return _READERS[key](df, str(path))
 
 

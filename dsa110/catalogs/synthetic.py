@@ -33,8 +33,17 @@ def _sample_flux(n, smin, smax, rng):
     return np.where(u > nb, _S0 * (u / _N0) ** (-1 / _G1), _SB * (u / nb) ** (-1 / _G2))
 
 
-def synthetic_nvss(*, ra=None, dec=None, radius=None, dec_range=(-40.0, 90.0),
-                   smin=2.5e-3, smax=10.0, n=None, rng=None) -> pd.DataFrame:
+def synthetic_nvss(
+    *,
+    ra=None,
+    dec=None,
+    radius=None,
+    dec_range=(-40.0, 90.0),
+    smin=2.5e-3,
+    smax=10.0,
+    n=None,
+    rng=None,
+) -> pd.DataFrame:
     """Draw an NVSS-like canonical catalog.
 
     Parameters
@@ -68,8 +77,12 @@ def synthetic_nvss(*, ra=None, dec=None, radius=None, dec_range=(-40.0, 90.0),
         th, ph = np.arccos(cr), rng.uniform(0, 2 * np.pi, n)
         v = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), cr])
         a, d = np.radians(ra), np.radians(dec)
-        ry = np.array([[np.sin(d), 0, np.cos(d)], [0, 1, 0], [-np.cos(d), 0, np.sin(d)]])
-        rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        ry = np.array(
+            [[np.sin(d), 0, np.cos(d)], [0, 1, 0], [-np.cos(d), 0, np.sin(d)]]
+        )
+        rz = np.array(
+            [[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]]
+        )
         w = rz @ ry @ v
         ras = np.degrees(np.arctan2(w[1], w[0])) % 360
         decs = np.degrees(np.arcsin(np.clip(w[2], -1, 1)))
@@ -88,12 +101,20 @@ def synthetic_nvss(*, ra=None, dec=None, radius=None, dec_range=(-40.0, 90.0),
     df = pd.DataFrame(
         {
             "name": [f"SYN{i:07d}" for i in range(n)],
-            "ra": ras, "dec": decs,
-            "ra_err": perr, "dec_err": perr,
-            "flux_int": flux, "flux_int_err": ferr,
-            "flux_peak": np.nan, "flux_peak_err": np.nan,
-            "maj": maj, "min": mnr, "pa": pa,
-            "resolved": extended, "rms": 0.45e-3, "flag": 0,
+            "ra": ras,
+            "dec": decs,
+            "ra_err": perr,
+            "dec_err": perr,
+            "flux_int": flux,
+            "flux_int_err": ferr,
+            "flux_peak": np.nan,
+            "flux_peak_err": np.nan,
+            "maj": maj,
+            "min": mnr,
+            "pa": pa,
+            "resolved": extended,
+            "rms": 0.45e-3,
+            "flag": 0,
         }
     )
     return df.astype({k: v for k, v in CANONICAL_COLUMNS.items() if v is not object})
@@ -116,14 +137,21 @@ def to_nvss_vizier(df: pd.DataFrame) -> pd.DataFrame:
     """
     from astropy.coordinates import Angle  # deferred: astropy is heavy
 
-    ra_s = Angle(df["ra"].to_numpy(), unit="deg").to_string(unit="hourangle", sep=" ", precision=2, pad=True)
-    dec_s = Angle(df["dec"].to_numpy(), unit="deg").to_string(unit="deg", sep=" ", precision=1, alwayssign=True, pad=True)
+    ra_s = Angle(df["ra"].to_numpy(), unit="deg").to_string(
+        unit="hourangle", sep=" ", precision=2, pad=True
+    )
+    dec_s = Angle(df["dec"].to_numpy(), unit="deg").to_string(
+        unit="deg", sep=" ", precision=1, alwayssign=True, pad=True
+    )
     unres = ~df["resolved"].to_numpy()
     return pd.DataFrame(
         {
             "NVSS": df["name"].to_numpy(),
-            "RAJ2000": ra_s, "DEJ2000": dec_s,
-            "e_RAJ2000": df["ra_err"].to_numpy() / 15.0 / np.cos(np.radians(df["dec"].to_numpy())),
+            "RAJ2000": ra_s,
+            "DEJ2000": dec_s,
+            "e_RAJ2000": df["ra_err"].to_numpy()
+            / 15.0
+            / np.cos(np.radians(df["dec"].to_numpy())),
             "e_DEJ2000": df["dec_err"].to_numpy(),
             "S1.4": df["flux_int"].to_numpy() * 1e3,
             "e_S1.4": df["flux_int_err"].to_numpy() * 1e3,

@@ -7,15 +7,28 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     """Add the ``sources`` subcommand."""
-    p = subparsers.add_parser("sources", help="find sources in an image",
-                              description="Source finding on restored FITS images.")
+    p = subparsers.add_parser(
+        "sources",
+        help="find sources in an image",
+        description="Source finding on restored FITS images.",
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    q = sub.add_parser("find", help="islands + elliptical Gaussian fits; writes a table and regions")
+    q = sub.add_parser(
+        "find", help="islands + elliptical Gaussian fits; writes a table and regions"
+    )
     q.add_argument("image", help="FITS image in Jy/beam with BMAJ/BMIN/BPA")
-    q.add_argument("--output", "-o", default=None,
-                   help="table (.csv/.fits/.parquet; default IMAGE stem + _sources.csv)")
-    q.add_argument("--seed", type=float, default=5.0, help="seed threshold, sigma (default 5)")
-    q.add_argument("--flood", type=float, default=3.0, help="flood threshold, sigma (default 3)")
+    q.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        help="table (.csv/.fits/.parquet; default IMAGE stem + _sources.csv)",
+    )
+    q.add_argument(
+        "--seed", type=float, default=5.0, help="seed threshold, sigma (default 5)"
+    )
+    q.add_argument(
+        "--flood", type=float, default=3.0, help="flood threshold, sigma (default 3)"
+    )
     q.add_argument("--ds9", default=None, help="also write a ds9 region file")
     q.add_argument("--crtf", default=None, help="also write a CASA region (CRTF) file")
     q.add_argument("--overwrite", action="store_true")
@@ -28,7 +41,11 @@ def _find(args) -> int:
 
     from dsa110.photometry.finding import find_sources
     from dsa110.photometry.image import read_image
-    from dsa110.photometry.regions import write_casa_regions, write_ds9_regions, write_table
+    from dsa110.photometry.regions import (
+        write_casa_regions,
+        write_ds9_regions,
+        write_table,
+    )
 
     image = read_image(args.image)
     table = find_sources(image, seed=args.seed, flood=args.flood)

@@ -9,7 +9,11 @@ Images are :class:`Image` objects (a 2-D array in Jy/beam, a celestial WCS and
 a :class:`Beam`); :func:`read_image` reads them from FITS.
 """
 
-from dsa110.photometry.background import BackgroundGrid, background_maps, estimate_background
+from dsa110.photometry.background import (
+    BackgroundGrid,
+    background_maps,
+    estimate_background,
+)
 from dsa110.photometry.beam import Beam, deconvolve
 from dsa110.photometry.coverage import SurveyCoverage, image_coverage
 from dsa110.photometry.dask import forced_photometry_stack

@@ -61,7 +61,9 @@ class BackgroundGrid:
         """
         from scipy.ndimage import map_coordinates  # deferred: scipy is heavy
 
-        coords = np.vstack([np.asarray(y, float) / self.step, np.asarray(x, float) / self.step])
+        coords = np.vstack(
+            [np.asarray(y, float) / self.step, np.asarray(x, float) / self.step]
+        )
         return (
             map_coordinates(self.bkg.astype(float), coords, order=1, mode="nearest"),
             map_coordinates(self.rms.astype(float), coords, order=1, mode="nearest"),
@@ -89,8 +91,9 @@ def _fill_nan(grid):
     return grid[tuple(idx)]
 
 
-def estimate_background(data, *, beam_fwhm_pix=None, half_box=None, step=None,
-                        max_samples=1024, nsigma=3.0):
+def estimate_background(
+    data, *, beam_fwhm_pix=None, half_box=None, step=None, max_samples=1024, nsigma=3.0
+):
     """Estimate background and rms on a coarse grid of sliding boxes.
 
     Parameters
@@ -132,7 +135,10 @@ def estimate_background(data, *, beam_fwhm_pix=None, half_box=None, step=None,
         data = data.astype(np.float64)
     data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
     bkg, rms = kernels.box_statistics(
-        data, step=int(step), half_box=int(half_box), max_samples=int(max_samples),
+        data,
+        step=int(step),
+        half_box=int(half_box),
+        max_samples=int(max_samples),
         nsigma=float(nsigma),
     )
     if not np.isfinite(rms).any():
@@ -141,7 +147,7 @@ def estimate_background(data, *, beam_fwhm_pix=None, half_box=None, step=None,
 
 
 def background_maps(image, **kwargs):
-    """Full-resolution background and rms maps of an :class:`~dsa110.photometry.image.Image`.
+    """Return full-resolution background and rms maps of an image.
 
     Parameters
     ----------

@@ -57,7 +57,7 @@ def covariance_from_axes(major, minor, pa_deg):
 
 
 def axes_from_covariance(cov):
-    """Return FWHM major, minor and PA (deg, east of north) of (east, north) covariances.
+    """Return FWHM axes and PA (deg, E of N) of (east, north) covariances.
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ def axes_from_covariance(cov):
     lam1 = np.maximum(tr / 2.0 + disc, 0.0)
     lam2 = np.maximum(tr / 2.0 - disc, 0.0)
     del det
-    # the major-axis eigenvector (ex, ny) satisfies tan(2*phi) relation; PA = atan2(east, north)
+    # major axis at PA φ: 2 cov_en = Δ sin 2φ, cov_nn - cov_ee = Δ cos 2φ
     pa = 0.5 * np.degrees(np.arctan2(2.0 * b, d - a))
     return (
         np.sqrt(lam1) / FWHM_TO_SIGMA,
@@ -141,8 +141,12 @@ class Beam:
         """
         for key in ("BMAJ", "BMIN"):
             if key not in header:
-                raise FileFormatError(path, "no restoring beam in the header", field=key)
-        return cls(float(header["BMAJ"]), float(header["BMIN"]), float(header.get("BPA", 0.0)))
+                raise FileFormatError(
+                    path, "no restoring beam in the header", field=key
+                )
+        return cls(
+            float(header["BMAJ"]), float(header["BMIN"]), float(header.get("BPA", 0.0))
+        )
 
     @property
     def area_sr(self) -> float:

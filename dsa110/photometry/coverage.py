@@ -58,8 +58,12 @@ def image_coverage(image, *, nside=DEFAULT_NSIDE, rms=None) -> pd.DataFrame:
     cra, cdec = wcs.pixel_to_world_values(corners[:, 0], corners[:, 1])
     from dsa110.catalogs.store import angular_separation  # deferred: optional coupling
 
-    radius = float(np.max(angular_separation(ra0, dec0, cra, cdec))) + 2 * hp.pixel_resolution.to_value(u.deg)
-    ipix = hp.cone_search_lonlat(float(ra0) * u.deg, float(dec0) * u.deg, radius * u.deg)
+    radius = float(
+        np.max(angular_separation(ra0, dec0, cra, cdec))
+    ) + 2 * hp.pixel_resolution.to_value(u.deg)
+    ipix = hp.cone_search_lonlat(
+        float(ra0) * u.deg, float(dec0) * u.deg, radius * u.deg
+    )
     lon, lat = hp.healpix_to_lonlat(ipix)
     x, y = wcs.world_to_pixel_values(lon.to_value(u.deg), lat.to_value(u.deg))
     xi, yi = np.rint(x).astype(np.int64), np.rint(y).astype(np.int64)
@@ -87,22 +91,34 @@ class SurveyCoverage:
 
     def __init__(self, nside=DEFAULT_NSIDE):
         self.nside = int(nside)
-        self._table = pd.DataFrame({"image": pd.Series([], dtype=str),
-                                    "ipix": pd.Series([], dtype=np.int64),
-                                    "rms": pd.Series([], dtype=float)})
+        self._table = pd.DataFrame(
+            {
+                "image": pd.Series([], dtype=str),
+                "ipix": pd.Series([], dtype=np.int64),
+                "rms": pd.Series([], dtype=float),
+            }
+        )
 
     @property
     def table(self) -> pd.DataFrame:
         """``image``, ``ipix``, ``rms`` rows (one per image and covered pixel)."""
         return self._table
 
-    def add(self, image_id: str, image=None, *, coverage: pd.DataFrame | None = None, rms=None):
+    def add(
+        self,
+        image_id: str,
+        image=None,
+        *,
+        coverage: pd.DataFrame | None = None,
+        rms=None,
+    ):
         """Add an image (or its precomputed :func:`image_coverage`)."""
         if coverage is None:
             coverage = image_coverage(image, nside=self.nside, rms=rms)
         part = coverage.assign(image=str(image_id))[["image", "ipix", "rms"]]
-        self._table = pd.concat([self._table[self._table.image != str(image_id)], part],
-                                ignore_index=True)
+        self._table = pd.concat(
+            [self._table[self._table.image != str(image_id)], part], ignore_index=True
+        )
 
     def images_covering(self, ra, dec) -> list[str]:
         """Ids of the images that cover ``(ra, dec)`` (degrees)."""
@@ -115,8 +131,13 @@ class SurveyCoverage:
         """Per HEALPix pixel: ``n_images``, ``best_rms``, ``combined_rms``."""
         t = self._table.assign(ivar=1.0 / self._table.rms**2)
         g = t.groupby("ipix")
-        out = pd.DataFrame({"n_images": g.size(), "best_rms": g.rms.min(),
-                            "combined_rms": 1.0 / np.sqrt(g.ivar.sum())})
+        out = pd.DataFrame(
+            {
+                "n_images": g.size(),
+                "best_rms": g.rms.min(),
+                "combined_rms": 1.0 / np.sqrt(g.ivar.sum()),
+            }
+        )
         return out.reset_index()
 
     def area_deg2(self) -> float:

@@ -17,7 +17,7 @@ __all__ = ["forced_photometry_stack"]
 
 
 def _block(block, x, y, qa, qb, qc, fwhm, box_fwhm, group_fwhm, noise):
-    """Forced photometry of each image in a (image, y, x) block at pixel positions."""
+    """Measure each image of an (image, y, x) block at pixel positions."""
     from dsa110.photometry import kernels
     from dsa110.photometry.background import estimate_background
     from dsa110.photometry.forced import correlation_table, group_positions
@@ -33,29 +33,44 @@ def _block(block, x, y, qa, qb, qc, fwhm, box_fwhm, group_fwhm, noise):
     group_start = np.r_[starts, slab.size].astype(np.int64)
     half = int(np.ceil(box_fwhm * fwhm))
     xs, ys = x[order], y[order]
-    box = np.column_stack([
-        np.clip(np.rint(np.minimum.reduceat(xs, starts)).astype(int) - half, 0, nx),
-        np.clip(np.rint(np.maximum.reduceat(xs, starts)).astype(int) + half + 1, 0, nx),
-        np.clip(np.rint(np.minimum.reduceat(ys, starts)).astype(int) - half, 0, ny),
-        np.clip(np.rint(np.maximum.reduceat(ys, starts)).astype(int) + half + 1, 0, ny),
-    ]).astype(np.int64)
-    corr = correlation_table(qa, qb, qc, int((box[:, 1] - box[:, 0]).max()),
-                             int((box[:, 3] - box[:, 2]).max()), noise=noise)
+    box = np.column_stack(
+        [
+            np.clip(np.rint(np.minimum.reduceat(xs, starts)).astype(int) - half, 0, nx),
+            np.clip(
+                np.rint(np.maximum.reduceat(xs, starts)).astype(int) + half + 1, 0, nx
+            ),
+            np.clip(np.rint(np.minimum.reduceat(ys, starts)).astype(int) - half, 0, ny),
+            np.clip(
+                np.rint(np.maximum.reduceat(ys, starts)).astype(int) + half + 1, 0, ny
+            ),
+        ]
+    ).astype(np.int64)
+    corr = correlation_table(
+        qa,
+        qb,
+        qc,
+        int((box[:, 1] - box[:, 0]).max()),
+        int((box[:, 3] - box[:, 2]).max()),
+        noise=noise,
+    )
     out = np.full((block.shape[0], x.size, 3), np.nan)
     for i, img in enumerate(block):
         img = np.ascontiguousarray(img, dtype=img.dtype.newbyteorder("="))
         grid = estimate_background(img, beam_fwhm_pix=fwhm)
         bkg, rms = grid.at(xs, ys)
-        flux, err, _, _ = kernels.forced_fit_groups(img, xs, ys, bkg, rms, group_start, box, corr,
-                                                    qa=qa, qb=qb, qc=qc)
+        flux, err, _, _ = kernels.forced_fit_groups(
+            img, xs, ys, bkg, rms, group_start, box, corr, qa=qa, qb=qb, qc=qc
+        )
         out[i, order, 0] = flux
         out[i, order, 1] = err
         out[i, order, 2] = rms
     return out
 
 
-def forced_photometry_stack(cube, ra, dec, *, wcs, beam, box_fwhm=1.0, group_fwhm=2.0, noise="beam"):
-    """Forced photometry at fixed positions in every image of a dask stack.
+def forced_photometry_stack(
+    cube, ra, dec, *, wcs, beam, box_fwhm=1.0, group_fwhm=2.0, noise="beam"
+):
+    """Measure fixed positions in every image of a dask stack (forced photometry).
 
     Parameters
     ----------
@@ -87,7 +102,9 @@ def forced_photometry_stack(cube, ra, dec, *, wcs, beam, box_fwhm=1.0, group_fwh
     if cube.ndim != 3:
         raise ValueError(f"cube must be (image, y, x), got {cube.ndim} dims")
     if len(cube.chunks[1]) != 1 or len(cube.chunks[2]) != 1:
-        raise ValueError("chunk the stack along the image axis only (one chunk spans y and x)")
+        raise ValueError(
+            "chunk the stack along the image axis only (one chunk spans y and x)"
+        )
     x, y = wcs.world_to_pixel_values(np.asarray(ra, float), np.asarray(dec, float))
     x, y = np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
     ny, nx = cube.shape[1:]
@@ -98,7 +115,19 @@ def forced_photometry_stack(cube, ra, dec, *, wcs, beam, box_fwhm=1.0, group_fwh
     qa, qb, qc = beam.pixel_quadratic(wcs)
     fwhm = beam.fwhm_pixels(wcs)
     return da.map_blocks(
-        _block, cube, x, y, qa, qb, qc, fwhm, box_fwhm, group_fwhm, noise,
-        dtype=np.float64, drop_axis=[1, 2], new_axis=[1, 2],
+        _block,
+        cube,
+        x,
+        y,
+        qa,
+        qb,
+        qc,
+        fwhm,
+        box_fwhm,
+        group_fwhm,
+        noise,
+        dtype=np.float64,
+        drop_axis=[1, 2],
+        new_axis=[1, 2],
         chunks=(cube.chunks[0], (x.size,), (3,)),
     )

@@ -24,10 +24,30 @@ __all__ = ["find_sources", "SOURCE_COLUMNS"]
 
 #: Columns of the table :func:`find_sources` returns (units in the docstring).
 SOURCE_COLUMNS = (
-    "island", "component", "n_components", "ra", "dec", "ra_err", "dec_err", "x", "y",
-    "peak_flux", "peak_flux_err", "int_flux", "int_flux_err",
-    "maj", "min", "pa", "dc_maj", "dc_min", "dc_pa", "resolved",
-    "rms", "bkg", "snr", "fit_ok",
+    "island",
+    "component",
+    "n_components",
+    "ra",
+    "dec",
+    "ra_err",
+    "dec_err",
+    "x",
+    "y",
+    "peak_flux",
+    "peak_flux_err",
+    "int_flux",
+    "int_flux_err",
+    "maj",
+    "min",
+    "pa",
+    "dc_maj",
+    "dc_min",
+    "dc_pa",
+    "resolved",
+    "rms",
+    "bkg",
+    "snr",
+    "fit_ok",
 )
 
 
@@ -48,7 +68,9 @@ def _peaks(sub, snr, mask, footprint, seed, dip_sigma, max_components):
     from scipy.ndimage import maximum_filter  # deferred: scipy is heavy
 
     s = np.where(mask, snr, -np.inf)
-    local = (maximum_filter(s, footprint=footprint, mode="constant", cval=-np.inf) == s) & mask
+    local = (
+        maximum_filter(s, footprint=footprint, mode="constant", cval=-np.inf) == s
+    ) & mask
     local &= snr >= seed
     py, px = np.nonzero(local)
     order = np.argsort(-snr[py, px])
@@ -173,14 +195,28 @@ def find_sources(
             amp = sub[py[c], px[c]]
             p0 += [amp, px[c], py[c], bsx, bsy, bth]
             lo += [0.0, px[c] - fwhm, py[c] - fwhm, 0.5 * bsy, 0.5 * bsy, bth - np.pi]
-            hi += [10 * abs(amp) + 1e-30, px[c] + fwhm, py[c] + fwhm, 20 * bsx, 20 * bsx, bth + np.pi]
-        p0 = np.clip(np.asarray(p0, float), np.asarray(lo) + 1e-9, np.asarray(hi) - 1e-9)
+            hi += [
+                10 * abs(amp) + 1e-30,
+                px[c] + fwhm,
+                py[c] + fwhm,
+                20 * bsx,
+                20 * bsx,
+                bth + np.pi,
+            ]
+        p0 = np.clip(
+            np.asarray(p0, float), np.asarray(lo) + 1e-9, np.asarray(hi) - 1e-9
+        )
         fit_ok = True
         if yy.size > 6 * k:
             try:
                 res = least_squares(
-                    lambda p: (_gauss(p, xx, yy, k) - dvals) / sig, p0,
-                    bounds=(lo, hi), x_scale="jac", max_nfev=200 * k,
+                    lambda p, xx=xx, yy=yy, k=k, dvals=dvals, sig=sig: (
+                        (_gauss(p, xx, yy, k) - dvals) / sig
+                    ),
+                    p0,
+                    bounds=(lo, hi),
+                    x_scale="jac",
+                    max_nfev=200 * k,
                 )
                 params = res.x
                 fit_ok = bool(res.success)
@@ -201,14 +237,18 @@ def find_sources(
             xi = int(np.clip(np.rint(xc + x0), 0, data.shape[1] - 1))
             yi = int(np.clip(np.rint(yc + y0), 0, data.shape[0] - 1))
             sigma = float(rms[yi, xi])
-            # Condon (1997) eq. 41 with θ_N² = bmaj·bmin (noise correlated over the beam)
+
+            # Condon (1997) eq. 41, θ_N² = bmaj·bmin (noise correlated over the beam)
             def rho2(am, an, maj=maj, mnr=mnr, amp=amp, sigma=sigma):
                 return (
-                    maj * mnr / (4 * theta_n2)
+                    maj
+                    * mnr
+                    / (4 * theta_n2)
                     * (1 + theta_n2 / maj**2) ** am
                     * (1 + theta_n2 / mnr**2) ** an
                     * (amp / sigma) ** 2
                 )
+
             e_amp = amp * np.sqrt(2.0 / rho2(1.5, 1.5))
             e_maj = maj * np.sqrt(2.0 / rho2(2.5, 0.5))
             e_min = mnr * np.sqrt(2.0 / rho2(0.5, 2.5))
@@ -220,15 +260,37 @@ def find_sources(
             size_ratio = maj * mnr / (beam.bmaj * beam.bmin * 3600.0**2)
             int_flux = amp * size_ratio
             int_err = abs(int_flux) * np.sqrt(
-                (e_amp / amp) ** 2 + theta_n2 / (maj * mnr) * ((e_maj / maj) ** 2 + (e_min / mnr) ** 2)
+                (e_amp / amp) ** 2
+                + theta_n2 / (maj * mnr) * ((e_maj / maj) ** 2 + (e_min / mnr) ** 2)
             )
-            # resolved when the fitted size exceeds the beam by more than 2σ of its error
+            # resolved: the fitted major axis exceeds the beam by > 2σ of its error
             resolved = bool(maj - beam.bmaj * 3600 > 2 * e_maj)
             rows.append(
-                (lab, c, k, float(ra_c), float(dec_c), float(ra_err), float(dec_err),
-                 float(xc + x0), float(yc + y0), float(amp), float(e_amp),
-                 float(int_flux), float(int_err), maj, mnr, pa,
-                 float(dmaj) * 3600, float(dmin) * 3600, float(dpa), resolved,
-                 sigma, float(bkg[yi, xi]), float(amp / sigma), fit_ok)
+                (
+                    lab,
+                    c,
+                    k,
+                    float(ra_c),
+                    float(dec_c),
+                    float(ra_err),
+                    float(dec_err),
+                    float(xc + x0),
+                    float(yc + y0),
+                    float(amp),
+                    float(e_amp),
+                    float(int_flux),
+                    float(int_err),
+                    maj,
+                    mnr,
+                    pa,
+                    float(dmaj) * 3600,
+                    float(dmin) * 3600,
+                    float(dpa),
+                    resolved,
+                    sigma,
+                    float(bkg[yi, xi]),
+                    float(amp / sigma),
+                    fit_ok,
+                )
             )
     return pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))

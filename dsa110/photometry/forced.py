@@ -136,14 +136,23 @@ def forced_photometry(
     ra = np.atleast_1d(np.asarray(ra, float))
     dec = np.atleast_1d(np.asarray(dec, float))
     if ra.shape != dec.shape:
-        raise ConfigurationError(f"ra and dec differ in shape: {ra.shape} vs {dec.shape}")
+        raise ConfigurationError(
+            f"ra and dec differ in shape: {ra.shape} vs {dec.shape}"
+        )
     wcs, beam = image.wcs, image.beam
     qa, qb, qc = beam.pixel_quadratic(wcs)
     fwhm = beam.fwhm_pixels(wcs)
     x, y = wcs.world_to_pixel_values(ra, dec)
     x = np.asarray(x, float)
     y = np.asarray(y, float)
-    inside = np.isfinite(x) & np.isfinite(y) & (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
+    inside = (
+        np.isfinite(x)
+        & np.isfinite(y)
+        & (x > -0.5)
+        & (x < nx - 0.5)
+        & (y > -0.5)
+        & (y < ny - 0.5)
+    )
 
     if background is None:
         background = estimate_background(data, beam_fwhm_pix=fwhm)
@@ -153,14 +162,21 @@ def forced_photometry(
         bmap, rmap = background
         xi = np.clip(np.rint(np.nan_to_num(x)).astype(int), 0, nx - 1)
         yi = np.clip(np.rint(np.nan_to_num(y)).astype(int), 0, ny - 1)
-        bkg, rms = np.asarray(bmap)[yi, xi].astype(float), np.asarray(rmap)[yi, xi].astype(float)
+        bkg, rms = (
+            np.asarray(bmap)[yi, xi].astype(float),
+            np.asarray(rmap)[yi, xi].astype(float),
+        )
 
     idx = np.flatnonzero(inside)
     labels = group_positions(x[idx], y[idx], group_fwhm * fwhm)
     order = np.argsort(labels, kind="stable")
     sidx = idx[order]
     slab = labels[order]
-    starts = np.flatnonzero(np.r_[True, slab[1:] != slab[:-1]]) if slab.size else np.zeros(0, int)
+    starts = (
+        np.flatnonzero(np.r_[True, slab[1:] != slab[:-1]])
+        if slab.size
+        else np.zeros(0, int)
+    )
     group_start = np.r_[starts, slab.size].astype(np.int64)
     half = int(np.ceil(box_fwhm * fwhm))
     xs, ys = x[sidx], y[sidx]
@@ -189,17 +205,33 @@ def forced_photometry(
     out_npix = np.zeros(ra.size, np.int64)
     out_group = np.full(ra.size, -1, np.int64)
     out_ngroup = np.zeros(ra.size, np.int64)
-    out_flux[sidx], out_err[sidx], out_chi2[sidx], out_npix[sidx] = flux, err, chi2, npix
+    out_flux[sidx], out_err[sidx], out_chi2[sidx], out_npix[sidx] = (
+        flux,
+        err,
+        chi2,
+        npix,
+    )
     out_group[sidx] = slab
-    out_ngroup[sidx] = np.diff(group_start)[np.repeat(np.arange(ng), np.diff(group_start))]
+    out_ngroup[sidx] = np.diff(group_start)[
+        np.repeat(np.arange(ng), np.diff(group_start))
+    ]
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = out_flux / out_err
     return pd.DataFrame(
         {
-            "ra": ra, "dec": dec, "x": x, "y": y,
-            "flux": out_flux, "flux_err": out_err, "snr": snr,
-            "chi2": out_chi2, "npix": out_npix,
-            "rms": np.where(inside, rms, np.nan), "bkg": np.where(inside, bkg, np.nan),
-            "group": out_group, "n_group": out_ngroup, "inside": inside,
+            "ra": ra,
+            "dec": dec,
+            "x": x,
+            "y": y,
+            "flux": out_flux,
+            "flux_err": out_err,
+            "snr": snr,
+            "chi2": out_chi2,
+            "npix": out_npix,
+            "rms": np.where(inside, rms, np.nan),
+            "bkg": np.where(inside, bkg, np.nan),
+            "group": out_group,
+            "n_group": out_ngroup,
+            "inside": inside,
         }
     )

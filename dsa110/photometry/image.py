@@ -87,7 +87,9 @@ def read_image(path) -> Image:
         raise FileFormatError(path, "primary HDU holds no image", field="NAXIS")
     data = np.squeeze(data)
     if data.ndim != 2:
-        raise FileFormatError(path, f"image has {data.ndim} non-degenerate axes, need 2")
+        raise FileFormatError(
+            path, f"image has {data.ndim} non-degenerate axes, need 2"
+        )
     wcs = WCS(hdr).celestial
     if wcs.naxis != 2:
         raise FileFormatError(path, "no celestial WCS", field="CTYPE")
@@ -133,6 +135,8 @@ def write_image(image: Image, path, *, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True")
     tmp = path.with_name(path.name + ".tmp")
-    fits.PrimaryHDU(np.asarray(image.data), header=image.header()).writeto(tmp, overwrite=True)
+    fits.PrimaryHDU(np.asarray(image.data), header=image.header()).writeto(
+        tmp, overwrite=True
+    )
     os.replace(tmp, path)
     return path

@@ -12,7 +12,12 @@ from numba import njit, prange
 
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 
-__all__ = ["box_statistics", "bilinear_upsample", "forced_fit_groups", "CLIP_STD_CORRECTION"]
+__all__ = [
+    "box_statistics",
+    "bilinear_upsample",
+    "forced_fit_groups",
+    "CLIP_STD_CORRECTION",
+]
 
 #: std of a unit normal truncated at ±3σ: divide a 3σ-clipped std by this.
 CLIP_STD_CORRECTION = 0.986659
@@ -96,7 +101,9 @@ def _box_statistics(data, step, half_box, max_samples, nsigma, niter):
         yc, xc = j * step, i * step
         y0, y1 = max(yc - half_box, 0), min(yc + half_box + 1, ny)
         x0, x1 = max(xc - half_box, 0), min(xc + half_box + 1, nx)
-        buf = np.empty(((y1 - y0) // stride + 1) * ((x1 - x0) // stride + 1), np.float64)
+        buf = np.empty(
+            ((y1 - y0) // stride + 1) * ((x1 - x0) // stride + 1), np.float64
+        )
         n = 0
         for yy in range(y0, y1, stride):
             for xx in range(x0, x1, stride):
@@ -149,9 +156,9 @@ def _bilinear_upsample(grid, step, shape_y, shape_x):
             tx = fx - i0
             if i0 == i1:
                 tx = 0.0
-            out[yy, xx] = (1 - ty) * ((1 - tx) * grid[j0, i0] + tx * grid[j0, i1]) + ty * (
-                (1 - tx) * grid[j1, i0] + tx * grid[j1, i1]
-            )
+            out[yy, xx] = (1 - ty) * (
+                (1 - tx) * grid[j0, i0] + tx * grid[j0, i1]
+            ) + ty * ((1 - tx) * grid[j1, i0] + tx * grid[j1, i1])
     return out
 
 
@@ -169,7 +176,7 @@ def forced_fit_groups(
     qb,
     qc,
 ):
-    """Beam-weighted least-squares (Condon 1997 matched-filter) fluxes, jointly per group.
+    """Fit beam-weighted least-squares (Condon 1997) fluxes, jointly per group.
 
     Parameters
     ----------
@@ -245,7 +252,9 @@ def _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc)
                     for s in range(k):
                         dx = xx - x[s0 + s]
                         dy = yy - y[s0 + s]
-                        design[s, p] = np.exp(-0.5 * (qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy))
+                        design[s, p] = np.exp(
+                            -0.5 * (qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy)
+                        )
                 p += 1
         a = design @ design.T
         b = design @ d

@@ -65,7 +65,7 @@ class QAReport:
         return all(v for v in self.checks.values() if v is not None)
 
     def to_dict(self) -> dict:
-        """A JSON-friendly dict of the report."""
+        """Return the report as a JSON-friendly dict."""
         d = asdict(self)
         d["passed"] = self.passed
         return d
@@ -93,7 +93,8 @@ def image_qa(
         Reference catalog with ``ra``, ``dec`` (deg), ``flux_int`` (Jy) and
         optionally ``resolved`` (bool).
     sources : pandas.DataFrame, keyword-only
-        Output of :func:`~dsa110.photometry.finding.find_sources` (computed when omitted).
+        Output of :func:`~dsa110.photometry.finding.find_sources` (computed
+        when omitted).
     background : BackgroundGrid, keyword-only
         Background/rms grid (estimated when omitted).
     rms_floor : float, keyword-only
@@ -112,7 +113,9 @@ def image_qa(
     -------
     QAReport
     """
-    from dsa110.catalogs.crossmatch import crossmatch  # deferred: avoid an import cycle at load
+    from dsa110.catalogs.crossmatch import (
+        crossmatch,  # deferred: avoid an import cycle at load
+    )
     from dsa110.photometry.background import estimate_background
     from dsa110.photometry.finding import find_sources
 
@@ -121,31 +124,52 @@ def image_qa(
             raise ConfigurationError(f"catalog lacks column {col!r}")
     beam, wcs = image.beam, image.wcs
     if background is None:
-        background = estimate_background(image.data, beam_fwhm_pix=beam.fwhm_pixels(wcs))
+        background = estimate_background(
+            image.data, beam_fwhm_pix=beam.fwhm_pixels(wcs)
+        )
     if sources is None:
         sources = find_sources(image, background=background)
-    radius = 0.5 * beam.bmaj * 3600 if match_radius_arcsec is None else match_radius_arcsec
+    radius = (
+        0.5 * beam.bmaj * 3600 if match_radius_arcsec is None else match_radius_arcsec
+    )
     rms_img = float(np.nanmedian(background.rms))
 
     ny, nx = image.shape
-    x, y = wcs.world_to_pixel_values(catalog["ra"].to_numpy(), catalog["dec"].to_numpy())
+    x, y = wcs.world_to_pixel_values(
+        catalog["ra"].to_numpy(), catalog["dec"].to_numpy()
+    )
     inside = (x > 0) & (x < nx - 1) & (y > 0) & (y < ny - 1)
     cat = catalog[inside].reset_index(drop=True)
     _, crms = background.at(x[inside], y[inside])
-    compact_cat = ~cat["resolved"].to_numpy(bool) if "resolved" in cat else np.ones(len(cat), bool)
+    compact_cat = (
+        ~cat["resolved"].to_numpy(bool)
+        if "resolved" in cat
+        else np.ones(len(cat), bool)
+    )
 
     # astrometry and flux scale from bright, compact, isolated detections
-    good = (sources["snr"] >= bright_snr) & ~sources["resolved"] & (sources["n_components"] == 1)
+    good = (
+        (sources["snr"] >= bright_snr)
+        & ~sources["resolved"]
+        & (sources["n_components"] == 1)
+    )
     det = sources[good]
-    idx, _ = crossmatch(det["ra"].to_numpy(), det["dec"].to_numpy(), cat["ra"].to_numpy(),
-                        cat["dec"].to_numpy(), radius_arcsec=radius)
+    idx, _ = crossmatch(
+        det["ra"].to_numpy(),
+        det["dec"].to_numpy(),
+        cat["ra"].to_numpy(),
+        cat["dec"].to_numpy(),
+        radius_arcsec=radius,
+    )
     ok = idx >= 0
     ok[ok] &= compact_cat[idx[ok]]
     d, c = det[ok], cat.iloc[idx[ok]]
     n = int(ok.sum())
     if n:
         cosd = np.cos(np.radians(c["dec"].to_numpy()))
-        dra = ((d["ra"].to_numpy() - c["ra"].to_numpy() + 180) % 360 - 180) * cosd * 3600
+        dra = (
+            ((d["ra"].to_numpy() - c["ra"].to_numpy() + 180) % 360 - 180) * cosd * 3600
+        )
         ddec = (d["dec"].to_numpy() - c["dec"].to_numpy()) * 3600
         ratio = d["peak_flux"].to_numpy() / c["flux_int"].to_numpy()
         off_ra, off_dec = float(np.median(dra)), float(np.median(ddec))
@@ -163,8 +187,13 @@ def image_qa(
     expected = (cat["flux_int"].to_numpy() / crms) >= completeness_snr
     n_exp = int(expected.sum())
     if n_exp:
-        j, _ = crossmatch(cat["ra"].to_numpy()[expected], cat["dec"].to_numpy()[expected],
-                          sources["ra"].to_numpy(), sources["dec"].to_numpy(), radius_arcsec=radius)
+        j, _ = crossmatch(
+            cat["ra"].to_numpy()[expected],
+            cat["dec"].to_numpy()[expected],
+            sources["ra"].to_numpy(),
+            sources["dec"].to_numpy(),
+            radius_arcsec=radius,
+        )
         completeness = float(np.mean(j >= 0))
     else:
         completeness = float("nan")
@@ -173,18 +202,27 @@ def image_qa(
     checks = {
         "flux_ratio": bool(lo <= fr <= hi) if np.isfinite(fr) else False,
         "completeness": bool(completeness >= thresholds.min_completeness)
-        if np.isfinite(completeness) else False,
-        "rms": None if rms_floor is None else bool(rms_img <= thresholds.max_rms_factor * rms_floor),
+        if np.isfinite(completeness)
+        else False,
+        "rms": None
+        if rms_floor is None
+        else bool(rms_img <= thresholds.max_rms_factor * rms_floor),
         "astrometry": bool(np.hypot(off_ra, off_dec) <= thresholds.max_offset_arcsec)
-        if np.isfinite(off_ra) else None,
+        if np.isfinite(off_ra)
+        else None,
     }
     return QAReport(
         n_matched=n,
-        offset_ra_arcsec=off_ra, offset_dec_arcsec=off_dec,
-        offset_ra_err_arcsec=float(e_ra), offset_dec_err_arcsec=float(e_dec),
+        offset_ra_arcsec=off_ra,
+        offset_dec_arcsec=off_dec,
+        offset_ra_err_arcsec=float(e_ra),
+        offset_dec_err_arcsec=float(e_dec),
         offset_scatter_arcsec=scatter,
-        flux_ratio=fr, flux_ratio_scatter=fr_s,
-        completeness=completeness, n_expected=n_exp,
-        rms=rms_img, rms_floor=float("nan") if rms_floor is None else float(rms_floor),
+        flux_ratio=fr,
+        flux_ratio_scatter=fr_s,
+        completeness=completeness,
+        n_expected=n_exp,
+        rms=rms_img,
+        rms_floor=float("nan") if rms_floor is None else float(rms_floor),
         checks=checks,
     )

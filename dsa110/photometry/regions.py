@@ -48,7 +48,9 @@ def write_table(table: pd.DataFrame, path, *, overwrite=False) -> Path:
     elif ext == ".parquet":
         table.to_parquet(tmp, index=False)
     else:
-        raise ConfigurationError(f"unknown table format {ext!r} for {path}: use .fits, .csv or .parquet")
+        raise ConfigurationError(
+            f"unknown table format {ext!r} for {path}: use .fits, .csv or .parquet"
+        )
     os.replace(tmp, path)
     return path
 
@@ -60,7 +62,9 @@ def _shape(table):
     return maj, mnr, np.nan_to_num(pa)
 
 
-def write_ds9_regions(table: pd.DataFrame, path, *, overwrite=False, color="green") -> Path:
+def write_ds9_regions(
+    table: pd.DataFrame, path, *, overwrite=False, color="green"
+) -> Path:
     """Write fitted ellipses (semi-axes = FWHM/2) as a ds9 region file.
 
     Parameters
@@ -78,25 +82,34 @@ def write_ds9_regions(table: pd.DataFrame, path, *, overwrite=False, color="gree
     """
     path, tmp = _target(path, overwrite)
     maj, mnr, pa = _shape(table)
-    lines = ["# Region file format: DS9 version 4.1",
-             f'global color={color} font="helvetica 10 normal" select=1',
-             "fk5"]
+    lines = [
+        "# Region file format: DS9 version 4.1",
+        f'global color={color} font="helvetica 10 normal" select=1',
+        "fk5",
+    ]
     for i, (r, d) in enumerate(zip(table["ra"].to_numpy(), table["dec"].to_numpy())):
-        lines.append(f'ellipse({r:.7f},{d:.7f},{maj[i] / 2:.3f}",{mnr[i] / 2:.3f}",'
-                     f"{(pa[i] + 90) % 360:.2f}) # text={{{i}}}")
+        lines.append(
+            f'ellipse({r:.7f},{d:.7f},{maj[i] / 2:.3f}",{mnr[i] / 2:.3f}",'
+            f"{(pa[i] + 90) % 360:.2f}) # text={{{i}}}"
+        )
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, path)
     return path
 
 
 def write_casa_regions(table: pd.DataFrame, path, *, overwrite=False) -> Path:
-    """Write fitted ellipses as a CASA region (CRTF) file (semi-axes = FWHM/2, PA E of N)."""
+    """Write fitted ellipses as a CASA region (CRTF) file.
+
+    Semi-axes are FWHM/2; the PA is east of north.
+    """
     path, tmp = _target(path, overwrite)
     maj, mnr, pa = _shape(table)
     lines = ["#CRTFv0 CASA Region Text Format version 0"]
     for i, (r, d) in enumerate(zip(table["ra"].to_numpy(), table["dec"].to_numpy())):
-        lines.append(f"ellipse [[{r:.7f}deg, {d:.7f}deg], [{maj[i] / 2:.3f}arcsec, "
-                     f"{mnr[i] / 2:.3f}arcsec], {pa[i]:.2f}deg] coord=J2000, label='{i}'")
+        lines.append(
+            f"ellipse [[{r:.7f}deg, {d:.7f}deg], [{maj[i] / 2:.3f}arcsec, "
+            f"{mnr[i] / 2:.3f}arcsec], {pa[i]:.2f}deg] coord=J2000, label='{i}'"
+        )
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, path)
     return path

@@ -40,8 +40,14 @@ def fit_spectral_index(freq, flux, err, *, ref_frequency=None, niter=20):
     flux = np.atleast_2d(np.asarray(flux, float))
     err = np.atleast_2d(np.asarray(err, float))
     if flux.shape[1] != freq.size or err.shape != flux.shape:
-        raise ConfigurationError(f"flux {flux.shape}/err {err.shape} do not match {freq.size} bands")
-    nu0 = float(np.exp(np.mean(np.log(freq)))) if ref_frequency is None else float(ref_frequency)
+        raise ConfigurationError(
+            f"flux {flux.shape}/err {err.shape} do not match {freq.size} bands"
+        )
+    nu0 = (
+        float(np.exp(np.mean(np.log(freq))))
+        if ref_frequency is None
+        else float(ref_frequency)
+    )
     x = np.log(freq / nu0)[None, :]
     ok = np.isfinite(flux) & np.isfinite(err) & (err > 0)
     w = np.where(ok, 1.0 / np.where(ok, err, 1.0) ** 2, 0.0)
@@ -81,12 +87,21 @@ def fit_spectral_index(freq, flux, err, *, ref_frequency=None, niter=20):
     for arr in (s0, alpha, s0_err, alpha_err, chi2):
         arr[bad] = np.nan
     return pd.DataFrame(
-        {"s0": s0, "s0_err": s0_err, "alpha": alpha, "alpha_err": alpha_err,
-         "chi2": chi2, "n_bands": nb, "ref_frequency": nu0}
+        {
+            "s0": s0,
+            "s0_err": s0_err,
+            "alpha": alpha,
+            "alpha_err": alpha_err,
+            "chi2": chi2,
+            "n_bands": nb,
+            "ref_frequency": nu0,
+        }
     )
 
 
-def inband_spectral_index(images, ra, dec, *, frequencies=None, ref_frequency=None, **forced_kwargs):
+def inband_spectral_index(
+    images, ra, dec, *, frequencies=None, ref_frequency=None, **forced_kwargs
+):
     """Spectral indices at given positions from a list of subband images.
 
     Parameters
@@ -114,7 +129,9 @@ def inband_spectral_index(images, ra, dec, *, frequencies=None, ref_frequency=No
     images = list(images)
     if not images:
         raise ConfigurationError("no subband images given")
-    freq = np.array([im.frequency for im in images] if frequencies is None else frequencies, float)
+    freq = np.array(
+        [im.frequency for im in images] if frequencies is None else frequencies, float
+    )
     if not np.all(np.isfinite(freq)):
         raise ConfigurationError("subband images lack frequencies; pass frequencies=")
     cols = [forced_photometry(im, ra, dec, **forced_kwargs) for im in images]

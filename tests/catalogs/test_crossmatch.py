@@ -2,7 +2,12 @@ import numpy as np
 import pandas as pd
 from numpy.testing import assert_allclose
 
-from dsa110.catalogs.crossmatch import DEFAULT_RADIUS_ARCSEC, build_master, crossmatch, fit_power_law
+from dsa110.catalogs.crossmatch import (
+    DEFAULT_RADIUS_ARCSEC,
+    build_master,
+    crossmatch,
+    fit_power_law,
+)
 from dsa110.catalogs.surveys import read_survey
 from dsa110.catalogs.synthetic import synthetic_nvss
 
@@ -41,15 +46,19 @@ def test_master_recovers_spectral_indices_and_flags():
     )
     racs = racs.assign(flux_int_err=0.03 * racs["flux_int"])
     # two VLASS components for source 0 (resolved into a double), one extra unmatched source
-    vlass = pd.DataFrame({
-        "ra": [nvss["ra"].iloc[0] + 2 / 3600, nvss["ra"].iloc[0] - 2 / 3600, 151.0],
-        "dec": [nvss["dec"].iloc[0], nvss["dec"].iloc[0], 31.0],
-        "flux_int": [0.5, 0.5, 0.01], "flux_int_err": [0.01, 0.01, 0.001],
-        "maj": [1.0, 1.0, 0.0], "flag": [0, 0, 0],
-    })
+    vlass = pd.DataFrame(
+        {
+            "ra": [nvss["ra"].iloc[0] + 2 / 3600, nvss["ra"].iloc[0] - 2 / 3600, 151.0],
+            "dec": [nvss["dec"].iloc[0], nvss["dec"].iloc[0], 31.0],
+            "flux_int": [0.5, 0.5, 0.01],
+            "flux_int_err": [0.01, 0.01, 0.001],
+            "maj": [1.0, 1.0, 0.0],
+            "flag": [0, 0, 0],
+        }
+    )
     m = build_master({"vlass": vlass, "nvss": nvss, "racs": racs})
     assert len(m) == len(nvss) + 1
-    two = m.iloc[1:len(nvss)]
+    two = m.iloc[1 : len(nvss)]
     # exact fluxes with 3% errors: the two-point index is exact
     assert_allclose(two["alpha"], alpha[1:], atol=1e-9)
     assert m["n_vlass"].iloc[0] == 2 and m["resolved"].iloc[0]
@@ -58,15 +67,23 @@ def test_master_recovers_spectral_indices_and_flags():
     # confusion flag: exactly the sources with another master source within 45"
     from dsa110.catalogs.store import angular_separation
 
-    sep = angular_separation(m["ra"].to_numpy()[:, None], m["dec"].to_numpy()[:, None],
-                             m["ra"].to_numpy()[None, :], m["dec"].to_numpy()[None, :])
+    sep = angular_separation(
+        m["ra"].to_numpy()[:, None],
+        m["dec"].to_numpy()[:, None],
+        m["ra"].to_numpy()[None, :],
+        m["dec"].to_numpy()[None, :],
+    )
     np.fill_diagonal(sep, np.inf)
     assert (m["confused"].to_numpy() == (sep.min(1) <= 45 / 3600)).all()
 
 
 def test_master_from_published_files(nvss_fits, first_fits, vlass_csv, racs_xml):
-    tables = {"nvss": read_survey(nvss_fits, "nvss"), "first": read_survey(first_fits, "first"),
-              "vlass": read_survey(vlass_csv, "vlass"), "racs": read_survey(racs_xml, "racs")}
+    tables = {
+        "nvss": read_survey(nvss_fits, "nvss"),
+        "first": read_survey(first_fits, "first"),
+        "vlass": read_survey(vlass_csv, "vlass"),
+        "racs": read_survey(racs_xml, "racs"),
+    }
     m = build_master(tables)
     assert len(m) == 3
     # source 2 is flagged in FIRST (sidelobe), VLASS (duplicate) and RACS: NVSS only

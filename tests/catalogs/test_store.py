@@ -23,8 +23,15 @@ def store(sky, tmp_path_factory):
 
 @pytest.mark.parametrize(
     "ra,dec,radius",
-    [(120.0, 10.0, 2.0), (0.3, 20.0, 3.0), (359.5, -35.0, 1.5), (45.0, 88.5, 2.5),
-     (200.0, 60.0, 0.01), (10.0, -39.5, 5.0), (180.0, 0.0, 0.0)],
+    [
+        (120.0, 10.0, 2.0),
+        (0.3, 20.0, 3.0),
+        (359.5, -35.0, 1.5),
+        (45.0, 88.5, 2.5),
+        (200.0, 60.0, 0.01),
+        (10.0, -39.5, 5.0),
+        (180.0, 0.0, 0.0),
+    ],
 )
 def test_cone_search_matches_brute_force(sky, store, ra, dec, radius):
     res = store.cone_search(ra, dec, radius)
@@ -59,20 +66,55 @@ def test_synthetic_counts_follow_the_model():
 
 def test_cli_ingest_and_query(tmp_path, nvss_fits, capsys):
     st = str(tmp_path / "st")
-    assert main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st]) == 0
-    assert main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st]) == 1
+    assert (
+        main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st])
+        == 0
+    )
+    assert (
+        main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st])
+        == 1
+    )
     capsys.readouterr()
     assert main(["catalog", "query", "10.68", "41.27", "0.1", "--store", st]) == 0
     out = capsys.readouterr().out
     assert "004244+411607" in out and "122906" not in out
-    assert main(["catalog", "query", "187.28", "2.05", "0.1", "--store", st,
-                 "-o", str(tmp_path / "q.csv")]) == 0
+    assert (
+        main(
+            [
+                "catalog",
+                "query",
+                "187.28",
+                "2.05",
+                "0.1",
+                "--store",
+                st,
+                "-o",
+                str(tmp_path / "q.csv"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "q.csv").exists()
 
 
 def test_cli_synth_then_ingest(tmp_path):
     out = tmp_path / "syn.csv"
-    assert main(["catalog", "synth", str(out), "--ra", "50", "--dec", "20", "--radius", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "catalog",
+                "synth",
+                str(out),
+                "--ra",
+                "50",
+                "--dec",
+                "20",
+                "--radius",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     st = CatalogStore(tmp_path / "st")
     st.ingest(out, "nvss")
     res = st.cone_search(50, 20, 0.5)

@@ -30,7 +30,9 @@ def test_nvss(request, fixture, truth):
     df = read_survey(request.getfixturevalue(fixture), "nvss")
     _check_common(df, truth)
     # e_RAJ2000 is seconds of time: × 15 cos(dec) arcsec on the sky
-    assert_allclose(df["ra_err"].iloc[0], 0.05 * 15 * np.cos(np.radians(41.26875)), rtol=1e-5)
+    assert_allclose(
+        df["ra_err"].iloc[0], 0.05 * 15 * np.cos(np.radians(41.26875)), rtol=1e-5
+    )
     assert df["resolved"].tolist() == [False, True, True]
     assert_allclose(df["maj"], [0.0, 14.2, 5.0], rtol=1e-6)
     assert_allclose(df["min"], [0.0, 9.1, 0.0], rtol=1e-6)
@@ -73,7 +75,10 @@ def test_missing_column_named(tmp_path):
 
 def test_bad_positions_and_unknown_survey(tmp_path):
     with pytest.raises(FileFormatError, match="invalid positions"):
-        to_canonical(pd.DataFrame({"ra": [1.0], "dec": [95.0], "total_flux_source": [1.0]}), "racs")
+        to_canonical(
+            pd.DataFrame({"ra": [1.0], "dec": [95.0], "total_flux_source": [1.0]}),
+            "racs",
+        )
     with pytest.raises(ConfigurationError):
         to_canonical(pd.DataFrame(), "sumss")
     with pytest.raises(FileFormatError):

@@ -6,7 +6,6 @@ from numpy.testing import assert_allclose
 from dsa110.photometry.dask import forced_photometry_stack
 from dsa110.photometry.forced import forced_photometry
 from dsa110.photometry.simulate import simulate_image
-
 from tests.photometry.conftest import BEAM, CELL, CENTRE, random_positions
 
 
@@ -14,9 +13,23 @@ def test_stack_equals_per_image_numpy():
     rng = np.random.default_rng(21)
     ra, dec = random_positions(25, (160, 160), rng, margin=10)
     flux = rng.uniform(0.01, 0.1, 25)
-    imgs = [simulate_image((160, 160), beam=BEAM, ra=ra, dec=dec, flux=flux * (1 + 0.1 * k),
-                           rms=2e-3, cell_arcsec=CELL, centre=CENTRE, rng=k) for k in range(5)]
-    cube = da.from_array(np.stack([im.data for im in imgs]), chunks=(2, 160, 160))  # uneven: 2,2,1
+    imgs = [
+        simulate_image(
+            (160, 160),
+            beam=BEAM,
+            ra=ra,
+            dec=dec,
+            flux=flux * (1 + 0.1 * k),
+            rms=2e-3,
+            cell_arcsec=CELL,
+            centre=CENTRE,
+            rng=k,
+        )
+        for k in range(5)
+    ]
+    cube = da.from_array(
+        np.stack([im.data for im in imgs]), chunks=(2, 160, 160)
+    )  # uneven: 2,2,1
     out = forced_photometry_stack(cube, ra, dec, wcs=imgs[0].wcs, beam=BEAM).compute()
     assert out.shape == (5, 25, 3)
     for k, im in enumerate(imgs):

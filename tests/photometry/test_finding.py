@@ -5,7 +5,6 @@ from numpy.testing import assert_allclose
 from dsa110.catalogs.crossmatch import crossmatch
 from dsa110.photometry.finding import SOURCE_COLUMNS, find_sources
 from dsa110.photometry.simulate import simulate_image
-
 from tests.photometry.conftest import BEAM, CELL, CENTRE, RMS
 
 

@@ -4,7 +4,6 @@ from numpy.testing import assert_allclose
 
 from dsa110.photometry.forced import correlation_table, forced_photometry
 from dsa110.photometry.simulate import simulate_image
-
 from tests.photometry.conftest import BEAM, CELL, CENTRE, RMS, random_positions
 
 

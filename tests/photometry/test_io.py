@@ -8,7 +8,6 @@ from dsa110.errors import FileFormatError, OutputExistsError
 from dsa110.photometry.image import read_image, write_image
 from dsa110.photometry.regions import write_casa_regions, write_ds9_regions, write_table
 from dsa110.photometry.simulate import simulate_image
-
 from tests.photometry.conftest import BEAM, CELL, CENTRE, random_positions
 
 

@@ -5,7 +5,6 @@ from numpy.testing import assert_allclose
 
 from dsa110.photometry.qa import QAThresholds, image_qa
 from dsa110.photometry.simulate import simulate_image
-
 from tests.photometry.conftest import BEAM, CELL, CENTRE, RMS, SHAPE
 
 

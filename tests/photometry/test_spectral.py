@@ -5,7 +5,6 @@ from numpy.testing import assert_allclose
 from dsa110.photometry.beam import Beam
 from dsa110.photometry.simulate import simulate_image
 from dsa110.photometry.spectral import fit_spectral_index, inband_spectral_index
-
 from tests.photometry.conftest import CELL, CENTRE, random_positions
 
 
