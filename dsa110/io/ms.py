@@ -214,7 +214,7 @@ def _to_rows(arr):
 
 
 def _streamable(var, time_chunk, n_spw):
-    """The variable as a dask array chunked for streaming.
+    """Return the variable as a dask array chunked for streaming.
 
     Keeps a dask array's own chunks along time and frequency (rechunking time
     only when ``time_chunk`` is given); a NumPy array is chunked to about
