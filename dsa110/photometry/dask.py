@@ -20,7 +20,11 @@ def _block(block, x, y, qa, qb, qc, fwhm, box_fwhm, group_fwhm, noise):
     """Measure each image of an (image, y, x) block at pixel positions."""
     from dsa110.photometry import kernels
     from dsa110.photometry.background import estimate_background
-    from dsa110.photometry.forced import correlation_table, group_positions
+    from dsa110.photometry.forced import (
+        correlation_table,
+        group_positions,
+        variance_table,
+    )
 
     xp = get_array_namespace(block)
     if xp is not np:  # no GPU kernel for this stage: measure on the host
@@ -53,13 +57,26 @@ def _block(block, x, y, qa, qb, qc, fwhm, box_fwhm, group_fwhm, noise):
         int((box[:, 3] - box[:, 2]).max()),
         noise=noise,
     )
+    vtab = variance_table(qa, qb, qc, half, corr)
     out = np.full((block.shape[0], x.size, 3), np.nan)
     for i, img in enumerate(block):
         img = np.ascontiguousarray(img, dtype=img.dtype.newbyteorder("="))
         grid = estimate_background(img, beam_fwhm_pix=fwhm)
         bkg, rms = grid.at(xs, ys)
         flux, err, _, _ = kernels.forced_fit_groups(
-            img, xs, ys, bkg, rms, group_start, box, corr, qa=qa, qb=qb, qc=qc
+            img,
+            xs,
+            ys,
+            bkg,
+            rms,
+            group_start,
+            box,
+            corr,
+            qa=qa,
+            qb=qb,
+            qc=qc,
+            vtab=vtab,
+            half=half,
         )
         out[i, order, 0] = flux
         out[i, order, 1] = err

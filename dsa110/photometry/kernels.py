@@ -175,6 +175,8 @@ def forced_fit_groups(
     qa,
     qb,
     qc,
+    vtab=None,
+    half=0,
 ):
     """Fit beam-weighted least-squares (Condon 1997) fluxes, jointly per group.
 
@@ -195,6 +197,13 @@ def forced_fit_groups(
         single 1 for white noise; zero outside its support.
     qa, qb, qc : float, keyword-only
         Beam quadratic form: beam(dx, dy) = exp(-(qa dx² + 2 qb dx dy + qc dy²) / 2).
+    vtab : numpy.ndarray, shape (sub, sub), float64, optional, keyword-only
+        Σ_ij B_i ρ_ij B_j of an isolated source in a full, unblanked box of
+        half-width ``half``, tabulated on a regular grid of sub-pixel offsets
+        x − rint(x), y − rint(y) in [−0.5, 0.5]; used (bilinearly interpolated)
+        for such sources instead of the O(box × support) sum.
+    half : int, keyword-only
+        Half-width of the box ``vtab`` was computed for.
 
     Returns
     -------
@@ -206,11 +215,30 @@ def forced_fit_groups(
     npix : numpy.ndarray, shape (source,), int64
         Pixels used.
     """
-    return _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc)
+    if vtab is None:
+        vtab = np.zeros((0, 0))
+    return _forced_fit_groups(
+        data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc, vtab, int(half)
+    )
+
+
+@njit(**JIT_OPTIONS)
+def _interp_vtab(vtab, ux, uy):
+    """Bilinear interpolation of the table at sub-pixel offsets in [-0.5, 0.5]."""
+    n = vtab.shape[0] - 1
+    fx = min(max((ux + 0.5) * n, 0.0), n - 1e-9)
+    fy = min(max((uy + 0.5) * n, 0.0), n - 1e-9)
+    i, j = int(fx), int(fy)
+    tx, ty = fx - i, fy - j
+    return (1 - ty) * ((1 - tx) * vtab[j, i] + tx * vtab[j, i + 1]) + ty * (
+        (1 - tx) * vtab[j + 1, i] + tx * vtab[j + 1, i + 1]
+    )
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc):
+def _forced_fit_groups(
+    data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc, vtab, half
+):
     n = x.size
     ngroup = group_start.size - 1
     flux = np.full(n, np.nan)
@@ -269,8 +297,19 @@ def _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc)
         # noise covariance of b: V_st = Σ_i B_si Σ_j ρ(i - j) B_tj (σ² applied below);
         # the inner sum runs over the correlation table's support only
         bw = x1 - x0
+        full = (
+            k == 1
+            and vtab.shape[0] > 1
+            and bw == 2 * half + 1
+            and y1 - y0 == 2 * half + 1
+        )
+        if full:
+            for i in range(m):
+                if not valid[i]:
+                    full = False
+                    break
         cb = np.zeros((k, m))
-        for i in range(m):
+        for i in range(m if not full else 0):
             if not valid[i]:
                 continue
             yi, xi = py[i], px[i]
@@ -286,7 +325,11 @@ def _forced_fit_groups(data, x, y, bkg, rms, group_start, box, corr, qa, qb, qc)
                     for xx in range(xa, xb):
                         acc += crow[xx + c0] * drow[xx - x0]
                 cb[t, i] = acc
-        v = design @ cb.T
+        if full:
+            v = np.empty((1, 1))
+            v[0, 0] = _interp_vtab(vtab, x[s0] - (x0 + half), y[s0] - (y0 + half))
+        else:
+            v = design @ cb.T
         cov = ainv @ v @ ainv * (sigma * sigma)
         res = 0.0
         nvalid = 0
