@@ -84,22 +84,27 @@ def main():
 
     ms = lambda v: 1e3 * np.median(v)  # noqa: E731
     print(
-        f"\n{args.queries} cones of {args.radius}°, median {np.median(counts):.0f} sources each"
+        f"\n{args.queries} cones of {args.radius}°, median {np.median(counts):.0f}"
+        f" sources each"
     )
     print(
-        f"store, cold (Parquet read):  median {ms(cold):7.2f} ms   p90 {1e3 * np.percentile(cold, 90):7.2f} ms"
+        f"store, cold (Parquet read):  median {ms(cold):7.2f} ms   p90"
+        f" {1e3 * np.percentile(cold, 90):7.2f} ms"
     )
     print(
-        f"store, warm (bands cached):  median {ms(warm):7.2f} ms   p90 {1e3 * np.percentile(warm, 90):7.2f} ms"
+        f"store, warm (bands cached):  median {ms(warm):7.2f} ms   p90"
+        f" {1e3 * np.percentile(warm, 90):7.2f} ms"
     )
     print(f"brute-force NumPy haversine: median {ms(brute):7.2f} ms")
     print(f"astropy SkyCoord.separation: median {ms(apy):7.2f} ms")
     print(
         f"ratio brute/cold {np.median(brute) / np.median(cold):.1f}x, brute/warm "
-        f"{np.median(brute) / np.median(warm):.1f}x, astropy/warm {np.median(apy) / np.median(warm):.1f}x"
+        f"{np.median(brute) / np.median(warm):.1f}x, astropy/warm"
+        f" {np.median(apy) / np.median(warm):.1f}x"
     )
     print(
-        f"goal < 50 ms: cold {'PASS' if ms(cold) < 50 else 'FAIL'}, warm {'PASS' if ms(warm) < 50 else 'FAIL'}"
+        f"goal < 50 ms: cold {'PASS' if ms(cold) < 50 else 'FAIL'}, warm"
+        f" {'PASS' if ms(warm) < 50 else 'FAIL'}"
     )
 
 

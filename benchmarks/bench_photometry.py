@@ -1,6 +1,6 @@
 """Benchmark: background/rms, forced photometry and source finding, against AegeanTools.
 
-Run:  python benchmarks/bench_photometry.py [--size 4800] [--npos 10000] [--find-size 1200]
+Run:  python benchmarks/bench_photometry.py [--size 4800] [--npos 10000]
 
 1. Forced photometry of ``--npos`` positions on a ``--size``² image (goal: 10,000
    positions on 4800² in < 2 s), with the background grid given and including
@@ -52,7 +52,7 @@ _CPU = {}
 
 
 def _best(fn, repeat=3):
-    """Best wall time of ``repeat`` runs; the CPU time of that run goes to _CPU["last"]."""
+    """Return the best wall time of ``repeat`` runs (its CPU time goes to _CPU)."""
     times, cpus = [], []
     out = None
     for _ in range(repeat):
@@ -82,14 +82,16 @@ def bench_forced(size, npos, rng):
         f"background grid:        {t_bkg:7.3f} s wall  {c_bkg:7.3f} s CPU (all threads)"
     )
     print(
-        f"forced (grid given):    {t_fp:7.3f} s wall  {c_fp:7.3f} s CPU   goal < 2 s wall: "
+        f"forced (grid given):    {t_fp:7.3f} s wall  {c_fp:7.3f} s CPU   goal < 2 s"
+        f" wall: "
         f"{'PASS' if t_fp < 2 else 'FAIL'}"
     )
     print(
         f"forced incl. background:{t_bkg + t_fp:7.3f} s wall  {c_bkg + c_fp:7.3f} s CPU"
     )
     print(
-        f"pulls: |z|<1 {np.mean(abs(z) < 1):.3f}  |z|<3 {np.mean(abs(z) < 3):.4f}  std {np.std(z):.3f}"
+        f"pulls: |z|<1 {np.mean(abs(z) < 1):.3f}  |z|<3 {np.mean(abs(z) < 3):.4f} "
+        f" std {np.std(z):.3f}"
         f"  joint groups: {(res['n_group'] > 1).sum()} sources"
     )
     return img
@@ -105,7 +107,8 @@ def bench_bane(size, rng, tmp):
         lambda: estimate_background(img.data, beam_fwhm_pix=fwhm).maps(), 2
     )
     print(
-        f"dsa110 (grid + full maps): {t_ours:7.3f} s   median rms {np.median(grid[1]) * 1e3:.4f} mJy (truth 2)"
+        f"dsa110 (grid + full maps): {t_ours:7.3f} s   median rms"
+        f" {np.median(grid[1]) * 1e3:.4f} mJy (truth 2)"
     )
     try:
         from AegeanTools import BANE
@@ -121,7 +124,8 @@ def bench_bane(size, rng, tmp):
 
     rms_bane = fits.getdata(os.path.join(tmp, "bane_rms.fits"))
     print(
-        f"BANE (1 core):             {t_bane:7.3f} s   median rms {np.nanmedian(rms_bane) * 1e3:.4f} mJy"
+        f"BANE (1 core):             {t_bane:7.3f} s   median rms"
+        f" {np.nanmedian(rms_bane) * 1e3:.4f} mJy"
     )
     print(f"speed ratio BANE/dsa110:   {t_bane / t_ours:7.1f}x")
 
@@ -146,8 +150,10 @@ def _score(
     m = idx >= 0
     z = (peak[idx[m]] - truth_flux[m]) / err_peak[idx[m]]
     print(
-        f"{name:8s} {t:7.2f} s  n={len(ra):5d}  complete(>7σ)={np.mean(idx[bright] >= 0):.3f}  "
-        f'false={np.mean(back < 0):.4f}  pos rms(SNR>50)={np.sqrt(np.mean(dpos**2)):.3f}"  '
+        f"{name:8s} {t:7.2f} s  n={len(ra):5d} "
+        f" complete(>7σ)={np.mean(idx[bright] >= 0):.3f}  "
+        f"false={np.mean(back < 0):.4f}  "
+        f'pos rms(SNR>50)={np.sqrt(np.mean(dpos**2)):.3f}"  '
         f"flux pull std={np.std(z):.2f}"
     )
 
@@ -162,7 +168,8 @@ def bench_find(size, rng, tmp):
 
     n = size * size // 4000
     print(
-        f"\n## blind source finding on {size}x{size} ({n} sources, 3-300σ): dsa110 vs Aegean"
+        f"\n## blind source finding on {size}x{size} ({n} sources, 3-300σ): dsa110"
+        f" vs Aegean"
     )
     img, ra, dec, flux = _field(size, n, rng)
     find_sources(img)  # compile
@@ -205,7 +212,8 @@ def bench_find(size, rng, tmp):
         "Aegean", t_aeg, a[:, 0], a[:, 1], a[:, 2], a[:, 3], ra, dec, flux, 2e-3, bmaj
     )
     print(
-        f"speed ratio Aegean/dsa110: {t_aeg / t_ours:.1f}x (Aegean on 1 core, incl. its own BANE; dsa110 incl. its background)"
+        f"speed ratio Aegean/dsa110: {t_aeg / t_ours:.1f}x (Aegean on 1 core, incl."
+        f" its own BANE; dsa110 incl. its background)"
     )
 
     print(
@@ -215,7 +223,8 @@ def bench_find(size, rng, tmp):
     t_fp, fp = _best(lambda: forced_photometry(img, ra, dec, background=grid))
     z = (fp["flux"].to_numpy() - flux) / fp["flux_err"].to_numpy()
     print(
-        f"dsa110   {t_fp:7.3f} s  |z|<1 {np.mean(abs(z) < 1):.3f}  |z|<3 {np.mean(abs(z) < 3):.4f}"
+        f"dsa110   {t_fp:7.3f} s  |z|<1 {np.mean(abs(z) < 1):.3f}  |z|<3"
+        f" {np.mean(abs(z) < 3):.4f}"
     )
     from AegeanTools.catalogs import save_catalog
     from AegeanTools.models import ComponentSource
@@ -248,7 +257,8 @@ def bench_find(size, rng, tmp):
             p[j[good], 3] > 0, p[j[good], 3], np.nan
         )
         print(
-            f"Aegean   {t_pf:7.3f} s  |z|<1 {np.nanmean(abs(zp) < 1):.3f}  |z|<3 {np.nanmean(abs(zp) < 3):.4f}"
+            f"Aegean   {t_pf:7.3f} s  |z|<1 {np.nanmean(abs(zp) < 1):.3f}  |z|<3"
+            f" {np.nanmean(abs(zp) < 3):.4f}"
             f"  ({good.sum()} of {ra.size} measured)"
         )
         print(f"speed ratio Aegean/dsa110: {t_pf / t_fp:.0f}x")

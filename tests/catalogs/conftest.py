@@ -8,7 +8,7 @@ from astropy.table import Table
 
 @pytest.fixture
 def truth():
-    """Three sources: positions (deg), integrated and peak fluxes (mJy), sizes (arcsec)."""
+    """Three sources: positions (deg), fluxes (mJy), deconvolved sizes (arcsec)."""
     return pd.DataFrame(
         {
             "ra": [10.68470833, 187.2779154, 359.99],

@@ -45,7 +45,7 @@ def test_master_recovers_spectral_indices_and_flags():
         ra=nvss["ra"] + rng.normal(0, 1.5, len(nvss)) / 3600,
     )
     racs = racs.assign(flux_int_err=0.03 * racs["flux_int"])
-    # two VLASS components for source 0 (resolved into a double), one extra unmatched source
+    # two VLASS components for source 0 (a resolved double), one unmatched source
     vlass = pd.DataFrame(
         {
             "ra": [nvss["ra"].iloc[0] + 2 / 3600, nvss["ra"].iloc[0] - 2 / 3600, 151.0],

@@ -34,7 +34,7 @@ def random_positions(n, shape, rng, *, margin=20, min_sep_pix=0.0):
 
 @pytest.fixture(scope="session")
 def field():
-    """A 768² image: 250 point sources of 3–300σ, beam-correlated noise, 1 mJy offset."""
+    """A 768² image: 250 point sources of 3–300σ, correlated noise, 1 mJy offset."""
     rng = np.random.default_rng(20261124)
     n = 250
     ra, dec = random_positions(n, SHAPE, rng, min_sep_pix=8.0)
