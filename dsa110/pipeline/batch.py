@@ -1,0 +1,152 @@
+"""Batch runners: one tile, or every tile in a time range on a Dask cluster.
+
+Tiles holding a calibrator transit run first (their solutions are what the
+other tiles of the strip need), then the rest, several in flight at once. Each
+tile is one Dask task (:func:`dsa110.pipeline.tile.process_tile`) that builds its
+own lazy graph inside the worker, so peak memory per worker is one tile's,
+whatever the number of tiles; a task whose worker dies is re-run elsewhere
+(Dask's retries), and the database lock, the "processed" status and products
+renamed into place keep a re-run from doing work twice or leaving halves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dsa110.pipeline.config import PipelineConfig
+from dsa110.pipeline.tile import TileResult, process_tile
+
+__all__ = ["find_tiles", "order_tiles", "run_batch", "start_client"]
+
+
+def find_tiles(indir, *, start=None, end=None, tolerance: float = 60.0):
+    """Groups in ``indir`` (optionally within a time range), oldest first."""
+    from dsa110.io import find_groups
+
+    return find_groups(indir, start=start, end=end, tolerance=tolerance)
+
+
+def _holds_transit(group, config: PipelineConfig) -> bool:
+    """Whether a group holds a usable calibrator transit (from one file's header)."""
+    from dsa110.catalogs import CalibratorNotFoundError, best_calibrator, find_transit, get_calibrator
+    from dsa110.io import read_uvh5_meta
+
+    try:
+        meta = read_uvh5_meta(group.paths[0])
+    except Exception:  # noqa: BLE001 - a bad file fails later, in its own task, with its error
+        return False
+    cfg = config.calibration
+    try:
+        cal = get_calibrator(cfg.calibrator) if cfg.calibrator else best_calibrator(
+            meta.pointing_dec, min_flux_jy=cfg.min_calibrator_flux_jy)
+    except CalibratorNotFoundError:
+        return False
+    return find_transit(cal, meta.time) is not None
+
+
+def order_tiles(groups, config: PipelineConfig):
+    """Split groups into (calibrator tiles, other tiles), each in time order."""
+    if not config.calibration.enabled:
+        return [], list(groups)
+    flags = [_holds_transit(g, config) for g in groups]
+    return [g for g, f in zip(groups, flags) if f], [g for g, f in zip(groups, flags) if not f]
+
+
+def _tile_task(paths, config_json):
+    """The Dask task: rebuild the configuration and process one tile."""
+    from dsa110.pipeline.config import PipelineConfig
+
+    config = PipelineConfig.model_validate_json(config_json)
+    return process_tile([Path(p) for p in paths], config)
+
+
+@contextlib.contextmanager
+def start_client(config: PipelineConfig, *, out=print):
+    """A Dask client: the configured scheduler, or a new ``LocalCluster``."""
+    from distributed import Client, LocalCluster
+
+    rt = config.runtime
+    if rt.scheduler:
+        with Client(rt.scheduler) as client:
+            out(f"connected to Dask scheduler {rt.scheduler} (dashboard: {client.dashboard_link})")
+            yield client
+        return
+    with LocalCluster(n_workers=rt.workers, threads_per_worker=rt.threads_per_worker,
+                      memory_limit=rt.memory_limit, processes=True) as cluster, Client(cluster) as client:
+        out(f"started a LocalCluster of {rt.workers} worker(s); dashboard: {client.dashboard_link}")
+        yield client
+
+
+def _progress(total, desc, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="tile", disable=not enabled, leave=False)
+
+
+def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: bool | None = None,
+              progress: bool = True, out=print) -> list[TileResult]:
+    """Process every tile in ``indir`` (in ``[start, end]``), calibrator tiles first.
+
+    Parameters
+    ----------
+    indir : path-like
+        Directory of subband files.
+    config : PipelineConfig
+    start, end : str or datetime, optional, keyword-only
+        Time range of group starts.
+    use_dask : bool, optional, keyword-only
+        Run tiles as tasks on a Dask cluster; default: when a scheduler is
+        configured or more than one worker is asked for. Otherwise tiles run
+        one after another in this process.
+    progress : bool, keyword-only
+        Show a progress bar.
+    out : callable, keyword-only
+        Where status lines go.
+
+    Returns
+    -------
+    list of TileResult
+        In the order tiles were processed.
+    """
+    groups = find_tiles(indir, start=start, end=end, tolerance=config.input.tolerance_s)
+    cal_tiles, other_tiles = order_tiles(groups, config)
+    out(f"{len(groups)} tile(s) in {indir}: {len(cal_tiles)} with a calibrator transit")
+    if use_dask is None:
+        use_dask = bool(config.runtime.scheduler) or config.runtime.workers > 1
+    t0 = time.perf_counter()
+    results: list[TileResult] = []
+    if use_dask:
+        config_json = config.model_dump_json()
+        with start_client(config, out=out) as client:
+            for phase in (cal_tiles, other_tiles):
+                if not phase:
+                    continue
+                from distributed import as_completed
+
+                futures = [
+                    client.submit(_tile_task, [str(p) for p in g.paths], config_json,
+                                  key=f"tile-{g.group_id}-{time.time_ns()}", retries=config.runtime.retries,
+                                  pure=False)
+                    for g in phase
+                ]
+                with _progress(len(futures), "tiles", progress) as bar:
+                    for fut in as_completed(futures):
+                        results.append(fut.result())
+                        bar.update(1)
+    else:
+        with _progress(len(groups), "tiles", progress) as bar:
+            for g in [*cal_tiles, *other_tiles]:
+                results.append(process_tile(g, config))
+                bar.update(1)
+    elapsed = time.perf_counter() - t0
+    for r in results:
+        if r.status == "failed":
+            out(f"  FAILED {r.group_id}: {r.error}")
+    n_ok = sum(r.status == "processed" for r in results)
+    out(f"processed {n_ok}/{len(results)} tile(s) in {elapsed:.1f} s"
+        + (f" ({np.mean([r.seconds for r in results if r.status == 'processed']):.1f} s per tile)" if n_ok else ""))
+    return results

@@ -1,0 +1,230 @@
+"""The pipeline's one typed configuration.
+
+Every stage's parameters live in one pydantic model with documented defaults,
+loadable from TOML (or YAML when PyYAML is installed) and overridable with
+``section.key=value`` strings from the command line. Invalid values fail with a
+message naming the field before any work starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dsa110.errors import ConfigurationError
+
+__all__ = [
+    "PipelineConfig",
+    "InputConfig",
+    "FlagConfig",
+    "CalibrationConfig",
+    "ImagingConfig",
+    "PhotometryConfig",
+    "VariabilityConfig",
+    "RuntimeConfig",
+    "load_config",
+    "apply_overrides",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InputConfig(_Section):
+    """Finding and opening groups."""
+
+    tolerance_s: float = Field(60.0, gt=0, description="grouping tolerance between subband files, s")
+    missing: Literal["error", "flag", "skip"] = Field(
+        "flag", description="absent subbands: refuse the tile, fill with flagged zeros, or leave out"
+    )
+    incomplete_timeout_s: float = Field(
+        600.0, ge=0, description="watch mode: wait this long for a group's 16 files before handling it as incomplete"
+    )
+    incomplete: Literal["skip", "flag"] = Field("flag", description="watch mode: what to do with an incomplete group after the timeout")
+    time_chunk: int | None = Field(None, ge=1, description="integrations per chunk (default: a whole file)")
+
+
+class FlagConfig(_Section):
+    """RFI flagging."""
+
+    enabled: bool = True
+    strategy: str = Field("dsa110", description="a dsa110.flagging strategy name")
+
+
+class CalibrationConfig(_Section):
+    """Calibration: solving on calibrator transits, and choosing solutions."""
+
+    enabled: bool = True
+    calibrator: str | None = Field(None, description="force a calibrator name; default: the best one for the declination")
+    min_calibrator_flux_jy: float = Field(1.0, gt=0, description="minimum beam-attenuated flux of a usable calibrator, Jy")
+    refant: str = Field("103", description="reference antenna name (with the outrigger fallback chain)")
+    min_snr: float = Field(5.0, gt=0)
+    min_baselines: int = Field(4, ge=1)
+    uvmin_lambda: float = Field(1000.0, ge=0, description="uv-range cut for solving, wavelengths")
+    gain_solint: Literal["inf"] | float = Field("inf", description="'inf' or seconds, e.g. 60")
+    gain_mode: Literal["ap", "p"] = "ap"
+    validity_hours: float = Field(12.0, gt=0, description="solutions apply within ± this many hours of their transit")
+    max_dec_offset_deg: float = Field(5.0, gt=0, description="solutions apply to tiles within this pointing-declination difference")
+
+    @field_validator("gain_solint")
+    @classmethod
+    def _solint(cls, v):
+        if v != "inf" and not float(v) > 0:
+            raise ValueError("gain_solint must be 'inf' or a positive number of seconds")
+        return v
+
+
+class ImagingConfig(_Section):
+    """Imaging of each tile."""
+
+    npix: int = Field(2400, ge=64, le=16384, description="image size, pixels")
+    cell_arcsec: float = Field(6.0, gt=0, description="pixel size, arcsec")
+    weighting: Literal["natural", "uniform", "briggs"] = "briggs"
+    robust: float = Field(0.0, ge=-2, le=2)
+    niter: int = Field(1000, ge=0)
+    threshold_sigma: float = Field(5.0, gt=0, description="CLEAN auto-threshold, × MAD noise")
+    major_cycles: int = Field(3, ge=1)
+    epsilon: float = Field(1e-4, gt=0, lt=1e-1, description="gridding accuracy")
+    pb_limit: float = Field(0.2, gt=0, le=1)
+    mosaic_tiles: int = Field(11, ge=1, description="consecutive tiles per mosaic (≈ an hour)")
+
+
+class PhotometryConfig(_Section):
+    """Source measurement."""
+
+    catalog: Path | None = Field(None, description="catalog store directory (default: the data directory's catalogs/)")
+    survey: str = Field("nvss", description="reference survey for forced photometry")
+    min_catalog_flux_jy: float = Field(0.01, ge=0, description="measure catalog sources brighter than this")
+    find_seed_sigma: float = Field(5.0, gt=0)
+    find_flood_sigma: float = Field(3.0, gt=0)
+
+
+class VariabilityConfig(_Section):
+    """Variability metrics and ESE candidates."""
+
+    preset: Literal["conservative", "moderate", "sensitive"] = "moderate"
+    min_epochs: int = Field(5, ge=2)
+
+
+class RuntimeConfig(_Section):
+    """Where things go and how they run."""
+
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("DSA110_DATA_DIR", "dsa110-data")))
+    database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in the data directory)")
+    scheduler: str | None = Field(None, description="address of an existing Dask scheduler")
+    workers: int = Field(1, ge=1, description="worker processes of the local cluster")
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str = Field("4GB", description="per-worker memory limit")
+    retries: int = Field(2, ge=0, description="Dask retries of a failed tile task")
+    force: bool = Field(False, description="reprocess tiles that are already done")
+
+
+class PipelineConfig(_Section):
+    """The whole pipeline configuration (see each section)."""
+
+    input: InputConfig = Field(default_factory=InputConfig)
+    flagging: FlagConfig = Field(default_factory=FlagConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    imaging: ImagingConfig = Field(default_factory=ImagingConfig)
+    photometry: PhotometryConfig = Field(default_factory=PhotometryConfig)
+    variability: VariabilityConfig = Field(default_factory=VariabilityConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return f"{source}: invalid configuration: " + "; ".join(parts)
+
+
+def load_config(path=None, *, overrides=()) -> PipelineConfig:
+    """Load a configuration from TOML/YAML (or the defaults) and apply overrides.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A ``.toml`` or ``.yaml``/``.yml`` file; sections as in :class:`PipelineConfig`.
+    overrides : iterable of str, keyword-only
+        ``"section.key=value"`` strings (values parsed as TOML scalars, else strings).
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the file and the invalid field(s).
+    """
+    data: dict = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigurationError(f"{path}: cannot read configuration: {exc}") from exc
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml  # optional: only for YAML configurations
+            except ImportError:
+                raise ConfigurationError(f"{path}: YAML configuration needs PyYAML (pip install pyyaml)") from None
+            data = yaml.safe_load(text) or {}
+        else:
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_format_error(exc, source)) from None
+    return apply_overrides(config, overrides)
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(config: PipelineConfig, overrides) -> PipelineConfig:
+    """Return a copy of ``config`` with ``section.key=value`` overrides applied.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    overrides : iterable of str
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigurationError
+        For a malformed override, an unknown field or an invalid value.
+    """
+    data = config.model_dump()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or parts[0] not in data:
+            raise ConfigurationError(f"override {item!r}: expected section.key=value with a section of {sorted(data)}")
+        section, field = parts
+        if field not in data[section]:
+            raise ConfigurationError(f"override {item!r}: {section} has no field {field!r}")
+        data[section][field] = _parse_value(value.strip())
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_format_error(exc, "overrides")) from None

@@ -1,0 +1,267 @@
+"""``dsa110 demo``: simulate a small night (several days) and run the whole pipeline.
+
+The demo simulates, for each of ``n_days`` days at one declination strip, the
+tile holding a calibrator's meridian transit (3C48 at +33°) and a target tile
+half an hour later, whose sky is a synthetic NVSS-like catalog (also ingested
+into the catalog store as the reference survey) plus a few variable sources and
+one source with an Extreme-Scattering-Event-like light curve (a dip with
+caustic shoulders). It then runs the pipeline with SQLite and prints a summary.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DemoSky", "simulate_demo_night", "run_demo", "ese_light_curve"]
+
+#: Seconds in a sidereal day.
+SIDEREAL_DAY_S = 86164.0905
+
+
+def ese_light_curve(n_days: int, *, start: int | None = None, depth: float = 0.5,
+                    width: int = 3, shoulder: float = 0.25) -> np.ndarray:
+    """Relative flux of an ESE-like event: caustic shoulders around a dip.
+
+    Parameters
+    ----------
+    n_days : int
+        Epochs.
+    start : int, optional
+        First epoch of the dip (default: a third of the way in).
+    depth : float
+        Fractional flux lost at the bottom of the dip.
+    width : int
+        Epochs at the bottom.
+    shoulder : float
+        Fractional brightening on the epoch before and after the dip.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_days,)`` float64 multipliers of the quiescent flux.
+    """
+    curve = np.ones(n_days)
+    start = n_days // 3 if start is None else start
+    curve[start:start + width] = 1.0 - depth
+    if start - 1 >= 0:
+        curve[start - 1] = 1.0 + shoulder
+    if start + width < n_days:
+        curve[start + width] = 1.0 + shoulder
+    return curve
+
+
+@dataclass
+class DemoSky:
+    """The demo's sky and its truth.
+
+    Attributes
+    ----------
+    catalog : pandas.DataFrame
+        The reference survey (canonical catalog columns).
+    ese_name : str
+        Catalog name of the ESE-like source.
+    variable_names : list of str
+        Catalog names of the other variable sources.
+    fluxes : dict of str to numpy.ndarray
+        Per-day flux (Jy) of every catalog source.
+    files : list of Path
+        Every simulated file.
+    """
+
+    catalog: object
+    ese_name: str
+    variable_names: list
+    fluxes: dict
+    files: list = field(default_factory=list)
+
+
+def _calibrator_source(cal):
+    """3C48 as a power law matching its Perley–Butler spectrum across the band."""
+    from dsa110.simulate import point_source
+
+    f = np.array([1.31e9, 1.50e9])
+    s = cal.flux_density(f)
+    alpha = float(np.log(s[1] / s[0]) / np.log(f[1] / f[0]))
+    return point_source(np.degrees(cal.ra), np.degrees(cal.dec), float(cal.flux_density(1.4e9)), alpha)
+
+
+def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed: int = 1,
+                        start="2026-11-24T00:00:00", target_offset_min: float = 30.0,
+                        n_catalog: int = 25, min_flux_jy: float = 0.05) -> DemoSky:
+    """Simulate the demo's tiles (small preset) and build its reference catalog.
+
+    Parameters
+    ----------
+    outdir : path-like
+        Where the UVH5 files go.
+    n_days : int, keyword-only
+        Days (epochs).
+    dec_deg : float, keyword-only
+        Pointing declination.
+    seed : int, keyword-only
+    start : str, keyword-only
+        The first day's calibrator transit is the first after this time.
+    target_offset_min : float, keyword-only
+        Minutes after the calibrator transit at which the target tile starts.
+    n_catalog : int, keyword-only
+        Catalog sources in the target field.
+    min_flux_jy : float, keyword-only
+        Their minimum flux density.
+
+    Returns
+    -------
+    DemoSky
+    """
+    import pandas as pd
+    from astropy import units as u
+    from astropy.time import Time
+
+    from dsa110.catalogs import best_calibrator, synthetic_nvss, transit_times
+    from dsa110.phasing import meridian_centers
+    from dsa110.simulate import SimulationConfig, SkyModel, simulate_observation
+    from dsa110.telescope import default_site
+
+    rng = np.random.default_rng(seed)
+    outdir = Path(outdir)
+    cal = best_calibrator(np.radians(dec_deg), min_flux_jy=1.0)
+    t0 = Time(start)
+    first = Time(transit_times(cal, t0, t0 + 1.1 * u.day)[0])
+    config = SimulationConfig.preset("small")
+    n_int = config.n_times
+    tile_s = config.tile_duration_s
+    # The target field: the meridian at the pointing dec at the target tile's middle.
+    target_mid = first.unix + target_offset_min * 60 + tile_s / 2
+    ra_t, dec_t = meridian_centers(np.array([target_mid]), np.radians(dec_deg), default_site())
+    ra_deg, dec_c = float(np.degrees(ra_t[0])), float(np.degrees(dec_t[0]))
+    catalog = synthetic_nvss(ra=ra_deg, dec=dec_c, radius=0.9, smin=min_flux_jy, smax=2.0, n=n_catalog, rng=rng)
+    catalog = catalog.reset_index(drop=True)
+    # The ESE-like source: bright and compact, near the field centre.
+    ese = catalog.iloc[[0]].copy()
+    ese["name"], ese["ra"], ese["dec"] = "ESE-DEMO", ra_deg + 0.15 / np.cos(np.radians(dec_c)), dec_c + 0.1
+    ese["flux_int"] = 0.6
+    catalog = pd.concat([ese, catalog], ignore_index=True)
+    names = catalog["name"].astype(str).tolist()
+    fluxes = {name: np.full(n_days, float(f)) for name, f in zip(names, catalog["flux_int"])}
+    fluxes["ESE-DEMO"] = 0.6 * ese_light_curve(n_days)
+    variable = names[1:3]
+    for name in variable:  # refractive-scintillation-like ±20 % random wander
+        fluxes[name] = fluxes[name] * (1 + 0.2 * rng.standard_normal(n_days)).clip(0.3)
+    cal_sky = _calibrator_source(cal)
+    files = []
+    for day in range(n_days):
+        t_transit = first.unix + day * SIDEREAL_DAY_S
+        cal_start = t_transit - (n_int / 2) * 12.884901888
+        tiles = simulate_observation(
+            outdir, preset="small", seed=seed * 1000 + 2 * day, start=Time(cal_start, format="unix").isot,
+            dec_deg=dec_deg, sources=cal_sky, population=False,
+        )
+        target_sky = SkyModel.from_degrees(
+            catalog["ra"].to_numpy(), catalog["dec"].to_numpy(),
+            np.array([fluxes[n][day] for n in names]),
+        )
+        tiles += simulate_observation(
+            outdir, preset="small", seed=seed * 1000 + 2 * day + 1,
+            start=Time(t_transit + target_offset_min * 60, format="unix").isot,
+            dec_deg=dec_deg, sources=target_sky, population=False,
+        )
+        for tile in tiles:
+            files.extend(tile.files)
+    return DemoSky(catalog, "ESE-DEMO", variable, fluxes, files)
+
+
+def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, overrides=(), out=print):
+    """Simulate the demo night and run the pipeline on it; print a summary.
+
+    Parameters
+    ----------
+    workdir : path-like
+        Holds ``raw/`` (simulated files) and ``data/`` (database and products).
+    n_days : int, keyword-only
+    seed : int, keyword-only
+    overrides : iterable of str, keyword-only
+        Configuration overrides (``section.key=value``).
+    out : callable, keyword-only
+        Where the summary lines go.
+
+    Returns
+    -------
+    dict
+        Summary figures.
+    """
+    from dsa110.pipeline.batch import run_batch
+    from dsa110.pipeline.config import load_config
+    from dsa110.pipeline.context import PipelineContext
+
+    workdir = Path(workdir)
+    raw = workdir / "raw"
+    t0 = time.perf_counter()
+    if raw.exists() and any(raw.glob("*_sb??.hdf5")):
+        out(f"using the simulated files already in {raw}")
+        sky = None
+    else:
+        out(f"simulating {n_days} days (a calibrator tile and a target tile each) into {raw} ...")
+        sky = simulate_demo_night(raw, n_days=n_days, seed=seed)
+    defaults = [
+        f"runtime.data_dir={workdir / 'data'}",
+        "imaging.npix=1024", "imaging.cell_arcsec=6.0", "imaging.niter=300",
+        "imaging.major_cycles=2", "variability.preset=moderate", "variability.min_epochs=5",
+    ]
+    config = load_config(overrides=[*defaults, *overrides])
+    ctx = PipelineContext(config)
+    if sky is not None:
+        ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
+    t_sim = time.perf_counter() - t0
+    results = run_batch(raw, config, out=out)
+    summary = summarize_run(ctx, results)
+    summary["simulate_seconds"] = t_sim
+    summary["total_seconds"] = time.perf_counter() - t0
+    out("")
+    out(f"tiles processed   : {summary['processed']} (failed {summary['failed']}, skipped {summary['skipped']})")
+    out(f"calibrations      : {summary['calibrations']}")
+    out(f"images            : {summary['images']}")
+    out(f"sources measured  : {summary['sources']} ({summary['measurements']} measurements)")
+    out(f"ESE candidates    : {', '.join(summary['candidates']) or 'none'}")
+    if summary.get("lightcurve_png"):
+        out(f"ESE light curve   : {summary['lightcurve_png']}")
+    out(f"database          : {ctx.database_url}")
+    out(f"time              : {summary['total_seconds']:.0f} s (simulation {t_sim:.0f} s)")
+    return summary
+
+
+def summarize_run(ctx, results) -> dict:
+    """Counts from the database after a run, and the light curve of the top candidate."""
+    from sqlalchemy import func, select
+
+    from dsa110.db import session_scope
+    from dsa110.db.models import CalibrationSet, Candidate, Image, Measurement, Source
+
+    with session_scope(ctx.session_factory) as session:
+        counts = {
+            "calibrations": session.scalar(select(func.count()).select_from(CalibrationSet)),
+            "images": session.scalar(select(func.count()).select_from(Image)),
+            "sources": session.scalar(select(func.count()).select_from(Source)),
+            "measurements": session.scalar(select(func.count()).select_from(Measurement)),
+        }
+        names = [
+            s.name for s in session.scalars(
+                select(Source).join(Candidate, Candidate.source_id == Source.id).order_by(Candidate.score.desc())
+            )
+        ]
+    counts.update(
+        processed=sum(r.status == "processed" for r in results),
+        failed=sum(r.status == "failed" for r in results),
+        skipped=sum(r.status == "skipped" for r in results),
+        candidates=names,
+    )
+    if names:
+        from dsa110.variability import plot_lightcurve
+
+        store = ctx.variability_store
+        path = ctx.subdir("plots") / f"lightcurve-{names[0]}.png"
+        plot_lightcurve(store.lightcurve(names[0]), path)
+        counts["lightcurve_png"] = str(path)
+    return counts

@@ -1,0 +1,342 @@
+"""The pipeline's stages: each one calls the science package that does the work.
+
+open → flag → calibration (solve on a calibrator transit, or the newest valid
+solutions for this declination strip) → apply → image (rephased to the tile's
+median meridian) → forced photometry and source finding → variability. The
+pipeline adds no science of its own: these functions only choose parameters
+from the configuration and pass data between packages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dsa110.errors import DSA110Error
+from dsa110.pipeline.config import PipelineConfig
+
+__all__ = [
+    "CalibrationUnavailableError",
+    "CalibrationChoice",
+    "open_tile",
+    "flag_tile",
+    "find_calibrator_transit",
+    "solve_on_transit",
+    "choose_calibration",
+    "image_tile_products",
+    "measure_image",
+]
+
+
+class CalibrationUnavailableError(DSA110Error, RuntimeError):
+    """No calibration can be applied to a tile (no transit, no valid solutions)."""
+
+
+def utc_datetime(unix_seconds: float) -> dt.datetime:
+    """A timezone-aware UTC datetime from unix seconds."""
+    return dt.datetime.fromtimestamp(float(unix_seconds), tz=dt.timezone.utc)
+
+
+def open_tile(group, config: PipelineConfig):
+    """Open a group lazily with the configured missing-subband policy.
+
+    Parameters
+    ----------
+    group : ObservationGroup or sequence of path-like
+    config : PipelineConfig
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    from dsa110.io import open_observation
+
+    chunks = {"time": config.input.time_chunk} if config.input.time_chunk else None
+    return open_observation(group, missing=config.input.missing, chunks=chunks)
+
+
+def flag_tile(ds, config: PipelineConfig):
+    """Flag RFI with the configured strategy (lazy); a no-op when disabled."""
+    if not config.flagging.enabled:
+        return ds
+    from dsa110.flagging import flag_rfi
+
+    return flag_rfi(ds, strategy=config.flagging.strategy)
+
+
+def find_calibrator_transit(ds, config: PipelineConfig):
+    """The calibrator whose transit this tile holds, if any is usable.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    config : PipelineConfig
+
+    Returns
+    -------
+    (Calibrator, int) or None
+        The calibrator and the integration of its transit.
+    """
+    from dsa110.catalogs import CalibratorNotFoundError, best_calibrator, find_transit, get_calibrator
+
+    cal_cfg = config.calibration
+    try:
+        if cal_cfg.calibrator:
+            cal = get_calibrator(cal_cfg.calibrator)
+        else:
+            cal = best_calibrator(float(ds.attrs["pointing_dec"]), min_flux_jy=cal_cfg.min_calibrator_flux_jy)
+    except CalibratorNotFoundError:
+        return None
+    hit = find_transit(cal, np.asarray(ds["time"].values))
+    return None if hit is None else (cal, int(hit[0]))
+
+
+@dataclass
+class CalibrationChoice:
+    """The solutions a tile is calibrated with, and where they came from.
+
+    Attributes
+    ----------
+    solutions : xarray.Dataset
+    calibration_set_id : int
+    solved_here : bool
+        True when this tile held the calibrator transit they were solved on.
+    calibrator : str
+    """
+
+    solutions: object
+    calibration_set_id: int
+    solved_here: bool
+    calibrator: str
+
+
+def solve_on_transit(ds, cal, config: PipelineConfig):
+    """Rephase to the calibrator and solve bandpass and gains.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The (flagged) tile holding the transit.
+    cal : Calibrator
+    config : PipelineConfig
+
+    Returns
+    -------
+    xarray.Dataset
+        The solution table with QA metrics.
+    """
+    from dsa110.calibration import solve_calibration
+    from dsa110.phasing import rephase
+
+    c = config.calibration
+    return solve_calibration(
+        rephase(ds, (cal.ra, cal.dec)), cal, solint=c.gain_solint, gain_mode=c.gain_mode,
+        refant=c.refant, min_snr=c.min_snr, min_baselines=c.min_baselines,
+        uvmin_lambda=c.uvmin_lambda,
+    )
+
+
+def solutions_pass_qa(solutions, antennas) -> tuple[bool, dict]:
+    """Whether a solution table is good enough to register for a strip.
+
+    At least half of the antennas with data must have solutions.
+
+    Parameters
+    ----------
+    solutions : xarray.Dataset
+        A solution table.
+    antennas : array-like of int
+        Numbers of the antennas with data in the tile.
+
+    Returns
+    -------
+    bool, dict
+        The verdict and the QA summary stored with the calibration set.
+    """
+    frac = np.asarray(solutions["QA_FLAG_FRACTION"].sel(antenna=np.asarray(antennas)).values, dtype=np.float64)
+    solved = float(np.mean(frac < 1.0)) if frac.size else 0.0
+    qa = {"antennas_solved_fraction": solved, "median_flag_fraction": float(np.median(frac)) if frac.size else 1.0}
+    return solved >= 0.5, qa
+
+
+def choose_calibration(ds, ctx, *, group_id: str, observation_id: int | None, job_id: int | None):
+    """Solve on this tile's calibrator transit, or find valid solutions for it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The flagged tile.
+    ctx : PipelineContext
+    group_id : str
+    observation_id, job_id : int or None
+        For provenance.
+
+    Returns
+    -------
+    CalibrationChoice
+
+    Raises
+    ------
+    CalibrationUnavailableError
+        When the tile holds no usable transit and no registered solutions cover
+        its time (± the validity window) and declination (± the allowed offset):
+        never another strip's solutions.
+    """
+    from dsa110.calibration import load_solutions, save_solutions
+    from dsa110.db import CalibrationRepository, ProductRepository, session_scope
+
+    from dsa110.pipeline.context import code_version
+
+    cfg = ctx.config
+    times = np.asarray(ds["time"].values)
+    dec_deg = float(np.degrees(ds.attrs["pointing_dec"]))
+    transit = find_calibrator_transit(ds, cfg)
+    if transit is not None:
+        cal, idx = transit
+        solutions = solve_on_transit(ds, cal, cfg)
+        antennas = np.union1d(ds["antenna1"].values, ds["antenna2"].values)
+        passed, qa = solutions_pass_qa(solutions, antennas)
+        path = ctx.subdir("caltables") / f"{group_id}.zarr"
+        save_solutions(solutions, path, overwrite=True)
+        name = cal.alt_name or cal.name
+        validity = dt.timedelta(hours=cfg.calibration.validity_hours)
+        with session_scope(ctx.session_factory) as session:
+            calset = CalibrationRepository(session).add(
+                f"{group_id}-{name}", calibrator=name, reference_time=utc_datetime(times[idx]),
+                dec_deg=dec_deg, validity=validity, qa_passed=passed, qa=qa,
+            )
+            ProductRepository(session).register(
+                "caltable", path, code_version=code_version(),
+                parameters=cfg.calibration.model_dump(mode="json"),
+                observation_id=observation_id, calibration_set_id=calset.id, job_id=job_id,
+            )
+            calset_id = calset.id
+        if passed:
+            return CalibrationChoice(solutions, calset_id, True, name)
+        failed_here = f"; the solutions on {name} in this tile failed QA ({qa})"
+    else:
+        failed_here = ""
+    with session_scope(ctx.session_factory) as session:
+        calset = CalibrationRepository(session).find_valid(
+            utc_datetime(times[0]), utc_datetime(times[-1]), dec_deg=dec_deg,
+            max_dec_offset_deg=cfg.calibration.max_dec_offset_deg,
+        )
+        if calset is None:
+            raise CalibrationUnavailableError(
+                f"tile {group_id} (dec {dec_deg:+.2f} deg, {utc_datetime(times[0]).isoformat()}): "
+                "no calibrator transit in this tile and no QA-passed solutions within "
+                f"±{cfg.calibration.validity_hours:g} h and ±{cfg.calibration.max_dec_offset_deg:g} deg "
+                f"of declination; process a calibrator tile of this strip first{failed_here}"
+            )
+        products = ProductRepository(session).list(kind="caltable", calibration_set_id=calset.id).items
+        if not products:
+            raise CalibrationUnavailableError(f"calibration set {calset.name}: its solution table is not registered")
+        path, calset_id, name = products[0].path, calset.id, calset.calibrator
+    return CalibrationChoice(load_solutions(path), calset_id, False, name)
+
+
+def image_tile_products(ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None):
+    """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Calibrated tile.
+    config : PipelineConfig
+    prefix : Path
+        Output prefix (``PREFIX-image.fits`` ...).
+    catalog_positions : (ra, dec) arrays in radians, optional
+        CLEAN mask centres (known sources).
+
+    Returns
+    -------
+    ImageProducts, dict of str to Path
+    """
+    from dsa110.imaging.imager import ImageGeometry
+    from dsa110.imaging.fits import write_products
+    from dsa110.imaging.modes import image_tile
+
+    im = config.imaging
+    geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
+    # Grid in as many chunks as threads: each chunk grids onto its own full set
+    # of w planes before they are summed, so per-subband chunks would multiply
+    # that cost by 16.
+    ds = ds.chunk({"frequency": -1, "time": -1})
+    products = image_tile(
+        ds, center="median_meridian", geometry=geometry, weighting=im.weighting, robust=im.robust,
+        niter=im.niter, auto_threshold=im.threshold_sigma, max_major=im.major_cycles,
+        mask_sources=catalog_positions, pb_limit=im.pb_limit,
+    )
+    files = write_products(products, prefix, png=True, overwrite=True)
+    return products, files
+
+
+def catalog_in_field(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
+    """Reference-survey sources in a field above the configured flux limit."""
+    store = ctx.catalog_store
+    survey = ctx.config.photometry.survey
+    if survey not in store.surveys():
+        return None
+    cat = store.cone_search(ra_deg, dec_deg, radius_deg, surveys=[survey])
+    return cat[cat["flux_int"] >= ctx.config.photometry.min_catalog_flux_jy].reset_index(drop=True)
+
+
+def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
+    """Forced photometry at catalog positions, blind source finding and QA on one image.
+
+    Parameters
+    ----------
+    image_path : Path
+        Primary-beam-corrected FITS image.
+    ctx : PipelineContext
+    image_id : str
+        The image's id in the measurement table.
+    time_mjd : float
+        The image's epoch.
+
+    Returns
+    -------
+    measurements : pandas.DataFrame
+        The variability measurement contract (one row per catalog source measured).
+    sources : pandas.DataFrame
+        Blind detections.
+    qa : QAReport or None
+        None when no reference catalog is available.
+    """
+    import pandas as pd
+
+    from dsa110.photometry import estimate_background, find_sources, forced_photometry, image_qa, read_image
+
+    image = read_image(image_path)
+    ny, nx = image.data.shape
+    centre = image.wcs.pixel_to_world(nx / 2, ny / 2)
+    radius = float(np.hypot(nx, ny) / 2 * abs(image.wcs.wcs.cdelt[0]))
+    background = estimate_background(image.data, beam_fwhm_pix=image.beam.fwhm_pixels(image.wcs))
+    sources = find_sources(
+        image, seed=ctx.config.photometry.find_seed_sigma,
+        flood=ctx.config.photometry.find_flood_sigma, background=background,
+    )
+    catalog = catalog_in_field(ctx, centre.ra.deg, centre.dec.deg, radius)
+    if catalog is None or catalog.empty:
+        return pd.DataFrame(columns=["source_id", "image_id", "time", "flux", "flux_err", "ra", "dec", "snr"]), sources, None
+    forced = forced_photometry(image, catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), background=background)
+    qa = image_qa(image, catalog, sources=sources, background=background)
+    good = forced["inside"].to_numpy() & np.isfinite(forced["flux"].to_numpy()) & (forced["flux_err"].to_numpy() > 0)
+    rows = pd.DataFrame({
+        "source_id": catalog["name"].astype(str).to_numpy()[good],
+        "image_id": image_id,
+        "time": time_mjd,
+        "flux": forced["flux"].to_numpy()[good],
+        "flux_err": forced["flux_err"].to_numpy()[good],
+        "ra": catalog["ra"].to_numpy()[good],
+        "dec": catalog["dec"].to_numpy()[good],
+        "snr": forced["snr"].to_numpy()[good],
+        "is_reference": (~catalog["resolved"].to_numpy(dtype=bool))[good] & (forced["snr"].to_numpy()[good] > 20),
+        "qa_ok": bool(all(qa.checks.values())) if isinstance(qa.checks, dict) else True,
+        "image_ra": centre.ra.deg,
+        "image_dec": centre.dec.deg,
+    })
+    return rows, sources, qa

@@ -1,0 +1,358 @@
+"""Processing one tile end to end, recorded in the database.
+
+:func:`process_tile` is the unit of work of every runner (``dsa110 run``,
+``reprocess`` on a Dask cluster, ``watch``): it holds a per-group lock, skips
+groups already processed (unless forced), runs the stages, writes products
+under temporary names and renames them into place, records everything with
+provenance, and records a failure (with its error) instead of raising, so a
+batch goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsa110.io.groups import ObservationGroup, group_files
+from dsa110.pipeline.config import PipelineConfig
+from dsa110.pipeline.context import PipelineContext, code_version
+from dsa110.pipeline.logs import JobLog
+from dsa110.pipeline.stages import (
+    catalog_in_field,
+    choose_calibration,
+    flag_tile,
+    image_tile_products,
+    measure_image,
+    open_tile,
+    utc_datetime,
+)
+
+__all__ = ["TileResult", "process_tile", "as_group"]
+
+
+@dataclass
+class TileResult:
+    """What happened to one tile.
+
+    Attributes
+    ----------
+    group_id : str
+    status : {"processed", "skipped", "failed", "locked"}
+    seconds : float
+    error : str or None
+    image : str or None
+        Path of the primary-beam-corrected image.
+    n_measurements : int
+    calibrator : str or None
+        The calibrator of the solutions applied.
+    solved_here : bool
+    rms : float or None
+        Image noise, Jy/beam.
+    timings : dict
+        Seconds per stage.
+    """
+
+    group_id: str
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+    image: str | None = None
+    n_measurements: int = 0
+    calibrator: str | None = None
+    solved_here: bool = False
+    rms: float | None = None
+    timings: dict = field(default_factory=dict)
+
+
+def as_group(group) -> ObservationGroup:
+    """Accept an ObservationGroup, a directory of one group, or a list of files."""
+    if isinstance(group, ObservationGroup):
+        return group
+    from dsa110.io.observation import resolve_inputs
+
+    groups = group_files(resolve_inputs(group))
+    if len(groups) != 1:
+        raise ValueError(f"expected the files of one group, got {len(groups)} groups")
+    return groups[0]
+
+
+def _register_observation(ctx, group: ObservationGroup, ds):
+    from dsa110.db import NotFoundError, ObservationRepository, session_scope
+
+    times = np.asarray(ds["time"].values)
+    half = float(np.median(ds["integration_time"].values)) / 2
+    ra = float(np.degrees(np.arctan2(np.mean(np.sin(ds["phase_center_ra"].values)),
+                                     np.mean(np.cos(ds["phase_center_ra"].values)))) % 360)
+    with session_scope(ctx.session_factory) as session:
+        repo = ObservationRepository(session)
+        try:
+            obs = repo.get_by_group(group.group_id)
+        except NotFoundError:
+            obs = repo.add(
+                group.group_id, start_time=utc_datetime(times[0] - half), end_time=utc_datetime(times[-1] + half),
+                dec_deg=float(np.degrees(ds.attrs["pointing_dec"])), ra_deg=ra,
+                status="complete" if group.complete else "incomplete",
+            )
+            for f in group.files:
+                repo.add_file(obs, str(f.path), subband=f.subband, start_time=f.timestamp,
+                              size_bytes=f.path.stat().st_size)
+        return obs.id, obs.status
+
+
+def _already_processed(ctx, group_id: str) -> bool:
+    from dsa110.db import NotFoundError, ObservationRepository, session_scope
+
+    with session_scope(ctx.session_factory) as session:
+        try:
+            return ObservationRepository(session).get_by_group(group_id).status == "processed"
+        except NotFoundError:
+            return False
+
+
+def _set_status(ctx, observation_id, status, qa=None):
+    from dsa110.db import ObservationRepository, session_scope
+
+    with session_scope(ctx.session_factory) as session:
+        ObservationRepository(session).set_status(observation_id, status, qa=qa)
+
+
+def _publish(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a finished product directory into place, replacing an older one whole."""
+    if final_dir.exists():
+        old = final_dir.with_name(final_dir.name + f".old-{os.getpid()}")
+        final_dir.rename(old)
+        tmp_dir.rename(final_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp_dir.rename(final_dir)
+
+
+def _record_products(ctx, *, obs_id, job_id, calset_id, group, products, files, final_dir, rms):
+    """Register the image products, the image, and return the image's database id."""
+    from dsa110.db import ImageRepository, ProductRepository, session_scope
+
+    from sqlalchemy import select
+
+    from dsa110.db.models import ObservationFile, Product
+
+    params = ctx.config.imaging.model_dump(mode="json")
+    with session_scope(ctx.session_factory) as session:
+        prepo = ProductRepository(session)
+        file_ids = list(session.scalars(select(ObservationFile.id).where(ObservationFile.observation_id == obs_id)))
+        caltables = [] if calset_id is None else list(session.scalars(
+            select(Product.id).where(Product.calibration_set_id == calset_id, Product.kind == "caltable")))
+        registered = {}
+        for name, path in files.items():
+            kind = "plot" if str(path).endswith(".png") else "image"
+            final = final_dir / Path(path).name
+            registered[name] = prepo.register(
+                kind, final, code_version=code_version(), parameters=params,
+                inputs_files=file_ids, inputs_products=caltables, job_id=job_id,
+                observation_id=obs_id, calibration_set_id=calset_id,
+            )
+        n = products.restored.shape[0]
+        image = ImageRepository(session).add(
+            registered["image-pb"], name=f"{group.group_id}-image-pb",
+            obs_time=utc_datetime(products.mid_time),
+            ra_deg=float(np.degrees(products.centre[0])) % 360, dec_deg=float(np.degrees(products.centre[1])),
+            radius_deg=n * products.cell_arcsec / 3600 / 2, n_x=n, n_y=n, cell_arcsec=products.cell_arcsec,
+            frequency_hz=products.ref_frequency, bandwidth_hz=products.bandwidth, kind="tile",
+            observation_id=obs_id, rms_jy=rms, beam_major_arcsec=products.beam.bmaj,
+            beam_minor_arcsec=products.beam.bmin, beam_pa_deg=products.beam.bpa,
+        )
+        return image.id
+
+
+def _record_measurements(ctx, measurements, image_db_id):
+    """Store measurements (creating catalog sources on first sight)."""
+    from dsa110.db import SourceRepository, session_scope
+
+    if measurements.empty:
+        return {}
+    ids = {}
+    with session_scope(ctx.session_factory) as session:
+        repo = SourceRepository(session)
+        for row in measurements.itertuples(index=False):
+            found = repo.list(name=row.source_id, limit=1).items
+            source = found[0] if found else repo.add(
+                row.source_id, ra_deg=float(row.ra), dec_deg=float(row.dec),
+                catalog=ctx.config.photometry.survey,
+            )
+            ids[row.source_id] = source.id
+            repo.add_measurements(source.id, [{
+                "time": utc_datetime((row.time - 40587.0) * 86400.0), "flux_jy": float(row.flux),
+                "flux_err_jy": float(row.flux_err), "snr": float(row.snr), "forced": True,
+                "image_id": image_db_id, "flagged": not bool(row.qa_ok),
+            }])
+    return ids
+
+
+def _update_variability(ctx, measurements, source_ids):
+    """Incremental metrics and ESE candidates, mirrored into the database."""
+    from dsa110.db import CandidateRepository, SourceRepository, session_scope
+
+    cfg = ctx.config.variability
+    store = ctx.variability_store
+    store.update(measurements, source="tile measurements")
+    metrics = store.metrics()
+    touched = metrics.loc[metrics.index.intersection(list(source_ids))]
+    candidates = store.candidates(preset=cfg.preset, min_epochs=cfg.min_epochs)
+    with session_scope(ctx.session_factory) as session:
+        srepo = SourceRepository(session)
+        for name, row in touched.iterrows():
+            srepo.set_variability(
+                source_ids[name], n_measurements=int(row["n"]), mean_flux_jy=float(row["mean_flux"]),
+                std_flux_jy=float(row["std_flux"]) if np.isfinite(row["std_flux"]) else 0.0,
+                modulation_index=float(row["v"]) if np.isfinite(row["v"]) else 0.0,
+                eta=float(row["eta"]) if np.isfinite(row["eta"]) else 0.0,
+                chi2_reduced=float(row["chi2_nu"]) if np.isfinite(row["chi2_nu"]) else 0.0,
+                max_deviation_sigma=float(row["sigma_dev"]) if np.isfinite(row["sigma_dev"]) else None,
+            )
+        crepo = CandidateRepository(session)
+        existing = {c.source_id for c in crepo.list(kind="ese", limit=10_000).items}
+        for name, row in candidates.iterrows():
+            if name not in source_ids or source_ids[name] in existing or not bool(row.get("is_ese", True)):
+                continue
+            crepo.add(
+                source_ids[name], score=float(row["score"]),
+                time_start=utc_datetime((float(row["time_start"]) - 40587.0) * 86400.0),
+                time_end=utc_datetime((float(row["time_stop"]) - 40587.0) * 86400.0), kind="ese",
+                details={"preset": cfg.preset, "label": str(row.get("label", "")),
+                         "sigma_dev": float(row["sigma_dev"]), "chi2_nu": float(row["chi2_nu"]),
+                         "eta": float(row["eta"])},
+            )
+    return len(candidates)
+
+
+def process_tile(group, config: PipelineConfig, *, force: bool | None = None) -> TileResult:
+    """Process one tile: open, flag, calibrate, image, measure, update variability.
+
+    Parameters
+    ----------
+    group : ObservationGroup, path-like or sequence of path-like
+        The tile's files.
+    config : PipelineConfig
+    force : bool, optional, keyword-only
+        Reprocess a tile already processed (default: ``config.runtime.force``).
+
+    Returns
+    -------
+    TileResult
+        ``status`` is ``"failed"`` (with ``error``) rather than raising for a
+        bad tile, so that a batch continues.
+    """
+    from dsa110.db import JobRepository, LockHeldError, hold_lock, session_scope
+
+    start = time.perf_counter()
+    ctx = PipelineContext(config)
+    group = as_group(group)
+    force = config.runtime.force if force is None else force
+    if not force and _already_processed(ctx, group.group_id):
+        return TileResult(group.group_id, "skipped", time.perf_counter() - start)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        with hold_lock(ctx.session_factory, f"tile:{group.group_id}", owner=owner,
+                       ttl=dt.timedelta(hours=2)):
+            if not force and _already_processed(ctx, group.group_id):
+                return TileResult(group.group_id, "skipped", time.perf_counter() - start)
+            return _run_locked(ctx, group, start)
+    except LockHeldError as exc:
+        return TileResult(group.group_id, "locked", time.perf_counter() - start, error=str(exc))
+
+
+def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> TileResult:
+    from dsa110.db import JobRepository, session_scope
+
+    cfg = ctx.config
+    result = TileResult(group.group_id, "failed")
+    with session_scope(ctx.session_factory) as session:
+        job = JobRepository(session).create("tile", parameters={"group_id": group.group_id,
+                                                                "config": cfg.model_dump(mode="json")})
+        JobRepository(session).mark_running(job.id, runner_key=f"{socket.gethostname()}:{os.getpid()}")
+        job_id = job.id
+    log = JobLog(ctx.subdir("logs") / f"job-{job_id}.jsonl", tile=group.group_id, job_id=job_id)
+    obs_id = None
+    final_dir = ctx.subdir("products") / group.group_id
+    tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
+    try:
+        with log.stage("open", result.timings):
+            ds = open_tile(group, cfg)
+            obs_id, _ = _register_observation(ctx, group, ds)
+            _set_status(ctx, obs_id, "processing")
+        with log.stage("flag", result.timings):
+            ds = flag_tile(ds, cfg)
+        if cfg.calibration.enabled:
+            with log.stage("calibrate", result.timings):
+                from dsa110.calibration import apply_calibration
+
+                choice = choose_calibration(ds, ctx, group_id=group.group_id, observation_id=obs_id, job_id=job_id)
+                ds = apply_calibration(ds, choice.solutions)
+                result.calibrator, result.solved_here = choice.calibrator, choice.solved_here
+                calset_id = choice.calibration_set_id
+        else:
+            calset_id = None
+        with log.stage("image", result.timings):
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            tmp_dir.mkdir(parents=True)
+            ra_c = float(np.degrees(np.median(ds["phase_center_ra"].values)))
+            dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
+            half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
+            cat = catalog_in_field(ctx, ra_c, dec_c, half_width * 1.4)
+            mask = None if cat is None or cat.empty else (np.radians(cat["ra"].to_numpy()), np.radians(cat["dec"].to_numpy()))
+            products, files = image_tile_products(ds, cfg, tmp_dir / group.group_id, catalog_positions=mask)
+            result.rms = float(products.sigma)
+        with log.stage("photometry", result.timings):
+            time_mjd = products.mid_time / 86400.0 + 40587.0
+            measurements, sources, qa = measure_image(
+                files["image-pb"], ctx, image_id=group.group_id, time_mjd=time_mjd
+            )
+            if not sources.empty:
+                from dsa110.photometry import write_table
+
+                write_table(sources, tmp_dir / f"{group.group_id}-sources.csv")
+        with log.stage("record", result.timings):
+            _publish(tmp_dir, final_dir)
+            files = {k: final_dir / Path(v).name for k, v in files.items()}
+            image_db_id = _record_products(
+                ctx, obs_id=obs_id, job_id=job_id, calset_id=calset_id, group=group,
+                products=products, files=files, final_dir=final_dir, rms=result.rms,
+            )
+            source_ids = _record_measurements(ctx, measurements, image_db_id)
+        with log.stage("variability", result.timings):
+            if not measurements.empty:
+                _update_variability(ctx, measurements, source_ids)
+        qa_dict = None if qa is None else {"flux_ratio": _finite(qa.flux_ratio), "completeness": _finite(qa.completeness),
+                                           "rms": _finite(qa.rms), "checks": {k: bool(v) for k, v in qa.checks.items()}}
+        _set_status(ctx, obs_id, "processed", qa=qa_dict)
+        result.status = "processed"
+        result.image = str(files["image-pb"])
+        result.n_measurements = int(len(measurements))
+        error = None
+    except Exception as exc:  # noqa: BLE001 - a failed tile is recorded, the batch goes on
+        error = f"{type(exc).__name__}: {exc}"
+        log.event("error", error=error, traceback=traceback.format_exc())
+        result.error = error
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if obs_id is not None:
+            _set_status(ctx, obs_id, "failed", qa={"error": error})
+    finally:
+        result.seconds = time.perf_counter() - start
+        log.event("finished", status=result.status, seconds=result.seconds)
+        with session_scope(ctx.session_factory) as session:
+            repo = JobRepository(session)
+            repo.append_log(job_id, log.text())
+            repo.mark_finished(job_id, error=result.error)
+    return result
+
+
+def _finite(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
