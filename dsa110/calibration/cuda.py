@@ -151,7 +151,7 @@ def predict_vis(
     if on_gpu:
         re = xp.zeros((n_time, n_bl, n_chan), xp.float64)
         im = xp.zeros_like(re)
-        dev = args[:5] + [args[5]] + args[6:8] + args[8:] + [re, im]
+        dev = args + [re, im]  # CuPy arrays go to the kernel as they are
     else:
         dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
         re = cuda.to_device(np.zeros((n_time, n_bl, n_chan)))
