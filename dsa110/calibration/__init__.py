@@ -90,8 +90,9 @@ def solve_calibration(
     ----------
     ds : xarray.Dataset
         Visibility dataset phased to (near) the calibrator.
-    calibrator : source or sequence of sources
-        A :class:`~dsa110.catalogs.calibrators.Calibrator` or any sky model
+    calibrator : str, source or sequence of sources
+        A calibrator name (:func:`dsa110.catalogs.calibrators.get_calibrator`),
+        a :class:`~dsa110.catalogs.calibrators.Calibrator`, or any sky model
         accepted by :func:`~dsa110.calibration.predict.sky_arrays`.
     solint : str or float, keyword-only
         Gain solution interval (``"inf"``, ``"int"``, seconds).
@@ -109,6 +110,10 @@ def solve_calibration(
     xarray.Dataset
         Solution table (:mod:`dsa110.calibration.tables`) with QA metrics.
     """
+    if isinstance(calibrator, str):
+        from dsa110.catalogs.calibrators import get_calibrator  # deferred: catalogue load
+
+        calibrator = get_calibrator(calibrator)
     common = dict(
         refant=refant,
         min_snr=min_snr,
