@@ -111,7 +111,9 @@ def solve_calibration(
         Solution table (:mod:`dsa110.calibration.tables`) with QA metrics.
     """
     if isinstance(calibrator, str):
-        from dsa110.catalogs.calibrators import get_calibrator  # deferred: catalogue load
+        from dsa110.catalogs.calibrators import (
+            get_calibrator,  # deferred: catalogue load
+        )
 
         calibrator = get_calibrator(calibrator)
     common = dict(
