@@ -157,6 +157,7 @@ class Imager:
     phase_centre: tuple
     params: dict = field(default_factory=dict)
     nthreads: int = 1
+    u_max: float | None = None
 
     @classmethod
     def from_dataset(cls, ds, *, geometry=None, weighting="briggs", robust=0.0,
@@ -229,12 +230,12 @@ class Imager:
         w_range = (float(wabs[0]) * freq.min() / SPEED_OF_LIGHT,
                    float(wabs[1]) * freq.max() / SPEED_OF_LIGHT)
         plan = plan_gridding(epsilon=geometry.epsilon, dtype=vis.dtype, w_range=w_range,
-                             do_wgridding=geometry.do_wgridding, **grid)
+                             do_wgridding=geometry.do_wgridding, u_max=umax, **grid)
         params = dict(npix=n, cell_arcsec=geometry.cell_arcsec, epsilon=geometry.epsilon,
                       wgridding=geometry.do_wgridding, weighting=weighting, robust=robust,
                       taper_arcsec=taper_arcsec, uv_range=list(uv_range))
         return cls(ds, geometry, uvw, vis, weights, freq, plan, float(sum_w), centre,
-                   params, nthreads)
+                   params, nthreads, umax)
 
     @property
     def ref_frequency(self):
@@ -291,7 +292,8 @@ class Imager:
             plan = plan_gridding(npix_x=n, npix_y=n, pixsize_x=plan.pixsize_x,
                                  pixsize_y=plan.pixsize_y, epsilon=plan.kernel.epsilon,
                                  dtype=plan.real_dtype, w_range=w_range if plan.do_wgridding
-                                 else (0.0, 0.0), do_wgridding=plan.do_wgridding)
+                                 else (0.0, 0.0), do_wgridding=plan.do_wgridding,
+                                 u_max=self.u_max)
         img = imaging_dask.dirty_image(self.uvw, ones, self.weights, self.freq, plan=plan,
                                        nthreads=self.nthreads)
         return np.asarray(img.compute()) / self.sum_weights

@@ -2,9 +2,10 @@
 
 The kernel is ``φ(t) = exp(β (sqrt(1 − t²) − 1))`` on ``|t| ≤ 1`` (Barnett et al.
 2019), spread over ``support`` grid cells. Its parameters follow from the requested
-accuracy ``epsilon`` at an oversampling factor ``σ = 2`` with the FINUFFT rule
-``support = ceil(log10(10 / ε)) + 1`` (one cell more than FINUFFT, which covers
-the extra error of gridding in ``w`` too) and ``β = 2.30 · support``.
+accuracy ``epsilon`` at an oversampling factor ``σ = 1.5`` (as ducc0 typically
+picks) with the FINUFFT rules ``support = ceil(ln(1/ε) / (π sqrt(1 − 1/σ))) + 1``
+(one cell more than FINUFFT, for the extra error of gridding in ``w`` too) and
+``β = 0.97 π (1 − 1/(2σ)) · support``.
 
 For speed the gridding loops never evaluate ``exp`` and ``sqrt``: the kernel's
 ``support`` values at fractional offset ``x ∈ [0, 1)`` are each a polynomial in
@@ -25,7 +26,7 @@ import numpy as np
 __all__ = ["ESKernel", "es_kernel", "es_correction", "choose_kernel"]
 
 #: Oversampling factor of the uv grid (and of the w planes).
-OVERSAMPLING = 2.0
+OVERSAMPLING = 1.5
 #: Smallest accuracy per precision (the float32 grid cannot do better).
 MIN_EPSILON = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-11}
 
@@ -46,12 +47,15 @@ class ESKernel:
         ``a`` at fractional offset ``x``.
     epsilon : float
         The accuracy it was chosen for.
+    oversampling : float
+        Grid oversampling factor σ the kernel is designed for.
     """
 
     support: int
     beta: float
     coeffs: np.ndarray
     epsilon: float
+    oversampling: float = 2.0
 
     def correction(self, nu):
         """Fourier transform of the kernel at ``nu`` cycles per cell (see :func:`es_correction`)."""
@@ -115,14 +119,14 @@ def es_correction(nu, *, support, beta):
 
 def _fit_coeffs(support, beta, epsilon):
     """Monomial coefficients of the kernel's values as polynomials of the offset."""
-    x = 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, 64)))  # Chebyshev points on [0, 1]
+    x = 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, 160)))  # Chebyshev points on [0, 1]
     a = np.arange(support)
     t = (x[:, None] - support / 2.0 + a[None, :]) * (2.0 / support)
     exact = es_kernel(t, beta=beta)
     xt = np.linspace(0.0, 1.0, 257)
     tt = (xt[:, None] - support / 2.0 + a[None, :]) * (2.0 / support)
     exact_t = es_kernel(tt, beta=beta)
-    for degree in range(support + 1, support + 12):
+    for degree in range(support + 1, support + 24):
         coeffs = np.polyfit(x, exact, degree)  # (degree + 1, support)
         approx = np.stack([np.polyval(coeffs[:, j], xt) for j in a], axis=1)
         if np.max(np.abs(approx - exact_t)) < 0.02 * epsilon:
@@ -157,7 +161,11 @@ def choose_kernel(epsilon, dtype=np.float64):
         raise ValueError(
             f"epsilon={epsilon!r} must lie in [{minimum:g}, 0.1) for {dtype.name} data"
         )
-    support = int(np.ceil(np.log10(10.0 / epsilon))) + 1
+    # FINUFFT's width for oversampling σ, plus one cell for the error of w-gridding;
+    # σ = 1.5 (smaller FFTs) down to 1e-7, σ = 2 (shorter kernels) below
+    sigma = OVERSAMPLING if epsilon >= 1e-7 else 2.0
+    support = int(np.ceil(np.log(1.0 / epsilon) / (np.pi * np.sqrt(1.0 - 1.0 / sigma)))) + 1
     support = max(3, min(support, 16))
-    beta = 2.30 * support
-    return ESKernel(support, beta, _fit_coeffs(support, beta, epsilon), float(epsilon))
+    beta = 0.97 * np.pi * (1.0 - 1.0 / (2.0 * sigma)) * support
+    coeffs = _fit_coeffs(support, beta, epsilon)
+    return ESKernel(support, beta, coeffs, float(epsilon), sigma)
