@@ -119,3 +119,16 @@ def test_cli_synth_then_ingest(tmp_path):
     st.ingest(out, "nvss")
     res = st.cone_search(50, 20, 0.5)
     assert len(res) == st.meta("nvss")["n_sources"] > 0
+
+
+def test_cli_master(tmp_path, nvss_fits, racs_xml):
+    st = str(tmp_path / "st")
+    assert main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st]) == 0
+    assert main(["catalog", "ingest", str(racs_xml), "--survey", "racs", "--store", st]) == 0
+    out = tmp_path / "master.parquet"
+    assert main(["catalog", "master", str(out), "--store", st]) == 0
+    import pandas as pd
+
+    m = pd.read_parquet(out).sort_values("dec")
+    # the RACS component at dec -30.5 is flagged, so only NVSS measured it
+    assert len(m) == 3 and m["n_racs"].tolist() == [0, 1, 1]
