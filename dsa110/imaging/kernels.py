@@ -390,6 +390,7 @@ def _horner_one(coeffs, x, a):
 def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coeffs,
                 plane, pixx, pixy, w0, dw, do_w, nstrips, nplanes, nwork):
     ngx, ngy = grid.shape
+    gridf = grid.view(grid.real.dtype)
     support = coeffs.shape[1]
     half = support / 2.0
     rcoeffs = coeffs.astype(grid.real.dtype)
@@ -402,6 +403,7 @@ def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coef
         for t in prange(nwork):
             ku = np.empty(support, dtype=grid.real.dtype)
             kv = np.empty(support, dtype=grid.real.dtype)
+            kvr = np.empty(2 * support, dtype=grid.real.dtype)
             strip = parity + 2 * t
             while strip < nstrips:
                 for p0 in range(pfirst, plast + 1):
@@ -431,11 +433,19 @@ def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coef
                             iu = (int(iu0) + ngx) % ngx
                             jv0 = (int(iv0) + ngy) % ngy
                             if iu + support <= ngx and jv0 + support <= ngy:
+                                # real arithmetic on a float view: contiguous 2W floats
+                                # per grid row, which LLVM vectorizes
+                                vre = val.real
+                                vim = val.imag
+                                for b in range(support):
+                                    kvr[2 * b] = vre * kv[b]
+                                    kvr[2 * b + 1] = vim * kv[b]
+                                j0 = 2 * jv0
                                 for a in range(support):
-                                    vu = val * ku[a]
-                                    gr = grid[iu + a]
-                                    for b in range(support):
-                                        gr[jv0 + b] += vu * kv[b]
+                                    gr = gridf[iu + a, j0 : j0 + 2 * support]
+                                    k = ku[a]
+                                    for b in range(2 * support):
+                                        gr[b] += k * kvr[b]
                                 continue
                             for a in range(support):
                                 vu = val * ku[a]
