@@ -102,9 +102,6 @@ def image_header(*, npix, cell_arcsec, centre, ref_frequency, bandwidth, beam=No
     site = default_site()
     xyz = _site_xyz(site)
     h["OBSGEO-X"], h["OBSGEO-Y"], h["OBSGEO-Z"] = xyz
-    h["OBSGEO-L"] = float(np.degrees(site.longitude_rad))
-    h["OBSGEO-B"] = float(np.degrees(site.latitude_rad))
-    h["OBSGEO-H"] = float(site.height_m)
     h["ORIGIN"] = "dsa110"
     for line in history:
         h.add_history(str(line))

@@ -465,6 +465,7 @@ def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coef
 def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coeffs,
                   plane, pixx, pixy, w0, dw, do_w, nstrips, nplanes, nwork):
     ngx, ngy = grid.shape
+    gridf = grid.view(grid.real.dtype)
     support = coeffs.shape[1]
     half = support / 2.0
     rcoeffs = coeffs.astype(grid.real.dtype)
@@ -476,6 +477,8 @@ def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, co
     for t in prange(nwork):
         ku = np.empty(support, dtype=grid.real.dtype)
         kv = np.empty(support, dtype=grid.real.dtype)
+        kv2 = np.empty(2 * support, dtype=grid.real.dtype)
+        acc2 = np.empty(2 * support, dtype=grid.real.dtype)
         for strip in range(t, nstrips, nwork):
             for p0 in range(pfirst, plast + 1):
                 key = p0 * nstrips + strip
@@ -496,12 +499,24 @@ def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, co
                         jv0 = (int(iv0) + ngy) % ngy
                         acc = grid[0, 0] * 0
                         if iu + support <= ngx and jv0 + support <= ngy:
+                            # real arithmetic on a float view (vectorizable)
+                            for b in range(support):
+                                kv2[2 * b] = kv[b]
+                                kv2[2 * b + 1] = kv[b]
+                                acc2[2 * b] = 0
+                                acc2[2 * b + 1] = 0
+                            j0 = 2 * jv0
                             for a in range(support):
-                                gr = grid[iu + a]
-                                inner = grid[0, 0] * 0
-                                for b in range(support):
-                                    inner += gr[jv0 + b] * kv[b]
-                                acc += inner * ku[a]
+                                gr = gridf[iu + a, j0 : j0 + 2 * support]
+                                k = ku[a]
+                                for b in range(2 * support):
+                                    acc2[b] += k * gr[b] * kv2[b]
+                            sre = acc2[0] * 0
+                            sim = acc2[0] * 0
+                            for b in range(support):
+                                sre += acc2[2 * b]
+                                sim += acc2[2 * b + 1]
+                            acc = grid[0, 0] * 0 + sre + 1j * sim
                             iu = -1
                         for a in range(support if iu >= 0 else 0):
                             inner = grid[0, 0] * 0
