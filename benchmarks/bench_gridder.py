@@ -27,7 +27,9 @@ def main():
     parser.add_argument("--cell", type=float, default=3.0, help="arcsec")
     parser.add_argument("--epsilon", type=float, default=1e-4)
     parser.add_argument("--nthreads", type=int, default=2)
-    parser.add_argument("--double", action="store_true", help="complex128 instead of 64")
+    parser.add_argument(
+        "--double", action="store_true", help="complex128 instead of 64"
+    )
     args = parser.parse_args()
 
     import ducc0
@@ -41,31 +43,55 @@ def main():
     uvw = np.stack([r * np.cos(th), r * np.sin(th), rng.uniform(-150, 150, nrow)], 1)
     freq = np.linspace(1311.4e6, 1498.6e6, args.nchan)
     ctype = np.complex128 if args.double else np.complex64
-    vis = (rng.standard_normal((nrow, args.nchan))
-           + 1j * rng.standard_normal((nrow, args.nchan))).astype(ctype)
+    vis = (
+        rng.standard_normal((nrow, args.nchan))
+        + 1j * rng.standard_normal((nrow, args.nchan))
+    ).astype(ctype)
     pix = np.radians(args.cell / 3600)
-    kw = dict(npix_x=args.npix, npix_y=args.npix, pixsize_x=pix, pixsize_y=pix,
-              epsilon=args.epsilon, nthreads=args.nthreads)
+    kw = dict(
+        npix_x=args.npix,
+        npix_y=args.npix,
+        pixsize_x=pix,
+        pixsize_y=pix,
+        epsilon=args.epsilon,
+        nthreads=args.nthreads,
+    )
     # warm up the JIT on a few rows (compilation is cached; not timed)
     vis2dirty(uvw[:50], freq, vis[:50], **kw)
-    dirty2vis(uvw[:50], freq, np.zeros((args.npix, args.npix), vis.real.dtype),
-              **{k: v for k, v in kw.items() if not k.startswith("npix")})
+    dirty2vis(
+        uvw[:50],
+        freq,
+        np.zeros((args.npix, args.npix), vis.real.dtype),
+        **{k: v for k, v in kw.items() if not k.startswith("npix")},
+    )
     nvis = vis.size
-    print(f"{nrow} rows × {args.nchan} channels = {nvis / 1e6:.1f} M visibilities, "
-          f"{args.npix}² × {args.cell}″, epsilon {args.epsilon}, {args.nthreads} threads, "
-          f"{np.dtype(ctype).name}")
+    print(
+        f"{nrow} rows × {args.nchan} channels = {nvis / 1e6:.1f} M visibilities, "
+        f"{args.npix}² × {args.cell}″, epsilon {args.epsilon}, {args.nthreads} threads, "
+        f"{np.dtype(ctype).name}"
+    )
 
     t0 = time.perf_counter()
     ours = vis2dirty(uvw, freq, vis, do_wgridding=True, **kw)
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ref = ducc0.wgridder.vis2dirty(uvw=uvw, freq=freq, vis=vis, do_wgridding=True,
-                                   divide_by_n=False, flip_u=True, flip_v=True, **kw)
+    ref = ducc0.wgridder.vis2dirty(
+        uvw=uvw,
+        freq=freq,
+        vis=vis,
+        do_wgridding=True,
+        divide_by_n=False,
+        flip_u=True,
+        flip_v=True,
+        **kw,
+    )
     t_ducc = time.perf_counter() - t0
     diff = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
-    print(f"vis2dirty  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
-          f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
-          f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}")
+    print(
+        f"vis2dirty  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
+        f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
+        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}"
+    )
 
     img = rng.standard_normal((args.npix, args.npix)).astype(vis.real.dtype)
     kw2 = {k: v for k, v in kw.items() if not k.startswith("npix")}
@@ -73,13 +99,23 @@ def main():
     v1 = dirty2vis(uvw, freq, img, do_wgridding=True, **kw2)
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
-    v2 = ducc0.wgridder.dirty2vis(uvw=uvw, freq=freq, dirty=img, do_wgridding=True,
-                                  divide_by_n=False, flip_u=True, flip_v=True, **kw2)
+    v2 = ducc0.wgridder.dirty2vis(
+        uvw=uvw,
+        freq=freq,
+        dirty=img,
+        do_wgridding=True,
+        divide_by_n=False,
+        flip_u=True,
+        flip_v=True,
+        **kw2,
+    )
     t_ducc = time.perf_counter() - t0
     diff = np.linalg.norm(v1 - v2) / np.linalg.norm(v2)
-    print(f"dirty2vis  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
-          f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
-          f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}")
+    print(
+        f"dirty2vis  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
+        f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
+        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}"
+    )
 
 
 if __name__ == "__main__":

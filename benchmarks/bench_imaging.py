@@ -51,47 +51,95 @@ def main():
     if shutil.which("wsclean") is None:
         raise SystemExit("wsclean is not installed (apt-get install wsclean)")
     ants = np.asarray(ACTIVE_ANTENNAS) - 1
-    kw = dict(n_time=args.ntime, n_chan_per_subband=args.nchan_per_subband, antennas=ants)
+    kw = dict(
+        n_time=args.ntime, n_chan_per_subband=args.nchan_per_subband, antennas=ants
+    )
     ra0, dec0 = median_meridian(make_visibility_dataset(**dict(kw, n_time=1)))
     rng = np.random.default_rng(5)
     half = 0.35 * args.npix * args.cell / 3600
-    sources = [PointSource(ra0 + np.radians(dx) / np.cos(dec0), dec0 + np.radians(dy), f)
-               for dx, dy, f in zip(rng.uniform(-half, half, args.nsources),
-                                    rng.uniform(-half, half, args.nsources),
-                                    rng.uniform(0.05, 1.0, args.nsources))]
+    sources = [
+        PointSource(ra0 + np.radians(dx) / np.cos(dec0), dec0 + np.radians(dy), f)
+        for dx, dy, f in zip(
+            rng.uniform(-half, half, args.nsources),
+            rng.uniform(-half, half, args.nsources),
+            rng.uniform(0.05, 1.0, args.nsources),
+        )
+    ]
     t0 = time.perf_counter()
     ds = make_visibility_dataset(sources=sources, noise_sigma=0.5, rng=rng, **kw)
     ds = rephase(ds, "median_meridian")
     flag = np.asarray(ds["FLAG"].values).copy()
-    flag[:, np.asarray(ds["antenna1"].values) == np.asarray(ds["antenna2"].values)] = True
+    flag[:, np.asarray(ds["antenna1"].values) == np.asarray(ds["antenna2"].values)] = (
+        True
+    )
     ds = ds.assign(FLAG=(ds["FLAG"].dims, flag))
-    print(f"simulated {ds.sizes['time']} × {ds.sizes['baseline_id']} × "
-          f"{ds.sizes['frequency']} × 2 visibilities in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"simulated {ds.sizes['time']} × {ds.sizes['baseline_id']} × "
+        f"{ds.sizes['frequency']} × 2 visibilities in {time.perf_counter() - t0:.1f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         ms = Path(tmp) / "tile.ms"
         write_ms(ds, ms)
         geometry = ImageGeometry(args.npix, args.cell, 1e-4, True)
         # warm the JIT caches on a tiny image (not timed)
-        image_tile(ds.isel(time=slice(0, 1), frequency=slice(0, 2)), center=None,
-                   geometry=ImageGeometry(64, 4.0, 1e-4, True), niter=10)
+        image_tile(
+            ds.isel(time=slice(0, 1), frequency=slice(0, 2)),
+            center=None,
+            geometry=ImageGeometry(64, 4.0, 1e-4, True),
+            niter=10,
+        )
         t0 = time.perf_counter()
-        ours = image_tile(ds, center=None, geometry=geometry, weighting="briggs", robust=0.0,
-                          niter=args.niter, auto_threshold=1.5, auto_mask=4.0, mgain=0.8,
-                          nthreads=args.nthreads)
+        ours = image_tile(
+            ds,
+            center=None,
+            geometry=geometry,
+            weighting="briggs",
+            robust=0.0,
+            niter=args.niter,
+            auto_threshold=1.5,
+            auto_mask=4.0,
+            mgain=0.8,
+            nthreads=args.nthreads,
+        )
         write_products(ours, Path(tmp) / "ours")
         t_ours = time.perf_counter() - t0
-        cmd = ["wsclean", "-quiet", "-size", str(args.npix), str(args.npix), "-scale",
-               f"{args.cell}asec", "-weight", "briggs", "0", "-niter", str(args.niter),
-               "-auto-threshold", "1.5", "-auto-mask", "4", "-mgain", "0.8", "-pol", "I",
-               "-j", str(args.nthreads), "-name", str(Path(tmp) / "ws"), str(ms)]
+        cmd = [
+            "wsclean",
+            "-quiet",
+            "-size",
+            str(args.npix),
+            str(args.npix),
+            "-scale",
+            f"{args.cell}asec",
+            "-weight",
+            "briggs",
+            "0",
+            "-niter",
+            str(args.niter),
+            "-auto-threshold",
+            "1.5",
+            "-auto-mask",
+            "4",
+            "-mgain",
+            "0.8",
+            "-pol",
+            "I",
+            "-j",
+            str(args.nthreads),
+            "-name",
+            str(Path(tmp) / "ws"),
+            str(ms),
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         t_ws = time.perf_counter() - t0
         from astropy.io import fits
 
         ws = np.asarray(fits.getdata(Path(tmp) / "ws-image.fits"), np.float64)[0, 0]
-    print(f"ours    {t_ours:8.1f} s  ({ours.params['niter_done']} components, "
-          f"{ours.params['major_cycles']} major cycles)")
+    print(
+        f"ours    {t_ours:8.1f} s  ({ours.params['niter_done']} components, "
+        f"{ours.params['major_cycles']} major cycles)"
+    )
     print(f"WSClean {t_ws:8.1f} s")
     print(f"speed ratio WSClean/ours: {t_ws / t_ours:.2f}×")
     for s in sorted(sources, key=lambda s: -s.flux)[:5]:
@@ -101,8 +149,10 @@ def main():
         # WSClean's FITS plane is (y, x) with RA to the left and CRPIX = N/2 + 1
         x_ws = args.npix - i
         b = ws[j - 1 : j + 2, x_ws - 1 : x_ws + 2].max()
-        print(f"  source {s.flux:.3f} Jy (apparent): ours {a:.4f}  WSClean {b:.4f}  "
-              f"ratio {a / b:.4f}")
+        print(
+            f"  source {s.flux:.3f} Jy (apparent): ours {a:.4f}  WSClean {b:.4f}  "
+            f"ratio {a / b:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -19,38 +19,61 @@ def register(subparsers):
     subparsers : argparse._SubParsersAction
     """
     p = subparsers.add_parser(
-        "image", help="CLEAN, restore and primary-beam-correct a tile",
+        "image",
+        help="CLEAN, restore and primary-beam-correct a tile",
         description="Image a DSA-110 observation (UVH5 files of one group, a zarr "
         "store or a Measurement Set) into FITS products PREFIX-image.fits, "
         "-image-pb.fits, -residual.fits, -model.fits, -psf.fits, -pb.fits and a PNG.",
     )
     p.add_argument("input", nargs="+", help="UVH5 file(s) of one group, or a .zarr/.ms")
     p.add_argument("outprefix", help="prefix of the output files")
-    p.add_argument("--size", type=int, default=4096, help="pixels on a side (default 4096)")
-    p.add_argument("--cell", type=float, default=3.0, help="pixel size, arcsec (default 3)")
-    p.add_argument("--weighting", choices=("natural", "uniform", "briggs"), default="briggs")
-    p.add_argument("--robust", type=float, default=0.0, help="Briggs robustness (default 0)")
-    p.add_argument("--taper", type=float, default=None, help="Gaussian taper FWHM, arcsec")
+    p.add_argument(
+        "--size", type=int, default=4096, help="pixels on a side (default 4096)"
+    )
+    p.add_argument(
+        "--cell", type=float, default=3.0, help="pixel size, arcsec (default 3)"
+    )
+    p.add_argument(
+        "--weighting", choices=("natural", "uniform", "briggs"), default="briggs"
+    )
+    p.add_argument(
+        "--robust", type=float, default=0.0, help="Briggs robustness (default 0)"
+    )
+    p.add_argument(
+        "--taper", type=float, default=None, help="Gaussian taper FWHM, arcsec"
+    )
     p.add_argument("--uvmin", type=float, default=0.0, help="minimum uv distance, λ")
-    p.add_argument("--uvmax", type=float, default=float("inf"), help="maximum uv distance, λ")
+    p.add_argument(
+        "--uvmax", type=float, default=float("inf"), help="maximum uv distance, λ"
+    )
     p.add_argument("--niter", type=int, default=10000, help="maximum CLEAN components")
-    p.add_argument("--threshold", type=float, default=0.0, help="absolute threshold, Jy/beam")
+    p.add_argument(
+        "--threshold", type=float, default=0.0, help="absolute threshold, Jy/beam"
+    )
     p.add_argument("--auto-threshold", type=float, default=1.5, help="threshold in σ")
-    p.add_argument("--auto-mask", type=float, default=4.0, help="auto-mask level in σ (0: off)")
+    p.add_argument(
+        "--auto-mask", type=float, default=4.0, help="auto-mask level in σ (0: off)"
+    )
     p.add_argument("--gain", type=float, default=0.1, help="loop gain")
     p.add_argument("--mgain", type=float, default=0.8, help="major-cycle gain")
     p.add_argument("--epsilon", type=float, default=1e-4, help="gridding accuracy")
-    p.add_argument("--no-wgridding", action="store_true", help="ignore w (narrow fields)")
+    p.add_argument(
+        "--no-wgridding", action="store_true", help="ignore w (narrow fields)"
+    )
     p.add_argument("--pb-limit", type=float, default=0.2, help="primary-beam cut-off")
-    p.add_argument("--center", default="median_meridian",
-                   help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg")
+    p.add_argument(
+        "--center",
+        default="median_meridian",
+        help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg",
+    )
     p.add_argument("--subbands", action="store_true", help="one image per subband")
     p.add_argument("--threads", type=int, default=1, help="threads per gridding task")
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")
     p.set_defaults(func=_image)
 
     m = subparsers.add_parser(
-        "mosaic", help="linear mosaic of PB-corrected images",
+        "mosaic",
+        help="linear mosaic of PB-corrected images",
         description="Weighted (PB² / σ²) linear mosaic of PREFIX-image-pb.fits files "
         "(their PREFIX-pb.fits beams are read too); writes OUT.fits, OUT-weight.fits "
         "and OUT-noise.fits.",
@@ -94,25 +117,40 @@ def _image(args):
     ds = _open(args.input)
     geometry = ImageGeometry(args.size, args.cell, args.epsilon, not args.no_wgridding)
     kwargs = dict(
-        center=args.center, geometry=geometry, weighting=args.weighting, robust=args.robust,
-        taper_arcsec=args.taper, uv_range=(args.uvmin, args.uvmax), niter=args.niter,
-        threshold=args.threshold, auto_threshold=args.auto_threshold,
-        auto_mask=args.auto_mask or None, gain=args.gain, mgain=args.mgain,
-        pb_limit=args.pb_limit, nthreads=args.threads,
+        center=args.center,
+        geometry=geometry,
+        weighting=args.weighting,
+        robust=args.robust,
+        taper_arcsec=args.taper,
+        uv_range=(args.uvmin, args.uvmax),
+        niter=args.niter,
+        threshold=args.threshold,
+        auto_threshold=args.auto_threshold,
+        auto_mask=args.auto_mask or None,
+        gain=args.gain,
+        mgain=args.mgain,
+        pb_limit=args.pb_limit,
+        nthreads=args.threads,
     )
     if args.subbands:
         for i, products in enumerate(image_subbands(ds, **kwargs)):
-            write_products(products, f"{args.outprefix}-spw{i:02d}", png=not args.no_png)
-            print(f"spw{i:02d}: beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ "
-                  f"σ {products.sigma * 1e3:.3f} mJy/beam")
+            write_products(
+                products, f"{args.outprefix}-spw{i:02d}", png=not args.no_png
+            )
+            print(
+                f"spw{i:02d}: beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ "
+                f"σ {products.sigma * 1e3:.3f} mJy/beam"
+            )
         return 0
     products = image_tile(ds, **kwargs)
     files = write_products(products, args.outprefix, png=not args.no_png)
     peak = float(np.nanmax(products.pbcor))
-    print(f"beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ PA {products.beam.bpa:.0f}°, "
-          f"σ {products.sigma * 1e3:.3f} mJy/beam, peak {peak:.4g} Jy/beam, "
-          f"{products.params['niter_done']} components in {products.params['major_cycles']} "
-          "major cycles")
+    print(
+        f"beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ PA {products.beam.bpa:.0f}°, "
+        f"σ {products.sigma * 1e3:.3f} mJy/beam, peak {peak:.4g} Jy/beam, "
+        f"{products.params['niter_done']} components in {products.params['major_cycles']} "
+        "major cycles"
+    )
     for path in files.values():
         print(path)
     return 0

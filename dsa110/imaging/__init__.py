@@ -69,6 +69,7 @@ __all__ = [
     "read_fits_image",
     "restore",
     "snapshot_search",
+    "stokes_i",
     "vis2dirty",
     "weight_density",
     "write_fits_image",

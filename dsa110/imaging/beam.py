@@ -121,8 +121,12 @@ def fit_beam(psf, cell_arcsec, *, level=0.35):
         return np.exp(-0.5 * ((a * _FWHM / bmaj) ** 2 + (b * _FWHM / bmin) ** 2))
 
     fit = scipy.optimize.least_squares(
-        lambda p: model(p) - val, x0=[s0[1] * _FWHM / 2, s0[0] * _FWHM / 2, pa0],
-        bounds=([0.1 * cell_arcsec, 0.1 * cell_arcsec, -np.inf], [np.inf, np.inf, np.inf]),
+        lambda p: model(p) - val,
+        x0=[s0[1] * _FWHM / 2, s0[0] * _FWHM / 2, pa0],
+        bounds=(
+            [0.1 * cell_arcsec, 0.1 * cell_arcsec, -np.inf],
+            [np.inf, np.inf, np.inf],
+        ),
     )
     bmaj, bmin, pa = fit.x
     if bmin > bmaj:
@@ -152,5 +156,7 @@ def restore(model, residual, beam, cell_arcsec):
         return residual.copy()
     kernel = gaussian_image(model.shape, beam, cell_arcsec)
     kernel = np.fft.ifftshift(kernel)
-    conv = scipy.fft.irfft2(scipy.fft.rfft2(model) * scipy.fft.rfft2(kernel), s=model.shape)
+    conv = scipy.fft.irfft2(
+        scipy.fft.rfft2(model) * scipy.fft.rfft2(kernel), s=model.shape
+    )
     return (conv + residual).astype(residual.dtype)

@@ -26,7 +26,13 @@ from numba import njit
 
 from dsa110._compat.numba import JIT_OPTIONS
 
-__all__ = ["CleanResult", "hogbom_minor_cycle", "mad_sigma", "circle_mask", "cotton_schwab"]
+__all__ = [
+    "CleanResult",
+    "hogbom_minor_cycle",
+    "mad_sigma",
+    "circle_mask",
+    "cotton_schwab",
+]
 
 
 @njit(**JIT_OPTIONS)
@@ -59,8 +65,18 @@ def _hogbom(values, px, py, psf, model, gain, stop, niter):
     return done, peak
 
 
-def hogbom_minor_cycle(residual, psf, model, *, gain=0.1, stop=0.0, niter=1000, mask=None,
-                       active_fraction=0.5, max_active=200_000):
+def hogbom_minor_cycle(
+    residual,
+    psf,
+    model,
+    *,
+    gain=0.1,
+    stop=0.0,
+    niter=1000,
+    mask=None,
+    active_fraction=0.5,
+    max_active=200_000,
+):
     """Högbom CLEAN on the brightest pixels of a residual.
 
     Parameters
@@ -101,9 +117,16 @@ def hogbom_minor_cycle(residual, psf, model, *, gain=0.1, stop=0.0, niter=1000, 
         return 0, 0.0
     px, py = np.unravel_index(idx, residual.shape)
     values = residual.ravel()[idx].astype(np.float64)
-    done, peak = _hogbom(values, px.astype(np.int64), py.astype(np.int64),
-                         np.asarray(psf, dtype=np.float64), model, float(gain), float(stop),
-                         int(niter))
+    done, peak = _hogbom(
+        values,
+        px.astype(np.int64),
+        py.astype(np.int64),
+        np.asarray(psf, dtype=np.float64),
+        model,
+        float(gain),
+        float(stop),
+        int(niter),
+    )
     return int(done), float(peak)
 
 
@@ -146,7 +169,9 @@ def circle_mask(shape, centres, radius_pixels):
     """
     mask = np.zeros(shape, dtype=bool)
     centres = np.atleast_2d(np.asarray(centres, dtype=np.float64))
-    radius = np.broadcast_to(np.asarray(radius_pixels, dtype=np.float64), (centres.shape[0],))
+    radius = np.broadcast_to(
+        np.asarray(radius_pixels, dtype=np.float64), (centres.shape[0],)
+    )
     for (cx, cy), r in zip(centres, radius):
         x0, x1 = max(0, int(cx - r - 1)), min(shape[0], int(cx + r + 2))
         y0, y1 = max(0, int(cy - r - 1)), min(shape[1], int(cy + r + 2))
@@ -190,9 +215,21 @@ class CleanResult:
     history: list = field(default_factory=list)
 
 
-def cotton_schwab(imager, *, niter=10000, threshold=0.0, auto_threshold=3.0, gain=0.1,
-                  mgain=0.8, max_major=10, mask=None, auto_mask=None, psf_patch=257,
-                  dirty=None, psf=None):
+def cotton_schwab(
+    imager,
+    *,
+    niter=10000,
+    threshold=0.0,
+    auto_threshold=3.0,
+    gain=0.1,
+    mgain=0.8,
+    max_major=10,
+    mask=None,
+    auto_mask=None,
+    psf_patch=257,
+    dirty=None,
+    psf=None,
+):
     """Cotton–Schwab CLEAN of an :class:`dsa110.imaging.imager.Imager`.
 
     Parameters
@@ -253,7 +290,9 @@ def cotton_schwab(imager, *, niter=10000, threshold=0.0, auto_threshold=3.0, gai
         sigma = mad_sigma(residual, active_mask)
         level = auto_mask if (auto_mask and not masking) else auto_threshold
         stop_level = max(threshold, level * sigma)
-        search = np.abs(residual if active_mask is None else np.where(active_mask, residual, 0))
+        search = np.abs(
+            residual if active_mask is None else np.where(active_mask, residual, 0)
+        )
         peak = float(search.max())
         history.append(dict(peak=peak, sigma=sigma, niter=total, masked=masking))
         if peak <= stop_level and auto_mask and not masking and total < niter:
@@ -262,18 +301,36 @@ def cotton_schwab(imager, *, niter=10000, threshold=0.0, auto_threshold=3.0, gai
             masking = True
             grown = model != 0
             active_mask = grown if user_mask is None else (grown | user_mask)
-            stop_level = max(threshold, auto_threshold * mad_sigma(residual, active_mask))
+            stop_level = max(
+                threshold, auto_threshold * mad_sigma(residual, active_mask)
+            )
             peak = float(np.abs(np.where(active_mask, residual, 0)).max())
         if peak <= stop_level or total >= niter:
             break
         if len(history) > 2 and peak > 2.0 * history[-2]["peak"]:
             break  # diverging (e.g. a PSF too small for the image): keep what we have
         cycle_stop = max(stop_level, (1.0 - mgain) * peak)
-        done, _ = hogbom_minor_cycle(residual, patch, model, gain=gain, stop=cycle_stop,
-                                     niter=niter - total, mask=active_mask)
+        done, _ = hogbom_minor_cycle(
+            residual,
+            patch,
+            model,
+            gain=gain,
+            stop=cycle_stop,
+            niter=niter - total,
+            mask=active_mask,
+        )
         total += done
         if done == 0:
             break
         residual = imager.residual(model.astype(imager.plan.real_dtype))
-    return CleanResult(model, residual, psf, total, len(history), stop_level,
-                       mad_sigma(residual), active_mask, history)
+    return CleanResult(
+        model,
+        residual,
+        psf,
+        total,
+        len(history),
+        stop_level,
+        mad_sigma(residual),
+        active_mask,
+        history,
+    )

@@ -38,8 +38,9 @@ def _poly(coeffs, x, a):
 
 
 @cuda.jit
-def _grid_kernel(grid, vis_re, vis_im, wgt, has_wgt, uvw, fc, coeffs, plane, pixx, pixy,
-                 w0, dw, do_w):
+def _grid_kernel(
+    grid, vis_re, vis_im, wgt, has_wgt, uvw, fc, coeffs, plane, pixx, pixy, w0, dw, do_w
+):
     i = cuda.grid(1)
     nrow = vis_re.shape[0]
     nchan = vis_re.shape[1]
@@ -88,8 +89,9 @@ def _grid_kernel(grid, vis_re, vis_im, wgt, has_wgt, uvw, fc, coeffs, plane, pix
 
 
 @cuda.jit
-def _degrid_kernel(grid, out_re, out_im, wgt, has_wgt, uvw, fc, coeffs, plane, pixx, pixy,
-                   w0, dw, do_w):
+def _degrid_kernel(
+    grid, out_re, out_im, wgt, has_wgt, uvw, fc, coeffs, plane, pixx, pixy, w0, dw, do_w
+):
     i = cuda.grid(1)
     nrow = out_re.shape[0]
     nchan = out_re.shape[1]
@@ -168,8 +170,24 @@ def launch_grid_plane(grid, vis_re, vis_im, wgt, uvw, fc, *, plan, plane):
     has_wgt = wgt is not None
     w = wgt if has_wgt else vis_re[:1, :1]
     coeffs = _device_like(plan.kernel.coeffs, uvw)
-    _launch(_grid_kernel, vis_re.size, grid, vis_re, vis_im, w, has_wgt, uvw, fc, coeffs,
-            int(plane), plan.pixsize_x, plan.pixsize_y, plan.w0, plan.dw, plan.do_wgridding)
+    _launch(
+        _grid_kernel,
+        vis_re.size,
+        grid,
+        vis_re,
+        vis_im,
+        w,
+        has_wgt,
+        uvw,
+        fc,
+        coeffs,
+        int(plane),
+        plan.pixsize_x,
+        plan.pixsize_y,
+        plan.w0,
+        plan.dw,
+        plan.do_wgridding,
+    )
 
 
 def launch_degrid_plane(grid, out_re, out_im, wgt, uvw, fc, *, plan, plane):
@@ -191,8 +209,24 @@ def launch_degrid_plane(grid, out_re, out_im, wgt, uvw, fc, *, plan, plane):
     has_wgt = wgt is not None
     w = wgt if has_wgt else out_re[:1, :1]
     coeffs = _device_like(plan.kernel.coeffs, uvw)
-    _launch(_degrid_kernel, out_re.size, grid, out_re, out_im, w, has_wgt, uvw, fc, coeffs,
-            int(plane), plan.pixsize_x, plan.pixsize_y, plan.w0, plan.dw, plan.do_wgridding)
+    _launch(
+        _degrid_kernel,
+        out_re.size,
+        grid,
+        out_re,
+        out_im,
+        w,
+        has_wgt,
+        uvw,
+        fc,
+        coeffs,
+        int(plane),
+        plan.pixsize_x,
+        plan.pixsize_y,
+        plan.w0,
+        plan.dw,
+        plan.do_wgridding,
+    )
 
 
 def _device_like(x, like):
@@ -239,8 +273,21 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None):
     return out
 
 
-def vis2dirty(uvw, freq, vis, wgt=None, *, npix_x, npix_y, pixsize_x, pixsize_y, epsilon,
-              do_wgridding=True, nthreads=1, plan=None):
+def vis2dirty(
+    uvw,
+    freq,
+    vis,
+    wgt=None,
+    *,
+    npix_x,
+    npix_y,
+    pixsize_x,
+    pixsize_y,
+    epsilon,
+    do_wgridding=True,
+    nthreads=1,
+    plan=None,
+):
     """GPU version of :func:`dsa110.imaging.kernels.vis2dirty` (CuPy arrays).
 
     Parameters are those of the CPU function (``nthreads`` is ignored); the FFTs
@@ -256,9 +303,15 @@ def vis2dirty(uvw, freq, vis, wgt=None, *, npix_x, npix_y, pixsize_x, pixsize_y,
 
     if plan is None:
         plan = kernels.plan_gridding(
-            npix_x=npix_x, npix_y=npix_y, pixsize_x=pixsize_x, pixsize_y=pixsize_y,
-            epsilon=epsilon, dtype=vis.dtype,
-            w_range=kernels._w_range(cp.asnumpy(uvw), freq), do_wgridding=do_wgridding)
+            npix_x=npix_x,
+            npix_y=npix_y,
+            pixsize_x=pixsize_x,
+            pixsize_y=pixsize_y,
+            epsilon=epsilon,
+            dtype=vis.dtype,
+            w_range=kernels._w_range(cp.asnumpy(uvw), freq),
+            do_wgridding=do_wgridding,
+        )
     corr, nm1 = kernels._corrections(plan)
     image = cp.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     ix = (np.arange(plan.npix_x) - plan.npix_x // 2) % plan.ngx

@@ -34,7 +34,9 @@ def _density_block(uvw, weight, freq, *, grid, uv_range):
     xp = get_array_namespace(uvw, weight)
     if xp is not np:  # the density is small and cheap: compute it on the host
         uvw, weight = uvw.get(), weight.get()
-    out = np_weighting.weight_density(_rows(uvw), freq, _rows(weight), uv_range=uv_range, **grid)
+    out = np_weighting.weight_density(
+        _rows(uvw), freq, _rows(weight), uv_range=uv_range, **grid
+    )
     return out[None, None, None]
 
 
@@ -48,8 +50,9 @@ def _check_chunks(uvw, vis):
         raise ValueError("UVW must have a single chunk along uvw_label")
 
 
-def weight_density(uvw, weight, freq, *, npix_x, npix_y, pixsize_x, pixsize_y,
-                   uv_range=(0.0, np.inf)):
+def weight_density(
+    uvw, weight, freq, *, npix_x, npix_y, pixsize_x, pixsize_y, uv_range=(0.0, np.inf)
+):
     """Dask version of :func:`dsa110.imaging.weighting.weight_density`.
 
     Parameters
@@ -73,9 +76,20 @@ def weight_density(uvw, weight, freq, *, npix_x, npix_y, pixsize_x, pixsize_y,
     grid = dict(npix_x=npix_x, npix_y=npix_y, pixsize_x=pixsize_x, pixsize_y=pixsize_y)
     freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(weight.chunks[2],))
     per_chunk = da.blockwise(
-        _density_block, "tbfxy", uvw, "tbu", weight, "tbf", freq_da, "f",
-        new_axes={"x": npix_x, "y": npix_y}, concatenate=True, dtype=np.float64,
-        adjust_chunks={"t": 1, "b": 1, "f": 1}, grid=grid, uv_range=uv_range,
+        _density_block,
+        "tbfxy",
+        uvw,
+        "tbu",
+        weight,
+        "tbf",
+        freq_da,
+        "f",
+        new_axes={"x": npix_x, "y": npix_y},
+        concatenate=True,
+        dtype=np.float64,
+        adjust_chunks={"t": 1, "b": 1, "f": 1},
+        grid=grid,
+        uv_range=uv_range,
         meta=np.empty((0,) * 5, np.float64),
     )
     return per_chunk.sum(axis=(0, 1, 2), split_every=4)
@@ -85,7 +99,9 @@ def _weights_block(uvw, weight, freq, density, *, kwargs):
     xp = get_array_namespace(uvw, weight)
     if xp is not np:
         uvw, weight = uvw.get(), weight.get()
-    out = np_weighting.imaging_weights(_rows(uvw), freq, _rows(weight), density, **kwargs)
+    out = np_weighting.imaging_weights(
+        _rows(uvw), freq, _rows(weight), density, **kwargs
+    )
     out = out.reshape(weight.shape)
     return xp.asarray(out) if xp is not np else out
 
@@ -116,22 +132,40 @@ def imaging_weights(uvw, weight, freq, density, *, f2=None, **kwargs):
     _check_chunks(uvw, weight)
     freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(weight.chunks[2],))
     return da.blockwise(
-        _weights_block, "tbf", uvw, "tbu", weight, "tbf", freq_da, "f",
-        concatenate=True, dtype=weight.dtype, density=density,
-        kwargs=dict(kwargs, f2=f2), meta=np.empty((0, 0, 0), weight.dtype),
+        _weights_block,
+        "tbf",
+        uvw,
+        "tbu",
+        weight,
+        "tbf",
+        freq_da,
+        "f",
+        concatenate=True,
+        dtype=weight.dtype,
+        density=density,
+        kwargs=dict(kwargs, f2=f2),
+        meta=np.empty((0, 0, 0), weight.dtype),
     )
 
 
 def _grid_block(uvw, vis, wgt, freq, *, plan, planes, nthreads):
     xp = get_array_namespace(uvw, vis, wgt)
     if xp is np:
-        grids = np_kernels.grid_planes(_rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan,
-                                       planes=planes, nthreads=nthreads)
+        grids = np_kernels.grid_planes(
+            _rows(uvw),
+            freq,
+            _rows(vis),
+            _rows(wgt),
+            plan=plan,
+            planes=planes,
+            nthreads=nthreads,
+        )
     else:  # deferred: the GPU module imports CuPy
         from dsa110.imaging import cuda
 
-        grids = cuda.grid_planes(_rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan,
-                                 planes=planes)
+        grids = cuda.grid_planes(
+            _rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan, planes=planes
+        )
     return grids[None, None, None]
 
 
@@ -139,8 +173,9 @@ def _image_block(grids, *, plan, planes, nthreads):
     xp = get_array_namespace(grids)
     if xp is not np:
         grids = grids.get()
-    return np_kernels.planes_to_image(np.array(grids), plan=plan, planes=planes,
-                                      nthreads=nthreads)
+    return np_kernels.planes_to_image(
+        np.array(grids), plan=plan, planes=planes, nthreads=nthreads
+    )
 
 
 def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
@@ -176,21 +211,43 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
     for start in range(0, plan.nplanes, batch):
         planes = range(start, min(start + batch, plan.nplanes))
         stacks = da.blockwise(
-            _grid_block, "tbfpxy", uvw, "tbu", vis, "tbf", wgt, "tbf", freq_da, "f",
-            new_axes={"p": len(planes), "x": plan.ngx, "y": plan.ngy}, concatenate=True,
-            adjust_chunks={"t": 1, "b": 1, "f": 1}, dtype=plan.complex_dtype,
-            plan=plan, planes=planes, nthreads=nthreads,
+            _grid_block,
+            "tbfpxy",
+            uvw,
+            "tbu",
+            vis,
+            "tbf",
+            wgt,
+            "tbf",
+            freq_da,
+            "f",
+            new_axes={"p": len(planes), "x": plan.ngx, "y": plan.ngy},
+            concatenate=True,
+            adjust_chunks={"t": 1, "b": 1, "f": 1},
+            dtype=plan.complex_dtype,
+            plan=plan,
+            planes=planes,
+            nthreads=nthreads,
             meta=np.empty((0,) * 6, plan.complex_dtype),
         )
         summed = stacks.sum(axis=(0, 1, 2), split_every=4)
         part = summed.map_blocks(
-            _image_block, drop_axis=0, chunks=((plan.npix_x,), (plan.npix_y,)),
-            dtype=plan.real_dtype, meta=np.empty((0, 0), plan.real_dtype),
-            plan=plan, planes=planes, nthreads=nthreads,
+            _image_block,
+            drop_axis=0,
+            chunks=((plan.npix_x,), (plan.npix_y,)),
+            dtype=plan.real_dtype,
+            meta=np.empty((0, 0), plan.real_dtype),
+            plan=plan,
+            planes=planes,
+            nthreads=nthreads,
         )
         image = part if image is None else image + part
-    return image.map_blocks(_finish_block, dtype=plan.real_dtype, plan=plan,
-                            meta=np.empty((0, 0), plan.real_dtype))
+    return image.map_blocks(
+        _finish_block,
+        dtype=plan.real_dtype,
+        plan=plan,
+        meta=np.empty((0, 0), plan.real_dtype),
+    )
 
 
 def _finish_block(image, *, plan):
@@ -198,9 +255,17 @@ def _finish_block(image, *, plan):
 
 
 def _degrid_block(uvw, freq, model, wgt, *, plan, nthreads):
-    vis = np_kernels.dirty2vis(_rows(uvw), freq, model, _rows(wgt) if wgt is not None else None,
-                               pixsize_x=plan.pixsize_x, pixsize_y=plan.pixsize_y,
-                               epsilon=plan.kernel.epsilon, plan=plan, nthreads=nthreads)
+    vis = np_kernels.dirty2vis(
+        _rows(uvw),
+        freq,
+        model,
+        _rows(wgt) if wgt is not None else None,
+        pixsize_x=plan.pixsize_x,
+        pixsize_y=plan.pixsize_y,
+        epsilon=plan.kernel.epsilon,
+        plan=plan,
+        nthreads=nthreads,
+    )
     return vis.reshape(uvw.shape[:2] + (freq.shape[0],))
 
 
@@ -228,7 +293,17 @@ def model_visibilities(uvw, freq, model, *, plan, vis_chunks, nthreads=1):
     freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis_chunks[2],))
     model = np.asarray(model, dtype=plan.real_dtype)
     return da.blockwise(
-        _degrid_block, "tbf", uvw, "tbu", freq_da, "f", concatenate=True,
-        dtype=plan.complex_dtype, model=model, wgt=None, plan=plan, nthreads=nthreads,
+        _degrid_block,
+        "tbf",
+        uvw,
+        "tbu",
+        freq_da,
+        "f",
+        concatenate=True,
+        dtype=plan.complex_dtype,
+        model=model,
+        wgt=None,
+        plan=plan,
+        nthreads=nthreads,
         meta=np.empty((0, 0, 0), plan.complex_dtype),
     )

@@ -17,8 +17,14 @@ import numpy as np
 from dsa110.errors import FileFormatError
 from dsa110.imaging.beam import Beam
 
-__all__ = ["image_header", "write_fits_image", "read_fits_image", "write_png_quicklook",
-           "to_fits_array", "from_fits_array"]
+__all__ = [
+    "image_header",
+    "write_fits_image",
+    "read_fits_image",
+    "write_png_quicklook",
+    "to_fits_array",
+    "from_fits_array",
+]
 
 
 def to_fits_array(image):
@@ -31,9 +37,20 @@ def from_fits_array(data):
     return np.ascontiguousarray(np.asarray(data).T[::-1, :])
 
 
-def image_header(*, npix, cell_arcsec, centre, ref_frequency, bandwidth, beam=None,
-                 bunit="JY/BEAM", date_obs=None, telescope="DSA-110", history=(),
-                 object_name=None):
+def image_header(
+    *,
+    npix,
+    cell_arcsec,
+    centre,
+    ref_frequency,
+    bandwidth,
+    beam=None,
+    bunit="JY/BEAM",
+    date_obs=None,
+    telescope="DSA-110",
+    history=(),
+    object_name=None,
+):
     """A FITS header for an ``(npix, npix)`` image.
 
     Parameters
@@ -112,8 +129,9 @@ def _site_xyz(site):
     from astropy import units as u
     from astropy.coordinates import EarthLocation
 
-    loc = EarthLocation.from_geodetic(site.longitude_rad * u.rad, site.latitude_rad * u.rad,
-                                      site.height_m * u.m)
+    loc = EarthLocation.from_geodetic(
+        site.longitude_rad * u.rad, site.latitude_rad * u.rad, site.height_m * u.m
+    )
     return tuple(float(v) for v in loc.to_value(u.m))
 
 
@@ -142,7 +160,9 @@ def write_fits_image(path, image, header, *, overwrite=True):
         raise OutputExistsError(f"{path}: exists (pass overwrite=True)")
     data = to_fits_array(image).astype(np.float32)[None, None]
     hdu = fits.PrimaryHDU(data=data, header=header)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or "."
+    )
     os.close(fd)
     try:
         hdu.writeto(tmp, overwrite=True)
@@ -183,8 +203,9 @@ def read_fits_image(path):
         raise FileFormatError(path, "no image data", field="NAXIS")
     data = data.reshape(data.shape[-2:]) if np.prod(data.shape[:-2]) == 1 else None
     if data is None:
-        raise FileFormatError(path, "only one frequency and Stokes plane is supported",
-                              field="NAXIS3")
+        raise FileFormatError(
+            path, "only one frequency and Stokes plane is supported", field="NAXIS3"
+        )
     return from_fits_array(data), header
 
 
@@ -238,10 +259,21 @@ def write_png_quicklook(path, image, header, *, title=None, vmin=None, vmax=None
         w, h = header["BMIN"] / cell, header["BMAJ"] / cell
         x0, y0 = 0.08 * data.shape[1], 0.08 * data.shape[0]
         # BPA is from north through east; east is to the left (−x)
-        ax.add_patch(Ellipse((x0, y0), max(w, 1.0), max(h, 1.0), angle=header["BPA"],
-                             edgecolor="cyan", facecolor="none", lw=1.5))
+        ax.add_patch(
+            Ellipse(
+                (x0, y0),
+                max(w, 1.0),
+                max(h, 1.0),
+                angle=header["BPA"],
+                edgecolor="cyan",
+                facecolor="none",
+                lw=1.5,
+            )
+        )
     ax.set_title(title or f"{header.get('TELESCOP', '')} {header.get('DATE-OBS', '')}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".png", dir=path.parent or "."
+    )
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", bbox_inches="tight")
@@ -274,9 +306,16 @@ def write_products(products, prefix, *, png=True, overwrite=True):
     prefix = str(prefix)
     n = products.restored.shape[0]
     history = [f"dsa110 imaging: {k}={v}" for k, v in products.params.items()]
-    common = dict(npix=n, cell_arcsec=products.cell_arcsec, centre=products.centre,
-                  ref_frequency=products.ref_frequency, bandwidth=products.bandwidth,
-                  date_obs=products.date_obs, telescope=products.telescope, history=history)
+    common = dict(
+        npix=n,
+        cell_arcsec=products.cell_arcsec,
+        centre=products.centre,
+        ref_frequency=products.ref_frequency,
+        bandwidth=products.bandwidth,
+        date_obs=products.date_obs,
+        telescope=products.telescope,
+        history=history,
+    )
     beam = products.beam
     items = {
         "image": (products.restored, "JY/BEAM", beam),
@@ -289,8 +328,13 @@ def write_products(products, prefix, *, png=True, overwrite=True):
     out = {}
     for name, (img, unit, b) in items.items():
         header = image_header(bunit=unit, beam=b, **common)
-        header["NOISE"] = (float(products.sigma), "robust residual sigma before PB correction")
-        out[name] = write_fits_image(f"{prefix}-{name}.fits", img, header, overwrite=overwrite)
+        header["NOISE"] = (
+            float(products.sigma),
+            "robust residual sigma before PB correction",
+        )
+        out[name] = write_fits_image(
+            f"{prefix}-{name}.fits", img, header, overwrite=overwrite
+        )
     if png:
         header = image_header(bunit="JY/BEAM", beam=beam, **common)
         out["png"] = write_png_quicklook(f"{prefix}-image.png", products.pbcor, header)

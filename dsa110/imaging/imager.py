@@ -27,8 +27,14 @@ from dsa110.imaging.kernels import plan_gridding
 from dsa110.imaging.weighting import WEIGHTINGS, briggs_f2
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
-__all__ = ["ImagingError", "ImageGeometry", "Imager", "make_dirty_image", "make_psf",
-           "stokes_i"]
+__all__ = [
+    "ImagingError",
+    "ImageGeometry",
+    "Imager",
+    "make_dirty_image",
+    "make_psf",
+    "stokes_i",
+]
 
 
 class ImagingError(DSA110Error, ValueError):
@@ -82,7 +88,9 @@ def stokes_i(ds):
     pols = [str(p) for p in ds[schema.POLARIZATION].values]
     missing = {"XX", "YY"} - set(pols)
     if missing:
-        raise ImagingError(f"polarization: Stokes I needs XX and YY, missing {sorted(missing)}")
+        raise ImagingError(
+            f"polarization: Stokes I needs XX and YY, missing {sorted(missing)}"
+        )
     vis = _as_dask(ds["VISIBILITY"].data)
     flag = _as_dask(ds["FLAG"].data)
     weight = _as_dask(ds["WEIGHT"].data)
@@ -160,8 +168,17 @@ class Imager:
     u_max: float | None = None
 
     @classmethod
-    def from_dataset(cls, ds, *, geometry=None, weighting="briggs", robust=0.0,
-                     taper_arcsec=None, uv_range=(0.0, np.inf), nthreads=1):
+    def from_dataset(
+        cls,
+        ds,
+        *,
+        geometry=None,
+        weighting="briggs",
+        robust=0.0,
+        taper_arcsec=None,
+        uv_range=(0.0, np.inf),
+        nthreads=1,
+    ):
         """Prepare imaging of ``ds``.
 
         Parameters
@@ -193,7 +210,9 @@ class Imager:
         """
         geometry = geometry or ImageGeometry()
         if weighting not in WEIGHTINGS:
-            raise ConfigurationError(f"weighting={weighting!r}: expected one of {WEIGHTINGS}")
+            raise ConfigurationError(
+                f"weighting={weighting!r}: expected one of {WEIGHTINGS}"
+            )
         if not -2.0 <= robust <= 2.0:
             raise ConfigurationError(f"robust={robust!r}: expected a value in [-2, 2]")
         centre = _single_centre(ds)
@@ -205,13 +224,22 @@ class Imager:
         grid = dict(npix_x=n, npix_y=n, pixsize_x=cell, pixsize_y=cell)
         density = f2 = None
         if weighting != "natural":
-            density = imaging_dask.weight_density(uvw, nat, freq, uv_range=uv_range,
-                                                  **grid).compute()
+            density = imaging_dask.weight_density(
+                uvw, nat, freq, uv_range=uv_range, **grid
+            ).compute()
             if weighting == "briggs":
                 f2 = briggs_f2(density, float(density.sum()), robust)
         weights = imaging_dask.imaging_weights(
-            uvw, nat, freq, density, f2=f2, weighting=weighting, robust=robust,
-            taper_arcsec=taper_arcsec, uv_range=uv_range, **grid,
+            uvw,
+            nat,
+            freq,
+            density,
+            f2=f2,
+            weighting=weighting,
+            robust=robust,
+            taper_arcsec=taper_arcsec,
+            uv_range=uv_range,
+            **grid,
         )
         # major cycles re-read both many times: keep them (Stokes I) in memory
         weights, vis = weights.persist(), vis.persist()
@@ -220,22 +248,55 @@ class Imager:
             da.stack([da.min(abs(uvw[..., 2])), da.max(abs(uvw[..., 2]))]),
         )
         if not sum_w > 0:
-            raise ImagingError("VISIBILITY: no unflagged data with positive weight to image")
-        umax = float(np.max(np.abs(np.asarray(ds["UVW"].values)[..., :2]))) * freq.max() / SPEED_OF_LIGHT
+            raise ImagingError(
+                "VISIBILITY: no unflagged data with positive weight to image"
+            )
+        umax = (
+            float(np.max(np.abs(np.asarray(ds["UVW"].values)[..., :2])))
+            * freq.max()
+            / SPEED_OF_LIGHT
+        )
         if umax * cell >= 0.5:
             raise ImagingError(
                 f"cell_arcsec={geometry.cell_arcsec}: too coarse for the longest baseline "
                 f"({umax:.0f} λ); choose a cell below {np.degrees(0.5 / umax) * 3600:.2f}″"
             )
-        w_range = (float(wabs[0]) * freq.min() / SPEED_OF_LIGHT,
-                   float(wabs[1]) * freq.max() / SPEED_OF_LIGHT)
-        plan = plan_gridding(epsilon=geometry.epsilon, dtype=vis.dtype, w_range=w_range,
-                             do_wgridding=geometry.do_wgridding, u_max=umax, **grid)
-        params = dict(npix=n, cell_arcsec=geometry.cell_arcsec, epsilon=geometry.epsilon,
-                      wgridding=geometry.do_wgridding, weighting=weighting, robust=robust,
-                      taper_arcsec=taper_arcsec, uv_range=list(uv_range))
-        return cls(ds, geometry, uvw, vis, weights, freq, plan, float(sum_w), centre,
-                   params, nthreads, umax)
+        w_range = (
+            float(wabs[0]) * freq.min() / SPEED_OF_LIGHT,
+            float(wabs[1]) * freq.max() / SPEED_OF_LIGHT,
+        )
+        plan = plan_gridding(
+            epsilon=geometry.epsilon,
+            dtype=vis.dtype,
+            w_range=w_range,
+            do_wgridding=geometry.do_wgridding,
+            u_max=umax,
+            **grid,
+        )
+        params = dict(
+            npix=n,
+            cell_arcsec=geometry.cell_arcsec,
+            epsilon=geometry.epsilon,
+            wgridding=geometry.do_wgridding,
+            weighting=weighting,
+            robust=robust,
+            taper_arcsec=taper_arcsec,
+            uv_range=list(uv_range),
+        )
+        return cls(
+            ds,
+            geometry,
+            uvw,
+            vis,
+            weights,
+            freq,
+            plan,
+            float(sum_w),
+            centre,
+            params,
+            nthreads,
+            umax,
+        )
 
     @property
     def ref_frequency(self):
@@ -265,8 +326,14 @@ class Imager:
             ``(npix, npix)`` real image.
         """
         vis = self.vis if vis is None else vis
-        img = imaging_dask.dirty_image(self.uvw, vis, self.weights, self.freq, plan=self.plan,
-                                       nthreads=self.nthreads)
+        img = imaging_dask.dirty_image(
+            self.uvw,
+            vis,
+            self.weights,
+            self.freq,
+            plan=self.plan,
+            nthreads=self.nthreads,
+        )
         return np.asarray(img.compute()) / self.sum_weights
 
     def psf(self, *, oversize=1):
@@ -287,15 +354,24 @@ class Imager:
         plan = self.plan
         if oversize != 1:
             n = self.geometry.npix * int(oversize)
-            w_range = (plan.w0 + plan.dw * plan.kernel.support / 2,
-                       plan.w0 + plan.dw * (plan.nplanes - 1 - plan.kernel.support / 2))
-            plan = plan_gridding(npix_x=n, npix_y=n, pixsize_x=plan.pixsize_x,
-                                 pixsize_y=plan.pixsize_y, epsilon=plan.kernel.epsilon,
-                                 dtype=plan.real_dtype, w_range=w_range if plan.do_wgridding
-                                 else (0.0, 0.0), do_wgridding=plan.do_wgridding,
-                                 u_max=self.u_max)
-        img = imaging_dask.dirty_image(self.uvw, ones, self.weights, self.freq, plan=plan,
-                                       nthreads=self.nthreads)
+            w_range = (
+                plan.w0 + plan.dw * plan.kernel.support / 2,
+                plan.w0 + plan.dw * (plan.nplanes - 1 - plan.kernel.support / 2),
+            )
+            plan = plan_gridding(
+                npix_x=n,
+                npix_y=n,
+                pixsize_x=plan.pixsize_x,
+                pixsize_y=plan.pixsize_y,
+                epsilon=plan.kernel.epsilon,
+                dtype=plan.real_dtype,
+                w_range=w_range if plan.do_wgridding else (0.0, 0.0),
+                do_wgridding=plan.do_wgridding,
+                u_max=self.u_max,
+            )
+        img = imaging_dask.dirty_image(
+            self.uvw, ones, self.weights, self.freq, plan=plan, nthreads=self.nthreads
+        )
         return np.asarray(img.compute()) / self.sum_weights
 
     def predict(self, model):
@@ -311,9 +387,14 @@ class Imager:
         dask.array.Array
             ``(time, baseline_id, frequency)``, chunked like the data.
         """
-        return imaging_dask.model_visibilities(self.uvw, self.freq, model, plan=self.plan,
-                                               vis_chunks=self.vis.chunks,
-                                               nthreads=self.nthreads)
+        return imaging_dask.model_visibilities(
+            self.uvw,
+            self.freq,
+            model,
+            plan=self.plan,
+            vis_chunks=self.vis.chunks,
+            nthreads=self.nthreads,
+        )
 
     def residual(self, model):
         """Dirty image of the data minus the model's visibilities, Jy/beam."""
@@ -329,17 +410,31 @@ class Imager:
         """Wrap an image as an ``xr.DataArray`` with ``l``/``m`` coordinates and metadata."""
         lc, mc = self.coords()
         return xr.DataArray(
-            image, dims=("l", "m"), coords={"l": lc, "m": mc}, name=name,
-            attrs={"phase_center_ra": self.phase_centre[0],
-                   "phase_center_dec": self.phase_centre[1],
-                   "ref_frequency": self.ref_frequency, "units": "Jy/beam",
-                   "sum_weights": self.sum_weights, **{f"param_{k}": str(v)
-                                                       for k, v in self.params.items()}},
+            image,
+            dims=("l", "m"),
+            coords={"l": lc, "m": mc},
+            name=name,
+            attrs={
+                "phase_center_ra": self.phase_centre[0],
+                "phase_center_dec": self.phase_centre[1],
+                "ref_frequency": self.ref_frequency,
+                "units": "Jy/beam",
+                "sum_weights": self.sum_weights,
+                **{f"param_{k}": str(v) for k, v in self.params.items()},
+            },
         )
 
 
-def make_dirty_image(ds, *, npix=4096, cell_arcsec=3.0, epsilon=1e-4, do_wgridding=True,
-                     nthreads=1, **weighting):
+def make_dirty_image(
+    ds,
+    *,
+    npix=4096,
+    cell_arcsec=3.0,
+    epsilon=1e-4,
+    do_wgridding=True,
+    nthreads=1,
+    **weighting,
+):
     """Dirty image (Jy/beam) of a single-centre dataset.
 
     Parameters
@@ -362,8 +457,16 @@ def make_dirty_image(ds, *, npix=4096, cell_arcsec=3.0, epsilon=1e-4, do_wgriddi
     return imager.to_dataarray(imager.dirty(), "dirty")
 
 
-def make_psf(ds, *, npix=4096, cell_arcsec=3.0, epsilon=1e-4, do_wgridding=True, nthreads=1,
-             **weighting):
+def make_psf(
+    ds,
+    *,
+    npix=4096,
+    cell_arcsec=3.0,
+    epsilon=1e-4,
+    do_wgridding=True,
+    nthreads=1,
+    **weighting,
+):
     """Point-spread function (peak 1) of a single-centre dataset; see :func:`make_dirty_image`.
 
     Returns

@@ -111,9 +111,10 @@ def es_correction(nu, *, support, beta):
     out = np.empty(flat.size)
     step = 1 << 16
     for s in range(0, flat.size, step):
-        out[s : s + step] = np.cos(
-            2.0 * np.pi * flat[s : s + step, None] * (nodes[None, :] * half)
-        ) @ phi
+        out[s : s + step] = (
+            np.cos(2.0 * np.pi * flat[s : s + step, None] * (nodes[None, :] * half))
+            @ phi
+        )
     return out.reshape(nu.shape)
 
 
@@ -164,7 +165,9 @@ def choose_kernel(epsilon, dtype=np.float64):
     # FINUFFT's width for oversampling σ, plus one cell for the error of w-gridding;
     # σ = 1.5 (smaller FFTs) down to 1e-7, σ = 2 (shorter kernels) below
     sigma = OVERSAMPLING if epsilon >= 1e-7 else 2.0
-    support = int(np.ceil(np.log(1.0 / epsilon) / (np.pi * np.sqrt(1.0 - 1.0 / sigma)))) + 1
+    support = (
+        int(np.ceil(np.log(1.0 / epsilon) / (np.pi * np.sqrt(1.0 - 1.0 / sigma)))) + 1
+    )
     support = max(3, min(support, 16))
     beta = 0.97 * np.pi * (1.0 - 1.0 / (2.0 * sigma)) * support
     coeffs = _fit_coeffs(support, beta, epsilon)

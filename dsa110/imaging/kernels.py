@@ -35,6 +35,15 @@ import scipy.fft
 from numba import njit, prange
 
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from dsa110.imaging.fft import (
+    _accumulate_plane,
+    _columns_to_grid,
+    _corrections,
+    _grid_to_columns,
+    _phasors,
+    _scatter_plane,
+    nm1_image,
+)
 from dsa110.imaging.kernel_es import ESKernel, choose_kernel
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
@@ -105,16 +114,6 @@ def _good_size(n):
     return int(scipy.fft.next_fast_len(int(n) + (int(n) % 2)))
 
 
-def nm1_image(npix_x, npix_y, pixsize_x, pixsize_y):
-    """``n − 1 = sqrt(1 − l² − m²) − 1`` on the image pixels, ``(npix_x, npix_y)`` float64."""
-    l = (np.arange(npix_x) - npix_x // 2) * pixsize_x
-    m = (np.arange(npix_y) - npix_y // 2) * pixsize_y
-    r2 = l[:, None] ** 2 + m[None, :] ** 2
-    if np.any(r2 >= 1.0):
-        raise ValueError("the image extends beyond the horizon (l² + m² ≥ 1)")
-    return -r2 / (np.sqrt(1.0 - r2) + 1.0)
-
-
 def plan_gridding(
     *,
     npix_x,
@@ -154,7 +153,11 @@ def plan_gridding(
     if npix_x % 2 or npix_y % 2 or npix_x < 16 or npix_y < 16:
         raise ValueError(f"image size ({npix_x}, {npix_y}) must be even and ≥ 16")
     dtype = np.dtype(dtype)
-    real = np.dtype(np.float32) if dtype in (np.float32, np.complex64) else np.dtype(np.float64)
+    real = (
+        np.dtype(np.float32)
+        if dtype in (np.float32, np.complex64)
+        else np.dtype(np.float64)
+    )
     kernel = _cached_kernel(float(epsilon), real)
     support = kernel.support
     sigma = kernel.oversampling
@@ -172,8 +175,19 @@ def plan_gridding(
     width = max(support, 8)
     nstrips = max(2, 2 * (ngx // (2 * width)))
     return GridPlan(
-        int(npix_x), int(npix_y), float(pixsize_x), float(pixsize_y), ngx, ngy, kernel,
-        bool(do_wgridding), float(w0), float(dw), int(nplanes), int(nstrips), real,
+        int(npix_x),
+        int(npix_y),
+        float(pixsize_x),
+        float(pixsize_y),
+        ngx,
+        ngy,
+        kernel,
+        bool(do_wgridding),
+        float(w0),
+        float(dw),
+        int(nplanes),
+        int(nstrips),
+        real,
         _urows(u_max, pixsize_x, ngx, support),
     )
 
@@ -208,7 +222,9 @@ def _run_key(u, w, pixx, ngx, half, w0, dw, do_w, nstrips):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _count_runs(uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips, nkeys, nblocks):
+def _count_runs(
+    uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips, nkeys, nblocks
+):
     nrow = uvw.shape[0]
     nchan = fc.shape[0]
     counts = np.zeros((nblocks, nkeys), dtype=np.int64)
@@ -224,8 +240,17 @@ def _count_runs(uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips,
                 if has_mask and not mask[r, c]:
                     last = -1
                     continue
-                key = _run_key(sgn * uvw[r, 0] * fc[c], sgn * uvw[r, 2] * fc[c], pixx, ngx,
-                               half, w0, dw, do_w, nstrips)
+                key = _run_key(
+                    sgn * uvw[r, 0] * fc[c],
+                    sgn * uvw[r, 2] * fc[c],
+                    pixx,
+                    ngx,
+                    half,
+                    w0,
+                    dw,
+                    do_w,
+                    nstrips,
+                )
                 if key != last:
                     counts[b, key] += 1
                     last = key
@@ -233,8 +258,23 @@ def _count_runs(uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips,
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _fill_runs(uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips, offsets,
-               run_row, run_c0, run_c1):
+def _fill_runs(
+    uvw,
+    fc,
+    mask,
+    has_mask,
+    pixx,
+    ngx,
+    half,
+    w0,
+    dw,
+    do_w,
+    nstrips,
+    offsets,
+    run_row,
+    run_c0,
+    run_c1,
+):
     nrow = uvw.shape[0]
     nchan = fc.shape[0]
     nblocks = offsets.shape[0]
@@ -252,8 +292,17 @@ def _fill_runs(uvw, fc, mask, has_mask, pixx, ngx, half, w0, dw, do_w, nstrips, 
                 if has_mask and not mask[r, c]:
                     last = -1
                     continue
-                key = _run_key(sgn * uvw[r, 0] * fc[c], sgn * uvw[r, 2] * fc[c], pixx, ngx,
-                               half, w0, dw, do_w, nstrips)
+                key = _run_key(
+                    sgn * uvw[r, 0] * fc[c],
+                    sgn * uvw[r, 2] * fc[c],
+                    pixx,
+                    ngx,
+                    half,
+                    w0,
+                    dw,
+                    do_w,
+                    nstrips,
+                )
                 if key != last:
                     k = pos[key]
                     pos[key] += 1
@@ -306,12 +355,27 @@ def bin_visibilities(uvw, freq, mask=None, *, plan, nthreads=1):
     fc = np.ascontiguousarray(freq, dtype=np.float64) / SPEED_OF_LIGHT
     _check_coverage(uvw, fc, plan)
     has_mask = mask is not None
-    m = np.ascontiguousarray(mask, dtype=np.bool_) if has_mask else np.ones((1, 1), np.bool_)
+    m = (
+        np.ascontiguousarray(mask, dtype=np.bool_)
+        if has_mask
+        else np.ones((1, 1), np.bool_)
+    )
     nkeys = plan.nplanes * plan.nstrips
     nblocks = max(1, min(uvw.shape[0], 4 * nthreads))
     half = plan.kernel.support / 2.0
-    args = (uvw, fc, m, has_mask, plan.pixsize_x, plan.ngx, half, plan.w0, plan.dw,
-            plan.do_wgridding, plan.nstrips)
+    args = (
+        uvw,
+        fc,
+        m,
+        has_mask,
+        plan.pixsize_x,
+        plan.ngx,
+        half,
+        plan.w0,
+        plan.dw,
+        plan.do_wgridding,
+        plan.nstrips,
+    )
     with _threads(nthreads):
         counts = _count_runs(*args, nkeys, nblocks)
         # runs of key k: block 0's, then block 1's, ... (offsets per block and key)
@@ -387,8 +451,28 @@ def _horner_one(coeffs, x, a):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coeffs,
-                plane, pixx, pixy, w0, dw, do_w, nstrips, nplanes, nwork):
+def _grid_plane(
+    grid,
+    vis,
+    wgt,
+    has_wgt,
+    uvw,
+    fc,
+    row,
+    c0,
+    c1,
+    key_offsets,
+    coeffs,
+    plane,
+    pixx,
+    pixy,
+    w0,
+    dw,
+    do_w,
+    nstrips,
+    nplanes,
+    nwork,
+):
     ngx, ngy = grid.shape
     gridf = grid.view(grid.real.dtype)
     support = coeffs.shape[1]
@@ -462,8 +546,28 @@ def _grid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coef
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, coeffs,
-                  plane, pixx, pixy, w0, dw, do_w, nstrips, nplanes, nwork):
+def _degrid_plane(
+    grid,
+    vis,
+    wgt,
+    has_wgt,
+    uvw,
+    fc,
+    row,
+    c0,
+    c1,
+    key_offsets,
+    coeffs,
+    plane,
+    pixx,
+    pixy,
+    w0,
+    dw,
+    do_w,
+    nstrips,
+    nplanes,
+    nwork,
+):
     ngx, ngy = grid.shape
     gridf = grid.view(grid.real.dtype)
     support = coeffs.shape[1]
@@ -541,115 +645,6 @@ def _degrid_plane(grid, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets, co
                         vis[r, c] += acc
 
 
-# ----------------------------------------------------------------------------------
-# Image side: FFT, w phase screens, corrections
-# ----------------------------------------------------------------------------------
-
-
-@njit(**PARALLEL_JIT_OPTIONS)
-def _accumulate_plane(sub, out, phasor, step, use_phasor):
-    ngx = sub.shape[0]
-    npx, npy = out.shape
-    for ix in prange(npx):
-        gx = (ix - npx // 2 + ngx) % ngx
-        for iy in range(npy):
-            if use_phasor:
-                out[ix, iy] += (sub[gx, iy] * phasor[ix, iy]).real
-                phasor[ix, iy] *= step[ix, iy]
-            else:
-                out[ix, iy] += sub[gx, iy].real
-
-
-def _row_slices(plan):
-    """Grid rows that can hold data: ``[0, urows]`` and ``[ngx − urows, ngx)``."""
-    if plan.urows == 0:
-        return [slice(0, plan.ngx)]
-    return [slice(0, plan.urows + 1), slice(plan.ngx - plan.urows, plan.ngx)]
-
-
-def _grid_to_columns(grid, plan, nthreads):
-    """FFT of a uv grid, evaluated only on the image's columns: ``(ngx, npix_y)``.
-
-    The transform along ``v`` runs on the rows that can hold data only, the one
-    along ``u`` on the ``npix_y`` output columns only (a pruned 2-D FFT).
-    """
-    for rows in _row_slices(plan):
-        grid[rows] = scipy.fft.fft(grid[rows], axis=1, overwrite_x=True, workers=nthreads)
-    h = plan.npix_y // 2
-    sub = np.concatenate([grid[:, plan.ngy - h :], grid[:, :h]], axis=1)
-    return scipy.fft.fft(sub, axis=0, overwrite_x=True, workers=nthreads)
-
-
-def _columns_to_grid(sub, grid, plan, nthreads):
-    """Inverse of :func:`_grid_to_columns` (unnormalised, ``exp(+2πi)``), into ``grid``."""
-    sub = scipy.fft.ifft(sub, axis=0, norm="forward", overwrite_x=True, workers=nthreads)
-    h = plan.npix_y // 2
-    grid[...] = 0
-    grid[:, plan.ngy - h :] = sub[:, :h]
-    grid[:, :h] = sub[:, h:]
-    for rows in _row_slices(plan):
-        grid[rows] = scipy.fft.ifft(grid[rows], axis=1, norm="forward", overwrite_x=True,
-                                    workers=nthreads)
-    return grid
-
-
-@njit(**PARALLEL_JIT_OPTIONS)
-def _scatter_plane(img, sub, phasor, step, use_phasor):
-    ngx = sub.shape[0]
-    npx, npy = img.shape
-    for ix in prange(npx):
-        gx = (ix - npx // 2 + ngx) % ngx
-        for iy in range(npy):
-            if use_phasor:
-                sub[gx, iy] = img[ix, iy] * phasor[ix, iy]
-                phasor[ix, iy] *= step[ix, iy]
-            else:
-                sub[gx, iy] = img[ix, iy]
-
-
-_CORRECTIONS = {}
-
-
-def _plan_key(plan):
-    return (plan.npix_x, plan.npix_y, plan.pixsize_x, plan.pixsize_y, plan.ngx, plan.ngy,
-            plan.kernel.support, plan.kernel.beta, plan.do_wgridding, plan.dw)
-
-
-def _corrections(plan):
-    """Image-plane correction ``ψ̂(l) ψ̂(m) ψ̂_w(n − 1)`` and ``n − 1`` (cached per plan)."""
-    key = _plan_key(plan)
-    if key in _CORRECTIONS:
-        return _CORRECTIONS[key]
-    k = plan.kernel
-    cx = k.correction((np.arange(plan.npix_x) - plan.npix_x // 2) / plan.ngx)
-    cy = k.correction((np.arange(plan.npix_y) - plan.npix_y // 2) / plan.ngy)
-    corr = cx[:, None] * cy[None, :]
-    nm1 = None
-    if plan.do_wgridding:
-        nm1 = nm1_image(plan.npix_x, plan.npix_y, plan.pixsize_x, plan.pixsize_y)
-        # ψ̂ is smooth: tabulate it along n − 1 and interpolate with a cubic spline
-        # (relative error ~1e-13 for the finest kernels)
-        from scipy.interpolate import CubicSpline  # deferred: only needed here
-
-        table = np.linspace(float(nm1.min()), 0.0, 4096)
-        corr = corr * CubicSpline(table, k.correction(plan.dw * table))(nm1)
-    if len(_CORRECTIONS) > 8:
-        _CORRECTIONS.clear()
-    _CORRECTIONS[key] = (corr, nm1)
-    return corr, nm1
-
-
-def _phasors(plan, nm1, first, sign):
-    """``exp(sign 2πi w_first (n − 1))`` and the per-plane step, complex arrays."""
-    ctype = plan.complex_dtype
-    if nm1 is None:
-        one = np.ones((1, 1), ctype)
-        return one, one
-    phasor = np.exp(sign * 2j * np.pi * (plan.w0 + first * plan.dw) * nm1).astype(ctype)
-    step = np.exp(sign * 2j * np.pi * plan.dw * nm1).astype(ctype)
-    return phasor, step
-
-
 def _prep(uvw, freq, vis, wgt):
     uvw = np.ascontiguousarray(uvw, dtype=np.float64)
     fc = np.ascontiguousarray(freq, dtype=np.float64) / SPEED_OF_LIGHT
@@ -692,16 +687,35 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     _check_dtype(vis.dtype, plan)
     uvw, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
     if bins is None:
-        bins = bin_visibilities(uvw, freq, (w != 0) if has_wgt else None, plan=plan,
-                                nthreads=nthreads)
+        bins = bin_visibilities(
+            uvw, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
+        )
     out = np.zeros((len(planes), plan.ngx, plan.ngy), dtype=plan.complex_dtype)
     with _threads(nthreads):
         nwork = numba.get_num_threads() * 4
         for i, p in enumerate(planes):
-            _grid_plane(out[i], vis, w, has_wgt, uvw, fc, bins.row, bins.chan_start,
-                        bins.chan_stop, bins.key_offsets, plan.kernel.coeffs, p,
-                        plan.pixsize_x, plan.pixsize_y, plan.w0, plan.dw,
-                        plan.do_wgridding, plan.nstrips, plan.nplanes, nwork)
+            _grid_plane(
+                out[i],
+                vis,
+                w,
+                has_wgt,
+                uvw,
+                fc,
+                bins.row,
+                bins.chan_start,
+                bins.chan_stop,
+                bins.key_offsets,
+                plan.kernel.coeffs,
+                p,
+                plan.pixsize_x,
+                plan.pixsize_y,
+                plan.w0,
+                plan.dw,
+                plan.do_wgridding,
+                plan.nstrips,
+                plan.nplanes,
+                nwork,
+            )
     return out
 
 
@@ -761,7 +775,9 @@ def _check_dtype(dtype, plan):
     else:
         real = np.dtype(dtype)
     if real != plan.real_dtype:
-        raise TypeError(f"data of dtype {dtype} do not match the plan's {plan.real_dtype}")
+        raise TypeError(
+            f"data of dtype {dtype} do not match the plan's {plan.real_dtype}"
+        )
 
 
 def _w_range(uvw, freq):
@@ -769,7 +785,10 @@ def _w_range(uvw, freq):
         return (0.0, 0.0)
     w = np.abs(np.asarray(uvw)[:, 2])
     f = np.asarray(freq, dtype=np.float64)
-    return (float(w.min() * f.min() / SPEED_OF_LIGHT), float(w.max() * f.max() / SPEED_OF_LIGHT))
+    return (
+        float(w.min() * f.min() / SPEED_OF_LIGHT),
+        float(w.max() * f.max() / SPEED_OF_LIGHT),
+    )
 
 
 def _u_max(uvw, freq):
@@ -778,8 +797,21 @@ def _u_max(uvw, freq):
     return float(np.max(np.abs(np.asarray(uvw)[:, 0])) * np.max(freq) / SPEED_OF_LIGHT)
 
 
-def vis2dirty(uvw, freq, vis, wgt=None, *, npix_x, npix_y, pixsize_x, pixsize_y, epsilon,
-              do_wgridding=True, nthreads=1, plan=None):
+def vis2dirty(
+    uvw,
+    freq,
+    vis,
+    wgt=None,
+    *,
+    npix_x,
+    npix_y,
+    pixsize_x,
+    pixsize_y,
+    epsilon,
+    do_wgridding=True,
+    nthreads=1,
+    plan=None,
+):
     """Dirty image of visibilities (the adjoint of :func:`dirty2vis`).
 
     Parameters
@@ -813,14 +845,22 @@ def vis2dirty(uvw, freq, vis, wgt=None, *, npix_x, npix_y, pixsize_x, pixsize_y,
     """
     vis = np.ascontiguousarray(vis)
     if plan is None:
-        plan = plan_gridding(npix_x=npix_x, npix_y=npix_y, pixsize_x=pixsize_x,
-                             pixsize_y=pixsize_y, epsilon=epsilon, dtype=vis.dtype,
-                             w_range=_w_range(uvw, freq), do_wgridding=do_wgridding,
-                             u_max=_u_max(uvw, freq))
+        plan = plan_gridding(
+            npix_x=npix_x,
+            npix_y=npix_y,
+            pixsize_x=pixsize_x,
+            pixsize_y=pixsize_y,
+            epsilon=epsilon,
+            dtype=vis.dtype,
+            w_range=_w_range(uvw, freq),
+            do_wgridding=do_wgridding,
+            u_max=_u_max(uvw, freq),
+        )
     _check_dtype(vis.dtype, plan)
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(uvw_c, freq, (w != 0) if has_wgt else None, plan=plan,
-                            nthreads=nthreads)
+    bins = bin_visibilities(
+        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
+    )
     image = np.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     corr, nm1 = _corrections(plan)
     phasor, step = _phasors(plan, nm1, 0, -1.0)
@@ -829,18 +869,48 @@ def vis2dirty(uvw, freq, vis, wgt=None, *, npix_x, npix_y, pixsize_x, pixsize_y,
         nwork = numba.get_num_threads() * 4
         for p in range(plan.nplanes):
             grid[...] = 0
-            _grid_plane(grid, vis, w, has_wgt, uvw_c, fc, bins.row, bins.chan_start,
-                        bins.chan_stop, bins.key_offsets, plan.kernel.coeffs, p,
-                        plan.pixsize_x, plan.pixsize_y, plan.w0, plan.dw,
-                        plan.do_wgridding, plan.nstrips, plan.nplanes, nwork)
+            _grid_plane(
+                grid,
+                vis,
+                w,
+                has_wgt,
+                uvw_c,
+                fc,
+                bins.row,
+                bins.chan_start,
+                bins.chan_stop,
+                bins.key_offsets,
+                plan.kernel.coeffs,
+                p,
+                plan.pixsize_x,
+                plan.pixsize_y,
+                plan.w0,
+                plan.dw,
+                plan.do_wgridding,
+                plan.nstrips,
+                plan.nplanes,
+                nwork,
+            )
             sub = _grid_to_columns(grid, plan, nthreads)
             _accumulate_plane(sub, image, phasor, step, plan.do_wgridding)
     image /= corr.astype(image.dtype)
     return image
 
 
-def dirty2vis(uvw, freq, dirty, wgt=None, *, pixsize_x, pixsize_y, epsilon,
-              do_wgridding=True, nthreads=1, plan=None, out=None):
+def dirty2vis(
+    uvw,
+    freq,
+    dirty,
+    wgt=None,
+    *,
+    pixsize_x,
+    pixsize_y,
+    epsilon,
+    do_wgridding=True,
+    nthreads=1,
+    plan=None,
+    out=None,
+):
     """Visibilities of an image (the adjoint of :func:`vis2dirty`).
 
     Parameters
@@ -875,18 +945,26 @@ def dirty2vis(uvw, freq, dirty, wgt=None, *, pixsize_x, pixsize_y, epsilon,
     dirty = np.asarray(dirty)
     npix_x, npix_y = dirty.shape
     if plan is None:
-        plan = plan_gridding(npix_x=npix_x, npix_y=npix_y, pixsize_x=pixsize_x,
-                             pixsize_y=pixsize_y, epsilon=epsilon, dtype=dirty.dtype,
-                             w_range=_w_range(uvw, freq), do_wgridding=do_wgridding,
-                             u_max=_u_max(uvw, freq))
+        plan = plan_gridding(
+            npix_x=npix_x,
+            npix_y=npix_y,
+            pixsize_x=pixsize_x,
+            pixsize_y=pixsize_y,
+            epsilon=epsilon,
+            dtype=dirty.dtype,
+            w_range=_w_range(uvw, freq),
+            do_wgridding=do_wgridding,
+            u_max=_u_max(uvw, freq),
+        )
     _check_dtype(dirty.dtype, plan)
     ctype = plan.complex_dtype
     nrow, nchan = np.shape(uvw)[0], np.shape(freq)[0]
     vis = np.zeros((nrow, nchan), ctype) if out is None else out
     vis[...] = 0
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(uvw_c, freq, (w != 0) if has_wgt else None, plan=plan,
-                            nthreads=nthreads)
+    bins = bin_visibilities(
+        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
+    )
     corr, nm1 = _corrections(plan)
     img = (dirty / corr).astype(plan.real_dtype)
     phasor, step = _phasors(plan, nm1, 0, 1.0)
@@ -897,8 +975,26 @@ def dirty2vis(uvw, freq, dirty, wgt=None, *, pixsize_x, pixsize_y, epsilon,
         for p in range(plan.nplanes):
             _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
             g = _columns_to_grid(sub.copy(), grid, plan, nthreads)
-            _degrid_plane(g, vis, w, has_wgt, uvw_c, fc, bins.row, bins.chan_start,
-                          bins.chan_stop, bins.key_offsets, plan.kernel.coeffs, p,
-                          plan.pixsize_x, plan.pixsize_y, plan.w0, plan.dw,
-                          plan.do_wgridding, plan.nstrips, plan.nplanes, nwork)
+            _degrid_plane(
+                g,
+                vis,
+                w,
+                has_wgt,
+                uvw_c,
+                fc,
+                bins.row,
+                bins.chan_start,
+                bins.chan_stop,
+                bins.key_offsets,
+                plan.kernel.coeffs,
+                p,
+                plan.pixsize_x,
+                plan.pixsize_y,
+                plan.w0,
+                plan.dw,
+                plan.do_wgridding,
+                plan.nstrips,
+                plan.nplanes,
+                nwork,
+            )
     return vis

@@ -21,8 +21,14 @@ from dsa110.imaging.clean import circle_mask, cotton_schwab, mad_sigma
 from dsa110.imaging.imager import ImageGeometry, Imager
 from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT, effective_primary_beam, pb_correct
 
-__all__ = ["ImageProducts", "image_tile", "image_subbands", "snapshot_search",
-           "radec_to_pixel", "CHANNELS_PER_SUBBAND"]
+__all__ = [
+    "ImageProducts",
+    "image_tile",
+    "image_subbands",
+    "snapshot_search",
+    "radec_to_pixel",
+    "CHANNELS_PER_SUBBAND",
+]
 
 #: Channels of one DSA-110 subband (spectral window).
 CHANNELS_PER_SUBBAND = 48
@@ -77,10 +83,16 @@ class ImageProducts:
         return xr.Dataset(
             {k: (("l", "m"), getattr(self, k)) for k in names},
             coords={"l": lm, "m": lm},
-            attrs=dict(bmaj_arcsec=self.beam.bmaj, bmin_arcsec=self.beam.bmin,
-                       bpa_deg=self.beam.bpa, phase_center_ra=self.centre[0],
-                       phase_center_dec=self.centre[1], ref_frequency=self.ref_frequency,
-                       date_obs=self.date_obs, sigma=self.sigma),
+            attrs=dict(
+                bmaj_arcsec=self.beam.bmaj,
+                bmin_arcsec=self.beam.bmin,
+                bpa_deg=self.beam.bpa,
+                phase_center_ra=self.centre[0],
+                phase_center_dec=self.centre[1],
+                ref_frequency=self.ref_frequency,
+                date_obs=self.date_obs,
+                sigma=self.sigma,
+            ),
         )
 
 
@@ -125,11 +137,27 @@ def _date_obs(ds):
     return Time(t0 - half, format="unix", scale="utc").isot
 
 
-def image_tile(ds, *, center="median_meridian", geometry=None, weighting="briggs",
-               robust=0.0, taper_arcsec=None, uv_range=(0.0, np.inf), niter=10000,
-               threshold=0.0, auto_threshold=1.5, gain=0.1, mgain=0.8, max_major=10,
-               mask_sources=None, mask_radius_arcsec=60.0, auto_mask=4.0,
-               pb_limit=DEFAULT_PB_LIMIT, nthreads=1):
+def image_tile(
+    ds,
+    *,
+    center="median_meridian",
+    geometry=None,
+    weighting="briggs",
+    robust=0.0,
+    taper_arcsec=None,
+    uv_range=(0.0, np.inf),
+    niter=10000,
+    threshold=0.0,
+    auto_threshold=1.5,
+    gain=0.1,
+    mgain=0.8,
+    max_major=10,
+    mask_sources=None,
+    mask_radius_arcsec=60.0,
+    auto_mask=4.0,
+    pb_limit=DEFAULT_PB_LIMIT,
+    nthreads=1,
+):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
     Parameters
@@ -165,38 +193,81 @@ def image_tile(ds, *, center="median_meridian", geometry=None, weighting="briggs
         ds = rephase(ds, center)
     else:
         pointing = _pointings(ds)
-    imager = Imager.from_dataset(ds, geometry=geometry, weighting=weighting, robust=robust,
-                                 taper_arcsec=taper_arcsec, uv_range=uv_range,
-                                 nthreads=nthreads)
+    imager = Imager.from_dataset(
+        ds,
+        geometry=geometry,
+        weighting=weighting,
+        robust=robust,
+        taper_arcsec=taper_arcsec,
+        uv_range=uv_range,
+        nthreads=nthreads,
+    )
     n, cell = geometry.npix, geometry.cell_arcsec
     mask = None
     if mask_sources is not None:
         ix, iy = radec_to_pixel(*mask_sources, imager.phase_centre, cell, n)
-        mask = circle_mask((n, n), np.stack([ix, iy], axis=-1), mask_radius_arcsec / cell)
-    result = cotton_schwab(imager, niter=niter, threshold=threshold,
-                           auto_threshold=auto_threshold, gain=gain, mgain=mgain,
-                           max_major=max_major, mask=mask, auto_mask=auto_mask)
+        mask = circle_mask(
+            (n, n), np.stack([ix, iy], axis=-1), mask_radius_arcsec / cell
+        )
+    result = cotton_schwab(
+        imager,
+        niter=niter,
+        threshold=threshold,
+        auto_threshold=auto_threshold,
+        gain=gain,
+        mgain=mgain,
+        max_major=max_major,
+        mask=mask,
+        auto_mask=auto_mask,
+    )
     beam = fit_beam(result.psf, cell)
     restored = restore(result.model, result.residual, beam, cell)
     fweights = imager.channel_weights()
-    pb = effective_primary_beam(n, geometry.cell_rad, imager.phase_centre, pointing[0],
-                                pointing[1], imager.freq, time_weights=imager.time_weights(),
-                                freq_weights=fweights)
+    pb = effective_primary_beam(
+        n,
+        geometry.cell_rad,
+        imager.phase_centre,
+        pointing[0],
+        pointing[1],
+        imager.freq,
+        time_weights=imager.time_weights(),
+        freq_weights=fweights,
+    )
     pbcor = pb_correct(restored, pb, pb_limit=pb_limit)
     freq = imager.freq
     ref = float(np.sum(fweights * freq) / np.sum(fweights))
     width = np.asarray(ds["channel_width"].values, np.float64)
     bandwidth = float(freq.max() - freq.min() + np.mean(width))
     times = np.asarray(ds[schema.TIME].values, np.float64)
-    params = dict(imager.params, niter=niter, threshold=threshold,
-                  auto_threshold=auto_threshold, gain=gain, mgain=mgain, pb_limit=pb_limit,
-                  niter_done=result.niter, major_cycles=result.major_cycles,
-                  center=str(center))
+    params = dict(
+        imager.params,
+        niter=niter,
+        threshold=threshold,
+        auto_threshold=auto_threshold,
+        gain=gain,
+        mgain=mgain,
+        pb_limit=pb_limit,
+        niter_done=result.niter,
+        major_cycles=result.major_cycles,
+        center=str(center),
+    )
     return ImageProducts(
-        restored, result.residual, result.model.astype(restored.dtype), result.psf, pb,
-        pbcor, beam, imager.phase_centre, cell, ref, bandwidth, _date_obs(ds),
-        float(np.median(times)), result.sigma,
-        telescope=str(ds.attrs.get("telescope_name", "DSA-110")), params=params,
+        restored,
+        result.residual,
+        result.model.astype(restored.dtype),
+        result.psf,
+        pb,
+        pbcor,
+        beam,
+        imager.phase_centre,
+        cell,
+        ref,
+        bandwidth,
+        _date_obs(ds),
+        float(np.median(times)),
+        result.sigma,
+        telescope=str(ds.attrs.get("telescope_name", "DSA-110")),
+        params=params,
     )
 
 
@@ -221,13 +292,23 @@ def image_subbands(ds, *, channels_per_subband=CHANNELS_PER_SUBBAND, **kwargs):
             f"frequency: {nchan} channels are not a multiple of {channels_per_subband}"
         )
     return [
-        image_tile(ds.isel({schema.FREQUENCY: slice(s, s + channels_per_subband)}), **kwargs)
+        image_tile(
+            ds.isel({schema.FREQUENCY: slice(s, s + channels_per_subband)}), **kwargs
+        )
         for s in range(0, nchan, channels_per_subband)
     ]
 
 
-def snapshot_search(ds, *, geometry=None, nsigma=6.0, weighting="briggs", robust=0.0,
-                    nthreads=1, max_candidates=100):
+def snapshot_search(
+    ds,
+    *,
+    geometry=None,
+    nsigma=6.0,
+    weighting="briggs",
+    robust=0.0,
+    nthreads=1,
+    max_candidates=100,
+):
     """Dirty image of each integration and the peaks above ``nsigma`` in it.
 
     Each integration keeps its own (meridian) phase centre, so no rephasing is needed.
@@ -256,20 +337,38 @@ def snapshot_search(ds, *, geometry=None, nsigma=6.0, weighting="briggs", robust
     out = []
     for t in range(ds.sizes[schema.TIME]):
         snap = ds.isel({schema.TIME: slice(t, t + 1)})
-        imager = Imager.from_dataset(snap, geometry=geometry, weighting=weighting,
-                                     robust=robust, nthreads=nthreads)
+        imager = Imager.from_dataset(
+            snap,
+            geometry=geometry,
+            weighting=weighting,
+            robust=robust,
+            nthreads=nthreads,
+        )
         img = imager.dirty()
         sigma = mad_sigma(img)
         if sigma == 0:
             continue
-        peaks = (img == scipy.ndimage.maximum_filter(img, size=5)) & (img > nsigma * sigma)
+        peaks = (img == scipy.ndimage.maximum_filter(img, size=5)) & (
+            img > nsigma * sigma
+        )
         ix, iy = np.nonzero(peaks)
         order = np.argsort(img[ix, iy])[::-1][:max_candidates]
         cell = geometry.cell_rad
         for i in order:
-            l, m = (ix[i] - geometry.npix // 2) * cell, (iy[i] - geometry.npix // 2) * cell
+            l, m = (
+                (ix[i] - geometry.npix // 2) * cell,
+                (iy[i] - geometry.npix // 2) * cell,
+            )
             ra, dec = pixel_radec(l, m, *imager.phase_centre)
-            out.append(dict(time=float(snap[schema.TIME].values[0]), ra=float(ra),
-                            dec=float(dec), peak=float(img[ix[i], iy[i]]),
-                            snr=float(img[ix[i], iy[i]] / sigma), ix=int(ix[i]), iy=int(iy[i])))
+            out.append(
+                dict(
+                    time=float(snap[schema.TIME].values[0]),
+                    ra=float(ra),
+                    dec=float(dec),
+                    peak=float(img[ix[i], iy[i]]),
+                    snr=float(img[ix[i], iy[i]] / sigma),
+                    ix=int(ix[i]),
+                    iy=int(iy[i]),
+                )
+            )
     return out

@@ -21,8 +21,9 @@ class MosaicError(DSA110Error, ValueError):
     """Images that cannot be mosaicked (no overlap, missing beam or noise...)."""
 
 
-def linear_mosaic(images, beams, wcs_list, noises, *, wcs_out=None, shape_out=None,
-                  pb_limit=0.2):
+def linear_mosaic(
+    images, beams, wcs_list, noises, *, wcs_out=None, shape_out=None, pb_limit=0.2
+):
     """Inverse-variance × PB² weighted linear mosaic.
 
     Parameters
@@ -50,7 +51,9 @@ def linear_mosaic(images, beams, wcs_list, noises, *, wcs_out=None, shape_out=No
     from reproject.mosaicking import find_optimal_celestial_wcs
 
     if not (len(images) == len(beams) == len(wcs_list) == len(noises)) or not images:
-        raise MosaicError("images, beams, WCSs and noises must be non-empty lists of one length")
+        raise MosaicError(
+            "images, beams, WCSs and noises must be non-empty lists of one length"
+        )
     if wcs_out is None:
         wcs_out, shape_out = find_optimal_celestial_wcs(
             [(np.nan_to_num(b), w) for b, w in zip(beams, wcs_list)], projection="SIN"
@@ -60,10 +63,12 @@ def linear_mosaic(images, beams, wcs_list, noises, *, wcs_out=None, shape_out=No
     for img, beam, wcs, sigma in zip(images, beams, wcs_list, noises):
         if not sigma > 0:
             raise MosaicError(f"noise {sigma!r} must be positive")
-        img_r, _ = reproject.reproject_interp((np.asarray(img, np.float64), wcs), wcs_out,
-                                              shape_out=shape_out)
-        pb_r, _ = reproject.reproject_interp((np.asarray(beam, np.float64), wcs), wcs_out,
-                                             shape_out=shape_out)
+        img_r, _ = reproject.reproject_interp(
+            (np.asarray(img, np.float64), wcs), wcs_out, shape_out=shape_out
+        )
+        pb_r, _ = reproject.reproject_interp(
+            (np.asarray(beam, np.float64), wcs), wcs_out, shape_out=shape_out
+        )
         ok = np.isfinite(img_r) & np.isfinite(pb_r) & (pb_r >= pb_limit)
         w = np.where(ok, np.nan_to_num(pb_r) ** 2 / sigma**2, 0.0)
         num += w * np.where(ok, img_r, 0.0)
@@ -81,7 +86,9 @@ def _beam_path(path):
     for suffix in ("-image-pb.fits", "-image.fits"):
         if name.endswith(suffix):
             return name[: -len(suffix)] + "-pb.fits"
-    raise MosaicError(f"{path}: expected a PREFIX-image-pb.fits file written by dsa110 image")
+    raise MosaicError(
+        f"{path}: expected a PREFIX-image-pb.fits file written by dsa110 image"
+    )
 
 
 def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
@@ -115,9 +122,13 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
         try:
             with fits.open(path) as hdul:
                 header = hdul[0].header.copy()
-                img = np.asarray(hdul[0].data, np.float64).reshape(hdul[0].data.shape[-2:])
+                img = np.asarray(hdul[0].data, np.float64).reshape(
+                    hdul[0].data.shape[-2:]
+                )
             with fits.open(_beam_path(path)) as hdul:
-                beam = np.asarray(hdul[0].data, np.float64).reshape(hdul[0].data.shape[-2:])
+                beam = np.asarray(hdul[0].data, np.float64).reshape(
+                    hdul[0].data.shape[-2:]
+                )
         except OSError as exc:
             raise FileFormatError(path, f"cannot read ({exc})") from None
         images.append(img)
@@ -128,27 +139,33 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
         if sigma is None:
             sigma = mad_sigma(np.nan_to_num(img * beam))
         noises.append(float(sigma))
-    mosaic, weight, noise, wcs_out = linear_mosaic(images, beams, wcss, noises,
-                                                   pb_limit=pb_limit)
+    mosaic, weight, noise, wcs_out = linear_mosaic(
+        images, beams, wcss, noises, pb_limit=pb_limit
+    )
     out = str(out)
     if out.endswith(".fits"):
         out = out[: -len(".fits")]
     base = headers[0]
     result = {}
-    for name, data, unit in (("", mosaic, base.get("BUNIT", "JY/BEAM")), ("-weight", weight, ""),
-                             ("-noise", noise, base.get("BUNIT", "JY/BEAM"))):
+    for name, data, unit in (
+        ("", mosaic, base.get("BUNIT", "JY/BEAM")),
+        ("-weight", weight, ""),
+        ("-noise", noise, base.get("BUNIT", "JY/BEAM")),
+    ):
         header = wcs_out.to_header()
         for key in ("BMAJ", "BMIN", "BPA", "TELESCOP", "DATE-OBS", "MJD-OBS"):
             if key in base:
                 header[key] = base[key]
         header["BUNIT"] = unit
-        header.add_history(f"dsa110 linear mosaic of {len(paths)} images, pb_limit={pb_limit}")
+        header.add_history(
+            f"dsa110 linear mosaic of {len(paths)} images, pb_limit={pb_limit}"
+        )
         for p in paths:
             header.add_history(f"input: {p}")
         # write_fits_image expects (l, m) images: convert from (y, x) storage
         from dsa110.imaging.fits import from_fits_array
 
-        result[name or "mosaic"] = write_fits_image(f"{out}{name}.fits",
-                                                    from_fits_array(data), header,
-                                                    overwrite=overwrite)
+        result[name or "mosaic"] = write_fits_image(
+            f"{out}{name}.fits", from_fits_array(data), header, overwrite=overwrite
+        )
     return result

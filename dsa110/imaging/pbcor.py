@@ -43,8 +43,18 @@ def pixel_radec(l, m, ra0, dec0):
     return np.mod(ra, 2 * np.pi), dec
 
 
-def effective_primary_beam(npix, cell_rad, centre, pointing_ra, pointing_dec, freq, *,
-                           time_weights=None, freq_weights=None, coarse=128):
+def effective_primary_beam(
+    npix,
+    cell_rad,
+    centre,
+    pointing_ra,
+    pointing_dec,
+    freq,
+    *,
+    time_weights=None,
+    freq_weights=None,
+    coarse=128,
+):
     """Weighted mean of the Airy beam over integrations and channels, on the image pixels.
 
     Parameters
@@ -72,8 +82,16 @@ def effective_primary_beam(npix, cell_rad, centre, pointing_ra, pointing_dec, fr
     pra = np.atleast_1d(np.asarray(pointing_ra, dtype=np.float64))
     pdec = np.broadcast_to(np.asarray(pointing_dec, dtype=np.float64), pra.shape)
     freq = np.atleast_1d(np.asarray(freq, dtype=np.float64))
-    tw = np.ones(pra.size) if time_weights is None else np.asarray(time_weights, np.float64)
-    fw = np.ones(freq.size) if freq_weights is None else np.asarray(freq_weights, np.float64)
+    tw = (
+        np.ones(pra.size)
+        if time_weights is None
+        else np.asarray(time_weights, np.float64)
+    )
+    fw = (
+        np.ones(freq.size)
+        if freq_weights is None
+        else np.asarray(freq_weights, np.float64)
+    )
     # at most 32 frequencies: group channels in contiguous blocks (the beam is smooth)
     if freq.size > 32:
         edges = np.linspace(0, freq.size, 33).astype(int)
@@ -89,7 +107,9 @@ def effective_primary_beam(npix, cell_rad, centre, pointing_ra, pointing_dec, fr
     for t in range(pra.size):
         if tw[t] == 0:
             continue
-        cos_sep = np.sin(dec) * np.sin(pdec[t]) + np.cos(dec) * np.cos(pdec[t]) * np.cos(ra - pra[t])
+        cos_sep = np.sin(dec) * np.sin(pdec[t]) + np.cos(dec) * np.cos(
+            pdec[t]
+        ) * np.cos(ra - pra[t])
         sep = np.arccos(np.clip(cos_sep, -1.0, 1.0))
         beam += tw[t] * np.tensordot(airy_beam(sep[..., None], freq), fw, axes=(-1, 0))
     beam /= tw.sum() * fw.sum()

@@ -51,7 +51,9 @@ def _density(uvw, fc, weight, npx, npy, du, dv, uvmin, uvmax, out):
 
 
 @njit(**JIT_OPTIONS)
-def _apply(uvw, fc, weight, density, npx, npy, du, dv, uvmin, uvmax, mode, f2, tsig2, out):
+def _apply(
+    uvw, fc, weight, density, npx, npy, du, dv, uvmin, uvmax, mode, f2, tsig2, out
+):
     nrow, nchan = weight.shape
     for r in range(nrow):
         for c in range(nchan):
@@ -82,8 +84,18 @@ def _cells(npix_x, npix_y, pixsize_x, pixsize_y):
     return 1.0 / (npix_x * pixsize_x), 1.0 / (npix_y * pixsize_y)
 
 
-def weight_density(uvw, freq, weight, *, npix_x, npix_y, pixsize_x, pixsize_y,
-                   uv_range=(0.0, np.inf), out=None):
+def weight_density(
+    uvw,
+    freq,
+    weight,
+    *,
+    npix_x,
+    npix_y,
+    pixsize_x,
+    pixsize_y,
+    uv_range=(0.0, np.inf),
+    out=None,
+):
     """Sum of visibility weights per uv cell of the image's grid.
 
     Parameters
@@ -112,8 +124,18 @@ def weight_density(uvw, freq, weight, *, npix_x, npix_y, pixsize_x, pixsize_y,
         out = np.zeros((npix_x, npix_y), dtype=np.float64)
     du, dv = _cells(npix_x, npix_y, pixsize_x, pixsize_y)
     fc = np.asarray(freq, dtype=np.float64) / SPEED_OF_LIGHT
-    _density(np.ascontiguousarray(uvw, dtype=np.float64), fc, np.ascontiguousarray(weight),
-             npix_x, npix_y, du, dv, float(uv_range[0]), float(uv_range[1]), out)
+    _density(
+        np.ascontiguousarray(uvw, dtype=np.float64),
+        fc,
+        np.ascontiguousarray(weight),
+        npix_x,
+        npix_y,
+        du,
+        dv,
+        float(uv_range[0]),
+        float(uv_range[1]),
+        out,
+    )
     return out
 
 
@@ -159,9 +181,23 @@ def briggs_f2(density, total_weight, robust):
     return (5.0 * 10.0 ** (-robust)) ** 2 / (sum_d2 / total_weight)
 
 
-def imaging_weights(uvw, freq, weight, density=None, *, npix_x, npix_y, pixsize_x, pixsize_y,
-                    weighting="briggs", robust=0.0, taper_arcsec=None,
-                    uv_range=(0.0, np.inf), f2=None, out=None):
+def imaging_weights(
+    uvw,
+    freq,
+    weight,
+    density=None,
+    *,
+    npix_x,
+    npix_y,
+    pixsize_x,
+    pixsize_y,
+    weighting="briggs",
+    robust=0.0,
+    taper_arcsec=None,
+    uv_range=(0.0, np.inf),
+    f2=None,
+    out=None,
+):
     """Imaging weights of visibilities.
 
     Parameters
@@ -211,6 +247,20 @@ def imaging_weights(uvw, freq, weight, density=None, *, npix_x, npix_y, pixsize_
     if out is None:
         out = np.empty_like(weight)
     fc = np.asarray(freq, dtype=np.float64) / SPEED_OF_LIGHT
-    _apply(uvw, fc, weight, density, density.shape[0], density.shape[1], du, dv,
-           float(uv_range[0]), float(uv_range[1]), mode, float(f2 or 0.0), tsig * tsig, out)
+    _apply(
+        uvw,
+        fc,
+        weight,
+        density,
+        density.shape[0],
+        density.shape[1],
+        du,
+        dv,
+        float(uv_range[0]),
+        float(uv_range[1]),
+        mode,
+        float(f2 or 0.0),
+        tsig * tsig,
+        out,
+    )
     return out

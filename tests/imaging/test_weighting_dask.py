@@ -9,7 +9,12 @@ from dsa110.imaging import dask as imaging_dask
 from dsa110.imaging.kernels import dirty2vis, plan_gridding, vis2dirty
 from dsa110.imaging.weighting import imaging_weights, weight_density
 
-GRID = dict(npix_x=64, npix_y=64, pixsize_x=np.radians(20 / 3600), pixsize_y=np.radians(20 / 3600))
+GRID = dict(
+    npix_x=64,
+    npix_y=64,
+    pixsize_x=np.radians(20 / 3600),
+    pixsize_y=np.radians(20 / 3600),
+)
 
 
 @pytest.fixture
@@ -18,8 +23,10 @@ def uvdata():
     ntime, nbl, nchan = 5, 40, 6
     uvw = rng.uniform(-1, 1, (ntime, nbl, 3)) * np.array([800.0, 800.0, 30.0])
     freq = np.linspace(1.31e9, 1.5e9, nchan)
-    vis = (rng.standard_normal((ntime, nbl, nchan))
-           + 1j * rng.standard_normal((ntime, nbl, nchan))).astype(np.complex64)
+    vis = (
+        rng.standard_normal((ntime, nbl, nchan))
+        + 1j * rng.standard_normal((ntime, nbl, nchan))
+    ).astype(np.complex64)
     wgt = rng.uniform(0.5, 1.5, (ntime, nbl, nchan)).astype(np.float32)
     wgt[rng.uniform(size=wgt.shape) < 0.1] = 0
     return uvw, freq, vis, wgt
@@ -54,38 +61,63 @@ def test_taper_and_uvrange(uvdata):
     uvw, freq, _, wgt = uvdata
     uvw2, w2 = uvw.reshape(-1, 3), wgt.reshape(-1, freq.size)
     q = np.hypot(uvw2[:, None, 0], uvw2[:, None, 1]) * freq / 299792458.0
-    cut = imaging_weights(uvw2, freq, w2, weighting="natural", uv_range=(500, 2500), **GRID)
+    cut = imaging_weights(
+        uvw2, freq, w2, weighting="natural", uv_range=(500, 2500), **GRID
+    )
     assert np.all(cut[(q < 500) | (q > 2500)] == 0)
     assert_allclose(cut[(q >= 500) & (q <= 2500)], w2[(q >= 500) & (q <= 2500)])
-    tap = imaging_weights(uvw2, freq, w2, weighting="natural", taper_arcsec=60.0, **GRID)
+    tap = imaging_weights(
+        uvw2, freq, w2, weighting="natural", taper_arcsec=60.0, **GRID
+    )
     sigma_uv = 1 / (2 * np.pi * np.radians(60 / 3600) / 2.354820045)
     assert_allclose(tap, w2 * np.exp(-0.5 * (q / sigma_uv) ** 2), rtol=1e-5)
 
 
 def test_dask_matches_numpy_on_uneven_chunks(uvdata):
     uvw, freq, vis, wgt = uvdata
-    w_range = (np.abs(uvw[..., 2]).min() * freq.min() / 299792458.0,
-               np.abs(uvw[..., 2]).max() * freq.max() / 299792458.0)
+    w_range = (
+        np.abs(uvw[..., 2]).min() * freq.min() / 299792458.0,
+        np.abs(uvw[..., 2]).max() * freq.max() / 299792458.0,
+    )
     plan = plan_gridding(epsilon=1e-5, dtype=np.complex64, w_range=w_range, **GRID)
-    ref = vis2dirty(uvw.reshape(-1, 3), freq, vis.reshape(-1, freq.size),
-                    wgt.reshape(-1, freq.size), plan=plan, npix_x=0, npix_y=0, pixsize_x=0,
-                    pixsize_y=0, epsilon=0)
+    ref = vis2dirty(
+        uvw.reshape(-1, 3),
+        freq,
+        vis.reshape(-1, freq.size),
+        wgt.reshape(-1, freq.size),
+        plan=plan,
+        npix_x=0,
+        npix_y=0,
+        pixsize_x=0,
+        pixsize_y=0,
+        epsilon=0,
+    )
     chunks = ((2, 3), (15, 25), (4, 2))
     d_uvw = da.from_array(uvw, chunks=chunks[:2] + (3,))
-    img = imaging_dask.dirty_image(d_uvw, da.from_array(vis, chunks=chunks),
-                                   da.from_array(wgt, chunks=chunks), freq, plan=plan).compute()
+    img = imaging_dask.dirty_image(
+        d_uvw,
+        da.from_array(vis, chunks=chunks),
+        da.from_array(wgt, chunks=chunks),
+        freq,
+        plan=plan,
+    ).compute()
     # same arithmetic, different summation order of float32 grids
     assert_allclose(img, ref, atol=1e-5 * np.abs(ref).max())
-    dens = imaging_dask.weight_density(d_uvw, da.from_array(wgt, chunks=chunks), freq,
-                                       **GRID).compute()
-    assert_allclose(dens, weight_density(uvw.reshape(-1, 3), freq,
-                                         wgt.reshape(-1, freq.size), **GRID))
+    dens = imaging_dask.weight_density(
+        d_uvw, da.from_array(wgt, chunks=chunks), freq, **GRID
+    ).compute()
+    assert_allclose(
+        dens,
+        weight_density(uvw.reshape(-1, 3), freq, wgt.reshape(-1, freq.size), **GRID),
+    )
     model = np.zeros((64, 64), np.float32)
     model[10, 40] = 1.0
-    pred = imaging_dask.model_visibilities(d_uvw, freq, model, plan=plan,
-                                           vis_chunks=chunks).compute()
-    direct = dirty2vis(uvw.reshape(-1, 3), freq, model, plan=plan, pixsize_x=0,
-                       pixsize_y=0, epsilon=0)
+    pred = imaging_dask.model_visibilities(
+        d_uvw, freq, model, plan=plan, vis_chunks=chunks
+    ).compute()
+    direct = dirty2vis(
+        uvw.reshape(-1, 3), freq, model, plan=plan, pixsize_x=0, pixsize_y=0, epsilon=0
+    )
     assert_allclose(pred.reshape(direct.shape), direct, atol=1e-6)  # identical kernel
 
 
@@ -93,9 +125,13 @@ def test_dask_rejects_mismatched_chunks(uvdata):
     uvw, freq, vis, wgt = uvdata
     plan = plan_gridding(epsilon=1e-4, dtype=np.complex64, **GRID)
     with pytest.raises(ValueError, match="chunks"):
-        imaging_dask.dirty_image(da.from_array(uvw, chunks=(1, 40, 3)),
-                                 da.from_array(vis, chunks=(5, 40, 6)),
-                                 da.from_array(wgt, chunks=(5, 40, 6)), freq, plan=plan)
+        imaging_dask.dirty_image(
+            da.from_array(uvw, chunks=(1, 40, 3)),
+            da.from_array(vis, chunks=(5, 40, 6)),
+            da.from_array(wgt, chunks=(5, 40, 6)),
+            freq,
+            plan=plan,
+        )
 
 
 def test_mosaic_across_ra_zero(tmp_path):
@@ -120,7 +156,9 @@ def test_mosaic_across_ra_zero(tmp_path):
     sky = 2.0  # a flat 2 Jy/beam sky: every PB-corrected tile reads 2 everywhere
     img1 = np.where(b1 >= 0.2, sky, np.nan)
     img2 = np.where(b2 >= 0.2, sky, np.nan)
-    mosaic, weight, noise, wcs = linear_mosaic([img1, img2], [b1, b2], [w1, w2], [0.01, 0.02])
+    mosaic, weight, noise, wcs = linear_mosaic(
+        [img1, img2], [b1, b2], [w1, w2], [0.01, 0.02]
+    )
     assert_allclose(mosaic[np.isfinite(mosaic)], sky, rtol=1e-6)
     # the output spans RA 0/360: both tile centres fall inside it
     for ra in (359.5, 0.5):

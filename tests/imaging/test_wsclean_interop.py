@@ -32,10 +32,18 @@ def test_wsclean_agrees(tmp_path):
     rng = np.random.default_rng(4)
     offsets = [(0.0, 0.0), (0.25, 0.15), (-0.2, -0.25)]
     fluxes = [0.5, 0.3, 0.2]
-    sources = [PointSource(ra0 + np.radians(dx) / np.cos(dec0), dec0 + np.radians(dy), f)
-               for (dx, dy), f in zip(offsets, fluxes)]
-    ds = make_visibility_dataset(sources=sources, n_time=2, n_chan_per_subband=1,
-                                 antennas=ants, noise_sigma=0.02, rng=rng)
+    sources = [
+        PointSource(ra0 + np.radians(dx) / np.cos(dec0), dec0 + np.radians(dy), f)
+        for (dx, dy), f in zip(offsets, fluxes)
+    ]
+    ds = make_visibility_dataset(
+        sources=sources,
+        n_time=2,
+        n_chan_per_subband=1,
+        antennas=ants,
+        noise_sigma=0.02,
+        rng=rng,
+    )
     ds = rephase(ds, "median_meridian")
     flag = np.asarray(ds["FLAG"].values).copy()
     auto = np.asarray(ds["antenna1"].values) == np.asarray(ds["antenna2"].values)
@@ -43,13 +51,45 @@ def test_wsclean_agrees(tmp_path):
     ds = ds.assign(FLAG=(ds["FLAG"].dims, flag))
     path = tmp_path / "tile.ms"
     write_ms(ds, path)
-    ours = image_tile(ds, center=None, geometry=ImageGeometry(NPIX, CELL, 1e-5),
-                      weighting="briggs", robust=0.0, niter=5000, auto_threshold=1.5,
-                      auto_mask=4.0, mgain=0.8, nthreads=2)
-    cmd = ["wsclean", "-quiet", "-size", str(NPIX), str(NPIX), "-scale", f"{CELL}asec",
-           "-weight", "briggs", "0", "-niter", "5000", "-auto-threshold", "1.5",
-           "-auto-mask", "4", "-mgain", "0.8", "-pol", "I", "-j", "2",
-           "-name", str(tmp_path / "ws"), str(path)]
+    ours = image_tile(
+        ds,
+        center=None,
+        geometry=ImageGeometry(NPIX, CELL, 1e-5),
+        weighting="briggs",
+        robust=0.0,
+        niter=5000,
+        auto_threshold=1.5,
+        auto_mask=4.0,
+        mgain=0.8,
+        nthreads=2,
+    )
+    cmd = [
+        "wsclean",
+        "-quiet",
+        "-size",
+        str(NPIX),
+        str(NPIX),
+        "-scale",
+        f"{CELL}asec",
+        "-weight",
+        "briggs",
+        "0",
+        "-niter",
+        "5000",
+        "-auto-threshold",
+        "1.5",
+        "-auto-mask",
+        "4",
+        "-mgain",
+        "0.8",
+        "-pol",
+        "I",
+        "-j",
+        "2",
+        "-name",
+        str(tmp_path / "ws"),
+        str(path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     from astropy.coordinates import SkyCoord
     from astropy.io import fits
@@ -65,7 +105,9 @@ def test_wsclean_agrees(tmp_path):
         from dsa110.imaging.pbcor import pixel_radec
 
         cell = np.radians(CELL / 3600)
-        ra1, dec1 = pixel_radec((x1 - NPIX // 2) * cell, (y1 - NPIX // 2) * cell, *ours.centre)
+        ra1, dec1 = pixel_radec(
+            (x1 - NPIX // 2) * cell, (y1 - NPIX // 2) * cell, *ours.centre
+        )
         # WSClean's own pixel grid and WCS (its reference pixel is N/2 + 1 on both axes)
         px, py = ws_wcs.world_to_pixel(SkyCoord(s.ra, s.dec, unit="rad"))
         x2, y2, f2 = subpixel_peak(ws_plane.T, float(px), float(py))
