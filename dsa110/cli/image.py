@@ -92,9 +92,9 @@ def _open(inputs):
 
     first = Path(inputs[0])
     if len(inputs) == 1 and first.suffix == ".zarr":
-        import xarray as xr
+        from dsa110.io.zarr_store import open_zarr
 
-        return xr.open_zarr(first)
+        return open_zarr(first)
     if len(inputs) == 1 and first.suffix == ".ms":
         from dsa110.io.ms import read_ms
 
