@@ -11,8 +11,11 @@ from dsa110.io.groups import (
     group_files,
     parse_subband_filename,
 )
+from dsa110.io.ms import read_ms, write_ms
 from dsa110.io.observation import open_observation
 from dsa110.io.uvh5 import UVH5Meta, read_uvh5_meta
+from dsa110.io.uvh5_writer import write_uvh5
+from dsa110.io.zarr_store import open_zarr, write_zarr
 
 __all__ = [
     "DEFAULT_TOLERANCE_S",
@@ -24,5 +27,10 @@ __all__ = [
     "group_files",
     "open_observation",
     "parse_subband_filename",
+    "open_zarr",
+    "read_ms",
     "read_uvh5_meta",
+    "write_ms",
+    "write_uvh5",
+    "write_zarr",
 ]

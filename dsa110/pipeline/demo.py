@@ -151,12 +151,15 @@ def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed
     for name in variable:  # refractive-scintillation-like ±20 % random wander
         fluxes[name] = fluxes[name] * (1 + 0.2 * rng.standard_normal(n_days)).clip(0.3)
     cal_sky = _calibrator_source(cal)
+    # One seed per day: the calibrator and target tiles of a day share the
+    # instrument's gains (the simulator draws them from the seed), as the real
+    # array's gains are stable over the half hour between them; each day differs.
     files = []
     for day in range(n_days):
         t_transit = first.unix + day * SIDEREAL_DAY_S
         cal_start = t_transit - (n_int / 2) * 12.884901888
         tiles = simulate_observation(
-            outdir, preset="small", seed=seed * 1000 + 2 * day, start=Time(cal_start, format="unix").isot,
+            outdir, preset="small", seed=seed * 1000 + day, start=Time(cal_start, format="unix").isot,
             dec_deg=dec_deg, sources=cal_sky, population=False,
         )
         target_sky = SkyModel.from_degrees(
@@ -164,7 +167,7 @@ def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed
             np.array([fluxes[n][day] for n in names]),
         )
         tiles += simulate_observation(
-            outdir, preset="small", seed=seed * 1000 + 2 * day + 1,
+            outdir, preset="small", seed=seed * 1000 + day,
             start=Time(t_transit + target_offset_min * 60, format="unix").isot,
             dec_deg=dec_deg, sources=target_sky, population=False,
         )
@@ -224,9 +227,11 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
     out(f"calibrations      : {summary['calibrations']}")
     out(f"images            : {summary['images']}")
     out(f"sources measured  : {summary['sources']} ({summary['measurements']} measurements)")
-    out(f"ESE candidates    : {', '.join(summary['candidates']) or 'none'}")
+    out(f"ESE candidates    : {', '.join(summary['candidates']) or 'none'} (preset {config.variability.preset})")
+    for name, chi2, sdev in summary.get("most_variable", []):
+        out(f"  most variable   : {name:12s} chi2_nu {chi2:8.1f}  sigma_dev {sdev:5.2f}")
     if summary.get("lightcurve_png"):
-        out(f"ESE light curve   : {summary['lightcurve_png']}")
+        out(f"light curve       : {summary['lightcurve_png']}")
     out(f"database          : {ctx.database_url}")
     out(f"time              : {summary['total_seconds']:.0f} s (simulation {t_sim:.0f} s)")
     return summary
@@ -257,11 +262,17 @@ def summarize_run(ctx, results) -> dict:
         skipped=sum(r.status == "skipped" for r in results),
         candidates=names,
     )
-    if names:
+    store = ctx.variability_store
+    metrics = store.metrics()
+    if not metrics.empty:
+        top = metrics.sort_values("chi2_nu", ascending=False).head(5)
+        counts["most_variable"] = [
+            (str(name), float(row["chi2_nu"]), float(row["sigma_dev"])) for name, row in top.iterrows()
+        ]
         from dsa110.variability import plot_lightcurve
 
-        store = ctx.variability_store
-        path = ctx.subdir("plots") / f"lightcurve-{names[0]}.png"
-        plot_lightcurve(store.lightcurve(names[0]), path)
+        target = names[0] if names else str(top.index[0])
+        path = ctx.subdir("plots") / f"lightcurve-{target}.png"
+        plot_lightcurve(store.lightcurve(target), path)
         counts["lightcurve_png"] = str(path)
     return counts
