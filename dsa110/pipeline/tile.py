@@ -10,7 +10,6 @@ batch goes on.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -249,7 +248,7 @@ def process_tile(group, config: PipelineConfig, *, force: bool | None = None) ->
         ``status`` is ``"failed"`` (with ``error``) rather than raising for a
         bad tile, so that a batch continues.
     """
-    from dsa110.db import JobRepository, LockHeldError, hold_lock, session_scope
+    from dsa110.db import LockHeldError, hold_lock
 
     start = time.perf_counter()
     ctx = PipelineContext(config)
@@ -257,10 +256,10 @@ def process_tile(group, config: PipelineConfig, *, force: bool | None = None) ->
     force = config.runtime.force if force is None else force
     if not force and _already_processed(ctx, group.group_id):
         return TileResult(group.group_id, "skipped", time.perf_counter() - start)
-    owner = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        with hold_lock(ctx.session_factory, f"tile:{group.group_id}", owner=owner,
-                       ttl=dt.timedelta(hours=2)):
+        # The lock is refreshed while the tile runs; a killed run's lock is
+        # taken over at once on this host, or after its expiry elsewhere.
+        with hold_lock(ctx.session_factory, f"tile:{group.group_id}"):
             if not force and _already_processed(ctx, group.group_id):
                 return TileResult(group.group_id, "skipped", time.perf_counter() - start)
             return _run_locked(ctx, group, start)

@@ -80,3 +80,23 @@ def test_database_facade(db_url):
     with db.session() as session:
         assert ObservationRepository(session).get_by_group("g1").dec_deg == 1.0
     db.close()
+
+
+def test_lock_of_a_dead_process_is_taken_over_at_once(session_factory):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer exists (reuse within the test is negligible)
+    dead = f"{socket.gethostname()}:{child.pid}:deadbeef"
+    alive = f"{socket.gethostname()}:{os.getppid()}:cafe"
+    assert acquire_lock(session_factory, "tile:X", owner=dead, ttl=HOUR)
+    assert acquire_lock(session_factory, "tile:X", owner="me", ttl=HOUR)
+    # A live process's lock (this test's parent) is respected until it expires.
+    assert acquire_lock(session_factory, "tile:Y", owner=alive, ttl=HOUR)
+    assert not acquire_lock(session_factory, "tile:Y", owner="me", ttl=HOUR)
+    # Another host's process cannot be checked: only expiry frees it.
+    assert acquire_lock(session_factory, "tile:Z", owner=f"elsewhere:{child.pid}:x", ttl=HOUR)
+    assert not acquire_lock(session_factory, "tile:Z", owner="me", ttl=HOUR)

@@ -9,7 +9,7 @@ import socket
 import threading
 import uuid
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,10 +38,13 @@ def default_owner() -> str:
 def acquire_lock(
     factory: sessionmaker[Session], name: str, *, owner: str, ttl: _dt.timedelta
 ) -> bool:
-    """Try to take lock ``name`` for ``ttl``; a lock past its expiry is taken over.
+    """Try to take lock ``name`` for ``ttl``; a stale lock is taken over.
 
-    Both steps are single statements (an INSERT, then a conditional UPDATE), so
-    two processes can never both succeed.
+    A lock is stale once past its expiry, or at once when its owner is a process
+    on this host that no longer exists (a killed worker: its task is retried
+    straight away instead of waiting out the expiry). Each step is a single
+    statement (an INSERT, then a conditional UPDATE on the owner seen), so two
+    processes can never both succeed.
 
     Returns
     -------
@@ -63,7 +66,36 @@ def acquire_lock(
             .values(**values)
         )
         session.commit()
+        if result.rowcount == 1:
+            return True
+        held_by = session.scalar(select(Lock.owner).where(Lock.name == name))
+        if held_by is None or not _owner_is_dead(held_by):
+            return False
+        result = session.execute(
+            update(Lock).where(Lock.name == name, Lock.owner == held_by).values(**values)
+        )
+        session.commit()
         return result.rowcount == 1
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (``host:pid[:...]``) names a process of this host that is gone."""
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def refresh_lock(
