@@ -159,3 +159,20 @@ def test_snapshot_search_finds_sources(tile):
         .arcsec
     )
     assert_allclose(sep, 0.0, atol=2 * CELL)  # the brightest snapshot peak is source 0
+
+
+def test_subband_images(tile):
+    from dsa110.imaging.modes import image_subbands
+
+    ds, sources, _ = tile
+    # 16 channels (one per subband here) in 4 spectral windows of 4 channels
+    products = image_subbands(ds, channels_per_subband=4,
+                              geometry=ImageGeometry(npix=128, cell_arcsec=30.0),
+                              niter=200, nthreads=2)
+    assert len(products) == 4
+    refs = [p.ref_frequency for p in products]
+    assert np.all(np.diff(refs) > 0)  # ascending frequency
+    freq = ds["frequency"].values
+    assert_allclose(refs[0], freq[:4].mean(), rtol=1e-3)  # weighted mean of its channels
+    with pytest.raises(ValueError, match="multiple"):
+        image_subbands(ds, channels_per_subband=5)
