@@ -386,30 +386,133 @@ class UVH5DataArray:
         return arr[(local, *rest)]
 
     def _read_times(self, t0: int, t1: int) -> np.ndarray:
-        """Integrations ``t0:t1`` as ``(t1 - t0, baseline, frequency↑, pol)``."""
+        """Integrations ``t0:t1`` as a C-contiguous ``(t1 - t0, baseline, frequency↑, pol)``.
+
+        Plain (chunked, unfiltered) data sets whose stored type is the dataset's
+        are copied chunk by chunk from a memory map of the file straight into
+        the final, frequency-ascending layout by a Numba kernel (no HDF5 call,
+        no lock, no intermediate copy). Anything else (compressed, contiguous,
+        other stored types) is read with h5py and converted.
+        """
         n_rows = (t1 - t0) * self.n_baseline
+        out = np.empty((t1 - t0, self.n_baseline, *self.shape[2:]), dtype=self.dtype)
+        if n_rows == 0:
+            return out
+        r0, r1 = t0 * self.n_baseline, t1 * self.n_baseline
+        try:
+            layout = self.handle.chunk_layout(self.dataset)
+            if layout is not None and layout.shape[0] < r1:
+                raise CorruptFileError(
+                    self.handle.path, f"truncated: {layout.shape[0]} rows, need {r1}",
+                    field=self.dataset,
+                )
+            if layout is not None and layout.dtype == self.dtype:
+                _copy_chunks(self.handle.mapped(), layout, r0, r1, out, descending=self.descending)
+                return out
+            self._read_h5py(r0, r1, out)
+        except (OSError, KeyError) as exc:
+            raise CorruptFileError(
+                self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}",
+                field=self.dataset,
+            ) from exc
+        return out
+
+    def _read_h5py(self, r0: int, r1: int, out: np.ndarray) -> None:
+        """Fallback: h5py ``read_direct`` (with type conversion), then flip into ``out``."""
+        n_rows = r1 - r0
         file_shape = (n_rows, 1, *self.shape[2:]) if self.spw_axis else (n_rows, *self.shape[2:])
-        out = np.empty(file_shape, dtype=self.dtype)
-        if n_rows:
-            rows = np.s_[t0 * self.n_baseline : t1 * self.n_baseline]
-            fh = self.handle.open()
-            with self.handle.lock:
-                try:
-                    dset = fh[self.dataset]
-                    if dset.shape[0] < t1 * self.n_baseline:
-                        raise CorruptFileError(
-                            self.handle.path,
-                            f"truncated: {dset.shape[0]} rows, need {t1 * self.n_baseline}",
-                            field=self.dataset,
-                        )
-                    dset.read_direct(out, source_sel=rows)
-                except (OSError, KeyError) as exc:
-                    raise CorruptFileError(
-                        self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}",
-                        field=self.dataset,
-                    ) from exc
-        arr = out.reshape(t1 - t0, self.n_baseline, *self.shape[2:])
-        return arr[:, :, ::-1, :] if self.descending else arr
+        fh = self.handle.open()
+        with self.handle.lock:
+            dset = fh[self.dataset]
+            if dset.shape[0] < r1:
+                raise CorruptFileError(
+                    self.handle.path, f"truncated: {dset.shape[0]} rows, need {r1}",
+                    field=self.dataset,
+                )
+            if not self.descending:
+                dset.read_direct(out.reshape(file_shape), source_sel=np.s_[r0:r1])
+                return
+            buf = np.empty(file_shape, dtype=self.dtype)
+            dset.read_direct(buf, source_sel=np.s_[r0:r1])
+        np.copyto(out.reshape(n_rows, *self.shape[2:]), buf.reshape(n_rows, *self.shape[2:])[:, ::-1, :])
+
+
+#: Unsigned integer type that moves an element of each size bit for bit, and
+#: how many of them make one element.
+_WORDS = {1: (np.uint8, 1), 2: (np.uint16, 1), 4: (np.uint32, 1), 8: (np.uint64, 1), 16: (np.uint64, 2)}
+_copy_kernel = None
+
+
+def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, descending, out):
+    """Copy the chunks that overlap rows ``r0:r1`` into ``out`` (compiled by Numba).
+
+    ``buf`` (n,) uint: the file as words; ``chunk_offsets`` (chunk, 3) int64:
+    each chunk's first (row, freq, pol word); ``element_offsets`` (chunk,)
+    int64: its position in ``buf``; ``chunk_shape`` (3,) int64; ``out``
+    (r1 − r0, freq, pol words) uint, written with frequency reversed when
+    ``descending``. Chunks are C-ordered (row, freq, pol words) blocks.
+    """
+    cr, cf, cp = chunk_shape[0], chunk_shape[1], chunk_shape[2]
+    n_freq, n_pw = out.shape[1], out.shape[2]
+    for k in range(chunk_offsets.shape[0]):
+        row0 = chunk_offsets[k, 0]
+        if row0 >= r1 or row0 + cr <= r0:
+            continue
+        f0 = chunk_offsets[k, 1]
+        p0 = chunk_offsets[k, 2]
+        base = element_offsets[k]
+        ia = max(r0 - row0, 0)
+        ib = min(r1 - row0, cr)
+        jb = min(cf, n_freq - f0)
+        qb = min(cp, n_pw - p0)
+        for i in range(ia, ib):
+            r = row0 + i - r0
+            for j in range(jb):
+                o = n_freq - 1 - (f0 + j) if descending else f0 + j
+                s = base + (i * cf + j) * cp
+                for q in range(qb):
+                    out[r, o, p0 + q] = buf[s + q]
+    return out
+
+
+def _copy_chunks(mapped, layout, r0, r1, out, *, descending):
+    """Fill ``out`` ``(time, baseline, freq, pol)`` with rows ``r0:r1`` from the file map.
+
+    Parameters
+    ----------
+    mapped : numpy.ndarray
+        ``(n_bytes,)`` uint8 memory map of the file.
+    layout : dsa110.io.h5handle.ChunkLayout
+        Chunk positions of the data set (3-D, or 4-D with a length-1 spw axis).
+    r0, r1 : int
+        Baseline-time rows to copy.
+    out : numpy.ndarray
+        C-contiguous ``(time, baseline, freq, pol)`` of the stored dtype.
+    descending : bool, keyword-only
+        Reverse the frequency axis (file order descending, dataset ascending).
+    """
+    global _copy_kernel
+    if _copy_kernel is None:
+        # Deferred: importing numba costs ~1 s, and only data reads need it.
+        import numba
+
+        from dsa110._compat.numba import JIT_OPTIONS
+
+        _copy_kernel = numba.njit(**JIT_OPTIONS)(_copy_chunks_py)
+    word, n_words = _WORDS[layout.dtype.itemsize]
+    offsets = layout.chunk_offsets
+    chunk = np.asarray(layout.chunk_shape, dtype=np.int64)
+    if offsets.shape[1] == 4:  # (row, spw, freq, pol): the spw axis has length 1
+        offsets = offsets[:, [0, 2, 3]]
+        chunk = chunk[[0, 2, 3]]
+    offsets = offsets.copy()
+    offsets[:, 2] *= n_words
+    chunk[2] *= n_words
+    n_bytes = (mapped.size // np.dtype(word).itemsize) * np.dtype(word).itemsize
+    buf = mapped[:n_bytes].view(word)
+    words = out.view(word)  # C-contiguous: the last axis becomes pol × n_words
+    target = words.reshape(r1 - r0, words.shape[2], words.shape[3])
+    _copy_kernel(buf, offsets, layout.element_offsets * n_words, chunk, r0, r1, descending, target)
 
 
 def _rebuild_array(handle, dataset, dtype, shape, spw_axis, descending):

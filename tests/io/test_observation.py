@@ -61,6 +61,7 @@ def test_equals_pyuvdata(small_group, uvw_reference):
     uvd = parts[0].fast_concat(parts[1:], axis="freq", run_check=False)
     nt, nbl, nf, npol = uvd.Ntimes, uvd.Nbls, uvd.Nfreqs, uvd.Npols
     order = np.argsort(uvd.freq_array)
+
     # pyuvdata orders blts as the files do (time-major, the correlator's order).
     def reorder(a):
         return a.reshape(nt, nbl, nf, npol)[:, :, order]
@@ -71,13 +72,25 @@ def test_equals_pyuvdata(small_group, uvw_reference):
     assert_allclose(ds.frequency.values, uvd.freq_array[order], rtol=0, atol=0)
     assert_allclose(ds.channel_width.values, uvd.channel_width[order], rtol=0, atol=0)
     # JD → unix seconds: float64 JD resolves ~40 µs.
-    assert_allclose(ds.time.values, (np.unique(uvd.time_array) - 2440587.5) * 86400, rtol=0, atol=1e-4)
-    assert_allclose(ds.integration_time.values, uvd.integration_time[::nbl], rtol=0, atol=0)
+    assert_allclose(
+        ds.time.values,
+        (np.unique(uvd.time_array) - 2440587.5) * 86400,
+        rtol=0,
+        atol=1e-4,
+    )
+    assert_allclose(
+        ds.integration_time.values, uvd.integration_time[::nbl], rtol=0, atol=0
+    )
     assert_array_equal(ds.antenna1.values, uvd.ant_1_array[:nbl])
     assert_array_equal(ds.antenna2.values, uvd.ant_2_array[:nbl])
     assert_array_equal(ds.antenna_name.values, uvd.telescope.antenna_names)
     assert_array_equal(ds.antenna_number.values, uvd.telescope.antenna_numbers)
-    assert_allclose(ds.antenna_position.values, uvd.telescope.antenna_positions + uvd.telescope._location.xyz(), rtol=0, atol=1e-6)
+    assert_allclose(
+        ds.antenna_position.values,
+        uvd.telescope.antenna_positions + uvd.telescope._location.xyz(),
+        rtol=0,
+        atol=1e-6,
+    )
     assert list(ds.polarization.values) == ["XX", "YY"]
     assert uvd.extra_keywords["phase_center_dec"] == ds.attrs["pointing_dec"]
     # UVW: ours per integration against pyuvdata's calc_uvw for the same centres
@@ -96,15 +109,21 @@ def test_compute_reads_only_requested_integrations(small_group):
     full = open_observation(small_group).VISIBILITY.values
     assert ds.VISIBILITY.chunks[0] == (2, 2, 2)
     assert_array_equal(ds.VISIBILITY.isel(time=slice(2, 4)).values, full[2:4])
-    assert_array_equal(ds.VISIBILITY.isel(time=5, frequency=slice(3, 9)).values, full[5, :, 3:9])
+    assert_array_equal(
+        ds.VISIBILITY.isel(time=5, frequency=slice(3, 9)).values, full[5, :, 3:9]
+    )
 
 
 def test_xarray_engine(small_group):
     one = small_group[3]
     ds = xr.open_dataset(one, engine="dsa110")
-    ref = open_observation([one], expected_subbands=[parse_subband_filename(one).subband])
+    ref = open_observation(
+        [one], expected_subbands=[parse_subband_filename(one).subband]
+    )
     assert_array_equal(ds.VISIBILITY.values, ref.VISIBILITY.values)
-    assert_array_equal(ds.VISIBILITY[2, 5:9, ::2].values, ref.VISIBILITY.values[2, 5:9, ::2])
+    assert_array_equal(
+        ds.VISIBILITY[2, 5:9, ::2].values, ref.VISIBILITY.values[2, 5:9, ::2]
+    )
     # guess_can_open works on the HDF5 signature.
     assert xr.open_dataset(one).sizes["frequency"] == 4
     group = xr.open_dataset(one.parent, engine="dsa110")
@@ -120,7 +139,9 @@ def test_missing_subband(group_copy):
         open_observation(paths)
     assert info.value.missing == (5, 12)
     ds = open_observation(paths, missing="flag")
-    full = np.sort(np.concatenate([subband_frequencies(s, n_chan=4) for s in range(16)]))
+    full = np.sort(
+        np.concatenate([subband_frequencies(s, n_chan=4) for s in range(16)])
+    )
     assert_allclose(ds.frequency.values, full, rtol=0, atol=1e-3)
     assert ds.attrs["missing_subbands"] == [5, 12]
     filled = np.isin(ds.subband.values, [5, 12])
@@ -149,8 +170,16 @@ def _edit(path, name, func):
     ("name", "func", "field"),
     [
         ("Header/time_array", lambda a: a + 30.0 / 86400, "time_array"),
-        ("Header/polarization_array", lambda a: np.array([-7, -8]), "polarization_array"),
-        ("Header/extra_keywords/phase_center_dec", lambda a: a + 0.1, "phase_center_dec"),
+        (
+            "Header/polarization_array",
+            lambda a: np.array([-7, -8]),
+            "polarization_array",
+        ),
+        (
+            "Header/extra_keywords/phase_center_dec",
+            lambda a: a + 0.1,
+            "phase_center_dec",
+        ),
         ("Header/antenna_positions", lambda a: a + 1.0, "antenna_positions"),
     ],
 )
@@ -164,12 +193,14 @@ def test_inconsistent_subbands(group_copy, name, func, field):
 
 def test_inconsistent_baselines(group_copy):
     target = _by_subband(group_copy)[2]
+
     def swap(a):
         b = a.copy()
         n = b.size // 6
         b[:n][[1, 2]] = b[:n][[2, 1]]  # (a0, a1), (a1, a1) -> ant_1 differs
         b[n:] = np.tile(b[:n], 5)
         return b
+
     _edit(target, "Header/ant_1_array", swap)
     with pytest.raises(InconsistentGroupError, match="ant_1_array"):
         open_observation(group_copy)
@@ -236,9 +267,15 @@ def test_pickle_and_distributed(small_group):
     expected = ds.VISIBILITY.values
     restored = pickle.loads(pickle.dumps(ds))
     assert_array_equal(restored.VISIBILITY.values, expected)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        total = client.compute(ds.VISIBILITY.sum(dim=("baseline_id", "polarization"))).result()
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        total = client.compute(
+            ds.VISIBILITY.sum(dim=("baseline_id", "polarization"))
+        ).result()
         weights = client.compute(ds.WEIGHT).result()
     assert_allclose(total.values, expected.sum(axis=(1, 3)), rtol=1e-5)
     assert_array_equal(weights.values, ds.WEIGHT.values)
@@ -264,3 +301,53 @@ def test_info_cli(small_group, capsys):
     assert "missing         : none" in out
     # A library error is printed, not raised.
     assert main(["info", str(small_group[0].parent / "nope")]) == 1
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"chunks": (5, 1, 3, 2)},  # several pols per chunk, ragged edges
+        {"chunks": (7, 1, 4, 1), "ascending": True},  # no flip
+        {"chunks": None},  # contiguous: h5py fallback
+        {"chunks": (16, 1, 4, 2), "compression": "gzip"},  # filtered: fallback
+        {"chunks": (16, 1, 4, 2), "dtype": {"WEIGHT": np.float64}},  # other stored type
+        {"chunks": (9, 4, 2), "no_spw_axis": True},  # current UVH5 shapes
+    ],
+)
+def test_chunk_copy_and_fallback_agree_with_h5py(small_group, tmp_path, layout):
+    """The memory-map chunk copy and the h5py fallback give h5py's values, flipped."""
+    from dsa110.io.uvh5 import DATA_FIELDS, UVH5DataArray, read_uvh5_meta
+
+    target = tmp_path / "one.hdf5"
+    shutil.copy(small_group[2], target)
+    expected = {}
+    with h5py.File(target, "r+") as fh:
+        if layout.get("ascending"):
+            fh["Header/freq_array"][...] = fh["Header/freq_array"][()][:, ::-1]
+        for var, (dname, dtype) in DATA_FIELDS.items():
+            data = fh[dname][()]
+            if layout.get("ascending"):
+                data = data[:, :, ::-1]
+            if layout.get("no_spw_axis"):
+                data = data[:, 0]
+            del fh[dname]
+            stored = layout.get("dtype", {}).get(var, data.dtype)
+            fh.create_dataset(
+                dname, data=data.astype(stored), chunks=layout["chunks"],
+                compression=layout.get("compression"),
+                maxshape=None if layout["chunks"] is None else (None, *data.shape[1:]),
+            )
+            flat = data.reshape(data.shape[0], *data.shape[-2:]).astype(dtype)
+            expected[var] = flat if layout.get("ascending") else flat[:, ::-1]
+    meta = read_uvh5_meta(target)
+    n_bl = meta.n_baseline
+    for var, want in expected.items():
+        arr = UVH5DataArray(meta, var)
+        plain = layout["chunks"] is not None and "compression" not in layout
+        assert (arr.handle.chunk_layout(DATA_FIELDS[var][0]) is not None) == plain
+        want = want.reshape(meta.n_time, n_bl, *want.shape[1:])
+        got = arr[1:4]
+        assert got.flags.c_contiguous and got.dtype == np.dtype(DATA_FIELDS[var][1])
+        assert_array_equal(got, want[1:4])
+        assert_array_equal(arr[:], want)
+        assert_array_equal(arr[5, 2:7], want[5, 2:7])
