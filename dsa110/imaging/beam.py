@@ -35,11 +35,6 @@ class Beam:
     bmin: float
     bpa: float
 
-    @property
-    def area_pixels(self):
-        """Not defined without a pixel size; see :meth:`area`."""
-        raise AttributeError("use Beam.area(cell_arcsec)")
-
     def area(self, cell_arcsec):
         """Beam area in pixels: ``π bmaj bmin / (4 ln 2) / cell²``."""
         return np.pi * self.bmaj * self.bmin / (4.0 * np.log(2.0)) / cell_arcsec**2
