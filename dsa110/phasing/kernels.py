@@ -21,7 +21,8 @@ __all__ = ["rephase_visibilities"]
 def _rephase_kernel(vis, delta_w, freq, uniform, out):
     n_time, n_bl, n_chan, n_pol = vis.shape
     scale = -2.0 * np.pi / SPEED_OF_LIGHT
-    df = freq[1] - freq[0] if n_chan > 1 else 0.0
+    # Spacing from the end channels: its rounding error is spread over n_chan.
+    df = (freq[n_chan - 1] - freq[0]) / (n_chan - 1) if n_chan > 1 else 0.0
     for tb in numba.prange(n_time * n_bl):
         t = tb // n_bl
         b = tb - t * n_bl
@@ -43,6 +44,27 @@ def _rephase_kernel(vis, delta_w, freq, uniform, out):
                 for p in range(n_pol):
                     out[t, b, f, p] = vis[t, b, f, p] * rot
     return out
+
+
+#: Largest departure of the channels from an even grid, as a fraction of the
+#: channel spacing, for which the per-channel phasor recurrence is used. At
+#: 1e-8 × 244 kHz = 2.4 mHz the phase error is 2π Δw δf / c ≤ 2e-7 rad for
+#: Δw = 3 km, far below float32 visibility precision; exact tests of equality
+#: (``rtol=1e-12`` on the spacings) failed on ordinary float64 grids such as
+#: ``np.linspace``'s, which sent every chunk down the cos/sin-per-channel path.
+_UNIFORM_RTOL = 1e-8
+
+
+def _is_uniform(freq) -> bool:
+    """Whether ``freq`` ``(frequency,)`` float64 is an evenly spaced grid."""
+    n = freq.size
+    if n < 2:
+        return False
+    step = freq[1] - freq[0]
+    if step == 0.0:
+        return False
+    grid = freq[0] + step * np.arange(n)
+    return bool(np.max(np.abs(freq - grid)) <= _UNIFORM_RTOL * abs(step))
 
 
 def rephase_visibilities(vis, delta_w, freq, *, out=None):
@@ -86,6 +108,5 @@ def rephase_visibilities(vis, delta_w, freq, *, out=None):
         )
     if out is None:
         out = np.empty_like(vis)
-    d = np.diff(freq)
-    uniform = bool(freq.size > 1 and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
+    uniform = _is_uniform(freq)
     return _rephase_kernel(vis, delta_w, freq, uniform, out)

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dsa110.phasing import median_meridian, rephase, rephase_visibilities, source_directions
+from dsa110.phasing import (
+    median_meridian,
+    rephase,
+    rephase_visibilities,
+    source_directions,
+)
 from dsa110.phasing import cuda as gpu
 from dsa110.phasing.dask import rephase_visibilities as dask_rephase
 from dsa110.phasing.rephase import dataset_site
@@ -38,10 +43,34 @@ def test_kernel_matches_numpy(uniform):
     vis, dw, freq = _random_inputs(rng, (4, 6, 48, 2), np.complex128)
     if not uniform:
         freq = np.sort(rng.uniform(1.3e9, 1.5e9, size=48))
-    ref = vis * np.exp(-2j * np.pi * dw[:, :, None, None] * freq[None, None, :, None] / SPEED_OF_LIGHT)
+    ref = vis * np.exp(
+        -2j * np.pi * dw[:, :, None, None] * freq[None, None, :, None] / SPEED_OF_LIGHT
+    )
     # float64 phases of up to ~1.3e4 turns: ~1e-12 absolute; the uniform path's
     # recurrence adds ~n_chan × 1e-16 relative.
     assert_allclose(rephase_visibilities(vis, dw, freq), ref, rtol=0, atol=1e-9)
+
+
+def test_recurrence_taken_on_float64_grids():
+    # Channel grids built in float64 (linspace, the dataset's ascending
+    # subbands) are uniform to rounding and must take the phasor recurrence;
+    # a grid off by 1 Hz in one channel must not.
+    from dsa110.phasing.kernels import _is_uniform
+    from dsa110.telescope import subband_frequencies
+
+    rng = np.random.default_rng(5)
+    grid = np.linspace(1.311e9, 1.4986e9, 768)
+    assert _is_uniform(grid) and _is_uniform(subband_frequencies(7)[::-1])
+    bent = grid.copy()
+    bent[300] += 1.0
+    assert not _is_uniform(bent) and not _is_uniform(np.array([1.4e9]))
+    vis, dw, _ = _random_inputs(rng, (2, 3, 768, 2), np.complex128)
+    ref = vis * np.exp(
+        -2j * np.pi * dw[:, :, None, None] * grid[None, None, :, None] / SPEED_OF_LIGHT
+    )
+    # Recurrence over 768 channels: ~768 × 1e-16 relative, plus float64 phases
+    # of ~1.3e4 turns (~1e-12).
+    assert_allclose(rephase_visibilities(vis, dw, grid), ref, rtol=0, atol=1e-9)
 
 
 def test_dask_equals_numpy_on_uneven_chunks():
@@ -52,7 +81,12 @@ def test_dask_equals_numpy_on_uneven_chunks():
     dfreq = da.from_array(freq, chunks=(4,))
     # The uniform-step recurrence restarts at each chunk's first channel, so
     # equality is to float32 rounding, not bitwise.
-    assert_allclose(dask_rephase(dvis, ddw, dfreq).compute(), rephase_visibilities(vis, dw, freq), rtol=0, atol=2e-6)
+    assert_allclose(
+        dask_rephase(dvis, ddw, dfreq).compute(),
+        rephase_visibilities(vis, dw, freq),
+        rtol=0,
+        atol=2e-6,
+    )
     with pytest.raises(ValueError, match="chunks"):
         dask_rephase(dvis, da.from_array(dw, chunks=(5, 7)), dfreq)
 
@@ -70,7 +104,9 @@ def test_gpu_kernel_equals_cpu_under_simulator(dtype):
 
 
 def _tile(n_time=6, sources=(), **kw):
-    return make_visibility_dataset(sources=list(sources), n_time=n_time, beam=False, **kw)
+    return make_visibility_dataset(
+        sources=list(sources), n_time=n_time, beam=False, **kw
+    )
 
 
 def test_point_source_at_new_centre_is_constant():
@@ -87,11 +123,18 @@ def test_point_source_at_new_centre_is_constant():
 def test_round_trip_is_identity():
     rng = np.random.default_rng(5)
     ds = _tile(sources=[PointSource(1.0, 0.6, 1.0)])
-    ds["VISIBILITY"] = ds.VISIBILITY + (rng.standard_normal(ds.VISIBILITY.shape) * 0.1).astype(np.complex64)
+    ds["VISIBILITY"] = ds.VISIBILITY + (
+        rng.standard_normal(ds.VISIBILITY.shape) * 0.1
+    ).astype(np.complex64)
     ra, dec = median_meridian(ds)
     there = rephase(ds, (ra + 0.02, dec + 0.01))
     back = rephase(there, (ds.phase_center_ra.values, ds.phase_center_dec.values))
-    assert_allclose(back.VISIBILITY.values, ds.VISIBILITY.values, rtol=0, atol=1e-6 * np.abs(ds.VISIBILITY.values).max())
+    assert_allclose(
+        back.VISIBILITY.values,
+        ds.VISIBILITY.values,
+        rtol=0,
+        atol=1e-6 * np.abs(ds.VISIBILITY.values).max(),
+    )
     assert_allclose(back.UVW.values, ds.UVW.values, rtol=0, atol=1e-9)
     assert_array_equal(back.FLAG.values, ds.FLAG.values)
 
@@ -113,7 +156,11 @@ def test_dft_at_source_gives_full_flux_each_integration():
     lmn = np.einsum("tij,tj->ti", basis, d)
     l, m, n = lmn[:, 0], lmn[:, 1], lmn[:, 2]
     uvw = out.UVW.values
-    phase = (uvw[..., 0] * l[:, None] + uvw[..., 1] * m[:, None] + uvw[..., 2] * (n[:, None] - 1))
+    phase = (
+        uvw[..., 0] * l[:, None]
+        + uvw[..., 1] * m[:, None]
+        + uvw[..., 2] * (n[:, None] - 1)
+    )
     f = out.frequency.values
     kern = np.exp(-2j * np.pi * phase[:, :, None] * f[None, None, :] / SPEED_OF_LIGHT)
     cross = (out.antenna1 != out.antenna2).values
@@ -129,7 +176,10 @@ def test_rephase_agrees_with_pyuvdata_phase():
 
     ds = _tile(sources=[PointSource(0.0, 0.0, 0.0)], n_time=3)
     rng = np.random.default_rng(6)
-    vis = (rng.standard_normal(ds.VISIBILITY.shape) + 1j * rng.standard_normal(ds.VISIBILITY.shape)).astype(np.complex64)
+    vis = (
+        rng.standard_normal(ds.VISIBILITY.shape)
+        + 1j * rng.standard_normal(ds.VISIBILITY.shape)
+    ).astype(np.complex64)
     ds["VISIBILITY"] = (ds.VISIBILITY.dims, vis)
     ra, dec = median_meridian(ds)
     target = (ra + 0.01, dec - 0.01)
@@ -139,26 +189,43 @@ def test_rephase_agrees_with_pyuvdata_phase():
     site = dataset_site(ds)
     names = ds.antenna_name.values
     tel = Telescope.new(
-        name="OVRO_MMA", location=site.earth_location,
-        antenna_positions=ds.antenna_position.values - site.ecef, antenna_names=list(names),
-        antenna_numbers=ds.antenna_number.values, instrument="DSA",
-        antenna_diameters=ds.antenna_diameter.values, mount_type="alt-az",
+        name="OVRO_MMA",
+        location=site.earth_location,
+        antenna_positions=ds.antenna_position.values - site.ecef,
+        antenna_names=list(names),
+        antenna_numbers=ds.antenna_number.values,
+        instrument="DSA",
+        antenna_diameters=ds.antenna_diameter.values,
+        mount_type="alt-az",
     )
     jd = ds.time.values / 86400 + 2440587.5
     pairs = list(zip(ds.antenna1.values.tolist(), ds.antenna2.values.tolist()))
     uvd = UVData.new(
-        freq_array=ds.frequency.values, polarization_array=["xx", "yy"], antpairs=pairs,
-        times=jd, telescope=tel, do_blt_outer=True, time_axis_faster_than_bls=False,
-        integration_time=12.884901888, channel_width=ds.channel_width.values, empty=True,
+        freq_array=ds.frequency.values,
+        polarization_array=["xx", "yy"],
+        antpairs=pairs,
+        times=jd,
+        telescope=tel,
+        do_blt_outer=True,
+        time_axis_faster_than_bls=False,
+        integration_time=12.884901888,
+        channel_width=ds.channel_width.values,
+        empty=True,
     )
     nt, nb = ds.sizes["time"], ds.sizes["baseline_id"]
-    uvd.data_array = vis.reshape(nt * nb, ds.sizes["frequency"], 2).astype(np.complex128)
+    uvd.data_array = vis.reshape(nt * nb, ds.sizes["frequency"], 2).astype(
+        np.complex128
+    )
     # Declare (without rotating anything) that integration t is phased to its
     # meridian centre, as the correlator did.
     for t in range(nt):
         cat_id = uvd._add_phase_center(
-            f"m{t}", cat_type="sidereal", cat_lon=ds.phase_center_ra.values[t],
-            cat_lat=ds.phase_center_dec.values[t], cat_frame="icrs", cat_epoch=2000.0,
+            f"m{t}",
+            cat_type="sidereal",
+            cat_lon=ds.phase_center_ra.values[t],
+            cat_lat=ds.phase_center_dec.values[t],
+            cat_frame="icrs",
+            cat_epoch=2000.0,
         )
         uvd.phase_center_id_array[uvd.time_array == jd[t]] = cat_id
     uvd._clear_unused_phase_centers()
