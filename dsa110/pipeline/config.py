@@ -52,22 +52,22 @@ class InputConfig(_Section):
 class FlagConfig(_Section):
     """RFI flagging."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="flag RFI before calibration")
     strategy: str = Field("dsa110", description="a dsa110.flagging strategy name")
 
 
 class CalibrationConfig(_Section):
     """Calibration: solving on calibrator transits, and choosing solutions."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="calibrate (solve on transits, apply to every tile)")
     calibrator: str | None = Field(None, description="force a calibrator name; default: the best one for the declination")
     min_calibrator_flux_jy: float = Field(1.0, gt=0, description="minimum beam-attenuated flux of a usable calibrator, Jy")
     refant: str = Field("103", description="reference antenna name (with the outrigger fallback chain)")
-    min_snr: float = Field(5.0, gt=0)
-    min_baselines: int = Field(4, ge=1)
+    min_snr: float = Field(5.0, gt=0, description="solutions below this SNR are flagged")
+    min_baselines: int = Field(4, ge=1, description="fewest unflagged baselines to solve an antenna")
     uvmin_lambda: float = Field(1000.0, ge=0, description="uv-range cut for solving, wavelengths")
     gain_solint: Literal["inf"] | float = Field("inf", description="'inf' or seconds, e.g. 60")
-    gain_mode: Literal["ap", "p"] = "ap"
+    gain_mode: Literal["ap", "p"] = Field("ap", description="gains: amplitude and phase, or phase only")
     validity_hours: float = Field(12.0, gt=0, description="solutions apply within ± this many hours of their transit")
     max_dec_offset_deg: float = Field(5.0, gt=0, description="solutions apply to tiles within this pointing-declination difference")
 
@@ -84,13 +84,13 @@ class ImagingConfig(_Section):
 
     npix: int = Field(2400, ge=64, le=16384, description="image size, pixels")
     cell_arcsec: float = Field(6.0, gt=0, description="pixel size, arcsec")
-    weighting: Literal["natural", "uniform", "briggs"] = "briggs"
-    robust: float = Field(0.0, ge=-2, le=2)
-    niter: int = Field(1000, ge=0)
+    weighting: Literal["natural", "uniform", "briggs"] = Field("briggs", description="visibility weighting")
+    robust: float = Field(0.0, ge=-2, le=2, description="Briggs robustness")
+    niter: int = Field(1000, ge=0, description="CLEAN iterations at most")
     threshold_sigma: float = Field(5.0, gt=0, description="CLEAN auto-threshold, × MAD noise")
-    major_cycles: int = Field(3, ge=1)
+    major_cycles: int = Field(3, ge=1, description="Cotton-Schwab major cycles at most")
     epsilon: float = Field(1e-4, gt=0, lt=1e-1, description="gridding accuracy")
-    pb_limit: float = Field(0.2, gt=0, le=1)
+    pb_limit: float = Field(0.2, gt=0, le=1, description="blank the primary-beam-corrected image below this response")
     mosaic_tiles: int = Field(11, ge=1, description="consecutive tiles per mosaic (≈ an hour)")
 
 
@@ -100,25 +100,28 @@ class PhotometryConfig(_Section):
     catalog: Path | None = Field(None, description="catalog store directory (default: the data directory's catalogs/)")
     survey: str = Field("nvss", description="reference survey for forced photometry")
     min_catalog_flux_jy: float = Field(0.01, ge=0, description="measure catalog sources brighter than this")
-    find_seed_sigma: float = Field(5.0, gt=0)
-    find_flood_sigma: float = Field(3.0, gt=0)
+    find_seed_sigma: float = Field(5.0, gt=0, description="blind source finding: island seed threshold, sigma")
+    find_flood_sigma: float = Field(3.0, gt=0, description="blind source finding: island flood threshold, sigma")
 
 
 class VariabilityConfig(_Section):
     """Variability metrics and ESE candidates."""
 
-    preset: Literal["conservative", "moderate", "sensitive"] = "moderate"
-    min_epochs: int = Field(5, ge=2)
+    preset: Literal["conservative", "moderate", "sensitive"] = Field("moderate", description="ESE candidate thresholds")
+    min_epochs: int = Field(5, ge=2, description="fewest measurements before a source can be a candidate")
 
 
 class RuntimeConfig(_Section):
     """Where things go and how they run."""
 
-    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("DSA110_DATA_DIR", "dsa110-data")))
+    data_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("DSA110_DATA_DIR", "dsa110-data")),
+        description="database, products, logs and stores ($DSA110_DATA_DIR, else ./dsa110-data)",
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in the data directory)")
     scheduler: str | None = Field(None, description="address of an existing Dask scheduler")
     workers: int = Field(1, ge=1, description="worker processes of the local cluster")
-    threads_per_worker: int = Field(1, ge=1)
+    threads_per_worker: int = Field(1, ge=1, description="threads of each local worker")
     memory_limit: str = Field("4GB", description="per-worker memory limit")
     retries: int = Field(2, ge=0, description="Dask retries of a failed tile task")
     force: bool = Field(False, description="reprocess tiles that are already done")

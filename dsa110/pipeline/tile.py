@@ -116,6 +116,30 @@ def _already_processed(ctx, group_id: str) -> bool:
             return False
 
 
+def _retire_previous(ctx, group_id: str) -> None:
+    """Before a forced rerun: remove the tile's earlier products, images,
+    measurements and calibration sets from the database (the files are replaced
+    when the new products are renamed into place).
+
+    The variability store keeps the measurements it already folded in (its
+    update is idempotent per image), so a forced rerun does not count an epoch twice.
+    """
+    from sqlalchemy import delete, select
+
+    from dsa110.db import NotFoundError, ObservationRepository, session_scope
+    from dsa110.db.models import CalibrationSet, Image, Measurement, Product
+
+    with session_scope(ctx.session_factory) as session:
+        try:
+            obs = ObservationRepository(session).get_by_group(group_id)
+        except NotFoundError:
+            return
+        images = select(Image.id).where(Image.observation_id == obs.id)
+        session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
+        session.execute(delete(Product).where(Product.observation_id == obs.id))
+        session.execute(delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%")))
+
+
 def _set_status(ctx, observation_id, status, qa=None):
     from dsa110.db import ObservationRepository, session_scope
 
@@ -262,6 +286,8 @@ def process_tile(group, config: PipelineConfig, *, force: bool | None = None) ->
         with hold_lock(ctx.session_factory, f"tile:{group.group_id}"):
             if not force and _already_processed(ctx, group.group_id):
                 return TileResult(group.group_id, "skipped", time.perf_counter() - start)
+            if force:
+                _retire_previous(ctx, group.group_id)
             return _run_locked(ctx, group, start)
     except LockHeldError as exc:
         return TileResult(group.group_id, "locked", time.perf_counter() - start, error=str(exc))
@@ -273,6 +299,12 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
     cfg = ctx.config
     result = TileResult(group.group_id, "failed")
     with session_scope(ctx.session_factory) as session:
+        # We hold the tile's lock, so a job of this tile still marked running
+        # belongs to a process that died (a killed worker): close it.
+        jobs = JobRepository(session)
+        for stale in jobs.list(state="running", kind="tile", limit=10_000).items:
+            if (stale.parameters or {}).get("group_id") == group.group_id:
+                jobs.mark_finished(stale.id, error="abandoned: its process died before finishing")
         job = JobRepository(session).create("tile", parameters={"group_id": group.group_id,
                                                                 "config": cfg.model_dump(mode="json")})
         JobRepository(session).mark_running(job.id, runner_key=f"{socket.gethostname()}:{os.getpid()}")

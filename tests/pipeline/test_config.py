@@ -1,0 +1,44 @@
+"""The pipeline configuration: defaults, TOML, overrides, clear errors."""
+
+import pytest
+
+from dsa110.errors import ConfigurationError
+from dsa110.pipeline.config import PipelineConfig, load_config
+
+
+def test_defaults_are_documented():
+    cfg = load_config()
+    assert cfg.calibration.validity_hours == 12 and cfg.calibration.max_dec_offset_deg == 5
+    assert cfg.calibration.refant == "103" and cfg.calibration.min_snr == 5
+    for section in PipelineConfig.model_fields.values():
+        for name, field in section.annotation.model_fields.items():
+            assert field.description, name
+
+
+def test_toml_and_overrides(tmp_path):
+    path = tmp_path / "dsa110.toml"
+    path.write_text('[imaging]\nnpix = 1024\nrobust = 0.5\n[runtime]\ndata_dir = "/tmp/x"\n')
+    cfg = load_config(path, overrides=["imaging.niter=5", "calibration.gain_solint=60"])
+    assert (cfg.imaging.npix, cfg.imaging.robust, cfg.imaging.niter) == (1024, 0.5, 5)
+    assert cfg.calibration.gain_solint == 60.0
+    assert str(cfg.runtime.data_dir) == "/tmp/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "match"),
+    [
+        ("[imaging]\nrobust = 3\n", (), r"imaging\.robust"),
+        ("[imaging]\nnpixx = 3\n", (), r"imaging\.npixx"),
+        ("[nosuch]\na = 1\n", (), "nosuch"),
+        ("not toml = = ", (), "not valid TOML"),
+        ("", ("imaging.nope=1",), "no field 'nope'"),
+        ("", ("nodot=1",), "section.key=value"),
+        ("", ("calibration.gain_solint=-1",), "gain_solint"),
+        ("", ("input.missing=maybe",), r"input\.missing"),
+    ],
+)
+def test_invalid_configuration_fails_before_work(tmp_path, text, overrides, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError, match=match):
+        load_config(path, overrides=overrides)
