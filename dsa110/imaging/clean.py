@@ -269,9 +269,10 @@ def cotton_schwab(
     residual = imager.dirty() if dirty is None else dirty
     npix = residual.shape[0]
     if psf is None:
-        big = imager.psf(oversize=2)
-        c = big.shape[0] // 2
-        psf = big[c - npix // 2 : c + npix // 2, c - npix // 2 : c + npix // 2]
+        # the exact (w-gridded) PSF for the products and the beam fit, and a
+        # w-less PSF twice the image size for the minor cycle
+        psf = imager.psf()
+        big = imager.psf(oversize=2, do_wgridding=False)
     else:
         big = psf
     # the minor cycle subtracts a PSF large enough to reach every pixel of the image

@@ -166,6 +166,7 @@ class Imager:
     params: dict = field(default_factory=dict)
     nthreads: int = 1
     u_max: float | None = None
+    w_range: tuple = (0.0, 0.0)
 
     @classmethod
     def from_dataset(
@@ -296,6 +297,7 @@ class Imager:
             params,
             nthreads,
             umax,
+            w_range,
         )
 
     @property
@@ -336,7 +338,7 @@ class Imager:
         )
         return np.asarray(img.compute()) / self.sum_weights
 
-    def psf(self, *, oversize=1):
+    def psf(self, *, oversize=1, do_wgridding=None):
         """Point-spread function (peak 1 at the centre pixel).
 
         Parameters
@@ -344,6 +346,10 @@ class Imager:
         oversize : int, keyword-only
             Make it ``oversize`` times larger than the image (2 lets CLEAN subtract
             the sidelobes of a component anywhere in the image from everywhere).
+        do_wgridding : bool, keyword-only
+            Override the image's w-gridding (a w-less PSF is much cheaper at twice
+            the size and good enough for CLEAN's minor cycle, whose errors the major
+            cycles remove).
 
         Returns
         -------
@@ -352,12 +358,10 @@ class Imager:
         """
         ones = da.ones(self.vis.shape, chunks=self.vis.chunks, dtype=self.vis.dtype)
         plan = self.plan
-        if oversize != 1:
+        use_w = plan.do_wgridding if do_wgridding is None else bool(do_wgridding)
+        if oversize != 1 or use_w != plan.do_wgridding:
             n = self.geometry.npix * int(oversize)
-            w_range = (
-                plan.w0 + plan.dw * plan.kernel.support / 2,
-                plan.w0 + plan.dw * (plan.nplanes - 1 - plan.kernel.support / 2),
-            )
+            w_range = self.w_range
             plan = plan_gridding(
                 npix_x=n,
                 npix_y=n,
@@ -365,8 +369,8 @@ class Imager:
                 pixsize_y=plan.pixsize_y,
                 epsilon=plan.kernel.epsilon,
                 dtype=plan.real_dtype,
-                w_range=w_range if plan.do_wgridding else (0.0, 0.0),
-                do_wgridding=plan.do_wgridding,
+                w_range=w_range if use_w else (0.0, 0.0),
+                do_wgridding=use_w,
                 u_max=self.u_max,
             )
         img = imaging_dask.dirty_image(
