@@ -12,6 +12,7 @@ CuPy → :mod:`dsa110.imaging.cuda`).
 
 from __future__ import annotations
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -169,12 +170,21 @@ def _grid_block(uvw, vis, wgt, freq, *, plan, planes, nthreads):
     return grids[None, None, None]
 
 
+def _sum_stacks(*stacks):
+    """Sum per-chunk plane stacks, in place into the first (an intermediate result)."""
+    out = stacks[0]
+    for other in stacks[1:]:
+        out += other
+    return out
+
+
 def _image_block(grids, *, plan, planes, nthreads):
     xp = get_array_namespace(grids)
     if xp is not np:
         grids = grids.get()
+    grids = np.ascontiguousarray(grids).reshape(grids.shape[-3:])
     return np_kernels.planes_to_image(
-        np.array(grids), plan=plan, planes=planes, nthreads=nthreads
+        grids, plan=plan, planes=planes, nthreads=nthreads
     )
 
 
@@ -230,16 +240,21 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
             nthreads=nthreads,
             meta=np.empty((0,) * 6, plan.complex_dtype),
         )
-        summed = stacks.sum(axis=(0, 1, 2), split_every=4)
-        part = summed.map_blocks(
-            _image_block,
-            drop_axis=0,
-            chunks=((plan.npix_x,), (plan.npix_y,)),
+        # tree-sum the chunks' stacks (4 at a time), adding into the intermediate
+        # stacks instead of concatenating them, then one FFT per plane
+        blocks = list(stacks.to_delayed().ravel())
+        while len(blocks) > 1:
+            blocks = [
+                dask.delayed(_sum_stacks)(*blocks[i : i + 4])
+                for i in range(0, len(blocks), 4)
+            ]
+        part = da.from_delayed(
+            dask.delayed(_image_block)(
+                blocks[0], plan=plan, planes=planes, nthreads=nthreads
+            ),
+            shape=(plan.npix_x, plan.npix_y),
             dtype=plan.real_dtype,
             meta=np.empty((0, 0), plan.real_dtype),
-            plan=plan,
-            planes=planes,
-            nthreads=nthreads,
         )
         image = part if image is None else image + part
     return image.map_blocks(
