@@ -216,7 +216,12 @@ class H5File:
         with _cache_lock:
             mm = _maps.get(key)
         if mm is None:
-            mm = np.memmap(self.path, dtype=np.uint8, mode="r")
+            import mmap
+
+            with open(self.path, "rb") as fh:
+                # A plain ndarray over the map (not np.memmap, which Numba
+                # compiles separately); the array keeps the map alive.
+                mm = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
             with _cache_lock:
                 mm = _maps.setdefault(key, mm)
         return mm

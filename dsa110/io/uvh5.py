@@ -449,11 +449,15 @@ def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, de
     ``buf`` (n,) uint: the file as words; ``chunk_offsets`` (chunk, 3) int64:
     each chunk's first (row, freq, pol word); ``element_offsets`` (chunk,)
     int64: its position in ``buf``; ``chunk_shape`` (3,) int64; ``out``
-    (r1 − r0, freq, pol words) uint, written with frequency reversed when
-    ``descending``. Chunks are C-ordered (row, freq, pol words) blocks.
+    (r1 − r0, freq, pol words) uint, C-contiguous, written with frequency
+    reversed when ``descending``. Chunks are C-ordered (row, freq, pol words)
+    blocks. Flat indices keep the inner loop to one load and one store.
     """
     cr, cf, cp = chunk_shape[0], chunk_shape[1], chunk_shape[2]
     n_freq, n_pw = out.shape[1], out.shape[2]
+    flat = out.reshape(-1)
+    row_stride = n_freq * n_pw
+    f_step = -n_pw if descending else n_pw
     for k in range(chunk_offsets.shape[0]):
         row0 = chunk_offsets[k, 0]
         if row0 >= r1 or row0 + cr <= r0:
@@ -465,13 +469,21 @@ def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, de
         ib = min(r1 - row0, cr)
         jb = min(cf, n_freq - f0)
         qb = min(cp, n_pw - p0)
+        first_f = n_freq - 1 - f0 if descending else f0
         for i in range(ia, ib):
-            r = row0 + i - r0
-            for j in range(jb):
-                o = n_freq - 1 - (f0 + j) if descending else f0 + j
-                s = base + (i * cf + j) * cp
-                for q in range(qb):
-                    out[r, o, p0 + q] = buf[s + q]
+            dst = (row0 + i - r0) * row_stride + first_f * n_pw + p0
+            src = base + i * cf * cp
+            if qb == 1:
+                for j in range(jb):
+                    flat[dst] = buf[src]
+                    dst += f_step
+                    src += cp
+            else:
+                for j in range(jb):
+                    for q in range(qb):
+                        flat[dst + q] = buf[src + q]
+                    dst += f_step
+                    src += cp
     return out
 
 
