@@ -100,6 +100,9 @@ class PhotometryConfig(_Section):
     catalog: Path | None = Field(None, description="catalog store directory (default: the data directory's catalogs/)")
     survey: str = Field("nvss", description="reference survey for forced photometry")
     min_catalog_flux_jy: float = Field(0.01, ge=0, description="measure catalog sources brighter than this")
+    rms_floor_jy: float | None = Field(
+        None, gt=0, description="expected image noise, Jy/beam; the epoch gate rms <= 2x this is checked when set"
+    )
     find_seed_sigma: float = Field(5.0, gt=0, description="blind source finding: island seed threshold, sigma")
     find_flood_sigma: float = Field(3.0, gt=0, description="blind source finding: island flood threshold, sigma")
 

@@ -202,12 +202,16 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
     workdir = Path(workdir)
     raw = workdir / "raw"
     t0 = time.perf_counter()
-    if raw.exists() and any(raw.glob("*_sb??.hdf5")):
+    catalog_file = raw / "reference_catalog.parquet"
+    if catalog_file.exists() and any(raw.glob("*_sb??.hdf5")):
+        import pandas as pd
+
         out(f"using the simulated files already in {raw}")
-        sky = None
+        catalog = pd.read_parquet(catalog_file)
     else:
         out(f"simulating {n_days} days (a calibrator tile and a target tile each) into {raw} ...")
-        sky = simulate_demo_night(raw, n_days=n_days, seed=seed)
+        catalog = simulate_demo_night(raw, n_days=n_days, seed=seed).catalog
+        catalog.to_parquet(catalog_file)
     defaults = [
         f"runtime.data_dir={workdir / 'data'}",
         "imaging.npix=1024", "imaging.cell_arcsec=6.0", "imaging.niter=300",
@@ -215,8 +219,8 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
     ]
     config = load_config(overrides=[*defaults, *overrides])
     ctx = PipelineContext(config)
-    if sky is not None:
-        ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
+    if "nvss" not in ctx.catalog_store.surveys():
+        ctx.catalog_store.add(catalog, "nvss")
     t_sim = time.perf_counter() - t0
     results = run_batch(raw, config, out=out)
     summary = summarize_run(ctx, results)
@@ -228,6 +232,8 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
     out(f"images            : {summary['images']}")
     out(f"sources measured  : {summary['sources']} ({summary['measurements']} measurements)")
     out(f"ESE candidates    : {', '.join(summary['candidates']) or 'none'} (preset {config.variability.preset})")
+    out(f"ESE-like dips     : {', '.join(summary.get('ese_morphology', [])) or 'none'} "
+        "(morphology test: a dip with shoulders lasting several epochs)")
     for name, chi2, sdev in summary.get("most_variable", []):
         out(f"  most variable   : {name:12s} chi2_nu {chi2:8.1f}  sigma_dev {sdev:5.2f}")
     if summary.get("lightcurve_png"):
@@ -269,9 +275,19 @@ def summarize_run(ctx, results) -> dict:
         counts["most_variable"] = [
             (str(name), float(row["chi2_nu"]), float(row["sigma_dev"])) for name, row in top.iterrows()
         ]
-        from dsa110.variability import plot_lightcurve
+        import pandas as pd
 
-        target = names[0] if names else str(top.index[0])
+        from dsa110.variability import classify_table, plot_lightcurve
+
+        parts = []
+        for sid in metrics.index:
+            lc = store.lightcurve(sid)
+            part = lc[["flux_norm", "flux_norm_err"]].to_dataframe().reset_index()
+            part["source_id"] = sid
+            parts.append(part[~lc["flagged"].values])
+        morph = classify_table(pd.concat(parts, ignore_index=True))
+        counts["ese_morphology"] = [str(s) for s in morph.index[morph["is_ese"].to_numpy(dtype=bool)]]
+        target = names[0] if names else (counts["ese_morphology"] or [str(top.index[0])])[0]
         path = ctx.subdir("plots") / f"lightcurve-{target}.png"
         plot_lightcurve(store.lightcurve(target), path)
         counts["lightcurve_png"] = str(path)

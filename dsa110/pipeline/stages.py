@@ -274,6 +274,11 @@ def image_tile_products(ds, config: PipelineConfig, prefix: Path, *, catalog_pos
     return products, files
 
 
+def qa_passed(qa) -> bool:
+    """Whether an image passes every epoch gate that could be evaluated (None: not evaluated)."""
+    return all(bool(v) for v in qa.checks.values() if v is not None)
+
+
 def catalog_in_field(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     """Reference-survey sources in a field above the configured flux limit."""
     store = ctx.catalog_store
@@ -323,7 +328,8 @@ def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
     if catalog is None or catalog.empty:
         return pd.DataFrame(columns=["source_id", "image_id", "time", "flux", "flux_err", "ra", "dec", "snr"]), sources, None
     forced = forced_photometry(image, catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), background=background)
-    qa = image_qa(image, catalog, sources=sources, background=background)
+    qa = image_qa(image, catalog, sources=sources, background=background,
+                  rms_floor=ctx.config.photometry.rms_floor_jy)
     good = forced["inside"].to_numpy() & np.isfinite(forced["flux"].to_numpy()) & (forced["flux_err"].to_numpy() > 0)
     rows = pd.DataFrame({
         "source_id": catalog["name"].astype(str).to_numpy()[good],
@@ -335,7 +341,7 @@ def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
         "dec": catalog["dec"].to_numpy()[good],
         "snr": forced["snr"].to_numpy()[good],
         "is_reference": (~catalog["resolved"].to_numpy(dtype=bool))[good] & (forced["snr"].to_numpy()[good] > 20),
-        "qa_ok": bool(all(qa.checks.values())) if isinstance(qa.checks, dict) else True,
+        "qa_ok": qa_passed(qa),
         "image_ra": centre.ra.deg,
         "image_dec": centre.dec.deg,
     })

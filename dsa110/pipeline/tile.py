@@ -361,7 +361,7 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
             if not measurements.empty:
                 _update_variability(ctx, measurements, source_ids)
         qa_dict = None if qa is None else {"flux_ratio": _finite(qa.flux_ratio), "completeness": _finite(qa.completeness),
-                                           "rms": _finite(qa.rms), "checks": {k: bool(v) for k, v in qa.checks.items()}}
+                                           "rms": _finite(qa.rms), "checks": {k: None if v is None else bool(v) for k, v in qa.checks.items()}}
         _set_status(ctx, obs_id, "processed", qa=qa_dict)
         result.status = "processed"
         result.image = str(files["image-pb"])

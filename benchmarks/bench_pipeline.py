@@ -1,0 +1,92 @@
+"""One full-size DSA-110 tile end to end (flag, calibrate, rephase, image, measure).
+
+Usage::
+
+    python benchmarks/bench_pipeline.py [--data DIR] [--npix 2400] [--cell 6] [--niter 1000]
+
+Simulates (unless ``--data`` holds them) a full-size tile (96 antennas, 16 × 48
+channels, 24 integrations) that holds 3C48's transit, plus sky sources, then runs
+``dsa110.pipeline.process_tile`` on it in a fresh process and prints the wall
+time per stage and the peak RSS. The observatory's pipeline needs 15–20 minutes per
+tile on 40 cores; the goal here is ≤ 60 s on 2 cores within 4 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import peak_rss_gb, run_isolated  # noqa: E402
+
+
+def _simulate(outdir: Path) -> None:
+    from astropy import units as u
+    from astropy.time import Time
+
+    from dsa110.catalogs import best_calibrator, synthetic_nvss, transit_times
+    from dsa110.pipeline.demo import _calibrator_source
+    from dsa110.simulate import SkyModel, simulate_observation
+
+    cal = best_calibrator(0.5759586531581288, min_flux_jy=1.0)  # +33°
+    t0 = Time("2026-11-24T00:00:00")
+    transit = Time(transit_times(cal, t0, t0 + 1.1 * u.day)[0])
+    start = Time(transit.unix - 12 * 12.884901888, format="unix")
+    catalog = synthetic_nvss(ra=float(cal.ra * 180 / 3.141592653589793), dec=33.0, radius=2.0,
+                             smin=0.02, smax=2.0, rng=1)
+    sky = _calibrator_source(cal).concat(SkyModel.from_degrees(
+        catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), catalog["flux_int"].to_numpy()))
+    simulate_observation(outdir, preset="full", seed=2, start=start.isot, dec_deg=33.0,
+                         sources=sky, population=False)
+    catalog.to_parquet(outdir / "reference_catalog.parquet")
+
+
+def _run(data: Path, npix: int, cell: float, niter: int) -> dict:
+    import pandas as pd
+
+    from dsa110.pipeline import PipelineContext, load_config, process_tile
+
+    work = Path(tempfile.mkdtemp(prefix="dsa110-bench-pipe-"))
+    cfg = load_config(overrides=[f"runtime.data_dir={work}", f"imaging.npix={npix}",
+                                 f"imaging.cell_arcsec={cell}", f"imaging.niter={niter}"])
+    PipelineContext(cfg).catalog_store.add(pd.read_parquet(data / "reference_catalog.parquet"), "nvss")
+    t0 = time.perf_counter()
+    result = process_tile(sorted(data.glob("*_sb??.hdf5")), cfg)
+    return {"seconds": time.perf_counter() - t0, "status": result.status, "error": result.error,
+            "timings": result.timings, "n_measurements": result.n_measurements,
+            "peak_rss_gb": peak_rss_gb()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--npix", type=int, default=2400)
+    parser.add_argument("--cell", type=float, default=6.0)
+    parser.add_argument("--niter", type=int, default=1000)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_run(args.data, args.npix, args.cell, args.niter)))
+        return
+    if args.data is None:
+        args.data = Path(tempfile.mkdtemp(prefix="dsa110-bench-tile-"))
+        t0 = time.perf_counter()
+        _simulate(args.data)
+        print(f"simulated a full calibrator tile in {time.perf_counter() - t0:.0f} s into {args.data}")
+    out = run_isolated(__file__, "--child", "--data", str(args.data), "--npix", str(args.npix),
+                       "--cell", str(args.cell), "--niter", str(args.niter))
+    print(f"status {out['status']}" + (f" ({out['error']})" if out["error"] else ""))
+    for stage, sec in out["timings"].items():
+        print(f"  {stage:12s} {sec:8.1f} s")
+    print(f"total {out['seconds']:.1f} s, peak RSS {out['peak_rss_gb']:.2f} GB, "
+          f"{out['n_measurements']} sources measured; goal ≤ 60 s within 4 GB "
+          f"(observatory: 900–1200 s on 40 cores)")
+
+
+if __name__ == "__main__":
+    main()
