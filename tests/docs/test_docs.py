@@ -129,16 +129,26 @@ def _subparsers(parser):
 
 
 def _command_lines(text: str) -> list:
-    """``dsa110 ...`` command lines of the fenced code blocks (continuations joined)."""
-    lines = []
-    for block in re.findall(r"```(?:bash|console|sh)?\n(.*?)```", text, flags=re.S):
-        block = block.replace("\\\n", " ")
-        for line in block.splitlines():
-            line = line.split(" #")[0].strip()
-            if line.startswith("$ "):
-                line = line[2:]
-            if line.startswith("dsa110 "):
-                lines.append(line)
+    """``dsa110 ...`` lines of the shell code blocks (continuations joined)."""
+    lines, lang, buf = [], None, []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("```"):
+            if lang is None:
+                lang = stripped[3:].strip() or "text"
+                buf = []
+                continue
+            if lang in ("bash", "console", "sh", "text"):
+                block = "\n".join(buf).replace("\\\n", " ")
+                for line in block.splitlines():
+                    line = line.split(" #")[0].strip()
+                    line = line[2:] if line.startswith("$ ") else line
+                    if line.startswith("dsa110 "):
+                        lines.append(line)
+            lang = None
+            continue
+        if lang is not None:
+            buf.append(raw)
     return lines
 
 
