@@ -313,6 +313,9 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
     obs_id = None
     final_dir = ctx.subdir("products") / group.group_id
     tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
+    # Holding the lock, any other temporary product of this tile is a dead run's.
+    for leftover in final_dir.parent.glob(f".{final_dir.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     try:
         with log.stage("open", result.timings):
             ds = open_tile(group, cfg)
