@@ -135,12 +135,26 @@ def _corrections(plan):
     return corr, nm1
 
 
+_PHASORS = {}
+
+
 def _phasors(plan, nm1, first, sign):
-    """``exp(sign 2πi w_first (n − 1))`` and the per-plane step, complex arrays."""
+    """``exp(sign 2πi w_first (n − 1))`` and the per-plane step, complex arrays.
+
+    The phasor is a fresh copy (the accumulation loops advance it in place); both
+    are cached per plan, first plane and sign, because every major cycle of an
+    image asks for the same ones and ``exp`` of a whole image is not cheap.
+    """
     ctype = plan.complex_dtype
     if nm1 is None:
         one = np.ones((1, 1), ctype)
         return one, one
-    phasor = np.exp(sign * 2j * np.pi * (plan.w0 + first * plan.dw) * nm1).astype(ctype)
-    step = np.exp(sign * 2j * np.pi * plan.dw * nm1).astype(ctype)
-    return phasor, step
+    key = (_plan_key(plan), plan.w0, np.dtype(ctype).str, int(first), float(sign))
+    if key not in _PHASORS:
+        phasor = np.exp(sign * 2j * np.pi * (plan.w0 + first * plan.dw) * nm1)
+        step = np.exp(sign * 2j * np.pi * plan.dw * nm1).astype(ctype)
+        if len(_PHASORS) > 4:
+            _PHASORS.clear()
+        _PHASORS[key] = (phasor.astype(ctype), step)
+    phasor, step = _PHASORS[key]
+    return phasor.copy(), step

@@ -14,6 +14,7 @@ pixel ``(npix // 2, npix // 2)`` at the phase centre. Dirty images are in Jy/bea
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import dask.array as da
@@ -114,6 +115,31 @@ def _as_dask(x):
     return da.from_array(np.asarray(x), chunks=np.shape(x))
 
 
+def _split(n, k):
+    """``n`` split into ``k`` near-equal parts."""
+    q, r = divmod(n, k)
+    return tuple(q + (i < r) for i in range(k))
+
+
+def _imaging_chunks(shape, chunks, max_chunks):
+    """Chunks of ``(time, baseline_id, frequency)`` with at most ``max_chunks`` blocks.
+
+    Keeps the given chunks when they are few enough; otherwise splits along time
+    first (then baselines, then frequency) into ``max_chunks`` near-equal blocks.
+    """
+    if np.prod([len(c) for c in chunks]) <= max_chunks:
+        return chunks
+    out = [(n,) for n in shape]
+    left = max_chunks
+    for axis in (0, 1, 2):
+        k = max(1, min(left, shape[axis]))
+        out[axis] = _split(shape[axis], k)
+        left //= k
+        if left <= 1:
+            break
+    return tuple(out)
+
+
 def _single_centre(ds):
     ra = np.asarray(ds["phase_center_ra"].values, dtype=np.float64)
     dec = np.asarray(ds["phase_center_dec"].values, dtype=np.float64)
@@ -179,6 +205,7 @@ class Imager:
         taper_arcsec=None,
         uv_range=(0.0, np.inf),
         nthreads=1,
+        max_chunks=None,
     ):
         """Prepare imaging of ``ds``.
 
@@ -197,6 +224,13 @@ class Imager:
             uv-distance range, wavelengths.
         nthreads : int, keyword-only
             Threads per gridding task.
+        max_chunks : int, keyword-only
+            Most chunks (gridding tasks) of the visibilities. Every chunk grids onto
+            its own stack of oversampled w planes and Fourier transforms its own
+            planes to degrid, so the cost of an image grows with the number of
+            chunks whatever their size: the Stokes I visibilities are rechunked to
+            at most this many (default: ``os.cpu_count() // nthreads``, at least 1;
+            raise it on a cluster).
 
         Returns
         -------
@@ -218,6 +252,10 @@ class Imager:
             raise ConfigurationError(f"robust={robust!r}: expected a value in [-2, 2]")
         centre = _single_centre(ds)
         vis, nat = stokes_i(ds)
+        if max_chunks is None:
+            max_chunks = max(1, (os.cpu_count() or 1) // max(1, int(nthreads)))
+        chunks = _imaging_chunks(vis.shape, vis.chunks, int(max_chunks))
+        vis, nat = vis.rechunk(chunks), nat.rechunk(chunks)
         uvw = ds["UVW"].data
         uvw = _as_dask(uvw).rechunk(vis.chunks[:2] + (3,)).astype(np.float64)
         freq = np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64)

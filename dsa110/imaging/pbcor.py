@@ -10,7 +10,7 @@ smooth, so it is evaluated on a coarse grid and interpolated.
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
+import scipy.interpolate
 
 from dsa110.telescope.beam import airy_beam
 
@@ -53,7 +53,7 @@ def effective_primary_beam(
     *,
     time_weights=None,
     freq_weights=None,
-    coarse=128,
+    coarse=64,
 ):
     """Weighted mean of the Airy beam over integrations and channels, on the image pixels.
 
@@ -115,10 +115,14 @@ def effective_primary_beam(
     beam /= tw.sum() * fw.sum()
     if ncoarse == npix:
         return beam
-    scale = (ncoarse - 1) / (npix - 1)
-    coords = np.arange(npix) * scale
-    gx, gy = np.meshgrid(coords, coords, indexing="ij")
-    return scipy.ndimage.map_coordinates(beam, [gx, gy], order=3, mode="nearest")
+    # the coarse grid is regular: a bicubic spline evaluated on the pixel grid is
+    # separable, and much cheaper than general 2-D interpolation at every pixel
+    coarse_pix = np.arange(ncoarse, dtype=np.float64)
+    coords = np.arange(npix) * ((ncoarse - 1) / (npix - 1))
+    spline = scipy.interpolate.RectBivariateSpline(
+        coarse_pix, coarse_pix, beam, kx=3, ky=3
+    )
+    return spline(coords, coords, grid=True)
 
 
 def pb_correct(image, beam, *, pb_limit=DEFAULT_PB_LIMIT):
