@@ -10,7 +10,7 @@ def _config_args(p) -> None:
     p.add_argument("--config", help="configuration file (TOML or YAML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a configuration value (repeatable)")
-    p.add_argument("--data-dir", help="data directory (database, products); default $DSA110_DATA_DIR or ./dsa110-data")
+    p.add_argument("--data-dir", help="data directory (database, products); default $DSA110_DATA_DIR or ~/dsa110-data")
     p.add_argument("--db", help="database URL (default: SQLite in the data directory)")
     p.add_argument("--force", action="store_true", help="reprocess tiles already processed")
 

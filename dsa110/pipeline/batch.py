@@ -20,7 +20,7 @@ import numpy as np
 from dsa110.pipeline.config import PipelineConfig
 from dsa110.pipeline.tile import TileResult, process_tile
 
-__all__ = ["find_tiles", "order_tiles", "run_batch", "start_client"]
+__all__ = ["find_tiles", "order_tiles", "run_batch", "start_client", "reprocess"]
 
 
 def find_tiles(indir, *, start=None, end=None, tolerance: float = 60.0):
@@ -117,6 +117,10 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
     out(f"{len(groups)} tile(s) in {indir}: {len(cal_tiles)} with a calibrator transit")
     if use_dask is None:
         use_dask = bool(config.runtime.scheduler) or config.runtime.workers > 1
+    # Create (or migrate) the database once, here, not concurrently in each worker.
+    from dsa110.pipeline.context import PipelineContext
+
+    PipelineContext(config).session_factory
     t0 = time.perf_counter()
     results: list[TileResult] = []
     if use_dask:
@@ -127,15 +131,19 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
                     continue
                 from distributed import as_completed
 
-                futures = [
+                futures = {
                     client.submit(_tile_task, [str(p) for p in g.paths], config_json,
                                   key=f"tile-{g.group_id}-{time.time_ns()}", retries=config.runtime.retries,
-                                  pure=False)
+                                  pure=False): g
                     for g in phase
-                ]
+                }
                 with _progress(len(futures), "tiles", progress) as bar:
                     for fut in as_completed(futures):
-                        results.append(fut.result())
+                        try:
+                            results.append(fut.result())
+                        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: record it, go on
+                            results.append(TileResult(futures[fut].group_id, "failed",
+                                                      error=f"{type(exc).__name__}: {exc}"))
                         bar.update(1)
     else:
         with _progress(len(groups), "tiles", progress) as bar:
@@ -150,3 +158,48 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
     out(f"processed {n_ok}/{len(results)} tile(s) in {elapsed:.1f} s"
         + (f" ({np.mean([r.seconds for r in results if r.status == 'processed']):.1f} s per tile)" if n_ok else ""))
     return results
+
+
+def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
+    """Process every tile of ``indir`` whose start lies in ``[start, end]``.
+
+    The entry point of the service's reprocess jobs (``dsa110.pipeline:reprocess``):
+    it runs as one Dask task and processes the tiles one after another inside it.
+
+    Parameters
+    ----------
+    start, end : str or datetime
+        Time range of group starts (ISO UTC).
+    indir : path-like, optional, keyword-only
+        Directory of subband files (default ``$DSA110_RAW_DIR``).
+    config : path-like, optional, keyword-only
+        Configuration file.
+    **overrides
+        ``section.key`` = value configuration overrides.
+
+    Returns
+    -------
+    dict
+        Counts of processed, skipped and failed tiles, and the failures' errors.
+
+    Raises
+    ------
+    ConfigurationError
+        When no input directory is given or configured.
+    """
+    import os
+
+    from dsa110.errors import ConfigurationError
+    from dsa110.pipeline.config import load_config
+
+    indir = indir or os.environ.get("DSA110_RAW_DIR")
+    if not indir:
+        raise ConfigurationError("reprocess: no input directory (pass indir= or set DSA110_RAW_DIR)")
+    cfg = load_config(config, overrides=[f"{k}={v}" for k, v in overrides.items()])
+    results = run_batch(indir, cfg, start=start, end=end, use_dask=False, progress=False, out=lambda *a: None)
+    return {
+        "processed": sum(r.status == "processed" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+        "errors": {r.group_id: r.error for r in results if r.status == "failed"},
+    }

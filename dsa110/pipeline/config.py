@@ -8,7 +8,6 @@ message naming the field before any work starts.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -118,8 +117,8 @@ class RuntimeConfig(_Section):
     """Where things go and how they run."""
 
     data_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("DSA110_DATA_DIR", "dsa110-data")),
-        description="database, products, logs and stores ($DSA110_DATA_DIR, else ./dsa110-data)",
+        default_factory=lambda: _default_data_dir(),
+        description="database, products, logs and stores ($DSA110_DATA_DIR, else ~/dsa110-data, as the service)",
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in the data directory)")
     scheduler: str | None = Field(None, description="address of an existing Dask scheduler")
@@ -128,6 +127,12 @@ class RuntimeConfig(_Section):
     memory_limit: str = Field("4GB", description="per-worker memory limit")
     retries: int = Field(2, ge=0, description="Dask retries of a failed tile task")
     force: bool = Field(False, description="reprocess tiles that are already done")
+
+
+def _default_data_dir() -> Path:
+    from dsa110.db import default_data_dir
+
+    return default_data_dir()
 
 
 class PipelineConfig(_Section):

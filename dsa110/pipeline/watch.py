@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from dsa110.pipeline.config import PipelineConfig
 from dsa110.pipeline.tile import TileResult, process_tile
 
@@ -32,9 +34,12 @@ def _skip_record(ctx, group) -> None:
         try:
             obs = repo.get_by_group(group.group_id)
         except NotFoundError:
-            t = group.start.timestamp()
-            obs = repo.add(group.group_id, start_time=utc_datetime(t), end_time=utc_datetime(t),
-                           dec_deg=float("nan"), status="incomplete")
+            from dsa110.io import read_uvh5_meta
+
+            meta = read_uvh5_meta(group.paths[0])
+            obs = repo.add(group.group_id, start_time=utc_datetime(meta.time[0]),
+                           end_time=utc_datetime(meta.time[-1]),
+                           dec_deg=float(np.degrees(meta.pointing_dec)), status="incomplete")
         repo.set_status(obs.id, "incomplete", qa={"skipped": True, "missing_subbands": list(group.missing)})
 
 
