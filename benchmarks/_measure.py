@@ -28,14 +28,26 @@ def run_isolated(script: str, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def plain_read_seconds(paths, *, block: int = 64 << 20) -> tuple[float, int]:
-    """Read every byte of ``paths`` sequentially; return (seconds, bytes)."""
+def plain_read_seconds(paths, *, block: int = 64 << 20, into_memory: bool = False) -> tuple[float, int]:
+    """Read every byte of ``paths`` sequentially; return (seconds, bytes).
+
+    With ``into_memory`` every file is read into a new buffer that is kept
+    (the cost of putting the bytes in fresh memory, as a reader must);
+    otherwise one ``block``-sized buffer is reused (the disk/page-cache floor).
+    """
     buf = bytearray(block)
     view = memoryview(buf)
     total = 0
+    kept = []
     start = time.perf_counter()
     for p in paths:
         with open(p, "rb", buffering=0) as fh:
+            if into_memory:
+                data = bytearray(os.fstat(fh.fileno()).st_size)
+                n = fh.readinto(data)
+                total += n
+                kept.append(data)
+                continue
             while True:
                 n = fh.readinto(view)
                 if not n:

@@ -25,7 +25,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 _cache: dict[tuple[int, str], object] = {}
 _layouts: dict[tuple[int, str, str], object] = {}
-_maps: dict[tuple[int, str], np.ndarray] = {}
+_fds: dict[tuple[int, str], int] = {}
+_scratch = threading.local()
 _locks: dict[str, threading.Lock] = {}
 _cache_lock = threading.Lock()
 
@@ -204,27 +205,59 @@ class H5File:
             _layouts[key] = layout
         return layout
 
-    def mapped(self) -> np.ndarray:
-        """The process's read-only memory map of the whole file, as bytes.
+    def read_chunks(self, layout: ChunkLayout, which: np.ndarray) -> np.ndarray:
+        """Read chunks ``which`` of a data set with positional reads.
+
+        Chunks that lie next to each other in the file are read with one
+        ``pread`` into a per-thread scratch buffer, reused between calls.
+
+        Parameters
+        ----------
+        layout : ChunkLayout
+            The data set's chunk layout.
+        which : numpy.ndarray
+            ``(n,)`` int indices into ``layout.chunk_offsets``, in any order.
 
         Returns
         -------
         numpy.ndarray
-            ``(n_bytes,)`` uint8, read-only.
+            ``(n × chunk_bytes,)`` uint8: the chunks in the order of ``which``
+            (a view of the thread's scratch buffer, valid until its next call).
+
+        Raises
+        ------
+        CorruptFileError
+            If the file ends before a chunk does.
         """
+        itemsize = layout.dtype.itemsize
+        chunk_bytes = int(np.prod(layout.chunk_shape)) * itemsize
+        total = len(which) * chunk_bytes
+        buf = getattr(_scratch, "buf", None)
+        if buf is None or buf.size < total:
+            buf = _scratch.buf = np.empty(max(total, 1), dtype=np.uint8)
+        view = memoryview(buf)
+        starts = layout.element_offsets[which] * itemsize
+        # Runs of chunks that are consecutive both in ``which`` and in the file.
+        breaks = np.flatnonzero(np.diff(starts) != chunk_bytes) + 1
+        bounds = np.concatenate([[0], breaks, [len(which)]])
+        fd = self._fd()
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            pos, end, offset = int(lo) * chunk_bytes, int(hi) * chunk_bytes, int(starts[lo])
+            while pos < end:
+                n = os.preadv(fd, [view[pos:end]], offset)
+                if n <= 0:
+                    raise CorruptFileError(self.path, f"file ends inside a chunk at byte {offset}")
+                pos += n
+                offset += n
+        return buf[:total]
+
+    def _fd(self) -> int:
         key = (os.getpid(), self.path)
         with _cache_lock:
-            mm = _maps.get(key)
-        if mm is None:
-            import mmap
-
-            with open(self.path, "rb") as fh:
-                # A plain ndarray over the map (not np.memmap, which Numba
-                # compiles separately); the array keeps the map alive.
-                mm = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
-            with _cache_lock:
-                mm = _maps.setdefault(key, mm)
-        return mm
+            fd = _fds.get(key)
+            if fd is None:
+                fd = _fds[key] = os.open(self.path, os.O_RDONLY)
+        return fd
 
 
 def close_all() -> None:
@@ -239,5 +272,5 @@ def close_all() -> None:
             del _cache[key]
         for key in [k for k in _layouts if k[0] == os.getpid()]:
             del _layouts[key]
-        for key in [k for k in _maps if k[0] == os.getpid()]:
-            del _maps[key]  # unmapped once no array views it any more
+        for key in [k for k in _fds if k[0] == os.getpid()]:
+            os.close(_fds.pop(key))

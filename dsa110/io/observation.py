@@ -8,6 +8,8 @@ DSA-110 file), read straight from HDF5 when computed.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,12 @@ from dsa110.io.uvh5 import DATA_FIELDS, UVH5DataArray, UVH5Meta, read_uvh5_meta
 from dsa110.telescope.antennas import Site
 from dsa110.telescope.frequencies import N_SUBBANDS, channel_width, subband_frequencies
 
-__all__ = ["open_observation", "resolve_inputs", "build_dataset"]
+__all__ = ["open_observation", "load_observation", "resolve_inputs", "build_dataset"]
+
+#: dask array name -> how to read that array straight into memory
+#: (:func:`load_observation`); the names are tokens of the files and chunking.
+_SOURCES: OrderedDict[str, _Sources] = OrderedDict()
+_MAX_SOURCES = 256
 
 _TIME_ATOL_S = 1e-3
 _POINTING_ATOL_RAD = 1e-6
@@ -118,6 +125,16 @@ def _order_by_frequency(metas, subbands):
     return metas, subbands
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """One lazily read variable: its blocks ``(array or None, first channel, n_chan)``."""
+
+    shape: tuple
+    dtype: np.dtype
+    time_chunks: tuple
+    blocks: tuple
+
+
 class _Block:
     """A frequency block of the dataset: one file, or a missing subband's fill."""
 
@@ -190,17 +207,26 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
     data_vars = {}
     for var, (_, dtype) in DATA_FIELDS.items():
         parts = []
+        sources = []
+        f_offset = 0
         for b in blocks:
             shape = (n_time, n_bl, b.frequency.size, n_pol)
             cshape = (tchunk, bchunk, b.frequency.size, n_pol)
             if b.meta is None:
                 fill = da.ones if var == "FLAG" else da.zeros
                 parts.append(fill(shape, dtype=dtype, chunks=cshape))
+                sources.append((None, f_offset, b.frequency.size))
             else:
                 arr = UVH5DataArray(b.meta, var)
                 name = f"{var.lower()}-{tokenize(b.meta.path, Path(b.meta.path).stat().st_mtime_ns, var, cshape)}"
                 parts.append(da.from_array(arr, chunks=cshape, name=name, lock=False, asarray=False, fancy=False))
-        data_vars[var] = (schema.DATA_VARS[var].dims, da.concatenate(parts, axis=2) if len(parts) > 1 else parts[0])
+                sources.append((arr, f_offset, b.frequency.size))
+            f_offset += b.frequency.size
+        data = da.concatenate(parts, axis=2) if len(parts) > 1 else parts[0]
+        _SOURCES[data.name] = _Sources(data.shape, np.dtype(dtype), data.chunks[0], tuple(sources))
+        while len(_SOURCES) > _MAX_SOURCES:
+            _SOURCES.popitem(last=False)
+        data_vars[var] = (schema.DATA_VARS[var].dims, data)
 
     site = Site(ref.telescope_name, np.radians(ref.latitude), np.radians(ref.longitude), ref.altitude)
     times = ref.time
@@ -265,6 +291,73 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
             ds[name].attrs["units"] = spec.units
     ds[schema.TIME].attrs.update(scale="utc", format="unix", description="integration centre")
     return ds
+
+
+def load_observation(ds: xr.Dataset, variables=("VISIBILITY", "FLAG", "WEIGHT"), *,
+                     nthreads: int | None = None) -> xr.Dataset:
+    """Load data variables of an opened observation into memory, fast.
+
+    Each file's integrations are read straight into one preallocated array per
+    variable, in the final (frequency-ascending) layout, by a thread pool: no
+    per-chunk buffers and no concatenation copy, so it takes about half the
+    time and memory of ``ds.load()`` (which computes every dask chunk, then
+    copies them into the result). Variables that are no longer the arrays
+    :func:`open_observation` made (selected, rechunked, computed on) are loaded
+    with dask as usual.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`open_observation`.
+    variables : sequence of str, optional
+        Data variables to load; default ``VISIBILITY``, ``FLAG``, ``WEIGHT``.
+    nthreads : int, optional, keyword-only
+        Reading threads (default: the number of CPUs).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with those variables as NumPy arrays in this process's memory.
+
+    Raises
+    ------
+    FileFormatError
+        A file that is truncated or unreadable (``CorruptFileError``).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+
+    loaded = {}
+    jobs = []
+    lazy = []
+    for var in variables:
+        data = ds[var].data
+        src = _SOURCES.get(getattr(data, "name", None))
+        if src is None or src.shape != data.shape or src.dtype != data.dtype:
+            lazy.append(var)
+            continue
+        out = np.empty(src.shape, dtype=src.dtype)
+        bounds = np.cumsum((0, *src.time_chunks))
+        for arr, f0, n_chan in src.blocks:
+            for t0, t1 in zip(bounds[:-1], bounds[1:]):
+                if arr is None:
+                    jobs.append((_fill, (out[t0:t1, :, f0 : f0 + n_chan], var == "FLAG")))
+                else:
+                    jobs.append((arr.read_into, (out[t0:t1], int(t0), int(t1), f0)))
+        loaded[var] = out
+    if jobs:
+        with ThreadPoolExecutor(max_workers=nthreads or os.cpu_count() or 1) as pool:
+            for fut in [pool.submit(func, *args) for func, args in jobs]:
+                fut.result()
+    if lazy:
+        loaded.update(zip(lazy, dask.compute(*(ds[v].data for v in lazy))))
+    return ds.assign({v: (ds[v].dims, loaded[v], ds[v].attrs) for v in variables})
+
+
+def _fill(view, flagged):
+    view[...] = flagged
 
 
 def _compute_uvw(ant_pos, idx1, idx2, pc_ra, pc_dec, times, site):

@@ -407,7 +407,7 @@ class UVH5DataArray:
                     field=self.dataset,
                 )
             if layout is not None and layout.dtype == self.dtype:
-                _copy_chunks(self.handle.mapped(), layout, r0, r1, out, descending=self.descending)
+                _copy_chunks(self.handle, layout, r0, r1, out, descending=self.descending)
                 return out
             self._read_h5py(r0, r1, out)
         except (OSError, KeyError) as exc:
@@ -416,6 +416,32 @@ class UVH5DataArray:
                 field=self.dataset,
             ) from exc
         return out
+
+    def read_into(self, out: np.ndarray, t0: int, t1: int, f_offset: int) -> None:
+        """Read integrations ``t0:t1`` into channels ``f_offset:`` of a larger array.
+
+        Parameters
+        ----------
+        out : numpy.ndarray
+            C-contiguous ``(t1 - t0, baseline, frequency, polarization)`` of this
+            variable's dtype, spanning this file's channels and maybe others.
+        t0, t1 : int
+            Integrations of this file.
+        f_offset : int
+            Channel of ``out`` where this file's lowest frequency goes.
+        """
+        r0, r1 = t0 * self.n_baseline, t1 * self.n_baseline
+        n_freq = self.shape[2]
+        try:
+            layout = self.handle.chunk_layout(self.dataset)
+            if layout is not None and layout.shape[0] >= r1 and layout.dtype == self.dtype:
+                _copy_chunks(self.handle, layout, r0, r1, out, descending=self.descending, f_offset=f_offset)
+                return
+        except (OSError, KeyError) as exc:
+            raise CorruptFileError(
+                self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}", field=self.dataset,
+            ) from exc
+        out[:, :, f_offset : f_offset + n_freq] = self._read_times(t0, t1)
 
     def _read_h5py(self, r0: int, r1: int, out: np.ndarray) -> None:
         """Fallback: h5py ``read_direct`` (with type conversion), then flip into ``out``."""
@@ -443,20 +469,22 @@ _WORDS = {1: (np.uint8, 1), 2: (np.uint16, 1), 4: (np.uint32, 1), 8: (np.uint64,
 _copy_kernel = None
 
 
-def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, descending, out):
+def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, descending,
+                    n_freq, f_offset, out):
     """Copy the chunks that overlap rows ``r0:r1`` into ``out`` (compiled by Numba).
 
     ``buf`` (n,) uint: the file as words; ``chunk_offsets`` (chunk, 3) int64:
     each chunk's first (row, freq, pol word); ``element_offsets`` (chunk,)
-    int64: its position in ``buf``; ``chunk_shape`` (3,) int64; ``out``
-    (r1 − r0, freq, pol words) uint, C-contiguous, written with frequency
-    reversed when ``descending``. Chunks are C-ordered (row, freq, pol words)
+    int64: its position in ``buf``; ``chunk_shape`` (3,) int64; ``n_freq``
+    channels of the data set, written to channels ``f_offset:f_offset +
+    n_freq`` of ``out`` (r1 − r0, freq, pol words) uint, C-contiguous, in
+    reverse order when ``descending``. Chunks are C-ordered (row, freq, pol words)
     blocks. Flat indices keep the inner loop to one load and one store.
     """
     cr, cf, cp = chunk_shape[0], chunk_shape[1], chunk_shape[2]
-    n_freq, n_pw = out.shape[1], out.shape[2]
+    n_pw = out.shape[2]
     flat = out.reshape(-1)
-    row_stride = n_freq * n_pw
+    row_stride = out.shape[1] * n_pw
     f_step = -n_pw if descending else n_pw
     for k in range(chunk_offsets.shape[0]):
         row0 = chunk_offsets[k, 0]
@@ -469,7 +497,7 @@ def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, de
         ib = min(r1 - row0, cr)
         jb = min(cf, n_freq - f0)
         qb = min(cp, n_pw - p0)
-        first_f = n_freq - 1 - f0 if descending else f0
+        first_f = f_offset + (n_freq - 1 - f0 if descending else f0)
         for i in range(ia, ib):
             dst = (row0 + i - r0) * row_stride + first_f * n_pw + p0
             src = base + i * cf * cp
@@ -487,21 +515,24 @@ def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, de
     return out
 
 
-def _copy_chunks(mapped, layout, r0, r1, out, *, descending):
-    """Fill ``out`` ``(time, baseline, freq, pol)`` with rows ``r0:r1`` from the file map.
+def _copy_chunks(handle, layout, r0, r1, out, *, descending, f_offset=0):
+    """Fill ``out`` ``(time, baseline, freq, pol)`` with rows ``r0:r1`` of a data set.
 
     Parameters
     ----------
-    mapped : numpy.ndarray
-        ``(n_bytes,)`` uint8 memory map of the file.
+    handle : dsa110.io.h5handle.H5File
+        The file.
     layout : dsa110.io.h5handle.ChunkLayout
         Chunk positions of the data set (3-D, or 4-D with a length-1 spw axis).
     r0, r1 : int
         Baseline-time rows to copy.
     out : numpy.ndarray
-        C-contiguous ``(time, baseline, freq, pol)`` of the stored dtype.
+        C-contiguous ``(time, baseline, freq, pol)`` of the stored dtype, with
+        ``(r1 - r0) / baseline`` integrations.
     descending : bool, keyword-only
         Reverse the frequency axis (file order descending, dataset ascending).
+    f_offset : int, keyword-only
+        First channel of ``out`` to write (``out`` may span several files).
     """
     global _copy_kernel
     if _copy_kernel is None:
@@ -517,14 +548,19 @@ def _copy_chunks(mapped, layout, r0, r1, out, *, descending):
     if offsets.shape[1] == 4:  # (row, spw, freq, pol): the spw axis has length 1
         offsets = offsets[:, [0, 2, 3]]
         chunk = chunk[[0, 2, 3]]
-    offsets = offsets.copy()
+    rows = offsets[:, 0]
+    which = np.flatnonzero((rows < r1) & (rows + chunk[0] > r0))
+    which = which[np.argsort(layout.element_offsets[which], kind="stable")]  # file order
+    raw = handle.read_chunks(layout, which)
+    offsets = offsets[which]
     offsets[:, 2] *= n_words
     chunk[2] *= n_words
-    n_bytes = (mapped.size // np.dtype(word).itemsize) * np.dtype(word).itemsize
-    buf = mapped[:n_bytes].view(word)
+    chunk_words = int(np.prod(chunk))
+    local = np.arange(which.size, dtype=np.int64) * chunk_words
     words = out.view(word)  # C-contiguous: the last axis becomes pol × n_words
     target = words.reshape(r1 - r0, words.shape[2], words.shape[3])
-    _copy_kernel(buf, offsets, layout.element_offsets * n_words, chunk, r0, r1, descending, target)
+    n_freq = layout.shape[-2]
+    _copy_kernel(raw.view(word), offsets, local, chunk, r0, r1, descending, n_freq, f_offset, target)
 
 
 def _rebuild_array(handle, dataset, dtype, shape, spw_axis, descending):

@@ -351,3 +351,24 @@ def test_chunk_copy_and_fallback_agree_with_h5py(small_group, tmp_path, layout):
         assert_array_equal(got, want[1:4])
         assert_array_equal(arr[:], want)
         assert_array_equal(arr[5, 2:7], want[5, 2:7])
+
+
+@pytest.mark.parametrize("chunks", [None, {"time": 4}])
+def test_load_observation_equals_dask(group_copy, chunks):
+    from dsa110.io.observation import load_observation
+
+    sb = _by_subband(group_copy)
+    sb[9].unlink()  # a missing subband filled with flagged zeros
+    paths = [p for p in group_copy if p.exists()]
+    ds = open_observation(paths, missing="flag", chunks=chunks)
+    out = load_observation(ds, nthreads=2)
+    for var in ("VISIBILITY", "FLAG", "WEIGHT"):
+        assert isinstance(out[var].data, np.ndarray)
+        assert out[var].data.flags.c_contiguous and out[var].dtype == ds[var].dtype
+        assert_array_equal(out[var].values, ds[var].values)
+    assert out.FLAG.values[:, :, ds.subband.values == 9].all()
+    assert_array_equal(out.UVW.values, ds.UVW.values)
+    # A selection is no longer the opened array: loaded through dask instead.
+    sel = ds.isel(time=slice(1, 3), frequency=slice(5, 40))
+    part = load_observation(sel, ["VISIBILITY"])
+    assert_array_equal(part.VISIBILITY.values, ds.VISIBILITY.values[1:3, :, 5:40])
