@@ -149,3 +149,21 @@ def shared_postgres() -> str:
         _shared["url"] = stack.enter_context(throwaway_postgres())
         atexit.register(stack.close)
     return _shared["url"]
+
+
+def skip_or_fail(exc: Exception) -> None:
+    """Skip a PostgreSQL test whose server cannot start — or fail it when
+    ``DSA110_REQUIRE_POSTGRES=1`` (CI sets it, so the tests cannot silently skip).
+
+    Parameters
+    ----------
+    exc : Exception
+        Why the server is unavailable.
+    """
+    import os
+
+    import pytest  # deferred: only test code calls this
+
+    if os.environ.get("DSA110_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (DSA110_REQUIRE_POSTGRES=1) but unavailable: {exc}")
+    pytest.skip(str(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres
+from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
 
 V1 = "/api/v1"
 
@@ -15,7 +15,7 @@ def pg_service(tmp_path_factory, build_app):
     try:
         base = shared_postgres()
     except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
+        skip_or_fail(exc)
     app, filled, runner, engine = build_app(
         tmp_path_factory.mktemp("pg"), db_url=create_database(base)
     )

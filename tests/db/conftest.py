@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from dsa110.db import init_db, make_sessionmaker
-from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres
+from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def postgres_server():
     try:
         return shared_postgres()
     except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
+        skip_or_fail(exc)
 
 
 @pytest.fixture

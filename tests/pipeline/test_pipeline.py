@@ -4,6 +4,7 @@ refusals, failures recorded while the batch goes on."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from dsa110.io import find_groups
@@ -110,3 +111,23 @@ def test_other_strip_solutions_are_not_used(night_copy, tmp_path, make_config):
                                    population=False)
     result = process_tile(tile.files, cfg)
     assert result.status == "failed" and "±5 deg" in result.error
+
+
+@pytest.mark.postgres
+def test_night_on_postgresql(night_copy, tmp_path, make_config):
+    from dsa110.db.models import Image, Measurement, Observation
+    from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
+
+    try:
+        base = shared_postgres()
+    except PostgresUnavailable as exc:
+        skip_or_fail(exc)
+    raw, sky = night_copy
+    cfg = make_config(tmp_path / "data", f"runtime.database_url={create_database(base)}")
+    ctx = PipelineContext(cfg)
+    assert ctx.database_url.startswith("postgresql")
+    ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
+    results = run_batch(raw, cfg, progress=False, out=lambda *a: None)
+    assert [r.status for r in results] == ["processed"] * 4, [r.error for r in results]
+    assert _count(ctx, Observation, Observation.status == "processed") == 4
+    assert _count(ctx, Image) == 4 and _count(ctx, Measurement) > 0
