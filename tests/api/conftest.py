@@ -398,3 +398,224 @@ def api_key():
 def build_app():
     """The :func:`build` factory: ``build(tmp_path, **settings)``."""
     return build
+
+
+# --------------------------------------------------------------------------
+# A database filled by the pipeline (the integration test's fixture)
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PipelineNight:
+    """What :func:`pipeline_night` made: the pipeline's database plus a few additions.
+
+    The ``*_ids`` are database ids; ``sky`` is the simulator's truth
+    (:class:`dsa110.pipeline.demo.DemoSky`).
+    """
+
+    data_dir: Path
+    database_url: str
+    sky: object
+    results: list
+    observation_ids: list
+    tile_image_ids: list
+    target_image_ids: list
+    calibration_set_ids: list
+    pipeline_job_ids: list
+    source_ids: dict
+    mosaic_id: int
+    candidate_id: int
+    queued_job_id: int
+    outside_image_id: int
+
+
+def _fits_geometry(path: Path) -> dict:
+    """Centre, size, cell and beam of a SIN image, as ImageRepository.add takes them."""
+    from astropy.io import fits
+
+    header = fits.getheader(path)
+    n_x, n_y = header["NAXIS1"], header["NAXIS2"]
+    cell = abs(header["CDELT2"]) * 3600
+    return dict(
+        ra_deg=header["CRVAL1"],
+        dec_deg=header["CRVAL2"],
+        radius_deg=max(n_x, n_y) * cell / 3600 / 2,
+        n_x=n_x,
+        n_y=n_y,
+        cell_arcsec=cell,
+        beam_major_arcsec=header["BMAJ"] * 3600,
+        beam_minor_arcsec=header["BMIN"] * 3600,
+        beam_pa_deg=header["BPA"],
+    )
+
+
+def _fill_pipeline_night(root: Path) -> PipelineNight:
+    """Simulate two days, run the pipeline, then add what it cannot make yet."""
+    from sqlalchemy import select
+
+    from dsa110.db.models import Image, Job, Observation, Product, Source
+    from dsa110.imaging.mosaic import mosaic_fits
+    from dsa110.pipeline.batch import run_batch
+    from dsa110.pipeline.config import load_config
+    from dsa110.pipeline.context import PipelineContext
+    from dsa110.pipeline.demo import simulate_demo_night
+
+    raw = root / "raw"
+    sky = simulate_demo_night(raw, n_days=2, n_catalog=12)
+    data_dir = root / "data"
+    config = load_config(
+        overrides=[
+            f"runtime.data_dir={data_dir}",
+            "imaging.npix=512",
+            "imaging.cell_arcsec=8.0",
+            "imaging.niter=100",
+            "imaging.major_cycles=1",
+        ]
+    )
+    ctx = PipelineContext(config)
+    ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
+    results = run_batch(raw, config, progress=False, out=lambda *a: None)
+    assert [r.status for r in results] == ["processed"] * 4, [r.error for r in results]
+
+    with session_scope(ctx.session_factory) as session:
+        obs_ids = list(session.scalars(select(Observation.id).order_by(Observation.id)))
+        images = list(session.scalars(select(Image).order_by(Image.obs_time)))
+        tile_ids = [i.id for i in images]
+        by_path = {session.get(Product, i.product_id).path: i for i in images}
+        # the target tiles are those that used (did not solve) their day's calibration
+        target_paths = [Path(r.image) for r in results if not r.solved_here]
+        targets = [by_path[str(p)] for p in target_paths]
+        target_ids = [i.id for i in targets]
+        target_products = [i.product_id for i in targets]
+        cal_ids = [c.id for c in CalibrationRepository(session).list(limit=100).items]
+        job_ids = list(session.scalars(select(Job.id).order_by(Job.id)))
+        source_ids = {
+            s.name: s.id for s in session.scalars(select(Source).order_by(Source.id))
+        }
+
+    # The pipeline makes no mosaics (config ``imaging.mosaic_tiles`` tiles per
+    # mosaic, never reached by two tiles a day). Mosaic the two target epochs
+    # (the same field on both days; a day's calibrator and target tiles do not
+    # overlap) with the library's linear mosaic, and record it as a mosaic would be.
+    mosaic_out = data_dir / "mosaics" / "target-2epoch"
+    mosaic_out.parent.mkdir(parents=True)
+    made = mosaic_fits(target_paths, mosaic_out)
+    # The demo's two epochs do not pass an ESE preset (that needs >= 5 epochs),
+    # and the pipeline's epoch QA flags these small images' measurements, so it
+    # records neither candidates nor variability statistics: add them through
+    # the repositories on top of the pipeline's measurements.
+    outside_dir = root / "outside"
+    outside_dir.mkdir()
+    outside = outside_dir / "secret.fits"
+    write_fits(
+        outside, ra_deg=0, dec_deg=0, src_ra=0, src_dec=0, rng=np.random.default_rng(1)
+    )
+    with session_scope(ctx.session_factory) as session:
+        prod = ProductRepository(session)
+        image_repo = ImageRepository(session)
+        mosaic_prod = prod.register(
+            "mosaic",
+            made["mosaic"],
+            code_version="test",
+            parameters={"pb_limit": 0.2},
+            inputs_products=target_products,
+        )
+        first = session.get(Image, target_ids[0])
+        mosaic = image_repo.add(
+            mosaic_prod,
+            name=mosaic_out.name,
+            kind="mosaic",
+            obs_time=first.obs_time,
+            frequency_hz=first.frequency_hz,
+            bandwidth_hz=first.bandwidth_hz,
+            members=target_ids,
+            **_fits_geometry(made["mosaic"]),
+        )
+        src_repo = SourceRepository(session)
+        for sid in source_ids.values():
+            points = src_repo.light_curve(sid, include_flagged=True, limit=100)
+            flux = np.array([m.flux_jy for m in points])
+            err = np.array([m.flux_err_jy for m in points])
+            mean = float(np.mean(flux))
+            chi2 = float(np.sum((flux - mean) ** 2 / err**2) / (len(flux) - 1))
+            src_repo.set_variability(
+                sid,
+                n_measurements=len(flux),
+                mean_flux_jy=mean,
+                std_flux_jy=float(np.std(flux, ddof=1)),
+                modulation_index=float(np.std(flux, ddof=1) / mean),
+                eta=chi2,
+                chi2_reduced=chi2,
+                max_deviation_sigma=float(np.max(np.abs(flux - mean) / err)),
+            )
+        ese_points = src_repo.light_curve(
+            source_ids[sky.ese_name], include_flagged=True, limit=100
+        )
+        candidate = CandidateRepository(session).add(
+            source_ids[sky.ese_name],
+            score=6.0,
+            time_start=ese_points[0].time,
+            time_end=ese_points[-1].time,
+            details={"added_by": "tests/api (two epochs pass no preset)"},
+        )
+        # every pipeline job is finished: queue one for the cancel route
+        queued = JobRepository(session).create("reprocess", parameters={})
+        out_prod = prod.register("image", outside, code_version="test")
+        outside_image = image_repo.add(
+            out_prod,
+            name="outside",
+            obs_time=T0,
+            frequency_hz=1.4e9,
+            bandwidth_hz=1.875e8,
+            **_fits_geometry_plain(),
+        )
+        return PipelineNight(
+            data_dir=data_dir,
+            database_url=ctx.database_url,
+            sky=sky,
+            results=results,
+            observation_ids=obs_ids,
+            tile_image_ids=tile_ids,
+            target_image_ids=target_ids,
+            calibration_set_ids=cal_ids,
+            pipeline_job_ids=job_ids,
+            source_ids=source_ids,
+            mosaic_id=mosaic.id,
+            candidate_id=candidate.id,
+            queued_job_id=queued.id,
+            outside_image_id=outside_image.id,
+        )
+
+
+def _fits_geometry_plain() -> dict:
+    """Geometry of a :func:`write_fits` image (no beam keywords)."""
+    return dict(
+        ra_deg=0.0,
+        dec_deg=0.0,
+        radius_deg=1.0,
+        n_x=N_PIX,
+        n_y=N_PIX,
+        cell_arcsec=CELL_ARCSEC,
+    )
+
+
+@pytest.fixture(scope="session")
+def pipeline_night(tmp_path_factory):
+    """The pipeline run on a simulated two-day night (~1 min), once a session."""
+    return _fill_pipeline_night(tmp_path_factory.mktemp("pipeline_night"))
+
+
+def build_on_night(night: PipelineNight, **settings):
+    """The app (and its fake runner, engine) serving a :class:`PipelineNight`."""
+    engine = init_db(night.database_url)
+    runner = FakeRunner()
+    cfg = Settings(
+        data_dir=night.data_dir, api_key_hashes=[hash_api_key(API_KEY)], **settings
+    )
+    return create_app(cfg, engine=engine, job_runner=runner), runner, engine
+
+
+@pytest.fixture(scope="session")
+def build_night_app():
+    """The :func:`build_on_night` factory: ``build_on_night(night, **settings)``."""
+    return build_on_night
