@@ -44,6 +44,7 @@ from dsa110.imaging.fft import (
     _scatter_plane,
     nm1_image,
 )
+from dsa110.imaging.footprint import _degrid_batch, _grid_batch, _horner, _horner_one
 from dsa110.imaging.kernel_es import ESKernel, choose_kernel
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
@@ -432,24 +433,6 @@ class _threads:
 # ----------------------------------------------------------------------------------
 
 
-@njit(**JIT_OPTIONS)
-def _horner(coeffs, x, out):
-    support = coeffs.shape[1]
-    for a in range(support):
-        out[a] = coeffs[0, a]
-    for d in range(1, coeffs.shape[0]):
-        for a in range(support):
-            out[a] = out[a] * x + coeffs[d, a]
-
-
-@njit(**JIT_OPTIONS)
-def _horner_one(coeffs, x, a):
-    acc = coeffs[0, a]
-    for d in range(1, coeffs.shape[0]):
-        acc = acc * x + coeffs[d, a]
-    return acc
-
-
 @njit(**PARALLEL_JIT_OPTIONS)
 def _grid_plane(
     grid,
@@ -691,32 +674,43 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
             uvw, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
         )
     out = np.zeros((len(planes), plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    if len(planes) == 0:
+        return out
+    if planes.step != 1:
+        raise ValueError(f"planes={planes!r}: expected consecutive planes")
     with _threads(nthreads):
-        nwork = numba.get_num_threads() * 4
-        for i, p in enumerate(planes):
-            _grid_plane(
-                out[i],
-                vis,
-                w,
-                has_wgt,
-                uvw,
-                fc,
-                bins.row,
-                bins.chan_start,
-                bins.chan_stop,
-                bins.key_offsets,
-                plan.kernel.coeffs,
-                p,
-                plan.pixsize_x,
-                plan.pixsize_y,
-                plan.w0,
-                plan.dw,
-                plan.do_wgridding,
-                plan.nstrips,
-                plan.nplanes,
-                nwork,
-            )
+        _grid_batch(
+            out, vis, w, has_wgt, uvw, fc, *_bin_args(bins), **_w_args(plan, planes[0])
+        )
     return out
+
+
+#: Largest stack of w planes :func:`vis2dirty` and :func:`dirty2vis` hold, bytes.
+BATCH_BYTES = 1 << 30
+
+
+def _batch_size(plan):
+    plane_bytes = plan.ngx * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    return max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
+
+
+def _bin_args(bins):
+    return (bins.row, bins.chan_start, bins.chan_stop, bins.key_offsets)
+
+
+def _w_args(plan, first):
+    return dict(
+        coeffs=plan.kernel.coeffs,
+        first=int(first),
+        pixx=plan.pixsize_x,
+        pixy=plan.pixsize_y,
+        w0=plan.w0,
+        dw=plan.dw,
+        do_w=plan.do_wgridding,
+        nstrips=plan.nstrips,
+        nplanes=plan.nplanes,
+        nwork=numba.get_num_threads() * 4,
+    )
 
 
 def planes_to_image(grids, *, plan, planes=None, nthreads=1, out=None):
@@ -864,35 +858,25 @@ def vis2dirty(
     image = np.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     corr, nm1 = _corrections(plan)
     phasor, step = _phasors(plan, nm1, 0, -1.0)
-    grid = np.empty((plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    nb = _batch_size(plan)
+    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=plan.complex_dtype)
     with _threads(nthreads):
-        nwork = numba.get_num_threads() * 4
-        for p in range(plan.nplanes):
-            grid[...] = 0
-            _grid_plane(
-                grid,
+        for first in range(0, plan.nplanes, nb):
+            grids = stack[: min(nb, plan.nplanes - first)]
+            grids[...] = 0
+            _grid_batch(
+                grids,
                 vis,
                 w,
                 has_wgt,
                 uvw_c,
                 fc,
-                bins.row,
-                bins.chan_start,
-                bins.chan_stop,
-                bins.key_offsets,
-                plan.kernel.coeffs,
-                p,
-                plan.pixsize_x,
-                plan.pixsize_y,
-                plan.w0,
-                plan.dw,
-                plan.do_wgridding,
-                plan.nstrips,
-                plan.nplanes,
-                nwork,
+                *_bin_args(bins),
+                **_w_args(plan, first),
             )
-            sub = _grid_to_columns(grid, plan, nthreads)
-            _accumulate_plane(sub, image, phasor, step, plan.do_wgridding)
+            for grid in grids:
+                sub = _grid_to_columns(grid, plan, nthreads)
+                _accumulate_plane(sub, image, phasor, step, plan.do_wgridding)
     image /= corr.astype(image.dtype)
     return image
 
@@ -968,33 +952,23 @@ def dirty2vis(
     corr, nm1 = _corrections(plan)
     img = (dirty / corr).astype(plan.real_dtype)
     phasor, step = _phasors(plan, nm1, 0, 1.0)
-    grid = np.zeros((plan.ngx, plan.ngy), dtype=ctype)
+    nb = _batch_size(plan)
+    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=ctype)
     sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
     with _threads(nthreads):
-        nwork = numba.get_num_threads() * 4
-        for p in range(plan.nplanes):
-            _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
-            g = _columns_to_grid(sub.copy(), grid, plan, nthreads)
-            _degrid_plane(
-                g,
+        for first in range(0, plan.nplanes, nb):
+            grids = stack[: min(nb, plan.nplanes - first)]
+            for grid in grids:
+                _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
+                _columns_to_grid(sub.copy(), grid, plan, nthreads)
+            _degrid_batch(
+                grids,
                 vis,
                 w,
                 has_wgt,
                 uvw_c,
                 fc,
-                bins.row,
-                bins.chan_start,
-                bins.chan_stop,
-                bins.key_offsets,
-                plan.kernel.coeffs,
-                p,
-                plan.pixsize_x,
-                plan.pixsize_y,
-                plan.w0,
-                plan.dw,
-                plan.do_wgridding,
-                plan.nstrips,
-                plan.nplanes,
-                nwork,
+                *_bin_args(bins),
+                **_w_args(plan, first),
             )
     return vis
