@@ -33,12 +33,17 @@ class QAThresholds:
         Maximum image rms in units of the noise floor.
     max_offset_arcsec : float
         Maximum systematic position offset (any direction).
+    min_matches : int
+        Fewest bright compact catalog matches for the flux-ratio and astrometry
+        gates to be evaluated; with fewer (a median of one or two confused
+        matches says nothing about the flux scale) those checks are ``None``.
     """
 
     flux_ratio_range: tuple = (0.8, 1.2)
     min_completeness: float = 0.6
     max_rms_factor: float = 2.0
     max_offset_arcsec: float = float("inf")
+    min_matches: int = 3
 
 
 @dataclass
@@ -199,8 +204,11 @@ def image_qa(
         completeness = float("nan")
 
     lo, hi = thresholds.flux_ratio_range
+    enough = n >= thresholds.min_matches
     checks = {
-        "flux_ratio": bool(lo <= fr <= hi) if np.isfinite(fr) else False,
+        "flux_ratio": (bool(lo <= fr <= hi) if np.isfinite(fr) else False)
+        if enough
+        else None,
         "completeness": bool(completeness >= thresholds.min_completeness)
         if np.isfinite(completeness)
         else False,
@@ -208,7 +216,7 @@ def image_qa(
         if rms_floor is None
         else bool(rms_img <= thresholds.max_rms_factor * rms_floor),
         "astrometry": bool(np.hypot(off_ra, off_dec) <= thresholds.max_offset_arcsec)
-        if np.isfinite(off_ra)
+        if enough and np.isfinite(off_ra)
         else None,
     }
     return QAReport(

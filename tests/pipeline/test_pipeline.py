@@ -36,6 +36,8 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
     assert _count(ctx, Observation, Observation.status == "processed") == 4
     assert _count(ctx, Image) == 4
     assert _count(ctx, Measurement) > 0
+    # Measurements of images that pass the epoch gates are not flagged.
+    assert _count(ctx, Measurement, Measurement.flagged.is_(False)) > 0
     # Every product exists on disk with provenance (inputs, parameters, code version).
     with session_scope(ctx.session_factory) as session:
         products = session.scalars(select(Product)).all()
