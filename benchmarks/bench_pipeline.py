@@ -37,12 +37,30 @@ def _simulate(outdir: Path) -> None:
     t0 = Time("2026-11-24T00:00:00")
     transit = Time(transit_times(cal, t0, t0 + 1.1 * u.day)[0])
     start = Time(transit.unix - 12 * 12.884901888, format="unix")
-    catalog = synthetic_nvss(ra=float(cal.ra * 180 / 3.141592653589793), dec=33.0, radius=2.0,
-                             smin=0.02, smax=2.0, rng=1)
-    sky = _calibrator_source(cal).concat(SkyModel.from_degrees(
-        catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), catalog["flux_int"].to_numpy()))
-    simulate_observation(outdir, preset="full", seed=2, start=start.isot, dec_deg=33.0,
-                         sources=sky, population=False)
+    catalog = synthetic_nvss(
+        ra=float(cal.ra * 180 / 3.141592653589793),
+        dec=33.0,
+        radius=2.0,
+        smin=0.02,
+        smax=2.0,
+        rng=1,
+    )
+    sky = _calibrator_source(cal).concat(
+        SkyModel.from_degrees(
+            catalog["ra"].to_numpy(),
+            catalog["dec"].to_numpy(),
+            catalog["flux_int"].to_numpy(),
+        )
+    )
+    simulate_observation(
+        outdir,
+        preset="full",
+        seed=2,
+        start=start.isot,
+        dec_deg=33.0,
+        sources=sky,
+        population=False,
+    )
     catalog.to_parquet(outdir / "reference_catalog.parquet")
 
 
@@ -52,18 +70,33 @@ def _run(data: Path, npix: int, cell: float, niter: int) -> dict:
     from dsa110.pipeline import PipelineContext, load_config, process_tile
 
     work = Path(tempfile.mkdtemp(prefix="dsa110-bench-pipe-"))
-    cfg = load_config(overrides=[f"runtime.data_dir={work}", f"imaging.npix={npix}",
-                                 f"imaging.cell_arcsec={cell}", f"imaging.niter={niter}"])
-    PipelineContext(cfg).catalog_store.add(pd.read_parquet(data / "reference_catalog.parquet"), "nvss")
+    cfg = load_config(
+        overrides=[
+            f"runtime.data_dir={work}",
+            f"imaging.npix={npix}",
+            f"imaging.cell_arcsec={cell}",
+            f"imaging.niter={niter}",
+        ]
+    )
+    PipelineContext(cfg).catalog_store.add(
+        pd.read_parquet(data / "reference_catalog.parquet"), "nvss"
+    )
     t0 = time.perf_counter()
     result = process_tile(sorted(data.glob("*_sb??.hdf5")), cfg)
-    return {"seconds": time.perf_counter() - t0, "status": result.status, "error": result.error,
-            "timings": result.timings, "n_measurements": result.n_measurements,
-            "peak_rss_gb": peak_rss_gb()}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "status": result.status,
+        "error": result.error,
+        "timings": result.timings,
+        "n_measurements": result.n_measurements,
+        "peak_rss_gb": peak_rss_gb(),
+    }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path)
     parser.add_argument("--npix", type=int, default=2400)
     parser.add_argument("--cell", type=float, default=6.0)
@@ -77,15 +110,29 @@ def main():
         args.data = Path(tempfile.mkdtemp(prefix="dsa110-bench-tile-"))
         t0 = time.perf_counter()
         _simulate(args.data)
-        print(f"simulated a full calibrator tile in {time.perf_counter() - t0:.0f} s into {args.data}")
-    out = run_isolated(__file__, "--child", "--data", str(args.data), "--npix", str(args.npix),
-                       "--cell", str(args.cell), "--niter", str(args.niter))
+        print(
+            f"simulated a full calibrator tile in {time.perf_counter() - t0:.0f} s into {args.data}"
+        )
+    out = run_isolated(
+        __file__,
+        "--child",
+        "--data",
+        str(args.data),
+        "--npix",
+        str(args.npix),
+        "--cell",
+        str(args.cell),
+        "--niter",
+        str(args.niter),
+    )
     print(f"status {out['status']}" + (f" ({out['error']})" if out["error"] else ""))
     for stage, sec in out["timings"].items():
         print(f"  {stage:12s} {sec:8.1f} s")
-    print(f"total {out['seconds']:.1f} s, peak RSS {out['peak_rss_gb']:.2f} GB, "
-          f"{out['n_measurements']} sources measured; goal ≤ 60 s within 4 GB "
-          f"(observatory: 900–1200 s on 40 cores)")
+    print(
+        f"total {out['seconds']:.1f} s, peak RSS {out['peak_rss_gb']:.2f} GB, "
+        f"{out['n_measurements']} sources measured; goal ≤ 60 s within 4 GB "
+        f"(observatory: 900–1200 s on 40 cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,18 @@ XYZ_LABEL = "xyz_label"
 
 #: AIPS/pyuvdata polarization codes and their labels.
 POLARIZATION_CODES = {
-    1: "I", 2: "Q", 3: "U", 4: "V",
-    -1: "RR", -2: "LL", -3: "RL", -4: "LR",
-    -5: "XX", -6: "YY", -7: "XY", -8: "YX",
+    1: "I",
+    2: "Q",
+    3: "U",
+    4: "V",
+    -1: "RR",
+    -2: "LL",
+    -3: "RL",
+    -4: "LR",
+    -5: "XX",
+    -6: "YY",
+    -7: "XY",
+    -8: "YX",
 }
 
 
@@ -99,40 +108,66 @@ class VariableSpec:
 
 DATA_VARS = {
     "VISIBILITY": VariableSpec(
-        (TIME, BASELINE, FREQUENCY, POLARIZATION), ("c",), "Jy",
-        "complex visibilities, UVH5 sign convention", rtol=1e-6, atol=0.0,
+        (TIME, BASELINE, FREQUENCY, POLARIZATION),
+        ("c",),
+        "Jy",
+        "complex visibilities, UVH5 sign convention",
+        rtol=1e-6,
+        atol=0.0,
     ),
     "FLAG": VariableSpec(
-        (TIME, BASELINE, FREQUENCY, POLARIZATION), ("b",), None, "True where data are bad",
+        (TIME, BASELINE, FREQUENCY, POLARIZATION),
+        ("b",),
+        None,
+        "True where data are bad",
     ),
     "WEIGHT": VariableSpec(
-        (TIME, BASELINE, FREQUENCY, POLARIZATION), ("f",), None,
-        "number of samples accumulated (UVH5 nsamples)", rtol=1e-6,
+        (TIME, BASELINE, FREQUENCY, POLARIZATION),
+        ("f",),
+        None,
+        "number of samples accumulated (UVH5 nsamples)",
+        rtol=1e-6,
     ),
     "UVW": VariableSpec(
-        (TIME, BASELINE, UVW_LABEL), ("f",), "m",
+        (TIME, BASELINE, UVW_LABEL),
+        ("f",),
+        "m",
         "baseline coordinates x_j - x_i toward each integration's phase centre",
         atol=1e-3,
     ),
 }
 
 COORDS = {
-    TIME: VariableSpec((TIME,), ("f",), "s", "integration centre, unix seconds UTC", atol=1e-3),
+    TIME: VariableSpec(
+        (TIME,), ("f",), "s", "integration centre, unix seconds UTC", atol=1e-3
+    ),
     BASELINE: VariableSpec((BASELINE,), ("i",), None, "baseline index"),
-    FREQUENCY: VariableSpec((FREQUENCY,), ("f",), "Hz", "channel centre, ascending", rtol=1e-12),
+    FREQUENCY: VariableSpec(
+        (FREQUENCY,), ("f",), "Hz", "channel centre, ascending", rtol=1e-12
+    ),
     POLARIZATION: VariableSpec((POLARIZATION,), ("U",), None, "correlation label"),
     UVW_LABEL: VariableSpec((UVW_LABEL,), ("U",), None, "u, v, w"),
     "baseline_antenna1_name": VariableSpec((BASELINE,), ("U",), None, "first antenna"),
     "baseline_antenna2_name": VariableSpec((BASELINE,), ("U",), None, "second antenna"),
     "antenna1": VariableSpec((BASELINE,), ("i",), None, "first antenna number"),
     "antenna2": VariableSpec((BASELINE,), ("i",), None, "second antenna number"),
-    "channel_width": VariableSpec((FREQUENCY,), ("f",), "Hz", "channel width", rtol=1e-12),
-    "integration_time": VariableSpec((TIME,), ("f",), "s", "integration length", rtol=1e-9),
-    "phase_center_ra": VariableSpec((TIME,), ("f",), "rad", "ICRS RA of the phase centre", atol=1e-9),
-    "phase_center_dec": VariableSpec((TIME,), ("f",), "rad", "ICRS Dec of the phase centre", atol=1e-9),
+    "channel_width": VariableSpec(
+        (FREQUENCY,), ("f",), "Hz", "channel width", rtol=1e-12
+    ),
+    "integration_time": VariableSpec(
+        (TIME,), ("f",), "s", "integration length", rtol=1e-9
+    ),
+    "phase_center_ra": VariableSpec(
+        (TIME,), ("f",), "rad", "ICRS RA of the phase centre", atol=1e-9
+    ),
+    "phase_center_dec": VariableSpec(
+        (TIME,), ("f",), "rad", "ICRS Dec of the phase centre", atol=1e-9
+    ),
     ANTENNA: VariableSpec((ANTENNA,), ("U",), None, "antenna name"),
     "antenna_number": VariableSpec((ANTENNA,), ("i",), None, "antenna number"),
-    "antenna_position": VariableSpec((ANTENNA, XYZ_LABEL), ("f",), "m", "ITRF/ECEF position", atol=1e-3),
+    "antenna_position": VariableSpec(
+        (ANTENNA, XYZ_LABEL), ("f",), "m", "ITRF/ECEF position", atol=1e-3
+    ),
     "antenna_diameter": VariableSpec((ANTENNA,), ("f",), "m", "dish diameter"),
     XYZ_LABEL: VariableSpec((XYZ_LABEL,), ("U",), None, "x, y, z"),
 }
@@ -178,7 +213,9 @@ def validate(ds, *, check_values: bool = False) -> None:
         if np.dtype(var.dtype).kind not in spec.dtype and not (
             "U" in spec.dtype and np.dtype(var.dtype).kind == "O"
         ):
-            raise SchemaError(f"{name!r} has dtype {var.dtype}, expected kind {spec.dtype}")
+            raise SchemaError(
+                f"{name!r} has dtype {var.dtype}, expected kind {spec.dtype}"
+            )
     for attr in REQUIRED_ATTRS:
         if attr not in ds.attrs:
             raise SchemaError(f"missing attribute {attr!r}")

@@ -41,7 +41,9 @@ sky = simulate_demo_night(work / "raw", n_days=1)
 groups = dsa110.find_groups(work / "raw")
 groups
 """),
-    md("## Open a group lazily\nOnly the headers are read; the data stay on disk as dask arrays, one chunk per file × subband."),
+    md(
+        "## Open a group lazily\nOnly the headers are read; the data stay on disk as dask arrays, one chunk per file × subband."
+    ),
     code("""
 cal_ds = dsa110.open_observation(groups[0])
 cal_ds
@@ -66,7 +68,9 @@ flagged = flag_rfi(cal_ds)
 fractions = flag_fractions(flagged)
 fractions
 """),
-    md("## Calibrate on the calibrator's transit\nThe tile holds 3C48's meridian transit; rephase to it and solve for bandpass and gains."),
+    md(
+        "## Calibrate on the calibrator's transit\nThe tile holds 3C48's meridian transit; rephase to it and solve for bandpass and gains."
+    ),
     code("""
 from dsa110.calibration import apply_calibration, solve_calibration
 from dsa110.catalogs import best_calibrator, find_transit
@@ -76,7 +80,9 @@ print(cal.alt_name, find_transit(cal, cal_ds.time.values))
 solutions = solve_calibration(dsa110.rephase(flagged, (cal.ra, cal.dec)), cal)
 solutions.BANDPASS.sel(polarization="XX").isel(antenna=np.flatnonzero(solutions.QA_FLAG_FRACTION.values < 1)[:4]).pipe(np.abs).plot.line(x="frequency");
 """),
-    md("## Image the target tile\nApply the solutions, rephase every integration to the tile's median meridian, CLEAN and correct for the primary beam."),
+    md(
+        "## Image the target tile\nApply the solutions, rephase every integration to the tile's median meridian, CLEAN and correct for the primary beam."
+    ),
     code("""
 from dsa110.imaging.imager import ImageGeometry
 from dsa110.imaging.modes import image_tile
@@ -87,7 +93,9 @@ fig, ax = plt.subplots(figsize=(5, 5))
 ax.imshow(products.pbcor.T, origin="lower", cmap="inferno")
 ax.set_title(f"target tile, beam {products.beam.bmaj:.0f}\\" × {products.beam.bmin:.0f}\\"");
 """),
-    md("## Measure catalog sources\nForced photometry (Condon matched filter) at the reference catalog's positions."),
+    md(
+        "## Measure catalog sources\nForced photometry (Condon matched filter) at the reference catalog's positions."
+    ),
     code("""
 from dsa110.imaging.fits import write_products
 from dsa110.photometry import forced_photometry, read_image
@@ -147,7 +155,11 @@ Image(filename=str(path))
 
 def write(name, cells):
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, HERE / name)
 
 

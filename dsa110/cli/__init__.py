@@ -79,7 +79,11 @@ def _set_numba_cache_dir() -> None:
     from pathlib import Path
 
     if "NUMBA_CACHE_DIR" not in os.environ:
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dsa110" / "numba"
+        cache = (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "dsa110"
+            / "numba"
+        )
         os.environ["NUMBA_CACHE_DIR"] = str(cache)
 
 

@@ -14,8 +14,12 @@ def register(subparsers) -> None:
         "visibilities are not read.",
     )
     p.add_argument("path", nargs="+", help="a group directory, or its subband files")
-    p.add_argument("--missing", choices=("error", "flag", "skip"), default="flag",
-                   help="how to treat absent subbands (default: flag, and report them)")
+    p.add_argument(
+        "--missing",
+        choices=("error", "flag", "skip"),
+        default="flag",
+        help="how to treat absent subbands (default: flag, and report them)",
+    )
     p.add_argument("--no-flags", action="store_true", help="do not read the flags")
     p.set_defaults(func=_run)
 

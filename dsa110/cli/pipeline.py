@@ -8,11 +8,22 @@ __all__ = ["register"]
 
 def _config_args(p) -> None:
     p.add_argument("--config", help="configuration file (TOML or YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a configuration value (repeatable)")
-    p.add_argument("--data-dir", help="data directory (database, products); default $DSA110_DATA_DIR or ~/dsa110-data")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a configuration value (repeatable)",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="data directory (database, products); default $DSA110_DATA_DIR or ~/dsa110-data",
+    )
     p.add_argument("--db", help="database URL (default: SQLite in the data directory)")
-    p.add_argument("--force", action="store_true", help="reprocess tiles already processed")
+    p.add_argument(
+        "--force", action="store_true", help="reprocess tiles already processed"
+    )
 
 
 def _load(args, extra=()):
@@ -32,13 +43,20 @@ def _load(args, extra=()):
 
 def register(subparsers) -> None:
     """Add the ``run``, ``reprocess``, ``watch`` and ``demo`` subcommands."""
-    p = subparsers.add_parser("run", help="process one tile end to end",
-                              description="Open, flag, calibrate, image and measure one group; record it in the database.")
-    p.add_argument("input", nargs="+", help="a group directory, or the group's subband files")
+    p = subparsers.add_parser(
+        "run",
+        help="process one tile end to end",
+        description="Open, flag, calibrate, image and measure one group; record it in the database.",
+    )
+    p.add_argument(
+        "input", nargs="+", help="a group directory, or the group's subband files"
+    )
     _config_args(p)
     p.set_defaults(func=_run)
 
-    p = subparsers.add_parser("reprocess", help="process every tile in a time range on a Dask cluster")
+    p = subparsers.add_parser(
+        "reprocess", help="process every tile in a time range on a Dask cluster"
+    )
     p.add_argument("indir", help="directory of subband files")
     p.add_argument("--start", help="first group start (ISO UTC)")
     p.add_argument("--end", help="last group start (ISO UTC)")
@@ -50,18 +68,36 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("watch", help="process each group as its files arrive")
     p.add_argument("indir", help="directory the correlator writes into")
     p.add_argument("--poll", type=float, default=10.0, help="seconds between scans")
-    p.add_argument("--settle", type=float, default=5.0, help="seconds a file must be unchanged")
-    p.add_argument("--max-polls", type=int, default=None, help="stop after this many scans")
+    p.add_argument(
+        "--settle", type=float, default=5.0, help="seconds a file must be unchanged"
+    )
+    p.add_argument(
+        "--max-polls", type=int, default=None, help="stop after this many scans"
+    )
     _config_args(p)
     p.set_defaults(func=_watch)
 
-    p = subparsers.add_parser("demo", help="simulate a small multi-day observation and run the whole pipeline",
-                              description="Simulates a calibrator tile and a target tile per day (with variable "
-                              "sources and an ESE-like source), runs the pipeline with SQLite and prints a summary.")
-    p.add_argument("workdir", nargs="?", default="dsa110-demo", help="working directory (default: ./dsa110-demo)")
+    p = subparsers.add_parser(
+        "demo",
+        help="simulate a small multi-day observation and run the whole pipeline",
+        description="Simulates a calibrator tile and a target tile per day (with variable "
+        "sources and an ESE-like source), runs the pipeline with SQLite and prints a summary.",
+    )
+    p.add_argument(
+        "workdir",
+        nargs="?",
+        default="dsa110-demo",
+        help="working directory (default: ./dsa110-demo)",
+    )
     p.add_argument("--days", type=int, default=12, help="days to simulate (default 12)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -71,9 +107,15 @@ def _run(args) -> int:
     config = _load(args)
     target = args.input[0] if len(args.input) == 1 else args.input
     result = process_tile(target, config)
-    print(f"{result.group_id}: {result.status} in {result.seconds:.1f} s"
-          + (f" — {result.error}" if result.error else "")
-          + (f"; image {result.image}; {result.n_measurements} sources measured" if result.image else ""))
+    print(
+        f"{result.group_id}: {result.status} in {result.seconds:.1f} s"
+        + (f" — {result.error}" if result.error else "")
+        + (
+            f"; image {result.image}; {result.n_measurements} sources measured"
+            if result.image
+            else ""
+        )
+    )
     for stage, sec in result.timings.items():
         print(f"  {stage:12s} {sec:7.2f} s")
     return 1 if result.status == "failed" else 0
@@ -89,21 +131,34 @@ def _reprocess(args) -> int:
         extra.append(f"runtime.workers={args.workers}")
     config = _load(args, extra)
     use_dask = True if (args.scheduler or args.workers) else None
-    results = run_batch(args.indir, config, start=args.start, end=args.end, use_dask=use_dask)
+    results = run_batch(
+        args.indir, config, start=args.start, end=args.end, use_dask=use_dask
+    )
     for r in results:
-        print(f"  {r.group_id}: {r.status}" + (f" ({r.error})" if r.error else f" {r.seconds:.1f} s"))
+        print(
+            f"  {r.group_id}: {r.status}"
+            + (f" ({r.error})" if r.error else f" {r.seconds:.1f} s")
+        )
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
 def _watch(args) -> int:
     from dsa110.pipeline.watch import watch
 
-    watch(args.indir, _load(args), poll_s=args.poll, settle_s=args.settle, max_polls=args.max_polls)
+    watch(
+        args.indir,
+        _load(args),
+        poll_s=args.poll,
+        settle_s=args.settle,
+        max_polls=args.max_polls,
+    )
     return 0
 
 
 def _demo(args) -> int:
     from dsa110.pipeline.demo import run_demo
 
-    summary = run_demo(args.workdir, n_days=args.days, seed=args.seed, overrides=args.overrides)
+    summary = run_demo(
+        args.workdir, n_days=args.days, seed=args.seed, overrides=args.overrides
+    )
     return 0 if summary["failed"] == 0 else 1

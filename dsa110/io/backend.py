@@ -76,7 +76,9 @@ class DSA110BackendEntrypoint(BackendEntrypoint):
             meta = read_uvh5_meta(path)
             ds = build_dataset([meta], [None], missing=missing)
             lazy = {
-                var: indexing.LazilyIndexedArray(UVH5BackendArray(UVH5DataArray(meta, var)))
+                var: indexing.LazilyIndexedArray(
+                    UVH5BackendArray(UVH5DataArray(meta, var))
+                )
                 for var in ("VISIBILITY", "FLAG", "WEIGHT")
             }
             ds = ds.assign({var: (ds[var].dims, arr) for var, arr in lazy.items()})

@@ -107,14 +107,14 @@ class ObservationGroup:
     @property
     def paths(self) -> list[Path]:
         """File paths sorted by subband."""
-        return [f.path for f in sorted(self.files, key=lambda f: (f.subband, f.timestamp))]
+        return [
+            f.path for f in sorted(self.files, key=lambda f: (f.subband, f.timestamp))
+        ]
 
     def check_unique(self) -> None:
         """Raise :class:`DuplicateSubbandError` if a subband appears twice."""
         if self.duplicated:
-            names = [
-                str(f.path) for f in self.files if f.subband in self.duplicated
-            ]
+            names = [str(f.path) for f in self.files if f.subband in self.duplicated]
             raise DuplicateSubbandError(
                 f"group {self.group_id}: subband(s) "
                 f"{', '.join(f'sb{sb:02d}' for sb in self.duplicated)} appear more "
@@ -197,7 +197,9 @@ def find_subband_files(directory, *, start=None, end=None) -> list[SubbandFile]:
     return out
 
 
-def group_files(files, *, tolerance: float = DEFAULT_TOLERANCE_S) -> list[ObservationGroup]:
+def group_files(
+    files, *, tolerance: float = DEFAULT_TOLERANCE_S
+) -> list[ObservationGroup]:
     """Group subband files into observations by time.
 
     A group starts at its earliest file; every later file whose timestamp is
@@ -272,6 +274,7 @@ def find_groups(
     )
     groups = group_files(files, tolerance=tolerance)
     return [
-        g for g in groups
+        g
+        for g in groups
         if (t0 is None or g.start >= t0) and (t1 is None or g.start <= t1)
     ]

@@ -33,8 +33,14 @@ def summarize(ds, *, flags: bool = True) -> str:
     lines = []
     files = ds.attrs.get("source_files", [])
     if files:
-        lines.append(f"files           : {len(files)} ({files[0]} ...)" if len(files) > 1 else f"file            : {files[0]}")
-    lines.append(f"telescope       : {ds.attrs.get('telescope_name', '?')} ({ds.attrs.get('instrument', '')})")
+        lines.append(
+            f"files           : {len(files)} ({files[0]} ...)"
+            if len(files) > 1
+            else f"file            : {files[0]}"
+        )
+    lines.append(
+        f"telescope       : {ds.attrs.get('telescope_name', '?')} ({ds.attrs.get('instrument', '')})"
+    )
     dt = float(np.median(ds["integration_time"].values))
     lines.append(
         f"time (UTC)      : {tt[0].isot} → {tt[-1].isot}  ({t.size} integrations of {dt:.3f} s)"
@@ -46,7 +52,11 @@ def summarize(ds, *, flags: bool = True) -> str:
         f"phase centres   : {ds.attrs.get('phase_center_type')}; ICRS "
         f"{Angle(ra[0] * u.rad).to_string(u.hourangle, sep=':', precision=1)} "
         f"{Angle(dec[0] * u.rad).to_string(u.deg, sep=':', precision=0, alwayssign=True)}"
-        + (f" → {Angle(ra[-1] * u.rad).to_string(u.hourangle, sep=':', precision=1)}" if t.size > 1 else "")
+        + (
+            f" → {Angle(ra[-1] * u.rad).to_string(u.hourangle, sep=':', precision=1)}"
+            if t.size > 1
+            else ""
+        )
     )
     a1 = ds["antenna1"].values
     a2 = ds["antenna2"].values
@@ -64,13 +74,18 @@ def summarize(ds, *, flags: bool = True) -> str:
     lines.append(f"polarizations   : {', '.join(ds['polarization'].values.tolist())}")
     if "subband" in ds.coords:
         lines.append(f"subbands        : {ds.attrs.get('subbands', [])}")
-        miss = list(ds.attrs.get("missing_subbands", [])) + list(ds.attrs.get("skipped_subbands", []))
+        miss = list(ds.attrs.get("missing_subbands", [])) + list(
+            ds.attrs.get("skipped_subbands", [])
+        )
         lines.append(f"missing         : {miss if miss else 'none'}")
     if flags:
         frac = ds["FLAG"].mean(dim=("time", "baseline_id", "polarization"))
         if "subband" in ds.coords:
             per_sb = frac.groupby("subband").mean().compute()
-            cells = [f"sb{int(s):02d} {float(v):.1%}" for s, v in zip(per_sb["subband"].values, per_sb.values)]
+            cells = [
+                f"sb{int(s):02d} {float(v):.1%}"
+                for s, v in zip(per_sb["subband"].values, per_sb.values)
+            ]
             lines.append(f"flagged         : {float(frac.mean()):.2%} overall")
             lines.append("  per subband   : " + ", ".join(cells))
         else:

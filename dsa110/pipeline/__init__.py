@@ -5,7 +5,13 @@ directory (calibrator tiles first) in this process or on a Dask cluster;
 ``run_demo`` simulates a small multi-day observation and runs it all.
 """
 
-from dsa110.pipeline.batch import find_tiles, order_tiles, reprocess, run_batch, start_client
+from dsa110.pipeline.batch import (
+    find_tiles,
+    order_tiles,
+    reprocess,
+    run_batch,
+    start_client,
+)
 from dsa110.pipeline.config import PipelineConfig, apply_overrides, load_config
 from dsa110.pipeline.context import PipelineContext
 from dsa110.pipeline.stages import CalibrationUnavailableError

@@ -32,7 +32,12 @@ def find_tiles(indir, *, start=None, end=None, tolerance: float = 60.0):
 
 def _holds_transit(group, config: PipelineConfig) -> bool:
     """Whether a group holds a usable calibrator transit (from one file's header)."""
-    from dsa110.catalogs import CalibratorNotFoundError, best_calibrator, find_transit, get_calibrator
+    from dsa110.catalogs import (
+        CalibratorNotFoundError,
+        best_calibrator,
+        find_transit,
+        get_calibrator,
+    )
     from dsa110.io import read_uvh5_meta
 
     try:
@@ -41,8 +46,13 @@ def _holds_transit(group, config: PipelineConfig) -> bool:
         return False
     cfg = config.calibration
     try:
-        cal = get_calibrator(cfg.calibrator) if cfg.calibrator else best_calibrator(
-            meta.pointing_dec, min_flux_jy=cfg.min_calibrator_flux_jy)
+        cal = (
+            get_calibrator(cfg.calibrator)
+            if cfg.calibrator
+            else best_calibrator(
+                meta.pointing_dec, min_flux_jy=cfg.min_calibrator_flux_jy
+            )
+        )
     except CalibratorNotFoundError:
         return False
     return find_transit(cal, meta.time) is not None
@@ -53,7 +63,9 @@ def order_tiles(groups, config: PipelineConfig):
     if not config.calibration.enabled:
         return [], list(groups)
     flags = [_holds_transit(g, config) for g in groups]
-    return [g for g, f in zip(groups, flags) if f], [g for g, f in zip(groups, flags) if not f]
+    return [g for g, f in zip(groups, flags) if f], [
+        g for g, f in zip(groups, flags) if not f
+    ]
 
 
 def _tile_task(paths, config_json):
@@ -72,12 +84,23 @@ def start_client(config: PipelineConfig, *, out=print):
     rt = config.runtime
     if rt.scheduler:
         with Client(rt.scheduler) as client:
-            out(f"connected to Dask scheduler {rt.scheduler} (dashboard: {client.dashboard_link})")
+            out(
+                f"connected to Dask scheduler {rt.scheduler} (dashboard: {client.dashboard_link})"
+            )
             yield client
         return
-    with LocalCluster(n_workers=rt.workers, threads_per_worker=rt.threads_per_worker,
-                      memory_limit=rt.memory_limit, processes=True) as cluster, Client(cluster) as client:
-        out(f"started a LocalCluster of {rt.workers} worker(s); dashboard: {client.dashboard_link}")
+    with (
+        LocalCluster(
+            n_workers=rt.workers,
+            threads_per_worker=rt.threads_per_worker,
+            memory_limit=rt.memory_limit,
+            processes=True,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        out(
+            f"started a LocalCluster of {rt.workers} worker(s); dashboard: {client.dashboard_link}"
+        )
         yield client
 
 
@@ -87,8 +110,16 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="tile", disable=not enabled, leave=False)
 
 
-def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: bool | None = None,
-              progress: bool = True, out=print) -> list[TileResult]:
+def run_batch(
+    indir,
+    config: PipelineConfig,
+    *,
+    start=None,
+    end=None,
+    use_dask: bool | None = None,
+    progress: bool = True,
+    out=print,
+) -> list[TileResult]:
     """Process every tile in ``indir`` (in ``[start, end]``), calibrator tiles first.
 
     Parameters
@@ -120,7 +151,7 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
     # Create (or migrate) the database once, here, not concurrently in each worker.
     from dsa110.pipeline.context import PipelineContext
 
-    PipelineContext(config).session_factory
+    PipelineContext(config).session_factory  # noqa: B018 - creates/migrates it
     t0 = time.perf_counter()
     results: list[TileResult] = []
     if use_dask:
@@ -132,9 +163,14 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
                 from distributed import as_completed
 
                 futures = {
-                    client.submit(_tile_task, [str(p) for p in g.paths], config_json,
-                                  key=f"tile-{g.group_id}-{time.time_ns()}", retries=config.runtime.retries,
-                                  pure=False): g
+                    client.submit(
+                        _tile_task,
+                        [str(p) for p in g.paths],
+                        config_json,
+                        key=f"tile-{g.group_id}-{time.time_ns()}",
+                        retries=config.runtime.retries,
+                        pure=False,
+                    ): g
                     for g in phase
                 }
                 with _progress(len(futures), "tiles", progress) as bar:
@@ -142,8 +178,13 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
                         try:
                             results.append(fut.result())
                         except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: record it, go on
-                            results.append(TileResult(futures[fut].group_id, "failed",
-                                                      error=f"{type(exc).__name__}: {exc}"))
+                            results.append(
+                                TileResult(
+                                    futures[fut].group_id,
+                                    "failed",
+                                    error=f"{type(exc).__name__}: {exc}",
+                                )
+                            )
                         bar.update(1)
     else:
         with _progress(len(groups), "tiles", progress) as bar:
@@ -155,8 +196,14 @@ def run_batch(indir, config: PipelineConfig, *, start=None, end=None, use_dask: 
         if r.status == "failed":
             out(f"  FAILED {r.group_id}: {r.error}")
     n_ok = sum(r.status == "processed" for r in results)
-    out(f"processed {n_ok}/{len(results)} tile(s) in {elapsed:.1f} s"
-        + (f" ({np.mean([r.seconds for r in results if r.status == 'processed']):.1f} s per tile)" if n_ok else ""))
+    out(
+        f"processed {n_ok}/{len(results)} tile(s) in {elapsed:.1f} s"
+        + (
+            f" ({np.mean([r.seconds for r in results if r.status == 'processed']):.1f} s per tile)"
+            if n_ok
+            else ""
+        )
+    )
     return results
 
 
@@ -194,9 +241,19 @@ def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
 
     indir = indir or os.environ.get("DSA110_RAW_DIR")
     if not indir:
-        raise ConfigurationError("reprocess: no input directory (pass indir= or set DSA110_RAW_DIR)")
+        raise ConfigurationError(
+            "reprocess: no input directory (pass indir= or set DSA110_RAW_DIR)"
+        )
     cfg = load_config(config, overrides=[f"{k}={v}" for k, v in overrides.items()])
-    results = run_batch(indir, cfg, start=start, end=end, use_dask=False, progress=False, out=lambda *a: None)
+    results = run_batch(
+        indir,
+        cfg,
+        start=start,
+        end=end,
+        use_dask=False,
+        progress=False,
+        out=lambda *a: None,
+    )
     return {
         "processed": sum(r.status == "processed" for r in results),
         "skipped": sum(r.status == "skipped" for r in results),

@@ -37,15 +37,25 @@ class _Section(BaseModel):
 class InputConfig(_Section):
     """Finding and opening groups."""
 
-    tolerance_s: float = Field(60.0, gt=0, description="grouping tolerance between subband files, s")
+    tolerance_s: float = Field(
+        60.0, gt=0, description="grouping tolerance between subband files, s"
+    )
     missing: Literal["error", "flag", "skip"] = Field(
-        "flag", description="absent subbands: refuse the tile, fill with flagged zeros, or leave out"
+        "flag",
+        description="absent subbands: refuse the tile, fill with flagged zeros, or leave out",
     )
     incomplete_timeout_s: float = Field(
-        600.0, ge=0, description="watch mode: wait this long for a group's 16 files before handling it as incomplete"
+        600.0,
+        ge=0,
+        description="watch mode: wait this long for a group's 16 files before handling it as incomplete",
     )
-    incomplete: Literal["skip", "flag"] = Field("flag", description="watch mode: what to do with an incomplete group after the timeout")
-    time_chunk: int | None = Field(None, ge=1, description="integrations per chunk (default: a whole file)")
+    incomplete: Literal["skip", "flag"] = Field(
+        "flag",
+        description="watch mode: what to do with an incomplete group after the timeout",
+    )
+    time_chunk: int | None = Field(
+        None, ge=1, description="integrations per chunk (default: a whole file)"
+    )
 
 
 class FlagConfig(_Section):
@@ -58,23 +68,52 @@ class FlagConfig(_Section):
 class CalibrationConfig(_Section):
     """Calibration: solving on calibrator transits, and choosing solutions."""
 
-    enabled: bool = Field(True, description="calibrate (solve on transits, apply to every tile)")
-    calibrator: str | None = Field(None, description="force a calibrator name; default: the best one for the declination")
-    min_calibrator_flux_jy: float = Field(1.0, gt=0, description="minimum beam-attenuated flux of a usable calibrator, Jy")
-    refant: str = Field("103", description="reference antenna name (with the outrigger fallback chain)")
-    min_snr: float = Field(5.0, gt=0, description="solutions below this SNR are flagged")
-    min_baselines: int = Field(4, ge=1, description="fewest unflagged baselines to solve an antenna")
-    uvmin_lambda: float = Field(1000.0, ge=0, description="uv-range cut for solving, wavelengths")
-    gain_solint: Literal["inf"] | float = Field("inf", description="'inf' or seconds, e.g. 60")
-    gain_mode: Literal["ap", "p"] = Field("ap", description="gains: amplitude and phase, or phase only")
-    validity_hours: float = Field(12.0, gt=0, description="solutions apply within ± this many hours of their transit")
-    max_dec_offset_deg: float = Field(5.0, gt=0, description="solutions apply to tiles within this pointing-declination difference")
+    enabled: bool = Field(
+        True, description="calibrate (solve on transits, apply to every tile)"
+    )
+    calibrator: str | None = Field(
+        None,
+        description="force a calibrator name; default: the best one for the declination",
+    )
+    min_calibrator_flux_jy: float = Field(
+        1.0, gt=0, description="minimum beam-attenuated flux of a usable calibrator, Jy"
+    )
+    refant: str = Field(
+        "103", description="reference antenna name (with the outrigger fallback chain)"
+    )
+    min_snr: float = Field(
+        5.0, gt=0, description="solutions below this SNR are flagged"
+    )
+    min_baselines: int = Field(
+        4, ge=1, description="fewest unflagged baselines to solve an antenna"
+    )
+    uvmin_lambda: float = Field(
+        1000.0, ge=0, description="uv-range cut for solving, wavelengths"
+    )
+    gain_solint: Literal["inf"] | float = Field(
+        "inf", description="'inf' or seconds, e.g. 60"
+    )
+    gain_mode: Literal["ap", "p"] = Field(
+        "ap", description="gains: amplitude and phase, or phase only"
+    )
+    validity_hours: float = Field(
+        12.0,
+        gt=0,
+        description="solutions apply within ± this many hours of their transit",
+    )
+    max_dec_offset_deg: float = Field(
+        5.0,
+        gt=0,
+        description="solutions apply to tiles within this pointing-declination difference",
+    )
 
     @field_validator("gain_solint")
     @classmethod
     def _solint(cls, v):
         if v != "inf" and not float(v) > 0:
-            raise ValueError("gain_solint must be 'inf' or a positive number of seconds")
+            raise ValueError(
+                "gain_solint must be 'inf' or a positive number of seconds"
+            )
         return v
 
 
@@ -83,34 +122,60 @@ class ImagingConfig(_Section):
 
     npix: int = Field(2400, ge=64, le=16384, description="image size, pixels")
     cell_arcsec: float = Field(6.0, gt=0, description="pixel size, arcsec")
-    weighting: Literal["natural", "uniform", "briggs"] = Field("briggs", description="visibility weighting")
+    weighting: Literal["natural", "uniform", "briggs"] = Field(
+        "briggs", description="visibility weighting"
+    )
     robust: float = Field(0.0, ge=-2, le=2, description="Briggs robustness")
     niter: int = Field(1000, ge=0, description="CLEAN iterations at most")
-    threshold_sigma: float = Field(5.0, gt=0, description="CLEAN auto-threshold, × MAD noise")
+    threshold_sigma: float = Field(
+        5.0, gt=0, description="CLEAN auto-threshold, × MAD noise"
+    )
     major_cycles: int = Field(3, ge=1, description="Cotton-Schwab major cycles at most")
     epsilon: float = Field(1e-4, gt=0, lt=1e-1, description="gridding accuracy")
-    pb_limit: float = Field(0.2, gt=0, le=1, description="blank the primary-beam-corrected image below this response")
-    mosaic_tiles: int = Field(11, ge=1, description="consecutive tiles per mosaic (≈ an hour)")
+    pb_limit: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="blank the primary-beam-corrected image below this response",
+    )
+    mosaic_tiles: int = Field(
+        11, ge=1, description="consecutive tiles per mosaic (≈ an hour)"
+    )
 
 
 class PhotometryConfig(_Section):
     """Source measurement."""
 
-    catalog: Path | None = Field(None, description="catalog store directory (default: the data directory's catalogs/)")
-    survey: str = Field("nvss", description="reference survey for forced photometry")
-    min_catalog_flux_jy: float = Field(0.01, ge=0, description="measure catalog sources brighter than this")
-    rms_floor_jy: float | None = Field(
-        None, gt=0, description="expected image noise, Jy/beam; the epoch gate rms <= 2x this is checked when set"
+    catalog: Path | None = Field(
+        None,
+        description="catalog store directory (default: the data directory's catalogs/)",
     )
-    find_seed_sigma: float = Field(5.0, gt=0, description="blind source finding: island seed threshold, sigma")
-    find_flood_sigma: float = Field(3.0, gt=0, description="blind source finding: island flood threshold, sigma")
+    survey: str = Field("nvss", description="reference survey for forced photometry")
+    min_catalog_flux_jy: float = Field(
+        0.01, ge=0, description="measure catalog sources brighter than this"
+    )
+    rms_floor_jy: float | None = Field(
+        None,
+        gt=0,
+        description="expected image noise, Jy/beam; the epoch gate rms <= 2x this is checked when set",
+    )
+    find_seed_sigma: float = Field(
+        5.0, gt=0, description="blind source finding: island seed threshold, sigma"
+    )
+    find_flood_sigma: float = Field(
+        3.0, gt=0, description="blind source finding: island flood threshold, sigma"
+    )
 
 
 class VariabilityConfig(_Section):
     """Variability metrics and ESE candidates."""
 
-    preset: Literal["conservative", "moderate", "sensitive"] = Field("moderate", description="ESE candidate thresholds")
-    min_epochs: int = Field(5, ge=2, description="fewest measurements before a source can be a candidate")
+    preset: Literal["conservative", "moderate", "sensitive"] = Field(
+        "moderate", description="ESE candidate thresholds"
+    )
+    min_epochs: int = Field(
+        5, ge=2, description="fewest measurements before a source can be a candidate"
+    )
 
 
 class RuntimeConfig(_Section):
@@ -120,8 +185,12 @@ class RuntimeConfig(_Section):
         default_factory=lambda: _default_data_dir(),
         description="database, products, logs and stores ($DSA110_DATA_DIR, else ~/dsa110-data, as the service)",
     )
-    database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in the data directory)")
-    scheduler: str | None = Field(None, description="address of an existing Dask scheduler")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (default: SQLite in the data directory)"
+    )
+    scheduler: str | None = Field(
+        None, description="address of an existing Dask scheduler"
+    )
     workers: int = Field(1, ge=1, description="worker processes of the local cluster")
     threads_per_worker: int = Field(1, ge=1, description="threads of each local worker")
     memory_limit: str = Field("4GB", description="per-worker memory limit")
@@ -182,12 +251,16 @@ def load_config(path=None, *, overrides=()) -> PipelineConfig:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise ConfigurationError(f"{path}: cannot read configuration: {exc}") from exc
+            raise ConfigurationError(
+                f"{path}: cannot read configuration: {exc}"
+            ) from exc
         if path.suffix in (".yaml", ".yml"):
             try:
                 import yaml  # optional: only for YAML configurations
             except ImportError:
-                raise ConfigurationError(f"{path}: YAML configuration needs PyYAML (pip install pyyaml)") from None
+                raise ConfigurationError(
+                    f"{path}: YAML configuration needs PyYAML (pip install pyyaml)"
+                ) from None
             data = yaml.safe_load(text) or {}
         else:
             try:
@@ -230,10 +303,14 @@ def apply_overrides(config: PipelineConfig, overrides) -> PipelineConfig:
         key, sep, value = item.partition("=")
         parts = key.strip().split(".")
         if not sep or len(parts) != 2 or parts[0] not in data:
-            raise ConfigurationError(f"override {item!r}: expected section.key=value with a section of {sorted(data)}")
+            raise ConfigurationError(
+                f"override {item!r}: expected section.key=value with a section of {sorted(data)}"
+            )
         section, field = parts
         if field not in data[section]:
-            raise ConfigurationError(f"override {item!r}: {section} has no field {field!r}")
+            raise ConfigurationError(
+                f"override {item!r}: {section} has no field {field!r}"
+            )
         data[section][field] = _parse_value(value.strip())
     try:
         return PipelineConfig.model_validate(data)

@@ -22,8 +22,14 @@ __all__ = ["DemoSky", "simulate_demo_night", "run_demo", "ese_light_curve"]
 SIDEREAL_DAY_S = 86164.0905
 
 
-def ese_light_curve(n_days: int, *, start: int | None = None, depth: float = 0.5,
-                    width: int = 3, shoulder: float = 0.25) -> np.ndarray:
+def ese_light_curve(
+    n_days: int,
+    *,
+    start: int | None = None,
+    depth: float = 0.5,
+    width: int = 3,
+    shoulder: float = 0.25,
+) -> np.ndarray:
     """Relative flux of an ESE-like event: caustic shoulders around a dip.
 
     Parameters
@@ -46,7 +52,7 @@ def ese_light_curve(n_days: int, *, start: int | None = None, depth: float = 0.5
     """
     curve = np.ones(n_days)
     start = n_days // 3 if start is None else start
-    curve[start:start + width] = 1.0 - depth
+    curve[start : start + width] = 1.0 - depth
     if start - 1 >= 0:
         curve[start - 1] = 1.0 + shoulder
     if start + width < n_days:
@@ -86,12 +92,22 @@ def _calibrator_source(cal):
     f = np.array([1.31e9, 1.50e9])
     s = cal.flux_density(f)
     alpha = float(np.log(s[1] / s[0]) / np.log(f[1] / f[0]))
-    return point_source(np.degrees(cal.ra), np.degrees(cal.dec), float(cal.flux_density(1.4e9)), alpha)
+    return point_source(
+        np.degrees(cal.ra), np.degrees(cal.dec), float(cal.flux_density(1.4e9)), alpha
+    )
 
 
-def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed: int = 1,
-                        start="2026-11-24T00:00:00", target_offset_min: float = 30.0,
-                        n_catalog: int = 25, min_flux_jy: float = 0.05) -> DemoSky:
+def simulate_demo_night(
+    outdir,
+    *,
+    n_days: int = 12,
+    dec_deg: float = 33.0,
+    seed: int = 1,
+    start="2026-11-24T00:00:00",
+    target_offset_min: float = 30.0,
+    n_catalog: int = 25,
+    min_flux_jy: float = 0.05,
+) -> DemoSky:
     """Simulate the demo's tiles (small preset) and build its reference catalog.
 
     Parameters
@@ -135,17 +151,33 @@ def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed
     tile_s = config.tile_duration_s
     # The target field: the meridian at the pointing dec at the target tile's middle.
     target_mid = first.unix + target_offset_min * 60 + tile_s / 2
-    ra_t, dec_t = meridian_centers(np.array([target_mid]), np.radians(dec_deg), default_site())
+    ra_t, dec_t = meridian_centers(
+        np.array([target_mid]), np.radians(dec_deg), default_site()
+    )
     ra_deg, dec_c = float(np.degrees(ra_t[0])), float(np.degrees(dec_t[0]))
-    catalog = synthetic_nvss(ra=ra_deg, dec=dec_c, radius=0.9, smin=min_flux_jy, smax=2.0, n=n_catalog, rng=rng)
+    catalog = synthetic_nvss(
+        ra=ra_deg,
+        dec=dec_c,
+        radius=0.9,
+        smin=min_flux_jy,
+        smax=2.0,
+        n=n_catalog,
+        rng=rng,
+    )
     catalog = catalog.reset_index(drop=True)
     # The ESE-like source: bright and compact, near the field centre.
     ese = catalog.iloc[[0]].copy()
-    ese["name"], ese["ra"], ese["dec"] = "ESE-DEMO", ra_deg + 0.15 / np.cos(np.radians(dec_c)), dec_c + 0.1
+    ese["name"], ese["ra"], ese["dec"] = (
+        "ESE-DEMO",
+        ra_deg + 0.15 / np.cos(np.radians(dec_c)),
+        dec_c + 0.1,
+    )
     ese["flux_int"] = 0.6
     catalog = pd.concat([ese, catalog], ignore_index=True)
     names = catalog["name"].astype(str).tolist()
-    fluxes = {name: np.full(n_days, float(f)) for name, f in zip(names, catalog["flux_int"])}
+    fluxes = {
+        name: np.full(n_days, float(f)) for name, f in zip(names, catalog["flux_int"])
+    }
     fluxes["ESE-DEMO"] = 0.6 * ese_light_curve(n_days)
     variable = names[1:3]
     for name in variable:  # refractive-scintillation-like ±20 % random wander
@@ -159,24 +191,36 @@ def simulate_demo_night(outdir, *, n_days: int = 12, dec_deg: float = 33.0, seed
         t_transit = first.unix + day * SIDEREAL_DAY_S
         cal_start = t_transit - (n_int / 2) * 12.884901888
         tiles = simulate_observation(
-            outdir, preset="small", seed=seed * 1000 + day, start=Time(cal_start, format="unix").isot,
-            dec_deg=dec_deg, sources=cal_sky, population=False,
+            outdir,
+            preset="small",
+            seed=seed * 1000 + day,
+            start=Time(cal_start, format="unix").isot,
+            dec_deg=dec_deg,
+            sources=cal_sky,
+            population=False,
         )
         target_sky = SkyModel.from_degrees(
-            catalog["ra"].to_numpy(), catalog["dec"].to_numpy(),
+            catalog["ra"].to_numpy(),
+            catalog["dec"].to_numpy(),
             np.array([fluxes[n][day] for n in names]),
         )
         tiles += simulate_observation(
-            outdir, preset="small", seed=seed * 1000 + day,
+            outdir,
+            preset="small",
+            seed=seed * 1000 + day,
             start=Time(t_transit + target_offset_min * 60, format="unix").isot,
-            dec_deg=dec_deg, sources=target_sky, population=False,
+            dec_deg=dec_deg,
+            sources=target_sky,
+            population=False,
         )
         for tile in tiles:
             files.extend(tile.files)
     return DemoSky(catalog, "ESE-DEMO", variable, fluxes, files)
 
 
-def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, overrides=(), out=print):
+def run_demo(
+    workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, overrides=(), out=print
+):
     """Simulate the demo night and run the pipeline on it; print a summary.
 
     Parameters
@@ -209,13 +253,19 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
         out(f"using the simulated files already in {raw}")
         catalog = pd.read_parquet(catalog_file)
     else:
-        out(f"simulating {n_days} days (a calibrator tile and a target tile each) into {raw} ...")
+        out(
+            f"simulating {n_days} days (a calibrator tile and a target tile each) into {raw} ..."
+        )
         catalog = simulate_demo_night(raw, n_days=n_days, seed=seed).catalog
         catalog.to_parquet(catalog_file)
     defaults = [
         f"runtime.data_dir={workdir / 'data'}",
-        "imaging.npix=1024", "imaging.cell_arcsec=6.0", "imaging.niter=300",
-        "imaging.major_cycles=2", "variability.preset=moderate", "variability.min_epochs=5",
+        "imaging.npix=1024",
+        "imaging.cell_arcsec=6.0",
+        "imaging.niter=300",
+        "imaging.major_cycles=2",
+        "variability.preset=moderate",
+        "variability.min_epochs=5",
     ]
     config = load_config(overrides=[*defaults, *overrides])
     ctx = PipelineContext(config)
@@ -227,19 +277,31 @@ def run_demo(workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, override
     summary["simulate_seconds"] = t_sim
     summary["total_seconds"] = time.perf_counter() - t0
     out("")
-    out(f"tiles processed   : {summary['processed']} (failed {summary['failed']}, skipped {summary['skipped']})")
+    out(
+        f"tiles processed   : {summary['processed']} (failed {summary['failed']}, skipped {summary['skipped']})"
+    )
     out(f"calibrations      : {summary['calibrations']}")
     out(f"images            : {summary['images']}")
-    out(f"sources measured  : {summary['sources']} ({summary['measurements']} measurements)")
-    out(f"ESE candidates    : {', '.join(summary['candidates']) or 'none'} (preset {config.variability.preset})")
-    out(f"ESE-like dips     : {', '.join(summary.get('ese_morphology', [])) or 'none'} "
-        "(morphology test: a dip with shoulders lasting several epochs)")
+    out(
+        f"sources measured  : {summary['sources']} ({summary['measurements']} measurements)"
+    )
+    out(
+        f"ESE candidates    : {', '.join(summary['candidates']) or 'none'} (preset {config.variability.preset})"
+    )
+    out(
+        f"ESE-like dips     : {', '.join(summary.get('ese_morphology', [])) or 'none'} "
+        "(morphology test: a dip with shoulders lasting several epochs)"
+    )
     for name, chi2, sdev in summary.get("most_variable", []):
-        out(f"  most variable   : {name:12s} chi2_nu {chi2:8.1f}  sigma_dev {sdev:5.2f}")
+        out(
+            f"  most variable   : {name:12s} chi2_nu {chi2:8.1f}  sigma_dev {sdev:5.2f}"
+        )
     if summary.get("lightcurve_png"):
         out(f"light curve       : {summary['lightcurve_png']}")
     out(f"database          : {ctx.database_url}")
-    out(f"time              : {summary['total_seconds']:.0f} s (simulation {t_sim:.0f} s)")
+    out(
+        f"time              : {summary['total_seconds']:.0f} s (simulation {t_sim:.0f} s)"
+    )
     return summary
 
 
@@ -252,14 +314,21 @@ def summarize_run(ctx, results) -> dict:
 
     with session_scope(ctx.session_factory) as session:
         counts = {
-            "calibrations": session.scalar(select(func.count()).select_from(CalibrationSet)),
+            "calibrations": session.scalar(
+                select(func.count()).select_from(CalibrationSet)
+            ),
             "images": session.scalar(select(func.count()).select_from(Image)),
             "sources": session.scalar(select(func.count()).select_from(Source)),
-            "measurements": session.scalar(select(func.count()).select_from(Measurement)),
+            "measurements": session.scalar(
+                select(func.count()).select_from(Measurement)
+            ),
         }
         names = [
-            s.name for s in session.scalars(
-                select(Source).join(Candidate, Candidate.source_id == Source.id).order_by(Candidate.score.desc())
+            s.name
+            for s in session.scalars(
+                select(Source)
+                .join(Candidate, Candidate.source_id == Source.id)
+                .order_by(Candidate.score.desc())
             )
         ]
     counts.update(
@@ -273,7 +342,8 @@ def summarize_run(ctx, results) -> dict:
     if not metrics.empty:
         top = metrics.sort_values("chi2_nu", ascending=False).head(5)
         counts["most_variable"] = [
-            (str(name), float(row["chi2_nu"]), float(row["sigma_dev"])) for name, row in top.iterrows()
+            (str(name), float(row["chi2_nu"]), float(row["sigma_dev"]))
+            for name, row in top.iterrows()
         ]
         import pandas as pd
 
@@ -286,8 +356,12 @@ def summarize_run(ctx, results) -> dict:
             part["source_id"] = sid
             parts.append(part[~lc["flagged"].values])
         morph = classify_table(pd.concat(parts, ignore_index=True))
-        counts["ese_morphology"] = [str(s) for s in morph.index[morph["is_ese"].to_numpy(dtype=bool)]]
-        target = names[0] if names else (counts["ese_morphology"] or [str(top.index[0])])[0]
+        counts["ese_morphology"] = [
+            str(s) for s in morph.index[morph["is_ese"].to_numpy(dtype=bool)]
+        ]
+        target = (
+            names[0] if names else (counts["ese_morphology"] or [str(top.index[0])])[0]
+        )
         path = ctx.subdir("plots") / f"lightcurve-{target}.png"
         plot_lightcurve(store.lightcurve(target), path)
         counts["lightcurve_png"] = str(path)

@@ -36,8 +36,12 @@ class JobLog:
 
     def event(self, event: str, **fields) -> None:
         """Record one event."""
-        record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(), "event": event,
-                  **self.context, **fields}
+        record = {
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "event": event,
+            **self.context,
+            **fields,
+        }
         line = json.dumps(record, default=str)
         self._lines.append(line)
         with open(self.path, "a") as fh:
@@ -52,8 +56,12 @@ class JobLog:
         try:
             yield
         except BaseException as exc:
-            self.event("stage_failed", stage=name, seconds=time.perf_counter() - start,
-                       error=f"{type(exc).__name__}: {exc}")
+            self.event(
+                "stage_failed",
+                stage=name,
+                seconds=time.perf_counter() - start,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             raise
         seconds = time.perf_counter() - start
         if timings is not None:

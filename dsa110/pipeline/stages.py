@@ -80,14 +80,22 @@ def find_calibrator_transit(ds, config: PipelineConfig):
     (Calibrator, int) or None
         The calibrator and the integration of its transit.
     """
-    from dsa110.catalogs import CalibratorNotFoundError, best_calibrator, find_transit, get_calibrator
+    from dsa110.catalogs import (
+        CalibratorNotFoundError,
+        best_calibrator,
+        find_transit,
+        get_calibrator,
+    )
 
     cal_cfg = config.calibration
     try:
         if cal_cfg.calibrator:
             cal = get_calibrator(cal_cfg.calibrator)
         else:
-            cal = best_calibrator(float(ds.attrs["pointing_dec"]), min_flux_jy=cal_cfg.min_calibrator_flux_jy)
+            cal = best_calibrator(
+                float(ds.attrs["pointing_dec"]),
+                min_flux_jy=cal_cfg.min_calibrator_flux_jy,
+            )
     except CalibratorNotFoundError:
         return None
     hit = find_transit(cal, np.asarray(ds["time"].values))
@@ -133,8 +141,13 @@ def solve_on_transit(ds, cal, config: PipelineConfig):
 
     c = config.calibration
     return solve_calibration(
-        rephase(ds, (cal.ra, cal.dec)), cal, solint=c.gain_solint, gain_mode=c.gain_mode,
-        refant=c.refant, min_snr=c.min_snr, min_baselines=c.min_baselines,
+        rephase(ds, (cal.ra, cal.dec)),
+        cal,
+        solint=c.gain_solint,
+        gain_mode=c.gain_mode,
+        refant=c.refant,
+        min_snr=c.min_snr,
+        min_baselines=c.min_baselines,
         uvmin_lambda=c.uvmin_lambda,
     )
 
@@ -156,13 +169,21 @@ def solutions_pass_qa(solutions, antennas) -> tuple[bool, dict]:
     bool, dict
         The verdict and the QA summary stored with the calibration set.
     """
-    frac = np.asarray(solutions["QA_FLAG_FRACTION"].sel(antenna=np.asarray(antennas)).values, dtype=np.float64)
+    frac = np.asarray(
+        solutions["QA_FLAG_FRACTION"].sel(antenna=np.asarray(antennas)).values,
+        dtype=np.float64,
+    )
     solved = float(np.mean(frac < 1.0)) if frac.size else 0.0
-    qa = {"antennas_solved_fraction": solved, "median_flag_fraction": float(np.median(frac)) if frac.size else 1.0}
+    qa = {
+        "antennas_solved_fraction": solved,
+        "median_flag_fraction": float(np.median(frac)) if frac.size else 1.0,
+    }
     return solved >= 0.5, qa
 
 
-def choose_calibration(ds, ctx, *, group_id: str, observation_id: int | None, job_id: int | None):
+def choose_calibration(
+    ds, ctx, *, group_id: str, observation_id: int | None, job_id: int | None
+):
     """Solve on this tile's calibrator transit, or find valid solutions for it.
 
     Parameters
@@ -205,13 +226,22 @@ def choose_calibration(ds, ctx, *, group_id: str, observation_id: int | None, jo
         validity = dt.timedelta(hours=cfg.calibration.validity_hours)
         with session_scope(ctx.session_factory) as session:
             calset = CalibrationRepository(session).add(
-                f"{group_id}-{name}", calibrator=name, reference_time=utc_datetime(times[idx]),
-                dec_deg=dec_deg, validity=validity, qa_passed=passed, qa=qa,
+                f"{group_id}-{name}",
+                calibrator=name,
+                reference_time=utc_datetime(times[idx]),
+                dec_deg=dec_deg,
+                validity=validity,
+                qa_passed=passed,
+                qa=qa,
             )
             ProductRepository(session).register(
-                "caltable", path, code_version=code_version(),
+                "caltable",
+                path,
+                code_version=code_version(),
                 parameters=cfg.calibration.model_dump(mode="json"),
-                observation_id=observation_id, calibration_set_id=calset.id, job_id=job_id,
+                observation_id=observation_id,
+                calibration_set_id=calset.id,
+                job_id=job_id,
             )
             calset_id = calset.id
         if passed:
@@ -221,7 +251,9 @@ def choose_calibration(ds, ctx, *, group_id: str, observation_id: int | None, jo
         failed_here = ""
     with session_scope(ctx.session_factory) as session:
         calset = CalibrationRepository(session).find_valid(
-            utc_datetime(times[0]), utc_datetime(times[-1]), dec_deg=dec_deg,
+            utc_datetime(times[0]),
+            utc_datetime(times[-1]),
+            dec_deg=dec_deg,
             max_dec_offset_deg=cfg.calibration.max_dec_offset_deg,
         )
         if calset is None:
@@ -231,14 +263,22 @@ def choose_calibration(ds, ctx, *, group_id: str, observation_id: int | None, jo
                 f"±{cfg.calibration.validity_hours:g} h and ±{cfg.calibration.max_dec_offset_deg:g} deg "
                 f"of declination; process a calibrator tile of this strip first{failed_here}"
             )
-        products = ProductRepository(session).list(kind="caltable", calibration_set_id=calset.id).items
+        products = (
+            ProductRepository(session)
+            .list(kind="caltable", calibration_set_id=calset.id)
+            .items
+        )
         if not products:
-            raise CalibrationUnavailableError(f"calibration set {calset.name}: its solution table is not registered")
+            raise CalibrationUnavailableError(
+                f"calibration set {calset.name}: its solution table is not registered"
+            )
         path, calset_id, name = products[0].path, calset.id, calset.calibrator
     return CalibrationChoice(load_solutions(path), calset_id, False, name)
 
 
-def image_tile_products(ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None):
+def image_tile_products(
+    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None
+):
     """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
 
     Parameters
@@ -266,9 +306,16 @@ def image_tile_products(ds, config: PipelineConfig, prefix: Path, *, catalog_pos
     # that cost by 16.
     ds = ds.chunk({"frequency": -1, "time": -1})
     products = image_tile(
-        ds, center="median_meridian", geometry=geometry, weighting=im.weighting, robust=im.robust,
-        niter=im.niter, auto_threshold=im.threshold_sigma, max_major=im.major_cycles,
-        mask_sources=catalog_positions, pb_limit=im.pb_limit,
+        ds,
+        center="median_meridian",
+        geometry=geometry,
+        weighting=im.weighting,
+        robust=im.robust,
+        niter=im.niter,
+        auto_threshold=im.threshold_sigma,
+        max_major=im.major_cycles,
+        mask_sources=catalog_positions,
+        pb_limit=im.pb_limit,
     )
     files = write_products(products, prefix, png=True, overwrite=True)
     return products, files
@@ -286,7 +333,9 @@ def catalog_in_field(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     if survey not in store.surveys():
         return None
     cat = store.cone_search(ra_deg, dec_deg, radius_deg, surveys=[survey])
-    return cat[cat["flux_int"] >= ctx.config.photometry.min_catalog_flux_jy].reset_index(drop=True)
+    return cat[
+        cat["flux_int"] >= ctx.config.photometry.min_catalog_flux_jy
+    ].reset_index(drop=True)
 
 
 def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
@@ -313,36 +362,78 @@ def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
     """
     import pandas as pd
 
-    from dsa110.photometry import estimate_background, find_sources, forced_photometry, image_qa, read_image
+    from dsa110.photometry import (
+        estimate_background,
+        find_sources,
+        forced_photometry,
+        image_qa,
+        read_image,
+    )
 
     image = read_image(image_path)
     ny, nx = image.data.shape
     centre = image.wcs.pixel_to_world(nx / 2, ny / 2)
     radius = float(np.hypot(nx, ny) / 2 * abs(image.wcs.wcs.cdelt[0]))
-    background = estimate_background(image.data, beam_fwhm_pix=image.beam.fwhm_pixels(image.wcs))
+    background = estimate_background(
+        image.data, beam_fwhm_pix=image.beam.fwhm_pixels(image.wcs)
+    )
     sources = find_sources(
-        image, seed=ctx.config.photometry.find_seed_sigma,
-        flood=ctx.config.photometry.find_flood_sigma, background=background,
+        image,
+        seed=ctx.config.photometry.find_seed_sigma,
+        flood=ctx.config.photometry.find_flood_sigma,
+        background=background,
     )
     catalog = catalog_in_field(ctx, centre.ra.deg, centre.dec.deg, radius)
     if catalog is None or catalog.empty:
-        return pd.DataFrame(columns=["source_id", "image_id", "time", "flux", "flux_err", "ra", "dec", "snr"]), sources, None
-    forced = forced_photometry(image, catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), background=background)
-    qa = image_qa(image, catalog, sources=sources, background=background,
-                  rms_floor=ctx.config.photometry.rms_floor_jy)
-    good = forced["inside"].to_numpy() & np.isfinite(forced["flux"].to_numpy()) & (forced["flux_err"].to_numpy() > 0)
-    rows = pd.DataFrame({
-        "source_id": catalog["name"].astype(str).to_numpy()[good],
-        "image_id": image_id,
-        "time": time_mjd,
-        "flux": forced["flux"].to_numpy()[good],
-        "flux_err": forced["flux_err"].to_numpy()[good],
-        "ra": catalog["ra"].to_numpy()[good],
-        "dec": catalog["dec"].to_numpy()[good],
-        "snr": forced["snr"].to_numpy()[good],
-        "is_reference": (~catalog["resolved"].to_numpy(dtype=bool))[good] & (forced["snr"].to_numpy()[good] > 20),
-        "qa_ok": qa_passed(qa),
-        "image_ra": centre.ra.deg,
-        "image_dec": centre.dec.deg,
-    })
+        return (
+            pd.DataFrame(
+                columns=[
+                    "source_id",
+                    "image_id",
+                    "time",
+                    "flux",
+                    "flux_err",
+                    "ra",
+                    "dec",
+                    "snr",
+                ]
+            ),
+            sources,
+            None,
+        )
+    forced = forced_photometry(
+        image,
+        catalog["ra"].to_numpy(),
+        catalog["dec"].to_numpy(),
+        background=background,
+    )
+    qa = image_qa(
+        image,
+        catalog,
+        sources=sources,
+        background=background,
+        rms_floor=ctx.config.photometry.rms_floor_jy,
+    )
+    good = (
+        forced["inside"].to_numpy()
+        & np.isfinite(forced["flux"].to_numpy())
+        & (forced["flux_err"].to_numpy() > 0)
+    )
+    rows = pd.DataFrame(
+        {
+            "source_id": catalog["name"].astype(str).to_numpy()[good],
+            "image_id": image_id,
+            "time": time_mjd,
+            "flux": forced["flux"].to_numpy()[good],
+            "flux_err": forced["flux_err"].to_numpy()[good],
+            "ra": catalog["ra"].to_numpy()[good],
+            "dec": catalog["dec"].to_numpy()[good],
+            "snr": forced["snr"].to_numpy()[good],
+            "is_reference": (~catalog["resolved"].to_numpy(dtype=bool))[good]
+            & (forced["snr"].to_numpy()[good] > 20),
+            "qa_ok": qa_passed(qa),
+            "image_ra": centre.ra.deg,
+            "image_dec": centre.dec.deg,
+        }
+    )
     return rows, sources, qa

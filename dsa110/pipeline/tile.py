@@ -88,21 +88,36 @@ def _register_observation(ctx, group: ObservationGroup, ds):
 
     times = np.asarray(ds["time"].values)
     half = float(np.median(ds["integration_time"].values)) / 2
-    ra = float(np.degrees(np.arctan2(np.mean(np.sin(ds["phase_center_ra"].values)),
-                                     np.mean(np.cos(ds["phase_center_ra"].values)))) % 360)
+    ra = float(
+        np.degrees(
+            np.arctan2(
+                np.mean(np.sin(ds["phase_center_ra"].values)),
+                np.mean(np.cos(ds["phase_center_ra"].values)),
+            )
+        )
+        % 360
+    )
     with session_scope(ctx.session_factory) as session:
         repo = ObservationRepository(session)
         try:
             obs = repo.get_by_group(group.group_id)
         except NotFoundError:
             obs = repo.add(
-                group.group_id, start_time=utc_datetime(times[0] - half), end_time=utc_datetime(times[-1] + half),
-                dec_deg=float(np.degrees(ds.attrs["pointing_dec"])), ra_deg=ra,
+                group.group_id,
+                start_time=utc_datetime(times[0] - half),
+                end_time=utc_datetime(times[-1] + half),
+                dec_deg=float(np.degrees(ds.attrs["pointing_dec"])),
+                ra_deg=ra,
                 status="complete" if group.complete else "incomplete",
             )
             for f in group.files:
-                repo.add_file(obs, str(f.path), subband=f.subband, start_time=f.timestamp,
-                              size_bytes=f.path.stat().st_size)
+                repo.add_file(
+                    obs,
+                    str(f.path),
+                    subband=f.subband,
+                    start_time=f.timestamp,
+                    size_bytes=f.path.stat().st_size,
+                )
         return obs.id, obs.status
 
 
@@ -111,7 +126,10 @@ def _already_processed(ctx, group_id: str) -> bool:
 
     with session_scope(ctx.session_factory) as session:
         try:
-            return ObservationRepository(session).get_by_group(group_id).status == "processed"
+            return (
+                ObservationRepository(session).get_by_group(group_id).status
+                == "processed"
+            )
         except NotFoundError:
             return False
 
@@ -137,7 +155,9 @@ def _retire_previous(ctx, group_id: str) -> None:
         images = select(Image.id).where(Image.observation_id == obs.id)
         session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
         session.execute(delete(Product).where(Product.observation_id == obs.id))
-        session.execute(delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%")))
+        session.execute(
+            delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%"))
+        )
 
 
 def _set_status(ctx, observation_id, status, qa=None):
@@ -158,7 +178,9 @@ def _publish(tmp_dir: Path, final_dir: Path) -> None:
         tmp_dir.rename(final_dir)
 
 
-def _record_products(ctx, *, obs_id, job_id, calset_id, group, products, files, final_dir, rms):
+def _record_products(
+    ctx, *, obs_id, job_id, calset_id, group, products, files, final_dir, rms
+):
     """Register the image products, the image, and return the image's database id."""
     from dsa110.db import ImageRepository, ProductRepository, session_scope
 
@@ -169,27 +191,59 @@ def _record_products(ctx, *, obs_id, job_id, calset_id, group, products, files, 
     params = ctx.config.imaging.model_dump(mode="json")
     with session_scope(ctx.session_factory) as session:
         prepo = ProductRepository(session)
-        file_ids = list(session.scalars(select(ObservationFile.id).where(ObservationFile.observation_id == obs_id)))
-        caltables = [] if calset_id is None else list(session.scalars(
-            select(Product.id).where(Product.calibration_set_id == calset_id, Product.kind == "caltable")))
+        file_ids = list(
+            session.scalars(
+                select(ObservationFile.id).where(
+                    ObservationFile.observation_id == obs_id
+                )
+            )
+        )
+        caltables = (
+            []
+            if calset_id is None
+            else list(
+                session.scalars(
+                    select(Product.id).where(
+                        Product.calibration_set_id == calset_id,
+                        Product.kind == "caltable",
+                    )
+                )
+            )
+        )
         registered = {}
         for name, path in files.items():
             kind = "plot" if str(path).endswith(".png") else "image"
             final = final_dir / Path(path).name
             registered[name] = prepo.register(
-                kind, final, code_version=code_version(), parameters=params,
-                inputs_files=file_ids, inputs_products=caltables, job_id=job_id,
-                observation_id=obs_id, calibration_set_id=calset_id,
+                kind,
+                final,
+                code_version=code_version(),
+                parameters=params,
+                inputs_files=file_ids,
+                inputs_products=caltables,
+                job_id=job_id,
+                observation_id=obs_id,
+                calibration_set_id=calset_id,
             )
         n = products.restored.shape[0]
         image = ImageRepository(session).add(
-            registered["image-pb"], name=f"{group.group_id}-image-pb",
+            registered["image-pb"],
+            name=f"{group.group_id}-image-pb",
             obs_time=utc_datetime(products.mid_time),
-            ra_deg=float(np.degrees(products.centre[0])) % 360, dec_deg=float(np.degrees(products.centre[1])),
-            radius_deg=n * products.cell_arcsec / 3600 / 2, n_x=n, n_y=n, cell_arcsec=products.cell_arcsec,
-            frequency_hz=products.ref_frequency, bandwidth_hz=products.bandwidth, kind="tile",
-            observation_id=obs_id, rms_jy=rms, beam_major_arcsec=products.beam.bmaj,
-            beam_minor_arcsec=products.beam.bmin, beam_pa_deg=products.beam.bpa,
+            ra_deg=float(np.degrees(products.centre[0])) % 360,
+            dec_deg=float(np.degrees(products.centre[1])),
+            radius_deg=n * products.cell_arcsec / 3600 / 2,
+            n_x=n,
+            n_y=n,
+            cell_arcsec=products.cell_arcsec,
+            frequency_hz=products.ref_frequency,
+            bandwidth_hz=products.bandwidth,
+            kind="tile",
+            observation_id=obs_id,
+            rms_jy=rms,
+            beam_major_arcsec=products.beam.bmaj,
+            beam_minor_arcsec=products.beam.bmin,
+            beam_pa_deg=products.beam.bpa,
         )
         return image.id
 
@@ -205,16 +259,31 @@ def _record_measurements(ctx, measurements, image_db_id):
         repo = SourceRepository(session)
         for row in measurements.itertuples(index=False):
             found = repo.list(name=row.source_id, limit=1).items
-            source = found[0] if found else repo.add(
-                row.source_id, ra_deg=float(row.ra), dec_deg=float(row.dec),
-                catalog=ctx.config.photometry.survey,
+            source = (
+                found[0]
+                if found
+                else repo.add(
+                    row.source_id,
+                    ra_deg=float(row.ra),
+                    dec_deg=float(row.dec),
+                    catalog=ctx.config.photometry.survey,
+                )
             )
             ids[row.source_id] = source.id
-            repo.add_measurements(source.id, [{
-                "time": utc_datetime((row.time - 40587.0) * 86400.0), "flux_jy": float(row.flux),
-                "flux_err_jy": float(row.flux_err), "snr": float(row.snr), "forced": True,
-                "image_id": image_db_id, "flagged": not bool(row.qa_ok),
-            }])
+            repo.add_measurements(
+                source.id,
+                [
+                    {
+                        "time": utc_datetime((row.time - 40587.0) * 86400.0),
+                        "flux_jy": float(row.flux),
+                        "flux_err_jy": float(row.flux_err),
+                        "snr": float(row.snr),
+                        "forced": True,
+                        "image_id": image_db_id,
+                        "flagged": not bool(row.qa_ok),
+                    }
+                ],
+            )
     return ids
 
 
@@ -232,30 +301,50 @@ def _update_variability(ctx, measurements, source_ids):
         srepo = SourceRepository(session)
         for name, row in touched.iterrows():
             srepo.set_variability(
-                source_ids[name], n_measurements=int(row["n"]), mean_flux_jy=float(row["mean_flux"]),
-                std_flux_jy=float(row["std_flux"]) if np.isfinite(row["std_flux"]) else 0.0,
+                source_ids[name],
+                n_measurements=int(row["n"]),
+                mean_flux_jy=float(row["mean_flux"]),
+                std_flux_jy=float(row["std_flux"])
+                if np.isfinite(row["std_flux"])
+                else 0.0,
                 modulation_index=float(row["v"]) if np.isfinite(row["v"]) else 0.0,
                 eta=float(row["eta"]) if np.isfinite(row["eta"]) else 0.0,
-                chi2_reduced=float(row["chi2_nu"]) if np.isfinite(row["chi2_nu"]) else 0.0,
-                max_deviation_sigma=float(row["sigma_dev"]) if np.isfinite(row["sigma_dev"]) else None,
+                chi2_reduced=float(row["chi2_nu"])
+                if np.isfinite(row["chi2_nu"])
+                else 0.0,
+                max_deviation_sigma=float(row["sigma_dev"])
+                if np.isfinite(row["sigma_dev"])
+                else None,
             )
         crepo = CandidateRepository(session)
         existing = {c.source_id for c in crepo.list(kind="ese", limit=10_000).items}
         for name, row in candidates.iterrows():
-            if name not in source_ids or source_ids[name] in existing or not bool(row.get("is_ese", True)):
+            if (
+                name not in source_ids
+                or source_ids[name] in existing
+                or not bool(row.get("is_ese", True))
+            ):
                 continue
             crepo.add(
-                source_ids[name], score=float(row["score"]),
+                source_ids[name],
+                score=float(row["score"]),
                 time_start=utc_datetime((float(row["time_start"]) - 40587.0) * 86400.0),
-                time_end=utc_datetime((float(row["time_stop"]) - 40587.0) * 86400.0), kind="ese",
-                details={"preset": cfg.preset, "label": str(row.get("label", "")),
-                         "sigma_dev": float(row["sigma_dev"]), "chi2_nu": float(row["chi2_nu"]),
-                         "eta": float(row["eta"])},
+                time_end=utc_datetime((float(row["time_stop"]) - 40587.0) * 86400.0),
+                kind="ese",
+                details={
+                    "preset": cfg.preset,
+                    "label": str(row.get("label", "")),
+                    "sigma_dev": float(row["sigma_dev"]),
+                    "chi2_nu": float(row["chi2_nu"]),
+                    "eta": float(row["eta"]),
+                },
             )
     return len(candidates)
 
 
-def process_tile(group, config: PipelineConfig, *, force: bool | None = None) -> TileResult:
+def process_tile(
+    group, config: PipelineConfig, *, force: bool | None = None
+) -> TileResult:
     """Process one tile: open, flag, calibrate, image, measure, update variability.
 
     Parameters
@@ -285,15 +374,21 @@ def process_tile(group, config: PipelineConfig, *, force: bool | None = None) ->
         # taken over at once on this host, or after its expiry elsewhere.
         with hold_lock(ctx.session_factory, f"tile:{group.group_id}"):
             if not force and _already_processed(ctx, group.group_id):
-                return TileResult(group.group_id, "skipped", time.perf_counter() - start)
+                return TileResult(
+                    group.group_id, "skipped", time.perf_counter() - start
+                )
             if force:
                 _retire_previous(ctx, group.group_id)
             return _run_locked(ctx, group, start)
     except LockHeldError as exc:
-        return TileResult(group.group_id, "locked", time.perf_counter() - start, error=str(exc))
+        return TileResult(
+            group.group_id, "locked", time.perf_counter() - start, error=str(exc)
+        )
 
 
-def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> TileResult:
+def _run_locked(
+    ctx: PipelineContext, group: ObservationGroup, start: float
+) -> TileResult:
     from dsa110.db import JobRepository, session_scope
 
     cfg = ctx.config
@@ -304,12 +399,23 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
         jobs = JobRepository(session)
         for stale in jobs.list(state="running", kind="tile", limit=10_000).items:
             if (stale.parameters or {}).get("group_id") == group.group_id:
-                jobs.mark_finished(stale.id, error="abandoned: its process died before finishing")
-        job = JobRepository(session).create("tile", parameters={"group_id": group.group_id,
-                                                                "config": cfg.model_dump(mode="json")})
-        JobRepository(session).mark_running(job.id, runner_key=f"{socket.gethostname()}:{os.getpid()}")
+                jobs.mark_finished(
+                    stale.id, error="abandoned: its process died before finishing"
+                )
+        job = JobRepository(session).create(
+            "tile",
+            parameters={
+                "group_id": group.group_id,
+                "config": cfg.model_dump(mode="json"),
+            },
+        )
+        JobRepository(session).mark_running(
+            job.id, runner_key=f"{socket.gethostname()}:{os.getpid()}"
+        )
         job_id = job.id
-    log = JobLog(ctx.subdir("logs") / f"job-{job_id}.jsonl", tile=group.group_id, job_id=job_id)
+    log = JobLog(
+        ctx.subdir("logs") / f"job-{job_id}.jsonl", tile=group.group_id, job_id=job_id
+    )
     obs_id = None
     final_dir = ctx.subdir("products") / group.group_id
     tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
@@ -327,9 +433,18 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
             with log.stage("calibrate", result.timings):
                 from dsa110.calibration import apply_calibration
 
-                choice = choose_calibration(ds, ctx, group_id=group.group_id, observation_id=obs_id, job_id=job_id)
+                choice = choose_calibration(
+                    ds,
+                    ctx,
+                    group_id=group.group_id,
+                    observation_id=obs_id,
+                    job_id=job_id,
+                )
                 ds = apply_calibration(ds, choice.solutions)
-                result.calibrator, result.solved_here = choice.calibrator, choice.solved_here
+                result.calibrator, result.solved_here = (
+                    choice.calibrator,
+                    choice.solved_here,
+                )
                 calset_id = choice.calibration_set_id
         else:
             calset_id = None
@@ -340,8 +455,17 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
             dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
             cat = catalog_in_field(ctx, ra_c, dec_c, half_width * 1.4)
-            mask = None if cat is None or cat.empty else (np.radians(cat["ra"].to_numpy()), np.radians(cat["dec"].to_numpy()))
-            products, files = image_tile_products(ds, cfg, tmp_dir / group.group_id, catalog_positions=mask)
+            mask = (
+                None
+                if cat is None or cat.empty
+                else (
+                    np.radians(cat["ra"].to_numpy()),
+                    np.radians(cat["dec"].to_numpy()),
+                )
+            )
+            products, files = image_tile_products(
+                ds, cfg, tmp_dir / group.group_id, catalog_positions=mask
+            )
             result.rms = float(products.sigma)
         with log.stage("photometry", result.timings):
             time_mjd = products.mid_time / 86400.0 + 40587.0
@@ -356,15 +480,32 @@ def _run_locked(ctx: PipelineContext, group: ObservationGroup, start: float) -> 
             _publish(tmp_dir, final_dir)
             files = {k: final_dir / Path(v).name for k, v in files.items()}
             image_db_id = _record_products(
-                ctx, obs_id=obs_id, job_id=job_id, calset_id=calset_id, group=group,
-                products=products, files=files, final_dir=final_dir, rms=result.rms,
+                ctx,
+                obs_id=obs_id,
+                job_id=job_id,
+                calset_id=calset_id,
+                group=group,
+                products=products,
+                files=files,
+                final_dir=final_dir,
+                rms=result.rms,
             )
             source_ids = _record_measurements(ctx, measurements, image_db_id)
         with log.stage("variability", result.timings):
             if not measurements.empty:
                 _update_variability(ctx, measurements, source_ids)
-        qa_dict = None if qa is None else {"flux_ratio": _finite(qa.flux_ratio), "completeness": _finite(qa.completeness),
-                                           "rms": _finite(qa.rms), "checks": {k: None if v is None else bool(v) for k, v in qa.checks.items()}}
+        qa_dict = (
+            None
+            if qa is None
+            else {
+                "flux_ratio": _finite(qa.flux_ratio),
+                "completeness": _finite(qa.completeness),
+                "rms": _finite(qa.rms),
+                "checks": {
+                    k: None if v is None else bool(v) for k, v in qa.checks.items()
+                },
+            }
+        )
         _set_status(ctx, obs_id, "processed", qa=qa_dict)
         result.status = "processed"
         result.image = str(files["image-pb"])

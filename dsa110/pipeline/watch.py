@@ -37,10 +37,18 @@ def _skip_record(ctx, group) -> None:
             from dsa110.io import read_uvh5_meta
 
             meta = read_uvh5_meta(group.paths[0])
-            obs = repo.add(group.group_id, start_time=utc_datetime(meta.time[0]),
-                           end_time=utc_datetime(meta.time[-1]),
-                           dec_deg=float(np.degrees(meta.pointing_dec)), status="incomplete")
-        repo.set_status(obs.id, "incomplete", qa={"skipped": True, "missing_subbands": list(group.missing)})
+            obs = repo.add(
+                group.group_id,
+                start_time=utc_datetime(meta.time[0]),
+                end_time=utc_datetime(meta.time[-1]),
+                dec_deg=float(np.degrees(meta.pointing_dec)),
+                status="incomplete",
+            )
+        repo.set_status(
+            obs.id,
+            "incomplete",
+            qa={"skipped": True, "missing_subbands": list(group.missing)},
+        )
 
 
 def _was_skipped(ctx, group_id: str) -> bool:
@@ -54,8 +62,15 @@ def _was_skipped(ctx, group_id: str) -> bool:
         return obs.status == "incomplete" and bool((obs.qa or {}).get("skipped"))
 
 
-def watch(indir, config: PipelineConfig, *, poll_s: float = 10.0, settle_s: float = 5.0,
-          max_polls: int | None = None, out=print) -> list[TileResult]:
+def watch(
+    indir,
+    config: PipelineConfig,
+    *,
+    poll_s: float = 10.0,
+    settle_s: float = 5.0,
+    max_polls: int | None = None,
+    out=print,
+) -> list[TileResult]:
     """Process groups in ``indir`` as they complete; runs until interrupted.
 
     Parameters
@@ -94,7 +109,9 @@ def watch(indir, config: PipelineConfig, *, poll_s: float = 10.0, settle_s: floa
                 gid = group.group_id
                 if gid in done:
                     continue
-                if not force and (_already_processed(ctx, gid) or _was_skipped(ctx, gid)):
+                if not force and (
+                    _already_processed(ctx, gid) or _was_skipped(ctx, gid)
+                ):
                     done.add(gid)
                     continue
                 first_seen.setdefault(gid, now)
@@ -104,15 +121,37 @@ def watch(indir, config: PipelineConfig, *, poll_s: float = 10.0, settle_s: floa
                 if not group.complete and waited < config.input.incomplete_timeout_s:
                     continue
                 if not group.complete and config.input.incomplete == "skip":
-                    out(f"skipping incomplete group {gid} (missing {list(group.missing)}) after {waited:.0f} s")
+                    out(
+                        f"skipping incomplete group {gid} (missing {list(group.missing)}) after {waited:.0f} s"
+                    )
                     _skip_record(ctx, group)
-                    results.append(TileResult(gid, "skipped", error=f"incomplete: missing {list(group.missing)}"))
+                    results.append(
+                        TileResult(
+                            gid,
+                            "skipped",
+                            error=f"incomplete: missing {list(group.missing)}",
+                        )
+                    )
                     done.add(gid)
                     continue
-                cfg = config if group.complete else config.model_copy(
-                    update={"input": config.input.model_copy(update={"missing": "flag"})})
+                cfg = (
+                    config
+                    if group.complete
+                    else config.model_copy(
+                        update={
+                            "input": config.input.model_copy(update={"missing": "flag"})
+                        }
+                    )
+                )
                 result = process_tile(group, cfg, force=force)
-                out(f"{gid}: {result.status}" + (f" ({result.error})" if result.error else f" in {result.seconds:.1f} s"))
+                out(
+                    f"{gid}: {result.status}"
+                    + (
+                        f" ({result.error})"
+                        if result.error
+                        else f" in {result.seconds:.1f} s"
+                    )
+                )
                 results.append(result)
                 if result.status != "locked":
                     done.add(gid)

@@ -182,9 +182,7 @@ def ecef_to_enu(rel_ecef, site: Site) -> np.ndarray:
     """
     lat, lon = site.latitude_rad, site.longitude_rad
     sl, cl, sp, cp = np.sin(lon), np.cos(lon), np.sin(lat), np.cos(lat)
-    rot = np.array(
-        [[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]]
-    )
+    rot = np.array([[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]])
     return np.asarray(rel_ecef, dtype=np.float64) @ rot.T
 
 
@@ -249,7 +247,9 @@ def read_station_csv(path) -> AntennaTable:
                 h = cells[i + 3] if len(cells) > i + 3 else ""
                 height.append(float(h) if h else np.nan)
             except (ValueError, IndexError) as exc:
-                raise FileFormatError(path, f"line {lineno}: bad station row {row!r}") from exc
+                raise FileFormatError(
+                    path, f"line {lineno}: bad station row {row!r}"
+                ) from exc
     if not numbers:
         raise FileFormatError(path, "no DSA-NNN station rows found")
     order = np.argsort(numbers)
@@ -273,12 +273,25 @@ def write_station_csv(table: AntennaTable, path) -> None:
     """
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["", "Station Number", "Latitude", "Longitude", "Elevation (meters)"])
+        writer.writerow(
+            ["", "Station Number", "Latitude", "Longitude", "Elevation (meters)"]
+        )
         for n, la, lo, h, filled in zip(
-            table.numbers, table.latitude_deg, table.longitude_deg, table.height_m,
+            table.numbers,
+            table.latitude_deg,
+            table.longitude_deg,
+            table.height_m,
             table.height_filled,
         ):
-            writer.writerow(["", f"DSA-{n:03d}", f"{la:.7f}", f"{lo:.7f}", "" if filled else f"{h:.1f}"])
+            writer.writerow(
+                [
+                    "",
+                    f"DSA-{n:03d}",
+                    f"{la:.7f}",
+                    f"{lo:.7f}",
+                    "" if filled else f"{h:.1f}",
+                ]
+            )
 
 
 @functools.cache

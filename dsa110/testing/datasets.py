@@ -13,9 +13,13 @@ import numpy as np
 import xarray as xr
 
 from dsa110 import schema
-from dsa110.phasing.uvw import baseline_uvw, meridian_centers, source_directions, uvw_basis
+from dsa110.phasing.uvw import (
+    baseline_uvw,
+    meridian_centers,
+    source_directions,
+    uvw_basis,
+)
 from dsa110.telescope import (
-    ACTIVE_ANTENNAS,
     DISH_DIAMETER_M,
     SPEED_OF_LIGHT,
     airy_beam,
@@ -149,9 +153,15 @@ def make_visibility_dataset(
     names = table.names
     ds = xr.Dataset(
         data_vars={
-            "VISIBILITY": (schema.DATA_VARS["VISIBILITY"].dims, vis.astype(np.complex64)),
+            "VISIBILITY": (
+                schema.DATA_VARS["VISIBILITY"].dims,
+                vis.astype(np.complex64),
+            ),
             "FLAG": (schema.DATA_VARS["FLAG"].dims, np.zeros(shape, dtype=bool)),
-            "WEIGHT": (schema.DATA_VARS["WEIGHT"].dims, np.ones(shape, dtype=np.float32)),
+            "WEIGHT": (
+                schema.DATA_VARS["WEIGHT"].dims,
+                np.ones(shape, dtype=np.float32),
+            ),
             "UVW": (schema.DATA_VARS["UVW"].dims, uvw),
         },
         coords={
@@ -164,7 +174,10 @@ def make_visibility_dataset(
             "baseline_antenna2_name": (schema.BASELINE, names[a2]),
             "antenna1": (schema.BASELINE, a1),
             "antenna2": (schema.BASELINE, a2),
-            "channel_width": (schema.FREQUENCY, np.full(freqs.size, channel_width(n_chan_per_subband))),
+            "channel_width": (
+                schema.FREQUENCY,
+                np.full(freqs.size, channel_width(n_chan_per_subband)),
+            ),
             "integration_time": (schema.TIME, np.full(n_time, INTEGRATION_S)),
             "phase_center_ra": (schema.TIME, ra_c),
             "phase_center_dec": (schema.TIME, dec_c),

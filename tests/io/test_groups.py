@@ -9,7 +9,9 @@ from dsa110.errors import DuplicateSubbandError, GroupError
 from dsa110.io import find_groups, group_files, parse_subband_filename
 
 
-def _touch_group(directory, start, *, subbands=range(16), jitter=40, rng=None, extra=()):
+def _touch_group(
+    directory, start, *, subbands=range(16), jitter=40, rng=None, extra=()
+):
     rng = np.random.default_rng(0) if rng is None else rng
     paths = []
     for sb in list(subbands) + list(extra):
@@ -44,7 +46,9 @@ def test_jittered_adjacent_groups(tmp_path):
 
 def test_missing_and_duplicated_subbands(tmp_path):
     t0 = datetime(2026, 11, 24, 3, 0, 0)
-    _touch_group(tmp_path, t0, subbands=[s for s in range(16) if s not in (3, 11)], extra=[5])
+    _touch_group(
+        tmp_path, t0, subbands=[s for s in range(16) if s not in (3, 11)], extra=[5]
+    )
     (g,) = find_groups(tmp_path)
     assert g.missing == (3, 11)
     assert g.duplicated == (5,)
@@ -58,7 +62,10 @@ def test_tolerance_measured_from_first_file(tmp_path):
     # starts a new group even though it is 25 s after its predecessor.
     t0 = datetime(2026, 11, 24, 3, 0, 0)
     for k, sb in enumerate(range(4)):
-        (tmp_path / f"{t0 + timedelta(seconds=25 * k):%Y-%m-%dT%H:%M:%S}_sb{sb:02d}.hdf5").touch()
+        (
+            tmp_path
+            / f"{t0 + timedelta(seconds=25 * k):%Y-%m-%dT%H:%M:%S}_sb{sb:02d}.hdf5"
+        ).touch()
     groups = find_groups(tmp_path, tolerance=60)
     assert [len(g.files) for g in groups] == [3, 1]
 
@@ -66,10 +73,16 @@ def test_tolerance_measured_from_first_file(tmp_path):
 def test_time_range(tmp_path):
     t0 = datetime(2026, 11, 24, 3, 0, 0)
     for k in range(5):
-        _touch_group(tmp_path, t0 + timedelta(seconds=309 * k), rng=np.random.default_rng(k))
-    groups = find_groups(tmp_path, start="2026-11-24T03:05:00", end="2026-11-24T03:15:00")
+        _touch_group(
+            tmp_path, t0 + timedelta(seconds=309 * k), rng=np.random.default_rng(k)
+        )
+    groups = find_groups(
+        tmp_path, start="2026-11-24T03:05:00", end="2026-11-24T03:15:00"
+    )
     assert len(groups) == 2
-    assert all(datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc) <= g.start for g in groups)
+    assert all(
+        datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc) <= g.start for g in groups
+    )
     # A group that starts just before `end` keeps its later files.
     last = find_groups(tmp_path, start=groups[-1].start, end=groups[-1].start)
     assert len(last) == 1 and last[0].complete

@@ -17,10 +17,16 @@ def demo_night(tmp_path_factory):
 def _make_config(data_dir, *extra):
     from dsa110.pipeline.config import load_config
 
-    return load_config(overrides=[
-        f"runtime.data_dir={data_dir}", "imaging.npix=512", "imaging.cell_arcsec=8.0",
-        "imaging.niter=100", "imaging.major_cycles=1", *extra,
-    ])
+    return load_config(
+        overrides=[
+            f"runtime.data_dir={data_dir}",
+            "imaging.npix=512",
+            "imaging.cell_arcsec=8.0",
+            "imaging.niter=100",
+            "imaging.major_cycles=1",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from dsa110.pipeline.config import PipelineConfig, load_config
 
 def test_defaults_are_documented():
     cfg = load_config()
-    assert cfg.calibration.validity_hours == 12 and cfg.calibration.max_dec_offset_deg == 5
+    assert (
+        cfg.calibration.validity_hours == 12 and cfg.calibration.max_dec_offset_deg == 5
+    )
     assert cfg.calibration.refant == "103" and cfg.calibration.min_snr == 5
     for section in PipelineConfig.model_fields.values():
         for name, field in section.annotation.model_fields.items():
@@ -17,7 +19,9 @@ def test_defaults_are_documented():
 
 def test_toml_and_overrides(tmp_path):
     path = tmp_path / "dsa110.toml"
-    path.write_text('[imaging]\nnpix = 1024\nrobust = 0.5\n[runtime]\ndata_dir = "/tmp/x"\n')
+    path.write_text(
+        '[imaging]\nnpix = 1024\nrobust = 0.5\n[runtime]\ndata_dir = "/tmp/x"\n'
+    )
     cfg = load_config(path, overrides=["imaging.niter=5", "calibration.gain_solint=60"])
     assert (cfg.imaging.npix, cfg.imaging.robust, cfg.imaging.niter) == (1024, 0.5, 5)
     assert cfg.calibration.gain_solint == 60.0

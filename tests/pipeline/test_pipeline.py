@@ -22,7 +22,13 @@ def _count(ctx, model, *where):
 
 def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
     from dsa110.db import ProductRepository, session_scope
-    from dsa110.db.models import CalibrationSet, Image, Measurement, Observation, Product
+    from dsa110.db.models import (
+        CalibrationSet,
+        Image,
+        Measurement,
+        Observation,
+        Product,
+    )
 
     raw, sky = night_copy
     cfg = make_config(tmp_path / "data")
@@ -46,7 +52,9 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
             assert (tmp_path / "data").resolve() in Path(p.path).parents
             assert Path(p.path).exists()
             full = ProductRepository(session).get(p.id)
-            assert full.provenance.code_version and full.provenance.parameters is not None
+            assert (
+                full.provenance.code_version and full.provenance.parameters is not None
+            )
             if p.kind == "image":
                 assert full.provenance.inputs  # raw files and the caltable
     # The target image measures the bright catalog sources near their flux.
@@ -70,9 +78,11 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
     assert _count(ctx, Image) == 4 and _count(ctx, CalibrationSet) == 2
 
 
-def test_corrupt_tile_is_recorded_and_batch_continues(night_copy, tmp_path, make_config):
+def test_corrupt_tile_is_recorded_and_batch_continues(
+    night_copy, tmp_path, make_config
+):
     from dsa110.db import session_scope
-    from dsa110.db.models import Job, Observation
+    from dsa110.db.models import Job
 
     raw, sky = night_copy
     victim = sorted(raw.glob("*_sb05.hdf5"))[-1]  # a target tile's file
@@ -99,7 +109,10 @@ def test_no_calibration_is_refused(night_copy, tmp_path, make_config):
     target = [g for g in groups if "T05:4" in g.group_id or "T05:5" in g.group_id][0]
     result = process_tile(target, cfg)
     assert result.status == "failed"
-    assert "CalibrationUnavailableError" in result.error and "no calibrator transit" in result.error
+    assert (
+        "CalibrationUnavailableError" in result.error
+        and "no calibrator transit" in result.error
+    )
 
 
 def test_other_strip_solutions_are_not_used(night_copy, tmp_path, make_config):
@@ -107,10 +120,18 @@ def test_other_strip_solutions_are_not_used(night_copy, tmp_path, make_config):
 
     raw, sky = night_copy
     cfg = make_config(tmp_path / "data")
-    run_batch(raw, cfg, progress=False, out=lambda *a: None)  # registers dec +33 solutions
+    run_batch(
+        raw, cfg, progress=False, out=lambda *a: None
+    )  # registers dec +33 solutions
     other = tmp_path / "dec50"
-    (tile,) = simulate_observation(other, preset="small", seed=5, start="2026-11-24T05:40:00", dec_deg=50.0,
-                                   population=False)
+    (tile,) = simulate_observation(
+        other,
+        preset="small",
+        seed=5,
+        start="2026-11-24T05:40:00",
+        dec_deg=50.0,
+        population=False,
+    )
     result = process_tile(tile.files, cfg)
     assert result.status == "failed" and "±5 deg" in result.error
 
@@ -118,14 +139,21 @@ def test_other_strip_solutions_are_not_used(night_copy, tmp_path, make_config):
 @pytest.mark.postgres
 def test_night_on_postgresql(night_copy, tmp_path, make_config):
     from dsa110.db.models import Image, Measurement, Observation
-    from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
+    from dsa110.db.testing import (
+        PostgresUnavailable,
+        create_database,
+        shared_postgres,
+        skip_or_fail,
+    )
 
     try:
         base = shared_postgres()
     except PostgresUnavailable as exc:
         skip_or_fail(exc)
     raw, sky = night_copy
-    cfg = make_config(tmp_path / "data", f"runtime.database_url={create_database(base)}")
+    cfg = make_config(
+        tmp_path / "data", f"runtime.database_url={create_database(base)}"
+    )
     ctx = PipelineContext(cfg)
     assert ctx.database_url.startswith("postgresql")
     ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
