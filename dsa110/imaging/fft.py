@@ -8,6 +8,8 @@ data are transformed along ``v``, and only the image's columns along ``u``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.fft
 from numba import njit, prange
@@ -55,12 +57,23 @@ def _grid_to_columns(grid, plan, nthreads):
     along ``u`` on the ``npix_y`` output columns only (a pruned 2-D FFT).
     """
     for rows in _row_slices(plan):
-        grid[rows] = scipy.fft.fft(
-            grid[rows], axis=1, overwrite_x=True, workers=nthreads
-        )
+        _fft_rows(grid, rows, nthreads, inverse=False)
     h = plan.npix_y // 2
     sub = np.concatenate([grid[:, plan.ngy - h :], grid[:, :h]], axis=1)
     return scipy.fft.fft(sub, axis=0, overwrite_x=True, workers=nthreads)
+
+
+def _fft_rows(grid, rows, nthreads, *, inverse):
+    """FFT of ``grid[rows]`` along ``v``, in place (pocketfft overwrites contiguous rows)."""
+    block = grid[rows]
+    if inverse:
+        out = scipy.fft.ifft(
+            block, axis=1, norm="forward", overwrite_x=True, workers=nthreads
+        )
+    else:
+        out = scipy.fft.fft(block, axis=1, overwrite_x=True, workers=nthreads)
+    if not np.shares_memory(out, block):
+        block[...] = out
 
 
 def _columns_to_grid(sub, grid, plan, nthreads):
@@ -69,13 +82,11 @@ def _columns_to_grid(sub, grid, plan, nthreads):
         sub, axis=0, norm="forward", overwrite_x=True, workers=nthreads
     )
     h = plan.npix_y // 2
-    grid[...] = 0
+    grid[:, h : plan.ngy - h] = 0
     grid[:, plan.ngy - h :] = sub[:, :h]
     grid[:, :h] = sub[:, h:]
     for rows in _row_slices(plan):
-        grid[rows] = scipy.fft.ifft(
-            grid[rows], axis=1, norm="forward", overwrite_x=True, workers=nthreads
-        )
+        _fft_rows(grid, rows, nthreads, inverse=True)
     return grid
 
 
@@ -138,6 +149,15 @@ def _corrections(plan):
 _PHASORS = {}
 
 
+@njit(**PARALLEL_JIT_OPTIONS)
+def _cis(x, scale, out):
+    # out = exp(i · scale · x), the phase in float64 (cheaper than NumPy's complex exp)
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            ph = scale * x[i, j]
+            out[i, j] = math.cos(ph) + 1j * math.sin(ph)
+
+
 def _phasors(plan, nm1, first, sign):
     """``exp(sign 2πi w_first (n − 1))`` and the per-plane step, complex arrays.
 
@@ -151,10 +171,12 @@ def _phasors(plan, nm1, first, sign):
         return one, one
     key = (_plan_key(plan), plan.w0, np.dtype(ctype).str, int(first), float(sign))
     if key not in _PHASORS:
-        phasor = np.exp(sign * 2j * np.pi * (plan.w0 + first * plan.dw) * nm1)
-        step = np.exp(sign * 2j * np.pi * plan.dw * nm1).astype(ctype)
+        phasor = np.empty(nm1.shape, ctype)
+        step = np.empty(nm1.shape, ctype)
+        _cis(nm1, sign * 2.0 * np.pi * (plan.w0 + first * plan.dw), phasor)
+        _cis(nm1, sign * 2.0 * np.pi * plan.dw, step)
         if len(_PHASORS) > 4:
             _PHASORS.clear()
-        _PHASORS[key] = (phasor.astype(ctype), step)
+        _PHASORS[key] = (phasor, step)
     phasor, step = _PHASORS[key]
     return phasor.copy(), step
