@@ -22,13 +22,18 @@ def peak_rss_gb() -> float:
 def run_isolated(script: str, *args: str) -> dict:
     """Run ``python script args`` in a fresh process; parse the JSON it prints last."""
     out = subprocess.run(
-        [sys.executable, script, *args], check=True, capture_output=True, text=True,
+        [sys.executable, script, *args],
+        check=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def plain_read_seconds(paths, *, block: int = 64 << 20, into_memory: bool = False) -> tuple[float, int]:
+def plain_read_seconds(
+    paths, *, block: int = 64 << 20, into_memory: bool = False
+) -> tuple[float, int]:
     """Read every byte of ``paths`` sequentially; return (seconds, bytes).
 
     With ``into_memory`` every file is read into a new buffer that is kept

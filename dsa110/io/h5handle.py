@@ -83,7 +83,11 @@ class ChunkLayout:
 def _chunk_layout(dset, file_size: int):
     """Build a :class:`ChunkLayout`, or None when the fast path does not apply."""
     dcpl = dset.id.get_create_plist()
-    if dset.chunks is None or dcpl.get_nfilters() != 0 or not hasattr(dset.id, "chunk_iter"):
+    if (
+        dset.chunks is None
+        or dcpl.get_nfilters() != 0
+        or not hasattr(dset.id, "chunk_iter")
+    ):
         return None
     if dset.dtype.hasobject or dset.dtype.byteorder not in ("=", "|", "<"):
         return None
@@ -182,8 +186,9 @@ class H5File:
         return fh
 
     def chunk_layout(self, dataset: str) -> ChunkLayout | None:
-        """The cached chunk layout of ``dataset``, or None when it is not a
-        plain (chunked, unfiltered, little-endian) data set.
+        """Return the cached chunk layout of ``dataset``.
+
+        None when it is not a plain (chunked, unfiltered, little-endian) data set.
 
         Parameters
         ----------
@@ -242,11 +247,17 @@ class H5File:
         bounds = np.concatenate([[0], breaks, [len(which)]])
         fd = self._fd()
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            pos, end, offset = int(lo) * chunk_bytes, int(hi) * chunk_bytes, int(starts[lo])
+            pos, end, offset = (
+                int(lo) * chunk_bytes,
+                int(hi) * chunk_bytes,
+                int(starts[lo]),
+            )
             while pos < end:
                 n = os.preadv(fd, [view[pos:end]], offset)
                 if n <= 0:
-                    raise CorruptFileError(self.path, f"file ends inside a chunk at byte {offset}")
+                    raise CorruptFileError(
+                        self.path, f"file ends inside a chunk at byte {offset}"
+                    )
                 pos += n
                 offset += n
         return buf[:total]

@@ -86,14 +86,19 @@ def resolve_inputs(group_or_paths) -> list[Path]:
 def _check_consistent(metas: list[UVH5Meta]) -> None:
     ref = metas[0]
     for m in metas[1:]:
+
         def bad(field, what):
             raise InconsistentGroupError(
                 f"{m.path} [{field}]: {what} differs from {ref.path}"
             )
-        if m.n_time != ref.n_time or not np.allclose(m.time, ref.time, rtol=0, atol=_TIME_ATOL_S):
+
+        if m.n_time != ref.n_time or not np.allclose(
+            m.time, ref.time, rtol=0, atol=_TIME_ATOL_S
+        ):
             bad("Header/time_array", "integration times")
         if m.n_baseline != ref.n_baseline or not (
-            np.array_equal(m.antenna1, ref.antenna1) and np.array_equal(m.antenna2, ref.antenna2)
+            np.array_equal(m.antenna1, ref.antenna1)
+            and np.array_equal(m.antenna2, ref.antenna2)
         ):
             bad("Header/ant_1_array", "baselines (antennas or order)")
         if m.polarization_codes != ref.polarization_codes:
@@ -104,10 +109,18 @@ def _check_consistent(metas: list[UVH5Meta]) -> None:
             bad("Header/phase_type", "phasing")
         if not (
             np.array_equal(m.antenna_numbers, ref.antenna_numbers)
-            and np.allclose(m.antenna_positions, ref.antenna_positions, rtol=0, atol=_POSITION_ATOL_M)
+            and np.allclose(
+                m.antenna_positions,
+                ref.antenna_positions,
+                rtol=0,
+                atol=_POSITION_ATOL_M,
+            )
         ):
             bad("Header/antenna_positions", "antenna table")
-        if abs(m.latitude - ref.latitude) > 1e-9 or abs(m.longitude - ref.longitude) > 1e-9:
+        if (
+            abs(m.latitude - ref.latitude) > 1e-9
+            or abs(m.longitude - ref.longitude) > 1e-9
+        ):
             bad("Header/latitude", "site")
 
 
@@ -145,8 +158,14 @@ class _Block:
         self.channel_width = np.asarray(width, dtype=np.float64)
 
 
-def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "error",
-                  expected_subbands=None, chunks=None) -> xr.Dataset:
+def build_dataset(
+    metas: list[UVH5Meta],
+    subbands: list,
+    *,
+    missing: str = "error",
+    expected_subbands=None,
+    chunks=None,
+) -> xr.Dataset:
     """Build the lazy dataset from checked per-file metadata.
 
     Parameters
@@ -179,12 +198,18 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
         )
     metas, subbands = _order_by_frequency(metas, subbands)
     ref = metas[0]
-    blocks = [_Block(m, sb, m.frequency, m.channel_width) for m, sb in zip(metas, subbands)]
+    blocks = [
+        _Block(m, sb, m.frequency, m.channel_width) for m, sb in zip(metas, subbands)
+    ]
     if missing not in ("error", "flag", "skip"):
         raise ValueError(f"missing={missing!r}: expected 'error', 'flag' or 'skip'")
     missing_sbs: list[int] = []
     if named and len(named) == len(subbands):
-        expected = tuple(range(N_SUBBANDS)) if expected_subbands is None else tuple(expected_subbands)
+        expected = (
+            tuple(range(N_SUBBANDS))
+            if expected_subbands is None
+            else tuple(expected_subbands)
+        )
         missing_sbs = sorted(set(expected) - set(named))
         if missing_sbs and missing == "error":
             raise MissingSubbandError(
@@ -196,14 +221,18 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
         if missing == "flag":
             for sb in missing_sbs:
                 f = subband_frequencies(sb, n_chan=ref.n_freq)[::-1]
-                blocks.append(_Block(None, sb, f, np.full(ref.n_freq, channel_width(ref.n_freq))))
+                blocks.append(
+                    _Block(None, sb, f, np.full(ref.n_freq, channel_width(ref.n_freq)))
+                )
             blocks.sort(key=lambda b: b.frequency[0])
     n_time, n_bl, n_pol = ref.n_time, ref.n_baseline, ref.n_pol
     chunks = dict(chunks or {})
     tchunk = int(chunks.pop("time", n_time) or n_time)
     bchunk = int(chunks.pop("baseline_id", n_bl) or n_bl)
     if chunks:
-        raise ValueError(f"unsupported chunk dimensions {sorted(chunks)}: use 'time' and 'baseline_id'")
+        raise ValueError(
+            f"unsupported chunk dimensions {sorted(chunks)}: use 'time' and 'baseline_id'"
+        )
     data_vars = {}
     for var, (_, dtype) in DATA_FIELDS.items():
         parts = []
@@ -219,16 +248,32 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
             else:
                 arr = UVH5DataArray(b.meta, var)
                 name = f"{var.lower()}-{tokenize(b.meta.path, Path(b.meta.path).stat().st_mtime_ns, var, cshape)}"
-                parts.append(da.from_array(arr, chunks=cshape, name=name, lock=False, asarray=False, fancy=False))
+                parts.append(
+                    da.from_array(
+                        arr,
+                        chunks=cshape,
+                        name=name,
+                        lock=False,
+                        asarray=False,
+                        fancy=False,
+                    )
+                )
                 sources.append((arr, f_offset, b.frequency.size))
             f_offset += b.frequency.size
         data = da.concatenate(parts, axis=2) if len(parts) > 1 else parts[0]
-        _SOURCES[data.name] = _Sources(data.shape, np.dtype(dtype), data.chunks[0], tuple(sources))
+        _SOURCES[data.name] = _Sources(
+            data.shape, np.dtype(dtype), data.chunks[0], tuple(sources)
+        )
         while len(_SOURCES) > _MAX_SOURCES:
             _SOURCES.popitem(last=False)
         data_vars[var] = (schema.DATA_VARS[var].dims, data)
 
-    site = Site(ref.telescope_name, np.radians(ref.latitude), np.radians(ref.longitude), ref.altitude)
+    site = Site(
+        ref.telescope_name,
+        np.radians(ref.latitude),
+        np.radians(ref.longitude),
+        ref.altitude,
+    )
     times = ref.time
     if ref.phase_type == "drift":
         from dsa110.phasing.uvw import meridian_centers
@@ -248,7 +293,12 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
 
     freq = np.concatenate([b.frequency for b in blocks])
     width = np.concatenate([b.channel_width for b in blocks])
-    sb_coord = np.concatenate([np.full(b.frequency.size, -1 if b.subband is None else b.subband) for b in blocks])
+    sb_coord = np.concatenate(
+        [
+            np.full(b.frequency.size, -1 if b.subband is None else b.subband)
+            for b in blocks
+        ]
+    )
     names = ref.antenna_names
     coords = {
         schema.TIME: (schema.TIME, times),
@@ -289,12 +339,18 @@ def build_dataset(metas: list[UVH5Meta], subbands: list, *, missing: str = "erro
     for name, spec in {**schema.DATA_VARS, **schema.COORDS}.items():
         if spec.units:
             ds[name].attrs["units"] = spec.units
-    ds[schema.TIME].attrs.update(scale="utc", format="unix", description="integration centre")
+    ds[schema.TIME].attrs.update(
+        scale="utc", format="unix", description="integration centre"
+    )
     return ds
 
 
-def load_observation(ds: xr.Dataset, variables=("VISIBILITY", "FLAG", "WEIGHT"), *,
-                     nthreads: int | None = None) -> xr.Dataset:
+def load_observation(
+    ds: xr.Dataset,
+    variables=("VISIBILITY", "FLAG", "WEIGHT"),
+    *,
+    nthreads: int | None = None,
+) -> xr.Dataset:
     """Load data variables of an opened observation into memory, fast.
 
     Each file's integrations are read straight into one preallocated array per
@@ -342,12 +398,14 @@ def load_observation(ds: xr.Dataset, variables=("VISIBILITY", "FLAG", "WEIGHT"),
         # Fault the new pages in address order (one write per page): much
         # cheaper than letting the per-file copies, which write 48-channel
         # stripes across the whole array, fault them in scattered order.
-        out.reshape(-1).view(np.uint8)[:: 4096] = 0
+        out.reshape(-1).view(np.uint8)[::4096] = 0
         bounds = np.cumsum((0, *src.time_chunks))
         for arr, f0, n_chan in src.blocks:
             for t0, t1 in zip(bounds[:-1], bounds[1:]):
                 if arr is None:
-                    jobs.append((_fill, (out[t0:t1, :, f0 : f0 + n_chan], var == "FLAG")))
+                    jobs.append(
+                        (_fill, (out[t0:t1, :, f0 : f0 + n_chan], var == "FLAG"))
+                    )
                 else:
                     jobs.append((arr.read_into, (out[t0:t1], int(t0), int(t1), f0)))
         loaded[var] = out
@@ -386,8 +444,9 @@ def _lazy_uvw(ant_pos, idx1, idx2, pc_ra, pc_dec, times, site, tchunk):
     return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
-def open_observation(group_or_paths, *, missing: str = "error", chunks=None,
-                     expected_subbands=None) -> xr.Dataset:
+def open_observation(
+    group_or_paths, *, missing: str = "error", chunks=None, expected_subbands=None
+) -> xr.Dataset:
     """Open a DSA-110 observation (or any supported UVH5 files) as a lazy dataset.
 
     Parameters
@@ -436,5 +495,10 @@ def open_observation(group_or_paths, *, missing: str = "error", chunks=None,
     metas = [read_uvh5_meta(p) for p in paths]
     if any(sb is None for sb in subbands):
         subbands = [None] * len(subbands)
-    return build_dataset(metas, subbands, missing=missing,
-                         expected_subbands=expected_subbands, chunks=chunks)
+    return build_dataset(
+        metas,
+        subbands,
+        missing=missing,
+        expected_subbands=expected_subbands,
+        chunks=chunks,
+    )

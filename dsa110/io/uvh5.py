@@ -13,7 +13,6 @@ saying what is not supported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -32,10 +31,26 @@ DATA_FIELDS = {
 
 _JD_UNIX_EPOCH = 2440587.5
 _REQUIRED_HEADER = (
-    "latitude", "longitude", "altitude", "telescope_name", "Nants_telescope",
-    "ant_1_array", "ant_2_array", "antenna_names", "antenna_numbers",
-    "antenna_positions", "Nbls", "Nblts", "Nfreqs", "Npols", "Ntimes", "Nspws",
-    "time_array", "integration_time", "freq_array", "channel_width",
+    "latitude",
+    "longitude",
+    "altitude",
+    "telescope_name",
+    "Nants_telescope",
+    "ant_1_array",
+    "ant_2_array",
+    "antenna_names",
+    "antenna_numbers",
+    "antenna_positions",
+    "Nbls",
+    "Nblts",
+    "Nfreqs",
+    "Npols",
+    "Ntimes",
+    "Nspws",
+    "time_array",
+    "integration_time",
+    "freq_array",
+    "channel_width",
     "polarization_array",
 )
 
@@ -140,9 +155,13 @@ def _get(header, name, path):
     try:
         return header[name][()]
     except KeyError:
-        raise CorruptFileError(path, "required header field is missing", field=f"Header/{name}") from None
+        raise CorruptFileError(
+            path, "required header field is missing", field=f"Header/{name}"
+        ) from None
     except OSError as exc:
-        raise CorruptFileError(path, f"cannot read: {exc}", field=f"Header/{name}") from exc
+        raise CorruptFileError(
+            path, f"cannot read: {exc}", field=f"Header/{name}"
+        ) from exc
 
 
 def _phase_info(header, path, latitude_deg, extra):
@@ -152,7 +171,8 @@ def _phase_info(header, path, latitude_deg, extra):
         entries = list(cat.keys())
         if len(entries) != 1:
             raise UnsupportedLayoutError(
-                path, f"{len(entries)} phase centres; only one is supported",
+                path,
+                f"{len(entries)} phase centres; only one is supported",
                 field="Header/phase_center_catalog",
             )
         entry = cat[entries[0]]
@@ -163,26 +183,39 @@ def _phase_info(header, path, latitude_deg, extra):
             frame = _str(entry["cat_frame"][()]) if "cat_frame" in entry else "icrs"
             if frame not in ("icrs", "fk5"):
                 raise UnsupportedLayoutError(
-                    path, f"phase centre frame {frame!r}; only icrs/fk5 J2000 are supported",
+                    path,
+                    f"phase centre frame {frame!r}; only icrs/fk5 J2000 are supported",
                     field="Header/phase_center_catalog",
                 )
-            return "sidereal", (float(entry["cat_lon"][()]), float(entry["cat_lat"][()]))
+            return "sidereal", (
+                float(entry["cat_lon"][()]),
+                float(entry["cat_lat"][()]),
+            )
         raise UnsupportedLayoutError(
-            path, f"phase centre type {cat_type!r}; only unprojected and sidereal are supported",
+            path,
+            f"phase centre type {cat_type!r}; only unprojected and sidereal are supported",
             field="Header/phase_center_catalog",
         )
     phase_type = _str(header["phase_type"][()]) if "phase_type" in header else "drift"
     if phase_type == "drift":
         return "drift", None
     if phase_type == "phased":
-        epoch = float(header["phase_center_epoch"][()]) if "phase_center_epoch" in header else 2000.0
+        epoch = (
+            float(header["phase_center_epoch"][()])
+            if "phase_center_epoch" in header
+            else 2000.0
+        )
         if abs(epoch - 2000.0) > 1e-6:
-            raise UnsupportedLayoutError(path, f"phase centre epoch {epoch}", field="Header/phase_center_epoch")
+            raise UnsupportedLayoutError(
+                path, f"phase centre epoch {epoch}", field="Header/phase_center_epoch"
+            )
         return "sidereal", (
             float(_get(header, "phase_center_ra", path)),
             float(_get(header, "phase_center_dec", path)),
         )
-    raise UnsupportedLayoutError(path, f"phase_type {phase_type!r}", field="Header/phase_type")
+    raise UnsupportedLayoutError(
+        path, f"phase_type {phase_type!r}", field="Header/phase_type"
+    )
 
 
 def read_uvh5_meta(path) -> UVH5Meta:
@@ -212,11 +245,15 @@ def read_uvh5_meta(path) -> UVH5Meta:
     fh = handle.open()
     with handle.lock:
         if "Header" not in fh or "Data" not in fh:
-            raise NotUVH5Error(path, "HDF5 file without the UVH5 'Header' and 'Data' groups")
+            raise NotUVH5Error(
+                path, "HDF5 file without the UVH5 'Header' and 'Data' groups"
+            )
         hdr = fh["Header"]
         missing = [k for k in _REQUIRED_HEADER if k not in hdr]
         if missing:
-            raise CorruptFileError(path, "required header field is missing", field=f"Header/{missing[0]}")
+            raise CorruptFileError(
+                path, "required header field is missing", field=f"Header/{missing[0]}"
+            )
         n_blt = int(_get(hdr, "Nblts", path))
         n_bl = int(_get(hdr, "Nbls", path))
         n_time = int(_get(hdr, "Ntimes", path))
@@ -224,67 +261,139 @@ def read_uvh5_meta(path) -> UVH5Meta:
         n_pol = int(_get(hdr, "Npols", path))
         n_spw = int(_get(hdr, "Nspws", path))
         if n_spw != 1:
-            raise UnsupportedLayoutError(path, f"Nspws = {n_spw}; only one spectral window is supported", field="Header/Nspws")
+            raise UnsupportedLayoutError(
+                path,
+                f"Nspws = {n_spw}; only one spectral window is supported",
+                field="Header/Nspws",
+            )
         time_jd = np.asarray(_get(hdr, "time_array", path), dtype=np.float64)
         ant1 = np.asarray(_get(hdr, "ant_1_array", path))
         ant2 = np.asarray(_get(hdr, "ant_2_array", path))
-        for name, arr in (("time_array", time_jd), ("ant_1_array", ant1), ("ant_2_array", ant2)):
+        for name, arr in (
+            ("time_array", time_jd),
+            ("ant_1_array", ant1),
+            ("ant_2_array", ant2),
+        ):
             if arr.shape != (n_blt,):
-                raise CorruptFileError(path, f"shape {arr.shape}, expected ({n_blt},) from Nblts", field=f"Header/{name}")
+                raise CorruptFileError(
+                    path,
+                    f"shape {arr.shape}, expected ({n_blt},) from Nblts",
+                    field=f"Header/{name}",
+                )
         if n_time * n_bl != n_blt:
             raise UnsupportedLayoutError(
-                path, f"Nblts = {n_blt} is not Ntimes × Nbls = {n_time} × {n_bl}: "
-                "non-rectangular baseline-time layouts are not supported", field="Header/Nblts",
+                path,
+                f"Nblts = {n_blt} is not Ntimes × Nbls = {n_time} × {n_bl}: "
+                "non-rectangular baseline-time layouts are not supported",
+                field="Header/Nblts",
             )
         t2 = time_jd.reshape(n_time, n_bl)
         a1 = ant1.reshape(n_time, n_bl)
         a2 = ant2.reshape(n_time, n_bl)
-        if not (np.all(t2 == t2[:, :1]) and np.all(a1 == a1[:1]) and np.all(a2 == a2[:1])):
+        if not (
+            np.all(t2 == t2[:, :1]) and np.all(a1 == a1[:1]) and np.all(a2 == a2[:1])
+        ):
             raise UnsupportedLayoutError(
-                path, "baseline-times are not time-major with the same baselines in every "
-                "integration; only that layout is supported", field="Header/time_array",
+                path,
+                "baseline-times are not time-major with the same baselines in every "
+                "integration; only that layout is supported",
+                field="Header/time_array",
             )
         times_jd = t2[:, 0].copy()
         if n_time > 1 and not np.all(np.diff(times_jd) > 0):
-            raise UnsupportedLayoutError(path, "integration times are not increasing", field="Header/time_array")
+            raise UnsupportedLayoutError(
+                path, "integration times are not increasing", field="Header/time_array"
+            )
         freq = np.asarray(_get(hdr, "freq_array", path), dtype=np.float64)
         spw_axis = freq.ndim == 2
         freq = freq.reshape(-1)
         if freq.shape != (n_freq,):
-            raise CorruptFileError(path, f"{freq.size} frequencies, Nfreqs = {n_freq}", field="Header/freq_array")
+            raise CorruptFileError(
+                path,
+                f"{freq.size} frequencies, Nfreqs = {n_freq}",
+                field="Header/freq_array",
+            )
         dfreq = np.diff(freq)
         if n_freq > 1 and not (np.all(dfreq > 0) or np.all(dfreq < 0)):
-            raise UnsupportedLayoutError(path, "frequencies are not monotonic", field="Header/freq_array")
+            raise UnsupportedLayoutError(
+                path, "frequencies are not monotonic", field="Header/freq_array"
+            )
         descending = bool(n_freq > 1 and dfreq[0] < 0)
-        width = np.abs(np.broadcast_to(np.asarray(_get(hdr, "channel_width", path), dtype=np.float64).reshape(-1), (n_freq,)))
+        width = np.abs(
+            np.broadcast_to(
+                np.asarray(_get(hdr, "channel_width", path), dtype=np.float64).reshape(
+                    -1
+                ),
+                (n_freq,),
+            )
+        )
         if descending:
             width = width[::-1]
-        pols = tuple(int(p) for p in np.asarray(_get(hdr, "polarization_array", path)).reshape(-1))
+        pols = tuple(
+            int(p)
+            for p in np.asarray(_get(hdr, "polarization_array", path)).reshape(-1)
+        )
         if len(pols) != n_pol:
-            raise CorruptFileError(path, f"{len(pols)} polarizations, Npols = {n_pol}", field="Header/polarization_array")
+            raise CorruptFileError(
+                path,
+                f"{len(pols)} polarizations, Npols = {n_pol}",
+                field="Header/polarization_array",
+            )
         unknown = [p for p in pols if p not in POLARIZATION_CODES]
         if unknown:
-            raise UnsupportedLayoutError(path, f"unknown polarization codes {unknown}", field="Header/polarization_array")
-        int_time = np.asarray(_get(hdr, "integration_time", path), dtype=np.float64).reshape(-1)
-        int_time = int_time.reshape(n_time, n_bl)[:, 0].copy() if int_time.size == n_blt else np.broadcast_to(int_time, (n_time,)).copy()
+            raise UnsupportedLayoutError(
+                path,
+                f"unknown polarization codes {unknown}",
+                field="Header/polarization_array",
+            )
+        int_time = np.asarray(
+            _get(hdr, "integration_time", path), dtype=np.float64
+        ).reshape(-1)
+        int_time = (
+            int_time.reshape(n_time, n_bl)[:, 0].copy()
+            if int_time.size == n_blt
+            else np.broadcast_to(int_time, (n_time,)).copy()
+        )
         extra = {}
         if "extra_keywords" in hdr:
             for key, val in hdr["extra_keywords"].items():
                 v = val[()]
-                extra[key] = _str(v) if isinstance(v, bytes | np.bytes_) else (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v)
+                extra[key] = (
+                    _str(v)
+                    if isinstance(v, bytes | np.bytes_)
+                    else (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v)
+                )
         latitude = float(_get(hdr, "latitude", path))
         phase_type, fixed_center = _phase_info(hdr, path, latitude, extra)
         pointing = extra.get("phase_center_dec")
         pointing_dec = float(pointing) if pointing is not None else np.radians(latitude)
         ant_numbers = np.asarray(_get(hdr, "antenna_numbers", path)).astype(np.int64)
-        ant_names = np.array([_str(n) for n in np.asarray(_get(hdr, "antenna_names", path)).reshape(-1)])
+        ant_names = np.array(
+            [_str(n) for n in np.asarray(_get(hdr, "antenna_names", path)).reshape(-1)]
+        )
         ant_pos = np.asarray(_get(hdr, "antenna_positions", path), dtype=np.float64)
         n_ant = int(_get(hdr, "Nants_telescope", path))
-        if ant_numbers.shape != (n_ant,) or ant_names.shape != (n_ant,) or ant_pos.shape != (n_ant, 3):
-            raise CorruptFileError(path, "antenna tables disagree with Nants_telescope", field="Header/antenna_positions")
+        if (
+            ant_numbers.shape != (n_ant,)
+            or ant_names.shape != (n_ant,)
+            or ant_pos.shape != (n_ant, 3)
+        ):
+            raise CorruptFileError(
+                path,
+                "antenna tables disagree with Nants_telescope",
+                field="Header/antenna_positions",
+            )
         if not np.all(np.isin(np.unique(np.concatenate([a1[0], a2[0]])), ant_numbers)):
-            raise CorruptFileError(path, "baselines name antennas absent from antenna_numbers", field="Header/ant_1_array")
-        diam = np.asarray(hdr["antenna_diameters"][()], dtype=np.float64) if "antenna_diameters" in hdr else np.full(n_ant, np.nan)
+            raise CorruptFileError(
+                path,
+                "baselines name antennas absent from antenna_numbers",
+                field="Header/ant_1_array",
+            )
+        diam = (
+            np.asarray(hdr["antenna_diameters"][()], dtype=np.float64)
+            if "antenna_diameters" in hdr
+            else np.full(n_ant, np.nan)
+        )
         diam = np.broadcast_to(diam.reshape(-1), (n_ant,)).copy()
         data = fh["Data"]
         for var, (dname, _) in DATA_FIELDS.items():
@@ -292,10 +401,14 @@ def read_uvh5_meta(path) -> UVH5Meta:
             if key not in data:
                 raise CorruptFileError(path, "data set is missing", field=dname)
             shape = data[key].shape
-            expect = (n_blt, 1, n_freq, n_pol) if len(shape) == 4 else (n_blt, n_freq, n_pol)
+            expect = (
+                (n_blt, 1, n_freq, n_pol) if len(shape) == 4 else (n_blt, n_freq, n_pol)
+            )
             if shape != expect:
                 what = "truncated" if shape[:1] != expect[:1] else "wrong shape"
-                raise CorruptFileError(path, f"{what}: shape {shape}, header implies {expect}", field=dname)
+                raise CorruptFileError(
+                    path, f"{what}: shape {shape}, header implies {expect}", field=dname
+                )
         spw_axis = data["visdata"].ndim == 4
     return UVH5Meta(
         path=path,
@@ -344,7 +457,15 @@ class UVH5DataArray:
         Which data set.
     """
 
-    __slots__ = ("handle", "dataset", "dtype", "shape", "spw_axis", "descending", "n_baseline")
+    __slots__ = (
+        "handle",
+        "dataset",
+        "dtype",
+        "shape",
+        "spw_axis",
+        "descending",
+        "n_baseline",
+    )
 
     def __init__(self, meta: UVH5Meta, variable: str):
         dname, dtype = DATA_FIELDS[variable]
@@ -361,7 +482,17 @@ class UVH5DataArray:
         return 4
 
     def __reduce__(self):
-        return (_rebuild_array, (self.handle, self.dataset, self.dtype, self.shape, self.spw_axis, self.descending))
+        return (
+            _rebuild_array,
+            (
+                self.handle,
+                self.dataset,
+                self.dtype,
+                self.shape,
+                self.spw_axis,
+                self.descending,
+            ),
+        )
 
     def __getitem__(self, key):
         tkey, rest = _split_key(key, self.shape)
@@ -403,16 +534,20 @@ class UVH5DataArray:
             layout = self.handle.chunk_layout(self.dataset)
             if layout is not None and layout.shape[0] < r1:
                 raise CorruptFileError(
-                    self.handle.path, f"truncated: {layout.shape[0]} rows, need {r1}",
+                    self.handle.path,
+                    f"truncated: {layout.shape[0]} rows, need {r1}",
                     field=self.dataset,
                 )
             if layout is not None and layout.dtype == self.dtype:
-                _copy_chunks(self.handle, layout, r0, r1, out, descending=self.descending)
+                _copy_chunks(
+                    self.handle, layout, r0, r1, out, descending=self.descending
+                )
                 return out
             self._read_h5py(r0, r1, out)
         except (OSError, KeyError) as exc:
             raise CorruptFileError(
-                self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}",
+                self.handle.path,
+                f"cannot read integrations {t0}:{t1}: {exc}",
                 field=self.dataset,
             ) from exc
         return out
@@ -434,25 +569,42 @@ class UVH5DataArray:
         n_freq = self.shape[2]
         try:
             layout = self.handle.chunk_layout(self.dataset)
-            if layout is not None and layout.shape[0] >= r1 and layout.dtype == self.dtype:
-                _copy_chunks(self.handle, layout, r0, r1, out, descending=self.descending, f_offset=f_offset)
+            if (
+                layout is not None
+                and layout.shape[0] >= r1
+                and layout.dtype == self.dtype
+            ):
+                _copy_chunks(
+                    self.handle,
+                    layout,
+                    r0,
+                    r1,
+                    out,
+                    descending=self.descending,
+                    f_offset=f_offset,
+                )
                 return
         except (OSError, KeyError) as exc:
             raise CorruptFileError(
-                self.handle.path, f"cannot read integrations {t0}:{t1}: {exc}", field=self.dataset,
+                self.handle.path,
+                f"cannot read integrations {t0}:{t1}: {exc}",
+                field=self.dataset,
             ) from exc
         out[:, :, f_offset : f_offset + n_freq] = self._read_times(t0, t1)
 
     def _read_h5py(self, r0: int, r1: int, out: np.ndarray) -> None:
         """Fallback: h5py ``read_direct`` (with type conversion), then flip into ``out``."""
         n_rows = r1 - r0
-        file_shape = (n_rows, 1, *self.shape[2:]) if self.spw_axis else (n_rows, *self.shape[2:])
+        file_shape = (
+            (n_rows, 1, *self.shape[2:]) if self.spw_axis else (n_rows, *self.shape[2:])
+        )
         fh = self.handle.open()
         with self.handle.lock:
             dset = fh[self.dataset]
             if dset.shape[0] < r1:
                 raise CorruptFileError(
-                    self.handle.path, f"truncated: {dset.shape[0]} rows, need {r1}",
+                    self.handle.path,
+                    f"truncated: {dset.shape[0]} rows, need {r1}",
                     field=self.dataset,
                 )
             if not self.descending:
@@ -460,17 +612,36 @@ class UVH5DataArray:
                 return
             buf = np.empty(file_shape, dtype=self.dtype)
             dset.read_direct(buf, source_sel=np.s_[r0:r1])
-        np.copyto(out.reshape(n_rows, *self.shape[2:]), buf.reshape(n_rows, *self.shape[2:])[:, ::-1, :])
+        np.copyto(
+            out.reshape(n_rows, *self.shape[2:]),
+            buf.reshape(n_rows, *self.shape[2:])[:, ::-1, :],
+        )
 
 
 #: Unsigned integer type that moves an element of each size bit for bit, and
 #: how many of them make one element.
-_WORDS = {1: (np.uint8, 1), 2: (np.uint16, 1), 4: (np.uint32, 1), 8: (np.uint64, 1), 16: (np.uint64, 2)}
+_WORDS = {
+    1: (np.uint8, 1),
+    2: (np.uint16, 1),
+    4: (np.uint32, 1),
+    8: (np.uint64, 1),
+    16: (np.uint64, 2),
+}
 _copy_kernel = None
 
 
-def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, descending,
-                    n_freq, f_offset, out):
+def _copy_chunks_py(
+    buf,
+    chunk_offsets,
+    element_offsets,
+    chunk_shape,
+    r0,
+    r1,
+    descending,
+    n_freq,
+    f_offset,
+    out,
+):
     """Copy the chunks that overlap rows ``r0:r1`` into ``out`` (compiled by Numba).
 
     ``buf`` (n,) uint: the file as words; ``chunk_offsets`` (chunk, 3) int64:
@@ -502,12 +673,12 @@ def _copy_chunks_py(buf, chunk_offsets, element_offsets, chunk_shape, r0, r1, de
             dst = (row0 + i - r0) * row_stride + first_f * n_pw + p0
             src = base + i * cf * cp
             if qb == 1:
-                for j in range(jb):
+                for _ in range(jb):
                     flat[dst] = buf[src]
                     dst += f_step
                     src += cp
             else:
-                for j in range(jb):
+                for _ in range(jb):
                     for q in range(qb):
                         flat[dst + q] = buf[src + q]
                     dst += f_step
@@ -550,7 +721,9 @@ def _copy_chunks(handle, layout, r0, r1, out, *, descending, f_offset=0):
         chunk = chunk[[0, 2, 3]]
     rows = offsets[:, 0]
     which = np.flatnonzero((rows < r1) & (rows + chunk[0] > r0))
-    which = which[np.argsort(layout.element_offsets[which], kind="stable")]  # file order
+    which = which[
+        np.argsort(layout.element_offsets[which], kind="stable")
+    ]  # file order
     raw = handle.read_chunks(layout, which)
     offsets = offsets[which]
     offsets[:, 2] *= n_words
@@ -560,7 +733,18 @@ def _copy_chunks(handle, layout, r0, r1, out, *, descending, f_offset=0):
     words = out.view(word)  # C-contiguous: the last axis becomes pol × n_words
     target = words.reshape(r1 - r0, words.shape[2], words.shape[3])
     n_freq = layout.shape[-2]
-    _copy_kernel(raw.view(word), offsets, local, chunk, r0, r1, descending, n_freq, f_offset, target)
+    _copy_kernel(
+        raw.view(word),
+        offsets,
+        local,
+        chunk,
+        r0,
+        r1,
+        descending,
+        n_freq,
+        f_offset,
+        target,
+    )
 
 
 def _rebuild_array(handle, dataset, dtype, shape, spw_axis, descending):

@@ -1,8 +1,18 @@
 """Phasing: UVW, apparent coordinates, rephasing (fringestopping)."""
 
 from dsa110.phasing.kernels import rephase_visibilities
-from dsa110.phasing.rephase import dataset_site, median_meridian, rephase, resolve_center
-from dsa110.phasing.uvw import baseline_uvw, meridian_centers, source_directions, uvw_basis
+from dsa110.phasing.rephase import (
+    dataset_site,
+    median_meridian,
+    rephase,
+    resolve_center,
+)
+from dsa110.phasing.uvw import (
+    baseline_uvw,
+    meridian_centers,
+    source_directions,
+    uvw_basis,
+)
 
 __all__ = [
     "baseline_uvw",

@@ -33,11 +33,22 @@ def rephase_visibilities(vis, delta_w, freq):
         If the chunks of the inputs do not line up.
     """
     if delta_w.chunks != vis.chunks[:2]:
-        raise ValueError(f"delta_w chunks {delta_w.chunks} differ from vis chunks {vis.chunks[:2]}")
+        raise ValueError(
+            f"delta_w chunks {delta_w.chunks} differ from vis chunks {vis.chunks[:2]}"
+        )
     if freq.chunks != vis.chunks[2:3]:
-        raise ValueError(f"freq chunks {freq.chunks} differ from vis chunks {vis.chunks[2:3]}")
+        raise ValueError(
+            f"freq chunks {freq.chunks} differ from vis chunks {vis.chunks[2:3]}"
+        )
     return da.blockwise(
-        np_rephase_visibilities, "tbfp",
-        vis, "tbfp", delta_w, "tb", freq, "f",
-        dtype=vis.dtype, meta=vis._meta,
+        np_rephase_visibilities,
+        "tbfp",
+        vis,
+        "tbfp",
+        delta_w,
+        "tb",
+        freq,
+        "f",
+        dtype=vis.dtype,
+        meta=vis._meta,
     )

@@ -99,7 +99,9 @@ def rephase_visibilities(vis, delta_w, freq, *, out=None):
         return gpu.rephase_visibilities(vis, delta_w, freq, out=out)
     vis = np.asarray(vis)
     if vis.ndim != 4:
-        raise ValueError(f"vis must be (time, baseline, frequency, pol); got shape {vis.shape}")
+        raise ValueError(
+            f"vis must be (time, baseline, frequency, pol); got shape {vis.shape}"
+        )
     delta_w = np.ascontiguousarray(delta_w, dtype=np.float64)
     freq = np.ascontiguousarray(freq, dtype=np.float64)
     if delta_w.shape != vis.shape[:2] or freq.shape != vis.shape[2:3]:

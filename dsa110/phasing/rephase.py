@@ -94,7 +94,9 @@ def resolve_center(ds: xr.Dataset, center):
             try:
                 ra_deg, dec_deg = (float(x) for x in center.split(","))
             except ValueError:
-                raise ConfigurationError(f"center {center!r}: expected 'RA,DEC' in degrees") from None
+                raise ConfigurationError(
+                    f"center {center!r}: expected 'RA,DEC' in degrees"
+                ) from None
             return np.radians(ra_deg), np.radians(dec_deg)
         from dsa110.catalogs.calibrators import get_calibrator
 
@@ -103,7 +105,9 @@ def resolve_center(ds: xr.Dataset, center):
     try:
         ra, dec = center
     except (TypeError, ValueError):
-        raise ConfigurationError(f"center {center!r}: not a SkyCoord, name or (ra, dec)") from None
+        raise ConfigurationError(
+            f"center {center!r}: not a SkyCoord, name or (ra, dec)"
+        ) from None
     return ra, dec
 
 
@@ -155,13 +159,23 @@ def rephase(ds: xr.Dataset, center) -> xr.Dataset:
     if isinstance(vis, da.Array):
         tchunks, bchunks = vis.chunks[:2]
         new_w = da.from_array(uvw_new[..., 2], chunks=(tchunks, bchunks))
-        old_w = old_w.rechunk((tchunks, bchunks)) if isinstance(old_w, da.Array) else da.from_array(np.asarray(old_w), chunks=(tchunks, bchunks))
-        freq = da.from_array(np.asarray(ds[schema.FREQUENCY].values), chunks=(vis.chunks[2],))
+        old_w = (
+            old_w.rechunk((tchunks, bchunks))
+            if isinstance(old_w, da.Array)
+            else da.from_array(np.asarray(old_w), chunks=(tchunks, bchunks))
+        )
+        freq = da.from_array(
+            np.asarray(ds[schema.FREQUENCY].values), chunks=(vis.chunks[2],)
+        )
         new_vis = rephase_visibilities(vis, new_w - old_w, freq)
     else:
         from dsa110.phasing.kernels import rephase_visibilities as np_rephase
 
-        new_vis = np_rephase(np.asarray(vis), uvw_new[..., 2] - np.asarray(old_w), np.asarray(ds[schema.FREQUENCY].values))
+        new_vis = np_rephase(
+            np.asarray(vis),
+            uvw_new[..., 2] - np.asarray(old_w),
+            np.asarray(ds[schema.FREQUENCY].values),
+        )
     fixed = bool(np.all(ra_t == ra_t[0]) and np.all(dec_t == dec_t[0]))
     out = ds.assign(
         VISIBILITY=(ds["VISIBILITY"].dims, new_vis, ds["VISIBILITY"].attrs),
@@ -170,5 +184,8 @@ def rephase(ds: xr.Dataset, center) -> xr.Dataset:
         phase_center_ra=(schema.TIME, ra_t, ds["phase_center_ra"].attrs),
         phase_center_dec=(schema.TIME, dec_t, ds["phase_center_dec"].attrs),
     )
-    out.attrs = {**ds.attrs, "phase_center_type": "fixed" if fixed else "per_integration"}
+    out.attrs = {
+        **ds.attrs,
+        "phase_center_type": "fixed" if fixed else "per_integration",
+    }
     return out

@@ -96,7 +96,8 @@ def source_directions(ra, dec, times, site: Site) -> np.ndarray:
     t = _times(times)
     warn_if_extrapolated(t)
     ra_b, dec_b, _ = np.broadcast_arrays(
-        np.asarray(ra, dtype=np.float64), np.asarray(dec, dtype=np.float64),
+        np.asarray(ra, dtype=np.float64),
+        np.asarray(dec, dtype=np.float64),
         np.zeros(t.shape),
     )
     t_b = t.ravel()[np.broadcast_to(np.arange(t.size).reshape(t.shape), ra_b.shape)]
@@ -131,7 +132,9 @@ def uvw_basis(ra, dec, times, site: Site) -> np.ndarray:
     ra = np.broadcast_to(np.asarray(ra, dtype=np.float64), (n_time,))
     dec = np.broadcast_to(np.asarray(dec, dtype=np.float64), (n_time,))
     # Step toward the pole; near the pole itself step away from it instead.
-    step = np.where(dec > np.pi / 2 - 2 * _NORTH_STEP_RAD, -_NORTH_STEP_RAD, _NORTH_STEP_RAD)
+    step = np.where(
+        dec > np.pi / 2 - 2 * _NORTH_STEP_RAD, -_NORTH_STEP_RAD, _NORTH_STEP_RAD
+    )
     both = source_directions(
         np.stack([ra, ra]), np.stack([dec, dec + step]), t.reshape(1, -1), site
     )

@@ -71,7 +71,7 @@ def configure_offline_iers() -> None:
 
 
 def _eop_cache_file() -> Path | None:
-    """The cache file for the current astropy and IERS data, or None (no cache)."""
+    """Return the cache file for the current astropy and IERS data, or None."""
     import astropy
     from astropy.config import get_cache_dir
     from astropy.utils import iers
@@ -110,7 +110,9 @@ def _write_cached_table(path: Path, table) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        with open(
+            os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
+        ) as fh:
             pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
@@ -118,7 +120,7 @@ def _write_cached_table(path: Path, table) -> None:
 
 
 def load_earth_orientation_table():
-    """astropy's default (``IERS_Auto``) Earth-orientation table, loaded cheaply.
+    """Astropy's default (``IERS_Auto``) Earth-orientation table, loaded cheaply.
 
     The first call in a process takes the parsed table from a per-user cache
     when one matches the installed astropy and ``astropy-iers-data``; otherwise

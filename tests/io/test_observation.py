@@ -333,7 +333,9 @@ def test_chunk_copy_and_fallback_agree_with_h5py(small_group, tmp_path, layout):
             del fh[dname]
             stored = layout.get("dtype", {}).get(var, data.dtype)
             fh.create_dataset(
-                dname, data=data.astype(stored), chunks=layout["chunks"],
+                dname,
+                data=data.astype(stored),
+                chunks=layout["chunks"],
                 compression=layout.get("compression"),
                 maxshape=None if layout["chunks"] is None else (None, *data.shape[1:]),
             )

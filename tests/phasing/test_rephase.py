@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from dsa110.phasing import cuda as gpu
 from dsa110.phasing import (
     median_meridian,
     rephase,
     rephase_visibilities,
     source_directions,
 )
-from dsa110.phasing import cuda as gpu
 from dsa110.phasing.dask import rephase_visibilities as dask_rephase
 from dsa110.phasing.rephase import dataset_site
 from dsa110.telescope import SPEED_OF_LIGHT
@@ -171,7 +171,6 @@ def test_dft_at_source_gives_full_flux_each_integration():
 
 def test_rephase_agrees_with_pyuvdata_phase():
     pyuvdata = pytest.importorskip("pyuvdata")
-    from astropy.time import Time
     from pyuvdata import Telescope, UVData
 
     ds = _tile(sources=[PointSource(0.0, 0.0, 0.0)], n_time=3)

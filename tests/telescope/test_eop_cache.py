@@ -26,12 +26,16 @@ def test_cache_round_trip(fresh_iers, monkeypatch):
     assert fresh_iers.exists() and (fresh_iers.stat().st_mode & 0o077) == 0
     monkeypatch.setattr(iers.IERS_Auto, "iers_table", None)
     calls = []
-    monkeypatch.setattr(iers.IERS_Auto, "read", classmethod(lambda cls, *a, **k: calls.append(1)))
+    monkeypatch.setattr(
+        iers.IERS_Auto, "read", classmethod(lambda cls, *a, **k: calls.append(1))
+    )
     cached = dtime.load_earth_orientation_table()  # from the cache, no parsing
     assert calls == [] and cached is not parsed
     assert iers.earth_orientation_table.get() is cached
     for name in ("MJD", "UT1_UTC", "PM_x", "PM_y"):
-        assert_array_equal(np.asarray(cached[name].value), np.asarray(parsed[name].value))
+        assert_array_equal(
+            np.asarray(cached[name].value), np.asarray(parsed[name].value)
+        )
     assert dtime._table_end_mjd() == float(parsed["MJD"][-1].value)
 
 
