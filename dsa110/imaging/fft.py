@@ -50,7 +50,7 @@ def _row_slices(plan):
     return [slice(0, plan.urows + 1), slice(plan.ngx - plan.urows, plan.ngx)]
 
 
-def _grid_to_columns(grid, plan, nthreads):
+def _grid_to_columns(grid, plan, nthreads, out=None):
     """FFT of a uv grid, evaluated only on the image's columns: ``(ngx, npix_y)``.
 
     The transform along ``v`` runs on the rows that can hold data only, the one
@@ -59,8 +59,16 @@ def _grid_to_columns(grid, plan, nthreads):
     for rows in _row_slices(plan):
         _fft_rows(grid, rows, nthreads, inverse=False)
     h = plan.npix_y // 2
-    sub = np.concatenate([grid[:, plan.ngy - h :], grid[:, :h]], axis=1)
-    return scipy.fft.fft(sub, axis=0, overwrite_x=True, workers=nthreads)
+    # ``out`` (ngx, npix_y) is reused from plane to plane: first touches of fresh
+    # pages of a large array cost more than the copy itself
+    if out is None:
+        out = np.empty((plan.ngx, plan.npix_y), dtype=grid.dtype)
+    out[:, :h] = grid[:, plan.ngy - h :]
+    out[:, h:] = grid[:, :h]
+    res = scipy.fft.fft(out, axis=0, overwrite_x=True, workers=nthreads)
+    if not np.shares_memory(res, out):
+        out[...] = res
+    return out
 
 
 def _fft_rows(grid, rows, nthreads, *, inverse):

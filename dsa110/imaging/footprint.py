@@ -24,12 +24,23 @@ __all__: list[str] = []
 
 @njit(**JIT_OPTIONS)
 def _horner(coeffs, x, out):
-    support = coeffs.shape[1]
-    for a in range(support):
-        out[a] = coeffs[0, a]
-    for d in range(1, coeffs.shape[0]):
-        for a in range(support):
-            out[a] = out[a] * x + coeffs[d, a]
+    # one scalar accumulator per tap (kept in a register; updating out[a] in the
+    # inner loop makes LLVM store and reload it at every degree)
+    for a in range(coeffs.shape[1]):
+        acc = coeffs[0, a]
+        for d in range(1, coeffs.shape[0]):
+            acc = acc * x + coeffs[d, a]
+        out[a] = acc
+
+
+@njit(**JIT_OPTIONS)
+def _wrap(i, n):
+    # i mod n for −n ≤ i < 2n (cheaper than a general signed modulo)
+    if i < 0:
+        return i + n
+    if i >= n:
+        return i - n
+    return i
 
 
 @njit(**JIT_OPTIONS)
@@ -116,8 +127,8 @@ def _grid_batch(
                             if do_w:
                                 pw = (uvw[r, 2] * f - w0) / dw
                                 _horner(rcoeffs, math.ceil(pw - half) - pw + half, kw)
-                            iu = (int(iu0) + ngx) % ngx
-                            jv0 = (int(iv0) + ngy) % ngy
+                            iu = _wrap(int(iu0), ngx)
+                            jv0 = _wrap(int(iv0), ngy)
                             inside = iu + support <= ngx and jv0 + support <= ngy
                             for q in range(q0, q1):
                                 g = q - first if do_w else 0
@@ -214,8 +225,8 @@ def _degrid_batch(
                         if do_w:
                             pw = (uvw[r, 2] * f - w0) / dw
                             _horner(rcoeffs, math.ceil(pw - half) - pw + half, kw)
-                        iu = (int(iu0) + ngx) % ngx
-                        jv0 = (int(iv0) + ngy) % ngy
+                        iu = _wrap(int(iu0), ngx)
+                        jv0 = _wrap(int(iv0), ngy)
                         inside = iu + support <= ngx and jv0 + support <= ngy
                         total = grids[0, 0, 0] * 0
                         for q in range(q0, q1):

@@ -737,9 +737,10 @@ def planes_to_image(grids, *, plan, planes=None, nthreads=1, out=None):
         out = np.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     _, nm1 = _corrections(plan) if plan.do_wgridding else (None, None)
     phasor, step = _phasors(plan, nm1, planes[0] if len(planes) else 0, -1.0)
+    sub = None
     with _threads(nthreads):
         for i in range(len(planes)):
-            sub = _grid_to_columns(grids[i], plan, nthreads)
+            sub = _grid_to_columns(grids[i], plan, nthreads, out=sub)
             _accumulate_plane(sub, out, phasor, step, plan.do_wgridding)
     return out
 
@@ -860,6 +861,7 @@ def vis2dirty(
     phasor, step = _phasors(plan, nm1, 0, -1.0)
     nb = _batch_size(plan)
     stack = np.empty((nb, plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    sub = None
     with _threads(nthreads):
         for first in range(0, plan.nplanes, nb):
             grids = stack[: min(nb, plan.nplanes - first)]
@@ -875,7 +877,7 @@ def vis2dirty(
                 **_w_args(plan, first),
             )
             for grid in grids:
-                sub = _grid_to_columns(grid, plan, nthreads)
+                sub = _grid_to_columns(grid, plan, nthreads, out=sub)
                 _accumulate_plane(sub, image, phasor, step, plan.do_wgridding)
     image /= corr.astype(image.dtype)
     return image
@@ -955,12 +957,14 @@ def dirty2vis(
     nb = _batch_size(plan)
     stack = np.empty((nb, plan.ngx, plan.ngy), dtype=ctype)
     sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
+    work = np.empty_like(sub)
     with _threads(nthreads):
         for first in range(0, plan.nplanes, nb):
             grids = stack[: min(nb, plan.nplanes - first)]
             for grid in grids:
                 _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
-                _columns_to_grid(sub.copy(), grid, plan, nthreads)
+                work[...] = sub  # the inverse FFT overwrites its input
+                _columns_to_grid(work, grid, plan, nthreads)
             _degrid_batch(
                 grids,
                 vis,
