@@ -13,6 +13,7 @@ Usage::
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -71,10 +72,10 @@ def main():
         f"{np.dtype(ctype).name}"
     )
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ours = vis2dirty(uvw, freq, vis, do_wgridding=True, **kw)
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     ref = ducc0.wgridder.vis2dirty(
         uvw=uvw,
         freq=freq,
@@ -85,20 +86,22 @@ def main():
         flip_v=True,
         **kw,
     )
-    t_ducc = time.perf_counter() - t0
+    t_ducc, c_ducc = time.perf_counter() - t0, time.process_time() - c0
     diff = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
     print(
         f"vis2dirty  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
         f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
-        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}"
+        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}\n"
+        f"           CPU: ours {c_ours:.2f} s, ducc0 {c_ducc:.2f} s, "
+        f"ratio {c_ducc / c_ours:.2f}×"
     )
 
     img = rng.standard_normal((args.npix, args.npix)).astype(vis.real.dtype)
     kw2 = {k: v for k, v in kw.items() if not k.startswith("npix")}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     v1 = dirty2vis(uvw, freq, img, do_wgridding=True, **kw2)
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     v2 = ducc0.wgridder.dirty2vis(
         uvw=uvw,
         freq=freq,
@@ -109,13 +112,16 @@ def main():
         flip_v=True,
         **kw2,
     )
-    t_ducc = time.perf_counter() - t0
+    t_ducc, c_ducc = time.perf_counter() - t0, time.process_time() - c0
     diff = np.linalg.norm(v1 - v2) / np.linalg.norm(v2)
     print(
         f"dirty2vis  ours {t_ours:7.2f} s ({nvis / t_ours / 1e6:6.2f} Mvis/s)  "
         f"ducc0 {t_ducc:7.2f} s ({nvis / t_ducc / 1e6:6.2f} Mvis/s)  "
-        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}"
+        f"ratio {t_ducc / t_ours:.2f}×  rel. diff {diff:.1e}\n"
+        f"           CPU: ours {c_ours:.2f} s, ducc0 {c_ducc:.2f} s, "
+        f"ratio {c_ducc / c_ours:.2f}×"
     )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
