@@ -124,8 +124,7 @@ import numpy as np
 
 from dsa110.variability import SimulationConfig, VariabilityStore, plot_lightcurve, simulate_measurements
 
-sim = simulate_measurements(SimulationConfig(n_sources=500), rng=np.random.default_rng(3))
-table = sim.measurements if hasattr(sim, "measurements") else sim[0] if isinstance(sim, tuple) else sim
+table, truth, epoch_gains = simulate_measurements(SimulationConfig(n_sources=500), rng=np.random.default_rng(3))
 table.head()
 """),
     code("""
@@ -142,7 +141,8 @@ ax.set_xlabel("η"); ax.set_ylabel("V");
 """),
     code("""
 candidates = store.candidates(preset="moderate")
-candidates[["score", "sigma_dev", "chi2_nu", "eta", "label"]].head(10)
+# Each candidate with its injected truth (dip, spike, outlier or none).
+candidates[["score", "sigma_dev", "chi2_nu", "eta", "label"]].join(truth.set_index("source_id")["event"]).head(10)
 """),
     code("""
 best = candidates.index[0]

@@ -165,5 +165,7 @@ def skip_or_fail(exc: Exception) -> None:
     import pytest  # deferred: only test code calls this
 
     if os.environ.get("DSA110_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"PostgreSQL is required (DSA110_REQUIRE_POSTGRES=1) but unavailable: {exc}")
+        pytest.fail(
+            f"PostgreSQL is required (DSA110_REQUIRE_POSTGRES=1) but unavailable: {exc}"
+        )
     pytest.skip(str(exc))

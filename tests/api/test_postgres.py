@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
+from dsa110.db.testing import (
+    PostgresUnavailable,
+    create_database,
+    shared_postgres,
+    skip_or_fail,
+)
 
 V1 = "/api/v1"
 

@@ -123,8 +123,14 @@ def test_cli_synth_then_ingest(tmp_path):
 
 def test_cli_master(tmp_path, nvss_fits, racs_xml):
     st = str(tmp_path / "st")
-    assert main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st]) == 0
-    assert main(["catalog", "ingest", str(racs_xml), "--survey", "racs", "--store", st]) == 0
+    assert (
+        main(["catalog", "ingest", str(nvss_fits), "--survey", "nvss", "--store", st])
+        == 0
+    )
+    assert (
+        main(["catalog", "ingest", str(racs_xml), "--survey", "racs", "--store", st])
+        == 0
+    )
     out = tmp_path / "master.parquet"
     assert main(["catalog", "master", str(out), "--store", st]) == 0
     import pandas as pd

@@ -12,7 +12,12 @@ from __future__ import annotations
 import pytest
 
 from dsa110.db import init_db, make_sessionmaker
-from dsa110.db.testing import PostgresUnavailable, create_database, shared_postgres, skip_or_fail
+from dsa110.db.testing import (
+    PostgresUnavailable,
+    create_database,
+    shared_postgres,
+    skip_or_fail,
+)
 
 
 @pytest.fixture(scope="session")

@@ -98,5 +98,7 @@ def test_lock_of_a_dead_process_is_taken_over_at_once(session_factory):
     assert acquire_lock(session_factory, "tile:Y", owner=alive, ttl=HOUR)
     assert not acquire_lock(session_factory, "tile:Y", owner="me", ttl=HOUR)
     # Another host's process cannot be checked: only expiry frees it.
-    assert acquire_lock(session_factory, "tile:Z", owner=f"elsewhere:{child.pid}:x", ttl=HOUR)
+    assert acquire_lock(
+        session_factory, "tile:Z", owner=f"elsewhere:{child.pid}:x", ttl=HOUR
+    )
     assert not acquire_lock(session_factory, "tile:Z", owner="me", ttl=HOUR)

@@ -31,7 +31,8 @@ def pyuvdata_uvw(ds):
     from pyuvdata.utils.times import get_lst_for_time
 
     loc = EarthLocation.from_geodetic(
-        lon=ds.attrs["site_longitude"] * u.rad, lat=ds.attrs["site_latitude"] * u.rad,
+        lon=ds.attrs["site_longitude"] * u.rad,
+        lat=ds.attrs["site_latitude"] * u.rad,
         height=ds.attrs["site_height"] * u.m,
     )
     site_xyz = np.array([loc.x.value, loc.y.value, loc.z.value])
@@ -43,19 +44,33 @@ def pyuvdata_uvw(ds):
     lst = get_lst_for_time(jd, telescope_loc=loc)
     for t in range(jd.size):
         app_ra, app_dec = phasing.calc_app_coords(
-            lon_coord=ds.phase_center_ra.values[[t]], lat_coord=ds.phase_center_dec.values[[t]],
-            coord_frame="icrs", time_array=jd[[t]], telescope_loc=loc,
+            lon_coord=ds.phase_center_ra.values[[t]],
+            lat_coord=ds.phase_center_dec.values[[t]],
+            coord_frame="icrs",
+            time_array=jd[[t]],
+            telescope_loc=loc,
         )
         pa = phasing.calc_frame_pos_angle(
-            time_array=jd[[t]], app_ra=app_ra, app_dec=app_dec, telescope_loc=loc,
-            ref_frame="icrs", offset_pos=PYUVDATA_PA_OFFSET,
+            time_array=jd[[t]],
+            app_ra=app_ra,
+            app_dec=app_dec,
+            telescope_loc=loc,
+            ref_frame="icrs",
+            offset_pos=PYUVDATA_PA_OFFSET,
         )
         ones = np.zeros(n_bl, dtype=int)
         out[t] = phasing.calc_uvw(
-            app_ra=app_ra[ones], app_dec=app_dec[ones], frame_pa=pa[ones], lst_array=lst[[t] * n_bl],
-            use_ant_pos=True, antenna_positions=rel, antenna_numbers=numbers,
-            ant_1_array=ds.antenna1.values, ant_2_array=ds.antenna2.values,
-            telescope_lat=loc.lat.rad, telescope_lon=loc.lon.rad,
+            app_ra=app_ra[ones],
+            app_dec=app_dec[ones],
+            frame_pa=pa[ones],
+            lst_array=lst[[t] * n_bl],
+            use_ant_pos=True,
+            antenna_positions=rel,
+            antenna_numbers=numbers,
+            ant_1_array=ds.antenna1.values,
+            ant_2_array=ds.antenna2.values,
+            telescope_lat=loc.lat.rad,
+            telescope_lon=loc.lon.rad,
         )
     return out
 

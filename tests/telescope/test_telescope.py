@@ -20,7 +20,12 @@ from dsa110.telescope import (
     subband_of_frequency,
 )
 
-SHARED_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "DSA110_Station_Coordinates.csv"
+SHARED_CSV = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "DSA110_Station_Coordinates.csv"
+)
 
 
 def test_active_antennas():
@@ -68,8 +73,15 @@ def test_bad_station_csv(tmp_path):
 def test_frequency_plan():
     f0 = subband_frequencies(0)
     f15 = subband_frequencies(15)
-    assert_allclose([f0[0], f0[-1]], [1498.6431884765625e6, 1487.1685791015625e6], rtol=0, atol=1e-3)
-    assert_allclose([f15[0], f15[-1]], [1322.8619384765625e6, 1311.3873291015625e6], rtol=0, atol=1e-3)
+    assert_allclose(
+        [f0[0], f0[-1]], [1498.6431884765625e6, 1487.1685791015625e6], rtol=0, atol=1e-3
+    )
+    assert_allclose(
+        [f15[0], f15[-1]],
+        [1322.8619384765625e6, 1311.3873291015625e6],
+        rtol=0,
+        atol=1e-3,
+    )
     g = group_frequencies()
     assert g.size == 768 and np.all(np.diff(g) > 0)
     assert_allclose(np.diff(g), 244140.625, rtol=0, atol=1e-6)
@@ -87,7 +99,9 @@ def test_airy_beam():
     assert_allclose(airy_beam(fwhm / 2, 1.4e9), 0.5, atol=1e-3)
     assert_allclose(airy_beam(0.0, 1.4e9), 1.0)
     # First null at 1.2197 λ/D.
-    assert_allclose(airy_beam(np.arcsin(1.21967 * 299792458 / 1.4e9 / 4.65), 1.4e9), 0.0, atol=1e-8)
+    assert_allclose(
+        airy_beam(np.arcsin(1.21967 * 299792458 / 1.4e9 / 4.65), 1.4e9), 0.0, atol=1e-8
+    )
     assert airy_beam(np.zeros((3, 1)), np.ones(4) * 1.4e9).shape == (3, 4)
 
 
@@ -101,9 +115,17 @@ def test_offline_iers_beyond_table():
     dtime._warned = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ra, dec = meridian_centers(Time("2031-06-01T00:00:00").unix + np.arange(3) * 12.9, np.radians(33.0), default_site())
+        ra, dec = meridian_centers(
+            Time("2031-06-01T00:00:00").unix + np.arange(3) * 12.9,
+            np.radians(33.0),
+            default_site(),
+        )
     assert np.all(np.isfinite(ra)) and np.all(np.isfinite(dec))
     assert sum(issubclass(w.category, EarthOrientationWarning) for w in caught) == 1
     # The meridian at LST: RA of the meridian ≈ local sidereal time.
-    lst = Time("2031-06-01T00:00:00").sidereal_time("apparent", longitude=default_site().earth_location.lon).rad
+    lst = (
+        Time("2031-06-01T00:00:00")
+        .sidereal_time("apparent", longitude=default_site().earth_location.lon)
+        .rad
+    )
     assert_allclose(np.angle(np.exp(1j * (ra[0] - lst))), 0.0, atol=np.radians(0.5))

@@ -72,7 +72,9 @@ def acquire_lock(
         if held_by is None or not _owner_is_dead(held_by):
             return False
         result = session.execute(
-            update(Lock).where(Lock.name == name, Lock.owner == held_by).values(**values)
+            update(Lock)
+            .where(Lock.name == name, Lock.owner == held_by)
+            .values(**values)
         )
         session.commit()
         return result.rowcount == 1
