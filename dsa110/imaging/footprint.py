@@ -199,8 +199,6 @@ def _degrid_batch(
         ku = np.empty(support, dtype=grids.real.dtype)
         kv = np.empty(support, dtype=grids.real.dtype)
         kw = np.ones(support, dtype=grids.real.dtype)
-        kv2 = np.empty(2 * support, dtype=grids.real.dtype)
-        acc2 = np.empty(2 * support, dtype=grids.real.dtype)
         for strip in range(t, nstrips, nwork):
             for p0 in range(pfirst, plast + 1):
                 key = p0 * nstrips + strip
@@ -233,22 +231,20 @@ def _degrid_batch(
                             g = q - first if do_w else 0
                             acc = grids[0, 0, 0] * 0
                             if inside:
-                                for b in range(support):
-                                    kv2[2 * b] = kv[b]
-                                    kv2[2 * b + 1] = kv[b]
-                                    acc2[2 * b] = 0
-                                    acc2[2 * b + 1] = 0
+                                # real arithmetic on the float view, scalar sums
+                                # in registers
                                 j0 = 2 * jv0
+                                sre = ku[0] * 0
+                                sim = ku[0] * 0
                                 for a in range(support):
                                     gr = gridsf[g, iu + a, j0 : j0 + 2 * support]
-                                    ka = ku[a]
-                                    for b in range(2 * support):
-                                        acc2[b] += ka * gr[b] * kv2[b]
-                                sre = acc2[0] * 0
-                                sim = acc2[0] * 0
-                                for b in range(support):
-                                    sre += acc2[2 * b]
-                                    sim += acc2[2 * b + 1]
+                                    are = ku[0] * 0
+                                    aim = ku[0] * 0
+                                    for b in range(support):
+                                        are += gr[2 * b] * kv[b]
+                                        aim += gr[2 * b + 1] * kv[b]
+                                    sre += ku[a] * are
+                                    sim += ku[a] * aim
                                 acc = grids[0, 0, 0] * 0 + sre + 1j * sim
                             else:
                                 iw = iu
