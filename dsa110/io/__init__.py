@@ -12,7 +12,7 @@ from dsa110.io.groups import (
     parse_subband_filename,
 )
 from dsa110.io.ms import read_ms, write_ms
-from dsa110.io.observation import open_observation
+from dsa110.io.observation import load_observation, open_observation
 from dsa110.io.uvh5 import UVH5Meta, read_uvh5_meta
 from dsa110.io.uvh5_writer import write_uvh5
 from dsa110.io.zarr_store import open_zarr, write_zarr
@@ -25,6 +25,7 @@ __all__ = [
     "find_groups",
     "find_subband_files",
     "group_files",
+    "load_observation",
     "open_observation",
     "parse_subband_filename",
     "open_zarr",

@@ -12,6 +12,7 @@ read, ~90 MB for a DSA-110 file's visibilities).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -173,13 +174,16 @@ class H5File:
         """
         import h5py
 
-        key = (os.getpid(), self.path)
+        key = (os.getpid(), self.path, self.identity())
         with _cache_lock:
             fh = _cache.get(key)
             if fh is not None and fh.id.valid:
                 return fh
-        if not os.path.exists(self.path):
-            raise CorruptFileError(self.path, "file does not exist")
+            # A handle on an earlier file at this path (replaced since) is stale.
+            for old in [k for k in _cache if k[:2] == key[:2] and k != key]:
+                with contextlib.suppress(Exception):
+                    _cache[old].close()
+                del _cache[old]
         if not is_hdf5(self.path):
             raise NotUVH5Error(self.path, "not an HDF5 file (no HDF5 signature)")
         try:
@@ -189,6 +193,21 @@ class H5File:
         with _cache_lock:
             _cache[key] = fh
         return fh
+
+    def identity(self) -> tuple:
+        """``(device, inode, size, mtime)`` of the file now: a replaced or
+        rewritten file at the same path gets a fresh handle and chunk layout.
+
+        Raises
+        ------
+        CorruptFileError
+            If the file does not exist.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise CorruptFileError(self.path, "file does not exist") from None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     def chunk_layout(self, dataset: str) -> ChunkLayout | None:
         """Return the cached chunk layout of ``dataset``.
@@ -204,7 +223,7 @@ class H5File:
         -------
         ChunkLayout or None
         """
-        key = (os.getpid(), self.path, dataset)
+        key = (os.getpid(), self.path, dataset, self.identity())
         with _cache_lock:
             if key in _layouts:
                 return _layouts[key]
@@ -268,10 +287,12 @@ class H5File:
         return buf[:total]
 
     def _fd(self) -> int:
-        key = (os.getpid(), self.path)
+        key = (os.getpid(), self.path, self.identity())
         with _cache_lock:
             fd = _fds.get(key)
             if fd is None:
+                for old in [k for k in _fds if k[:2] == key[:2]]:
+                    os.close(_fds.pop(old))
                 fd = _fds[key] = os.open(self.path, os.O_RDONLY)
         return fd
 

@@ -374,3 +374,19 @@ def test_load_observation_equals_dask(group_copy, chunks):
     sel = ds.isel(time=slice(1, 3), frequency=slice(5, 40))
     part = load_observation(sel, ["VISIBILITY"])
     assert_array_equal(part.VISIBILITY.values, ds.VISIBILITY.values[1:3, :, 5:40])
+
+
+def test_replaced_file_is_read_afresh(tmp_path):
+    # A file rewritten at the same path (a re-simulation, a re-copied group)
+    # must not be served from a handle cached on the old file.
+    from dsa110.simulate import point_source, simulate_observation
+
+    out = tmp_path / "g"
+    (tile,) = simulate_observation(out, preset="small", seed=3, population=False, noise=False,
+                                   gains=False, sources=point_source(0.0, 0.0, 0.0))
+    before = open_observation(tile.files).VISIBILITY.values
+    (tile2,) = simulate_observation(out, preset="small", seed=3, population=False, noise=False,
+                                    gains=False, sources=point_source(0.0, 0.0, 0.0), rfi=True,
+                                    overwrite=True)
+    after = open_observation(tile2.files).VISIBILITY.values
+    assert np.abs(after - before).max() > 1.0  # the RFI of the new files is seen
