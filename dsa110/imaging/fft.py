@@ -72,7 +72,7 @@ def _grid_to_columns(grid, plan, nthreads, out=None):
 
 
 def _fft_rows(grid, rows, nthreads, *, inverse):
-    """FFT of ``grid[rows]`` along ``v``, in place (pocketfft overwrites contiguous rows)."""
+    """FFT of ``grid[rows]`` along ``v``, in place (pocketfft overwrites the rows)."""
     block = grid[rows]
     if inverse:
         out = scipy.fft.ifft(
