@@ -166,13 +166,19 @@ def test_subband_images(tile):
 
     ds, sources, _ = tile
     # 16 channels (one per subband here) in 4 spectral windows of 4 channels
-    products = image_subbands(ds, channels_per_subband=4,
-                              geometry=ImageGeometry(npix=128, cell_arcsec=30.0),
-                              niter=200, nthreads=2)
+    products = image_subbands(
+        ds,
+        channels_per_subband=4,
+        geometry=ImageGeometry(npix=128, cell_arcsec=30.0),
+        niter=200,
+        nthreads=2,
+    )
     assert len(products) == 4
     refs = [p.ref_frequency for p in products]
     assert np.all(np.diff(refs) > 0)  # ascending frequency
     freq = ds["frequency"].values
-    assert_allclose(refs[0], freq[:4].mean(), rtol=1e-3)  # weighted mean of its channels
+    assert_allclose(
+        refs[0], freq[:4].mean(), rtol=1e-3
+    )  # weighted mean of its channels
     with pytest.raises(ValueError, match="multiple"):
         image_subbands(ds, channels_per_subband=5)
