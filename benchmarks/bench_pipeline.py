@@ -30,7 +30,7 @@ def _simulate(outdir: Path) -> None:
     from astropy.time import Time
 
     from dsa110.catalogs import best_calibrator, synthetic_nvss, transit_times
-    from dsa110.pipeline.demo import _calibrator_source
+    from dsa110.pipeline.demo import calibrator_sky
     from dsa110.simulate import SkyModel, simulate_observation
 
     cal = best_calibrator(0.5759586531581288, min_flux_jy=1.0)  # +33°
@@ -45,7 +45,7 @@ def _simulate(outdir: Path) -> None:
         smax=2.0,
         rng=1,
     )
-    sky = _calibrator_source(cal).concat(
+    sky = calibrator_sky(cal).concat(
         SkyModel.from_degrees(
             catalog["ra"].to_numpy(),
             catalog["dec"].to_numpy(),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DemoSky", "simulate_demo_night", "run_demo", "ese_light_curve"]
+__all__ = ["DemoSky", "simulate_demo_night", "run_demo", "ese_light_curve", "calibrator_sky"]
 
 #: Seconds in a sidereal day.
 SIDEREAL_DAY_S = 86164.0905
@@ -85,8 +85,18 @@ class DemoSky:
     files: list = field(default_factory=list)
 
 
-def _calibrator_source(cal):
-    """3C48 as a power law matching its Perley–Butler spectrum across the band."""
+def calibrator_sky(cal):
+    """A calibrator as a simulator point source: a power law matching its
+    Perley–Butler spectrum at the band edges (1.31 and 1.50 GHz).
+
+    Parameters
+    ----------
+    cal : Calibrator
+
+    Returns
+    -------
+    dsa110.simulate.SkyModel
+    """
     from dsa110.simulate import point_source
 
     f = np.array([1.31e9, 1.50e9])
@@ -182,7 +192,7 @@ def simulate_demo_night(
     variable = names[1:3]
     for name in variable:  # refractive-scintillation-like ±20 % random wander
         fluxes[name] = fluxes[name] * (1 + 0.2 * rng.standard_normal(n_days)).clip(0.3)
-    cal_sky = _calibrator_source(cal)
+    cal_sky = calibrator_sky(cal)
     # One seed per day: the calibrator and target tiles of a day share the
     # instrument's gains (the simulator draws them from the seed), as the real
     # array's gains are stable over the half hour between them; each day differs.
