@@ -304,17 +304,11 @@ def _update_variability(ctx, measurements, source_ids):
                 source_ids[name],
                 n_measurements=int(row["n"]),
                 mean_flux_jy=float(row["mean_flux"]),
-                std_flux_jy=float(row["std_flux"])
-                if np.isfinite(row["std_flux"])
-                else 0.0,
-                modulation_index=float(row["v"]) if np.isfinite(row["v"]) else 0.0,
-                eta=float(row["eta"]) if np.isfinite(row["eta"]) else 0.0,
-                chi2_reduced=float(row["chi2_nu"])
-                if np.isfinite(row["chi2_nu"])
-                else 0.0,
-                max_deviation_sigma=float(row["sigma_dev"])
-                if np.isfinite(row["sigma_dev"])
-                else None,
+                std_flux_jy=_finite(row["std_flux"], 0.0),
+                modulation_index=_finite(row["v"], 0.0),
+                eta=_finite(row["eta"], 0.0),
+                chi2_reduced=_finite(row["chi2_nu"], 0.0),
+                max_deviation_sigma=_finite(row["sigma_dev"]),
             )
         crepo = CandidateRepository(session)
         existing = {c.source_id for c in crepo.list(kind="ese", limit=10_000).items}
@@ -528,6 +522,7 @@ def _run_locked(
     return result
 
 
-def _finite(x):
+def _finite(x, default=None):
+    """``float(x)``, or ``default`` when it is NaN or infinite."""
     x = float(x)
-    return x if np.isfinite(x) else None
+    return x if np.isfinite(x) else default
