@@ -101,6 +101,7 @@ def find_sources(
     dip_sigma=2.0,
     max_components=8,
     min_island_pixels=4,
+    max_fit_beams=50.0,
 ):
     """Find and fit sources in an image.
 
@@ -119,6 +120,9 @@ def find_sources(
         Components fitted per island at most.
     min_island_pixels : int, keyword-only
         Smaller islands are ignored.
+    max_fit_beams : float, keyword-only
+        Islands larger than this many beam areas are fitted only within two
+        beam widths of each component's peak.
 
     Returns
     -------
@@ -167,6 +171,7 @@ def find_sources(
     footprint = fx**2 + fy**2 <= rad**2
     m = np.asarray(wcs.pixel_scale_matrix, float)
     theta_n2 = (beam.bmaj * beam.bmin) * 3600.0**2  # arcsec², noise correlation = beam
+    beam_area_px = 2 * np.pi * bsx * bsy  # Gaussian beam area, pixels
 
     rows = []
     for lab in range(1, nlab + 1):
@@ -187,6 +192,16 @@ def find_sources(
             j = np.argmax(np.where(isl, ssnr, -np.inf))
             py, px = np.unravel_index([j], isl.shape)
         k = py.size
+        if fit_mask.sum() > max_fit_beams * beam_area_px:
+            # A very large island (a bright source's sidelobes, diffuse
+            # emission): fit each component on the pixels within two beam
+            # widths of its peak, not on the whole island (whose dense
+            # least-squares cost grows with pixels × parameters²).
+            near = np.zeros_like(fit_mask)
+            gy, gx = np.mgrid[0 : fit_mask.shape[0], 0 : fit_mask.shape[1]]
+            for c in range(k):
+                near |= (gy - py[c]) ** 2 + (gx - px[c]) ** 2 <= (2 * fwhm) ** 2
+            fit_mask &= near
         yy, xx = np.nonzero(fit_mask)
         dvals = sub[yy, xx]
         sig = rms[y0:y1, x0:x1][yy, xx]
