@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 # ``import dsa110`` stays cheap (the CLI and dask workers import it often).
 _LAZY = {
     "open_observation": "dsa110.io",
+    "load_observation": "dsa110.io",
+    "apply_calibration": "dsa110.calibration",
+    "process_tile": "dsa110.pipeline",
     "find_groups": "dsa110.io",
     "rephase": "dsa110.phasing",
     "write_ms": "dsa110.io",
