@@ -1,11 +1,13 @@
-"""A database filled through the repositories with realistic synthetic rows.
+"""Databases for the service tests.
 
-Until the pipeline exists, the database is filled here (not by running the
-pipeline on simulated data): four observation groups of 16 subband files at a
+The fast TestClient tests use a database filled through the repositories with
+realistic synthetic rows (fixtures below): four observation groups of 16 subband files at a
 pointing declination near +33°, their MS and FITS image products (real FITS files
 written with astropy, a Gaussian source at a known position), a mosaic, a
 calibration set with a real PNG solution plot, 40 sources with light curves and
-variability statistics, ESE/transient candidates, and jobs.
+variability statistics, ESE/transient candidates, and jobs. The uvicorn
+integration test uses ``pipeline_night``: a database filled by running the
+pipeline on a simulated two-day strip.
 """
 
 from __future__ import annotations
