@@ -6,8 +6,7 @@ from __future__ import annotations
 __all__ = ["register"]
 
 
-def _config_args(p) -> None:
-    p.add_argument("--config", help="configuration file (TOML or YAML)")
+def _set_arg(p) -> None:
     p.add_argument(
         "--set",
         dest="overrides",
@@ -16,6 +15,11 @@ def _config_args(p) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override a configuration value (repeatable)",
     )
+
+
+def _config_args(p) -> None:
+    p.add_argument("--config", help="configuration file (TOML or YAML)")
+    _set_arg(p)
     p.add_argument(
         "--data-dir",
         help="data directory (database, products); default $DSA110_DATA_DIR or ~/dsa110-data",
@@ -91,13 +95,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--days", type=int, default=12, help="days to simulate (default 12)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-    )
+    _set_arg(p)
     p.set_defaults(func=_demo)
 
 

@@ -32,30 +32,14 @@ def find_tiles(indir, *, start=None, end=None, tolerance: float = 60.0):
 
 def _holds_transit(group, config: PipelineConfig) -> bool:
     """Whether a group holds a usable calibrator transit (from one file's header)."""
-    from dsa110.catalogs import (
-        CalibratorNotFoundError,
-        best_calibrator,
-        find_transit,
-        get_calibrator,
-    )
     from dsa110.io import read_uvh5_meta
+    from dsa110.pipeline.stages import calibrator_transit
 
     try:
         meta = read_uvh5_meta(group.paths[0])
     except Exception:  # noqa: BLE001 - a bad file fails later, in its own task, with its error
         return False
-    cfg = config.calibration
-    try:
-        cal = (
-            get_calibrator(cfg.calibrator)
-            if cfg.calibrator
-            else best_calibrator(
-                meta.pointing_dec, min_flux_jy=cfg.min_calibrator_flux_jy
-            )
-        )
-    except CalibratorNotFoundError:
-        return False
-    return find_transit(cal, meta.time) is not None
+    return calibrator_transit(meta.pointing_dec, meta.time, config) is not None
 
 
 def order_tiles(groups, config: PipelineConfig):

@@ -67,12 +67,15 @@ def flag_tile(ds, config: PipelineConfig):
     return flag_rfi(ds, strategy=config.flagging.strategy)
 
 
-def find_calibrator_transit(ds, config: PipelineConfig):
-    """The calibrator whose transit this tile holds, if any is usable.
+def calibrator_transit(pointing_dec: float, times, config: PipelineConfig):
+    """The configured (or best) calibrator whose transit lies within ``times``.
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    pointing_dec : float
+        Pointing declination, radians.
+    times : array-like of float
+        ``(time,)`` integration centres, unix seconds UTC.
     config : PipelineConfig
 
     Returns
@@ -93,13 +96,28 @@ def find_calibrator_transit(ds, config: PipelineConfig):
             cal = get_calibrator(cal_cfg.calibrator)
         else:
             cal = best_calibrator(
-                float(ds.attrs["pointing_dec"]),
-                min_flux_jy=cal_cfg.min_calibrator_flux_jy,
+                float(pointing_dec), min_flux_jy=cal_cfg.min_calibrator_flux_jy
             )
     except CalibratorNotFoundError:
         return None
-    hit = find_transit(cal, np.asarray(ds["time"].values))
+    hit = find_transit(cal, np.asarray(times))
     return None if hit is None else (cal, int(hit[0]))
+
+
+def find_calibrator_transit(ds, config: PipelineConfig):
+    """The calibrator whose transit this tile holds, if any is usable.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    config : PipelineConfig
+
+    Returns
+    -------
+    (Calibrator, int) or None
+        The calibrator and the integration of its transit.
+    """
+    return calibrator_transit(ds.attrs["pointing_dec"], ds["time"].values, config)
 
 
 @dataclass
