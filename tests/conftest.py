@@ -2,7 +2,8 @@
 
 ``NUMBA_ENABLE_CUDASIM=1`` is set here, before numba is imported anywhere, so the
 ``numba.cuda`` kernels run under Numba's CUDA simulator and can be compared with
-the CPU kernels on machines without a GPU.
+the CPU kernels on machines without a GPU. Where CASA is installed, an offline
+site configuration is set up for it before any test imports ``casatasks``.
 """
 
 import os
@@ -10,6 +11,11 @@ import os
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import pytest  # noqa: E402
+
+from dsa110._compat.casa import configure_casa_offline  # noqa: E402
+
+# Where CASA is installed, its interop tests run offline (DESIGN.md §4).
+configure_casa_offline()
 
 
 def pytest_addoption(parser):
