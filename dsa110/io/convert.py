@@ -177,7 +177,12 @@ def convert(
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(output.parent)
     group = inputs if hasattr(inputs, "paths") else resolve_group_input(inputs)
-    ds = open_observation(group, missing=missing)
+    chunks = None
+    if fmt == "ms":
+        # Whole-band chunks: each is read from the 16 files straight into one
+        # buffer, and written as whole MS tiles in file order.
+        chunks = {"frequency": -1, **({"time": time_chunk} if time_chunk else {})}
+    ds = open_observation(group, missing=missing, chunks=chunks)
     if rephase is not None:
         ds = _rephase(ds, rephase)
     bar = _progress_bar() if progress else contextlib.nullcontext()

@@ -10,8 +10,8 @@ Conventions (pyuvdata's ``write_ms`` with its default ``flip_conj=True``): the
 MS holds ``DATA = conj(VISIBILITY)`` and ``UVW = −UVW`` of the dataset, so that
 CASA and WSClean, which use the opposite sign in the measurement equation, image
 sources where they are. ``WEIGHT_SPECTRUM`` holds the dataset's ``WEIGHT``
-(samples), ``WEIGHT`` its median over channels, ``SIGMA`` and
-``SIGMA_SPECTRUM`` their ``−1/2`` powers. ``TIME`` is MJD seconds (UTC) and
+(samples), ``WEIGHT`` its mean over channels, ``SIGMA`` (and, on request,
+``SIGMA_SPECTRUM``) their ``−1/2`` powers. ``TIME`` is MJD seconds (UTC) and
 rows are ordered time-major: ``(time, baseline)``, or ``(time, spw, baseline)``
 with one spectral window per subband.
 """
@@ -158,12 +158,19 @@ def _tile_rows(n_bl: int, cells_per_row: int) -> int:
 
 
 def _main_descriptor(
-    n_chan: int, n_corr: int, extra: list, *, tile_chan: int, n_bl: int
+    n_chan: int,
+    n_corr: int,
+    extra: list,
+    *,
+    tile_chan: int,
+    n_bl: int,
+    spectra=("WEIGHT_SPECTRUM",),
 ):
     """Build the MAIN table descriptor and data-manager info (fixed-shape tiles).
 
     Tiles span ``tile_chan`` channels (the width of one streamed chunk, so each
     chunk writes whole tiles) and a whole number of tiles per integration.
+    ``spectra`` are the float spectrum columns to add.
     """
     from casacore import tables  # deferred: the MS extra is optional
 
@@ -173,8 +180,7 @@ def _main_descriptor(
     cols = [
         ("DATA", 0j, "complex"),
         *[(c, 0j, "complex") for c in extra],
-        ("WEIGHT_SPECTRUM", 0.0, "float"),
-        ("SIGMA_SPECTRUM", 0.0, "float"),
+        *[(c, 0.0, "float") for c in spectra],
     ]
     groups = {}
     for name, value, vtype in cols:
@@ -239,6 +245,29 @@ def _streamable(var, time_chunk, n_spw):
     return data.rechunk((t_chunks, -1, f_chunks, -1))
 
 
+def _channel_sum(w):
+    """Block function: ``(row, chan, corr)`` → float64 sums ``(row, 1, corr)``."""
+    from dsa110.io.kernels import channel_sum
+
+    return channel_sum(w)[:, None, :]
+
+
+def _channel_mean(weight):
+    """WEIGHT: the channel mean of a ``(row, chan, corr)`` dask array (float32).
+
+    One Numba pass per block, then a sum over the channel blocks (streams:
+    pyuvdata writes the median, which would need every channel of a row at once).
+    """
+    n_chan = weight.shape[1]
+    n_blocks = len(weight.chunks[1])
+    sums = weight.map_blocks(
+        _channel_sum,
+        dtype=np.float64,
+        chunks=(weight.chunks[0], (1,) * n_blocks, weight.chunks[2]),
+    )
+    return (sums.sum(axis=1) / max(n_chan, 1)).astype(np.float32)
+
+
 def _sigma(w):
     """SIGMA from WEIGHT (block function): w^-1/2, huge where w is 0."""
     w = np.asarray(w, dtype=np.float32)
@@ -268,6 +297,8 @@ def write_ms(
     model_data=None,
     corrected_data=None,
     telescope_name: str = DEFAULT_TELESCOPE,
+    weight_spectrum: bool = True,
+    sigma_spectrum: bool = False,
     overwrite: bool = False,
     time_chunk: int | None = None,
 ) -> Path:
@@ -296,6 +327,13 @@ def write_ms(
         like DATA).
     telescope_name : str
         OBSERVATION::TELESCOPE_NAME (``"OVRO_MMA"``: CASA knows its position).
+    weight_spectrum : bool
+        Write WEIGHT_SPECTRUM (per-channel weights, which CASA and WSClean use
+        when present; default True). WEIGHT and SIGMA are always written.
+    sigma_spectrum : bool
+        Also write SIGMA_SPECTRUM (``WEIGHT_SPECTRUM^-1/2``; default False:
+        CASA and WSClean weight by WEIGHT_SPECTRUM, and the column adds 25 %
+        to the MS).
     overwrite : bool
         Replace an existing MS (atomically); otherwise refuse.
     time_chunk : int, optional
@@ -323,9 +361,12 @@ def write_ms(
     :func:`dsa110.io.open_observation`; ``time_chunk`` integrations when given
     or when the input is in memory), never gathered across chunks, so peak
     memory is a few chunks whatever the dataset's size; storage tiles match the
-    chunks' channel width so each chunk writes whole tiles. ``WEIGHT`` is the
-    channel mean of ``WEIGHT_SPECTRUM``. The MS is built at a temporary name and
-    renamed to ``path`` only when complete.
+    chunks' channel width so each chunk writes whole tiles, in file order
+    when the chunks span a whole window (``open_observation(...,
+    chunks={"frequency": -1})``, as :func:`dsa110.io.convert.convert` opens
+    it), which lets casacore append tiles instead of reading them back.
+    ``WEIGHT`` is the channel mean of ``WEIGHT_SPECTRUM``. The MS is built at
+    a temporary name and renamed to ``path`` only when complete.
     """
     import dask  # deferred: keep ``import dsa110.io`` light
     import dask.array as da
@@ -334,6 +375,8 @@ def write_ms(
     from daskms import xds_to_table
 
     schema.validate(ds)
+    if sigma_spectrum and not weight_spectrum:
+        raise ConfigurationError("sigma_spectrum=True needs weight_spectrum=True")
     if fields not in ("single", "per_integration"):
         raise ConfigurationError(
             f"fields must be 'single' or 'per_integration', not {fields!r}"
@@ -376,12 +419,12 @@ def write_ms(
         columns = {
             "DATA": da.conj(_to_rows(part["VISIBILITY"])).astype(np.complex64),
             "FLAG": _to_rows(part["FLAG"]).astype(bool),
-            "WEIGHT_SPECTRUM": weight,
-            "SIGMA_SPECTRUM": weight.map_blocks(_sigma, dtype=np.float32),
         }
-        # Channel mean: a tree reduction over the channel chunks (streams; pyuvdata
-        # writes the median, which would need every channel of a row at once).
-        wrow = weight.mean(axis=1, dtype=np.float32)
+        if weight_spectrum:
+            columns["WEIGHT_SPECTRUM"] = weight
+        if sigma_spectrum:
+            columns["SIGMA_SPECTRUM"] = weight.map_blocks(_sigma, dtype=np.float32)
+        wrow = _channel_mean(weight)
         columns["WEIGHT"] = wrow
         columns["SIGMA"] = wrow.map_blocks(_sigma, dtype=np.float32)
         for name in extra:
@@ -421,8 +464,16 @@ def write_ms(
     meta = ms_metadata(
         ds, fields=fields, spw_slices=slices, telescope_name=telescope_name
     )
+    spectra = [
+        c
+        for c, on in (
+            ("WEIGHT_SPECTRUM", weight_spectrum),
+            ("SIGMA_SPECTRUM", sigma_spectrum),
+        )
+        if on
+    ]
     desc, dminfo = _main_descriptor(
-        n_chan, n_pol, list(extra), tile_chan=tile_chan, n_bl=n_bl
+        n_chan, n_pol, list(extra), tile_chan=tile_chan, n_bl=n_bl, spectra=spectra
     )
     attrs = _json_attrs(ds.attrs)
 

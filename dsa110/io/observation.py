@@ -35,6 +35,9 @@ __all__ = ["open_observation", "load_observation", "resolve_inputs", "build_data
 _SOURCES: OrderedDict[str, _Sources] = OrderedDict()
 _MAX_SOURCES = 256
 
+#: Target VISIBILITY bytes of one whole-band chunk (``chunks={"frequency": -1}``).
+_BAND_CHUNK_BYTES = 64 * 2**20
+
 _TIME_ATOL_S = 1e-3
 _POINTING_ATOL_RAD = 1e-6
 _POSITION_ATOL_M = 1e-3
@@ -148,6 +151,58 @@ class _Sources:
     blocks: tuple
 
 
+class _BandArray:
+    """One data variable of a whole group, indexed in the dataset layout.
+
+    Presents ``(time, baseline_id, frequency, polarization)`` over every file's
+    channels: indexing reads the integrations asked for from each file straight
+    into one buffer at its channel offset (:meth:`UVH5DataArray.read_into`), so
+    a chunk spanning the whole band costs no concatenation copy. Missing
+    subbands (``blocks`` entries with no array) read as zeros, or as ``True``
+    for ``FLAG``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The variable's full shape.
+    dtype : numpy.dtype
+    blocks : tuple
+        ``(UVH5DataArray or None, first channel, n_chan)`` per frequency block.
+    flag : bool
+        Whether this is ``FLAG`` (missing subbands are flagged).
+    """
+
+    __slots__ = ("shape", "dtype", "blocks", "flag")
+
+    def __init__(self, shape, dtype, blocks, flag):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.blocks = tuple(blocks)
+        self.flag = bool(flag)
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        tkey = key[0] if key else slice(None)
+        if not isinstance(tkey, slice) or tkey.step not in (None, 1):
+            raise IndexError(f"_BandArray: unsupported time key {tkey!r}")
+        t0, t1, _ = tkey.indices(self.shape[0])
+        t1 = max(t0, t1)
+        out = np.empty((t1 - t0, *self.shape[1:]), dtype=self.dtype)
+        for arr, f0, n_chan in self.blocks:
+            if arr is None:
+                _fill(out[:, :, f0 : f0 + n_chan], self.flag)
+            elif t1 > t0:
+                arr.read_into(out, t0, t1, f0)
+        rest = key[1:]
+        if all(isinstance(k, slice) and k == slice(None) for k in rest):
+            return out
+        return out[(slice(None), *rest)]
+
+
 class _Block:
     """A frequency block of the dataset: one file, or a missing subband's fill."""
 
@@ -179,7 +234,10 @@ def build_dataset(
     expected_subbands : iterable of int, optional, keyword-only
         Defaults to 0..15 when the files are DSA-110 subband files.
     chunks : dict, optional, keyword-only
-        ``{"time": n, "baseline_id": m}``; frequency chunks are one file each.
+        ``{"time": n, "baseline_id": m, "frequency": -1}``; frequency chunks
+        are one file each, or with ``"frequency": -1`` the whole band (each
+        chunk read from every file straight into one buffer; time chunks then
+        default to about 64 MB of visibilities).
 
     Returns
     -------
@@ -227,14 +285,33 @@ def build_dataset(
             blocks.sort(key=lambda b: b.frequency[0])
     n_time, n_bl, n_pol = ref.n_time, ref.n_baseline, ref.n_pol
     chunks = dict(chunks or {})
-    tchunk = int(chunks.pop("time", n_time) or n_time)
+    fchunk = chunks.pop(schema.FREQUENCY, None)
+    if fchunk not in (None, -1):
+        raise ValueError(
+            "frequency chunks: None (one file each) or -1 (the whole band), "
+            f"not {fchunk!r}"
+        )
+    whole_band = fchunk == -1
+    n_freq_total = sum(b.frequency.size for b in blocks)
+    default_t = n_time
+    if whole_band:
+        # About _BAND_CHUNK_BYTES of VISIBILITY per chunk.
+        per_time = n_bl * n_freq_total * n_pol * np.dtype(np.complex64).itemsize
+        default_t = int(np.clip(_BAND_CHUNK_BYTES // per_time, 1, n_time))
+    tchunk = int(chunks.pop("time", default_t) or default_t)
     bchunk = int(chunks.pop("baseline_id", n_bl) or n_bl)
     if chunks:
         raise ValueError(
-            f"unsupported chunk dimensions {sorted(chunks)}: use 'time' and 'baseline_id'"
+            f"unsupported chunk dimensions {sorted(chunks)}: use 'time', 'baseline_id' "
+            "and 'frequency'"
         )
     data_vars = {}
     for var, (_, dtype) in DATA_FIELDS.items():
+        if whole_band:
+            data_vars[var] = _whole_band_variable(
+                var, dtype, blocks, (n_time, n_bl, n_freq_total, n_pol), tchunk, bchunk
+            )
+            continue
         parts = []
         sources = []
         f_offset = 0
@@ -343,6 +420,37 @@ def build_dataset(
         scale="utc", format="unix", description="integration centre"
     )
     return ds
+
+
+def _whole_band_variable(var, dtype, blocks, shape, tchunk, bchunk):
+    """One data variable as a dask array of whole-band chunks (see ``_BandArray``)."""
+    import dask.array as da
+    from dask.base import tokenize
+
+    sources = []
+    f_offset = 0
+    for b in blocks:
+        arr = None if b.meta is None else UVH5DataArray(b.meta, var)
+        sources.append((arr, f_offset, b.frequency.size))
+        f_offset += b.frequency.size
+    stamps = [
+        (b.meta.path, Path(b.meta.path).stat().st_mtime_ns)
+        for b in blocks
+        if b.meta is not None
+    ]
+    cshape = (tchunk, bchunk, shape[2], shape[3])
+    token = tokenize(stamps, var, shape, cshape, [s[1:] for s in sources])
+    name = f"{var.lower()}-band-{token}"
+    band = _BandArray(shape, dtype, sources, var == "FLAG")
+    data = da.from_array(
+        band, chunks=cshape, name=name, lock=False, asarray=False, fancy=False
+    )
+    _SOURCES[data.name] = _Sources(
+        data.shape, np.dtype(dtype), data.chunks[0], tuple(sources)
+    )
+    while len(_SOURCES) > _MAX_SOURCES:
+        _SOURCES.popitem(last=False)
+    return (schema.DATA_VARS[var].dims, data)
 
 
 def load_observation(
@@ -458,8 +566,12 @@ def open_observation(
         Absent subbands of a DSA-110 group: raise (default, naming them), fill
         with fully flagged zeros at their frequencies, or leave them out.
     chunks : dict, optional, keyword-only
-        ``{"time": n, "baseline_id": m}`` chunk sizes; the default is one file's
-        integrations × all baselines × one subband.
+        ``{"time": n, "baseline_id": m, "frequency": -1}`` chunk sizes; the
+        default is one file's integrations × all baselines × one subband.
+        ``"frequency": -1`` makes each chunk span the whole band, read from
+        every file straight into one buffer (time chunks then default to
+        about 64 MB of visibilities): the layout a Measurement Set is written
+        in.
     expected_subbands : iterable of int, optional, keyword-only
         Subbands a complete group has (default 0..15).
 

@@ -390,3 +390,31 @@ def test_replaced_file_is_read_afresh(tmp_path):
                                     overwrite=True)
     after = open_observation(tile2.files).VISIBILITY.values
     assert np.abs(after - before).max() > 1.0  # the RFI of the new files is seen
+
+
+@pytest.mark.parametrize("chunks", [{"frequency": -1}, {"frequency": -1, "time": 4}])
+def test_whole_band_chunks_equal_file_chunks(group_copy, chunks):
+    """Whole-band chunks (read from every file into one buffer) = the default layout."""
+    from dsa110.io.observation import load_observation
+
+    sb = _by_subband(group_copy)
+    sb[9].unlink()  # a missing subband filled with flagged zeros
+    paths = [p for p in group_copy if p.exists()]
+    ref = open_observation(paths, missing="flag")
+    ds = open_observation(paths, missing="flag", chunks=chunks)
+    n_time = ds.sizes["time"]
+    t_chunk = chunks.get("time", n_time)  # default: ~64 MB, here all integrations
+    for var in ("VISIBILITY", "FLAG", "WEIGHT"):
+        data = ds[var].data
+        assert data.chunks[2] == (ds.sizes["frequency"],)
+        assert data.chunks[0][0] == min(t_chunk, n_time)
+        assert_array_equal(data.compute(), ref[var].values)
+        # Any sub-block (dask slices a chunk after reading it).
+        assert_array_equal(
+            data[1:3, 2:9, 5:40, 1:].compute(), ref[var].values[1:3, 2:9, 5:40, 1:]
+        )
+    assert ds.FLAG.values[:, :, ds.subband.values == 9].all()
+    loaded = load_observation(ds, nthreads=2)
+    assert_array_equal(loaded.VISIBILITY.values, ref.VISIBILITY.values)
+    with pytest.raises(ValueError, match="frequency chunks"):
+        open_observation(paths, missing="flag", chunks={"frequency": 8})

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from dsa110 import schema
-from dsa110.errors import FileFormatError, OutputExistsError
+from dsa110.errors import ConfigurationError, FileFormatError, OutputExistsError
 from dsa110.io.ms import read_ms, write_ms
 from dsa110.io.ms_reader import UnsupportedMSError
 from dsa110.io.uvh5_writer import to_uvdata
@@ -159,7 +159,9 @@ def test_every_table_opens_with_measures(vis_ds, tmp_path):
 
 
 def test_weight_and_sigma_columns(vis_ds, tmp_path):
-    path = write_ms(vis_ds, tmp_path / "a.ms", fields="per_integration")
+    path = write_ms(
+        vis_ds, tmp_path / "a.ms", fields="per_integration", sigma_spectrum=True
+    )
     w = vis_ds["WEIGHT"].values.reshape(-1, 16, 2)
     wspec = _col(path, "WEIGHT_SPECTRUM")
     assert_array_equal(wspec, w)
@@ -167,8 +169,47 @@ def test_weight_and_sigma_columns(vis_ds, tmp_path):
     good = w > 0
     assert_allclose(_col(path, "SIGMA_SPECTRUM")[good], w[good] ** -0.5, rtol=1e-6)
     assert np.all(np.isfinite(_col(path, "SIGMA_SPECTRUM")))
-    # WEIGHT is the channel mean (float32 tree sum: a few ulp).
-    assert_allclose(_col(path, "WEIGHT"), w.mean(axis=1), rtol=1e-5)
+    # WEIGHT is the channel mean (float64 sums, rounded to float32: one ulp).
+    w_mean = w.astype(np.float64).mean(axis=1)
+    assert_allclose(_col(path, "WEIGHT"), w_mean, rtol=2e-7)
+    good = w_mean > 0
+    assert_allclose(_col(path, "SIGMA")[good], w_mean[good] ** -0.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("spw", ["merged", "subband"])
+def test_weight_columns_by_default(vis_ds, tmp_path, spw):
+    """Default: WEIGHT_SPECTRUM, no SIGMA_SPECTRUM; WEIGHT per window."""
+    path = write_ms(vis_ds, tmp_path / "a.ms", fields="per_integration", spw=spw)
+    with tables.table(str(path), ack=False) as t:
+        cols = t.colnames()
+    assert "WEIGHT_SPECTRUM" in cols
+    assert "SIGMA_SPECTRUM" not in cols
+    n_spw = 1 if spw == "merged" else 4
+    w = vis_ds["WEIGHT"].values  # (time, baseline, 16 channels, 2)
+    n_t, n_b = w.shape[:2]
+    w = w.reshape(n_t, n_b, n_spw, 16 // n_spw, 2).transpose(0, 2, 1, 3, 4)
+    w = w.reshape(-1, 16 // n_spw, 2)  # MS rows (time, spw, baseline)
+    assert_array_equal(_col(path, "WEIGHT_SPECTRUM"), w)
+    assert_allclose(_col(path, "WEIGHT"), w.astype(np.float64).mean(axis=1), rtol=2e-7)
+
+
+def test_weight_spectrum_off(vis_ds, tmp_path):
+    path = write_ms(
+        vis_ds, tmp_path / "a.ms", fields="per_integration", weight_spectrum=False
+    )
+    with tables.table(str(path), ack=False) as t:
+        cols = t.colnames()
+    assert "WEIGHT_SPECTRUM" not in cols and "SIGMA_SPECTRUM" not in cols
+    w = vis_ds["WEIGHT"].values.reshape(-1, 16, 2)
+    assert_allclose(_col(path, "WEIGHT"), w.astype(np.float64).mean(axis=1), rtol=2e-7)
+    with pytest.raises(ConfigurationError):
+        write_ms(
+            vis_ds,
+            tmp_path / "b.ms",
+            fields="per_integration",
+            weight_spectrum=False,
+            sigma_spectrum=True,
+        )
 
 
 def test_model_and_corrected_columns(vis_ds, tmp_path):
