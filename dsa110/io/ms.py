@@ -405,7 +405,11 @@ def write_ms(
         **extra,
     }
     arrays = {k: _streamable(v, time_chunk, n_spw) for k, v in arrays.items()}
-    freq_chunks = arrays["VISIBILITY"].chunks[2]
+    vis_chunks = arrays["VISIBILITY"].chunks
+    for name in extra:  # a model computed apart may be chunked otherwise
+        if arrays[name].chunks != vis_chunks:
+            arrays[name] = arrays[name].rechunk(vis_chunks)
+    freq_chunks = vis_chunks[2]
     tile_chan = freq_chunks[0] if len(set(freq_chunks[:-1])) <= 1 else n_chan
     tile_chan = min(tile_chan, n_chan)
 

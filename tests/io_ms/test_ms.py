@@ -230,6 +230,19 @@ def test_model_and_corrected_columns(vis_ds, tmp_path):
     assert_allclose(back["VISIBILITY"].values, 3 * ds["VISIBILITY"].values, rtol=1e-6)
 
 
+def test_model_chunked_unlike_the_data(vis_ds, tmp_path):
+    """A dask model chunked otherwise than the data is rechunked, not refused."""
+    import xarray as xr
+
+    model = xr.DataArray(
+        vis_ds["VISIBILITY"].data * 2, dims=vis_ds["VISIBILITY"].dims
+    ).chunk({"time": 1, "frequency": 5})
+    path = write_ms(
+        vis_ds, tmp_path / "a.ms", fields="per_integration", model_data=model
+    )
+    assert_allclose(_col(path, "MODEL_DATA"), 2 * _col(path, "DATA"), rtol=1e-6)
+
+
 def test_refuses_existing_and_overwrites_atomically(vis_ds, fixed_ds, tmp_path):
     path = tmp_path / "a.ms"
     write_ms(vis_ds, path, fields="per_integration")
