@@ -3,8 +3,9 @@
 One simulated tile (16 UVH5 files) is converted, each path in its own
 subprocess (so peak RSS is measured per path with ``wait4``):
 
-* ours: :func:`dsa110.io.convert.convert` (lazy read, rephase to one field,
-  dask-ms streaming), and the same with one field per integration;
+* ours: :func:`dsa110.io.convert.convert` (lazy read of whole-band chunks,
+  rephase to one field, dask-ms streaming of DATA, FLAG, WEIGHT_SPECTRUM,
+  WEIGHT, SIGMA), and the same with one field per integration;
 * pyuvdata (the observatory's method): read the 16 files, undo the correlator's
   meridian fringe-stopping to drift, give each integration its meridian phase
   centre with ``UVData.phase``, combine — with pyuvdata's own ``fast_concat``
@@ -134,14 +135,14 @@ def disk_speed(directory: Path, nbytes: int) -> tuple:
 
 
 def timed_child(args: list) -> tuple:
-    """Run this script as a child; return (wall s, peak RSS bytes)."""
+    """Run this script as a child; return (wall s, CPU s, peak RSS bytes)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, *args])
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"child {args} failed")
-    return wall, usage.ru_maxrss * 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
 def main():
@@ -190,11 +191,19 @@ def main():
     kinds = ("single", "per_integration") + (() if args.ours_only else ("pyuvdata",))
     for kind in kinds:
         out = work / f"{kind}.ms"
-        wall, rss = timed_child([*["--child", kind, str(out)], *files])
-        results[kind] = {"wall_s": wall, "peak_rss_gb": rss / 1e9, "ms_bytes": _du(out)}
+        load = os.getloadavg()[0]
+        wall, cpu, rss = timed_child([*["--child", kind, str(out)], *files])
+        results[kind] = {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "peak_rss_gb": rss / 1e9,
+            "ms_bytes": _du(out),
+            "load_before": load,
+        }
         print(
-            f"{kind:>16}: {wall:7.1f} s  peak RSS {rss / 1e9:5.2f} GB  "
-            f"MS {_du(out) / 1e9:.2f} GB",
+            f"{kind:>16}: {wall:7.1f} s wall  {cpu:7.1f} s CPU  "
+            f"peak RSS {rss / 1e9:5.2f} GB  MS {_du(out) / 1e9:.2f} GB  "
+            f"(load average before: {load:.2f})",
             flush=True,
         )
     bytes_in = sum(map(os.path.getsize, files))
@@ -213,6 +222,11 @@ def main():
         f"{theirs / results['per_integration']['wall_s']:.1f}x); "
         f"ours / disk floor: {ours / floor:.1f}x"
     )
+    if "pyuvdata" in results:
+        print(
+            "CPU time ratio pyuvdata / ours: "
+            f"{results['pyuvdata']['cpu_s'] / results['single']['cpu_s']:.1f}x"
+        )
     print(
         json.dumps(
             {
