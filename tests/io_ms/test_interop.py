@@ -4,12 +4,15 @@ Skipped when the tool is absent. To run them:
 
 * WSClean and casacore-tools (Debian/Ubuntu): ``apt-get install wsclean
   casacore-tools`` (``pip install wsclean`` is an unrelated package).
-* CASA: ``pip install casatools casatasks casadata six`` and a site config
-  (``CASASITECONFIG=/abs/path/config.py`` holding ``measurespath =
-  casadata.datapath``, ``measures_auto_update = False``, ``data_auto_update =
-  False``, ``logfile = '/dev/null'``); see DESIGN.md §4.
+* CASA 6.7: ``pip install casatools casatasks casadata``. ``tests/conftest.py``
+  calls :func:`dsa110._compat.casa.configure_casa_offline` before CASA is
+  imported (a site config pointing at casadata's measures, no auto-updates,
+  no log file), so it runs offline; see DESIGN.md §4.
+* xradio: see ``test_xradio.py`` (its own virtual environment).
 
-Then ``pytest tests/io_ms -m interop``.
+Then ``pytest tests/io_ms -m interop``. Measured (CASA 6.7.0.31, WSClean from
+Debian): CASA tclean puts the peak 0.08 px from the source and its CLEAN
+model sums to 4.0003 Jy (true 4 Jy); WSClean 0.1 px and 3.950 Jy (−1.25 %).
 """
 
 import shutil
