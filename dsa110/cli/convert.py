@@ -68,6 +68,16 @@ def register(subparsers) -> None:
         default=None,
         help="integrations per streamed chunk (default: ~64 MB)",
     )
+    p.add_argument(
+        "--sigma-spectrum",
+        action="store_true",
+        help="MS: also write SIGMA_SPECTRUM (WEIGHT_SPECTRUM^-1/2; off by default)",
+    )
+    p.add_argument(
+        "--no-weight-spectrum",
+        action="store_true",
+        help="MS: no WEIGHT_SPECTRUM (per-row WEIGHT/SIGMA only)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     w = p.add_argument_group("watching a directory")
     w.add_argument(
@@ -110,6 +120,8 @@ def _run(args) -> int:
         fields=args.fields,
         time_chunk=args.time_chunk,
         progress=not args.no_progress,
+        weight_spectrum=not args.no_weight_spectrum,
+        sigma_spectrum=args.sigma_spectrum,
     )
     if args.watch:
         if len(args.paths) != 2:

@@ -131,6 +131,8 @@ def convert(
     overwrite: bool = False,
     progress: bool = False,
     time_chunk: int | None = None,
+    weight_spectrum: bool = True,
+    sigma_spectrum: bool = False,
 ) -> Path:
     """Convert one observation group to a Measurement Set, zarr store or UVH5 file.
 
@@ -158,6 +160,9 @@ def convert(
         Show a progress bar (dask's) while writing.
     time_chunk : int, optional
         Integrations per streamed chunk.
+    weight_spectrum, sigma_spectrum : bool
+        MS: write WEIGHT_SPECTRUM (default) / SIGMA_SPECTRUM (not by default);
+        see :func:`dsa110.io.ms.write_ms`.
 
     Returns
     -------
@@ -197,6 +202,8 @@ def convert(
                 spw=spw,
                 overwrite=overwrite,
                 time_chunk=time_chunk,
+                weight_spectrum=weight_spectrum,
+                sigma_spectrum=sigma_spectrum,
             )
         if fmt == "zarr":
             from dsa110.io.zarr_store import write_zarr

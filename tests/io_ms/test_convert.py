@@ -118,6 +118,17 @@ def test_cli_group_id_formats_and_rephase(sim_dir, tmp_path, capsys):
         == 0
     )
     assert len(_col(tmp_path / "d.ms", "NUM_CHAN", "SPECTRAL_WINDOW")) == 16
+    with tables.table(str(tmp_path / "a.ms"), ack=False) as t:
+        assert "WEIGHT_SPECTRUM" in t.colnames()
+        assert "SIGMA_SPECTRUM" not in t.colnames()
+    out = tmp_path / "e.ms"
+    assert (
+        main(["convert", str(indir), str(out), "--sigma-spectrum", "--no-progress"])
+        == 0
+    )
+    with tables.table(str(out), ack=False) as t:
+        w, s = t.getcol("WEIGHT_SPECTRUM"), t.getcol("SIGMA_SPECTRUM")
+    assert_allclose(s[w > 0], w[w > 0] ** -0.5, rtol=1e-6)
     # Refuses to overwrite, with a clean error.
     assert main(["convert", str(indir), str(tmp_path / "a.ms"), "--no-progress"]) == 1
     assert "exists" in capsys.readouterr().err
