@@ -138,8 +138,24 @@ class ImagingConfig(_Section):
         le=1,
         description="blank the primary-beam-corrected image below this response",
     )
+    mosaic: bool = Field(
+        True, description="make linear mosaics of consecutive tile images"
+    )
     mosaic_tiles: int = Field(
-        11, ge=1, description="consecutive tiles per mosaic (≈ an hour)"
+        11,
+        ge=2,
+        description="consecutive tiles per mosaic (11 × 309 s ≈ an hour)",
+    )
+    mosaic_partial: bool = Field(
+        True,
+        description="also mosaic the shorter last group (≥ 2 tiles) of a run of "
+        "consecutive tiles: once a gap follows it, or at the end of a batch",
+    )
+    mosaic_max_gap_s: float | None = Field(
+        None,
+        ge=0,
+        description="largest gap between consecutive tiles of one mosaic, s "
+        "(default: one tile length)",
     )
 
 

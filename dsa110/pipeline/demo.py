@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DemoSky", "simulate_demo_night", "run_demo", "ese_light_curve", "calibrator_sky"]
+__all__ = [
+    "DemoSky",
+    "simulate_demo_night",
+    "run_demo",
+    "ese_light_curve",
+    "calibrator_sky",
+]
 
 #: Seconds in a sidereal day.
 SIDEREAL_DAY_S = 86164.0905

@@ -146,6 +146,7 @@ def _retire_previous(ctx, group_id: str) -> None:
 
     from dsa110.db import NotFoundError, ObservationRepository, session_scope
     from dsa110.db.models import CalibrationSet, Image, Measurement, Product
+    from dsa110.pipeline.mosaic import retire_mosaics_of
 
     with session_scope(ctx.session_factory) as session:
         try:
@@ -153,11 +154,16 @@ def _retire_previous(ctx, group_id: str) -> None:
         except NotFoundError:
             return
         images = select(Image.id).where(Image.observation_id == obs.id)
+        # Mosaics made of this tile's image go too; the next mosaic pass
+        # makes them again from the new image.
+        mosaic_dirs = retire_mosaics_of(session, session.scalars(images).all())
         session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
         session.execute(delete(Product).where(Product.observation_id == obs.id))
         session.execute(
             delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%"))
         )
+    for folder in mosaic_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _set_status(ctx, observation_id, status, qa=None):
