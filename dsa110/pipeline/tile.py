@@ -302,7 +302,13 @@ def _update_variability(ctx, measurements, source_ids):
     store.update(measurements, source="tile measurements")
     metrics = store.metrics()
     touched = metrics.loc[metrics.index.intersection(list(source_ids))]
-    candidates = store.candidates(preset=cfg.preset, min_epochs=cfg.min_epochs)
+    thresholds = cfg.thresholds()
+    candidates = store.candidates(preset=thresholds, min_epochs=cfg.min_epochs)
+    if len(candidates):
+        from dsa110.variability import composite_score
+
+        # Scored on the named preset's scale (a replaced threshold may be 0).
+        candidates["score"] = composite_score(candidates, preset=cfg.preset)
     with session_scope(ctx.session_factory) as session:
         srepo = SourceRepository(session)
         for name, row in touched.iterrows():
@@ -333,6 +339,11 @@ def _update_variability(ctx, measurements, source_ids):
                 kind="ese",
                 details={
                     "preset": cfg.preset,
+                    "thresholds": {
+                        "sigma_dev": thresholds.sigma_dev,
+                        "chi2_nu": thresholds.chi2_nu,
+                        "eta": thresholds.eta,
+                    },
                     "label": str(row.get("label", "")),
                     "sigma_dev": float(row["sigma_dev"]),
                     "chi2_nu": float(row["chi2_nu"]),
