@@ -135,7 +135,7 @@ def _already_processed(ctx, group_id: str) -> bool:
 
 
 def _retire_previous(ctx, group_id: str) -> None:
-    """Before a forced rerun: remove the tile's earlier products, images,
+    """Before a (re)run: remove the tile's earlier products, images,
     measurements and calibration sets from the database (the files are replaced
     when the new products are renamed into place).
 
@@ -388,8 +388,11 @@ def process_tile(
                 return TileResult(
                     group.group_id, "skipped", time.perf_counter() - start
                 )
-            if force:
-                _retire_previous(ctx, group.group_id)
+            # Holding the lock, and the tile not processed (or forced): any
+            # records of it are a forced rerun's predecessors, or the partial
+            # records of a run that failed or died (a calibration set already
+            # registered, measurements): remove them so they are not doubled.
+            _retire_previous(ctx, group.group_id)
             return _run_locked(ctx, group, start)
     except LockHeldError as exc:
         return TileResult(
