@@ -20,7 +20,22 @@ import numpy as np
 from dsa110.pipeline.config import PipelineConfig
 from dsa110.pipeline.tile import TileResult, process_tile
 
-__all__ = ["find_tiles", "order_tiles", "run_batch", "start_client", "reprocess"]
+__all__ = [
+    "BatchResults",
+    "find_tiles",
+    "order_tiles",
+    "run_batch",
+    "start_client",
+    "reprocess",
+]
+
+
+class BatchResults(list):
+    """The tiles' results (a list of TileResult) and the mosaics' (``.mosaics``)."""
+
+    def __init__(self, tiles=(), mosaics=()):
+        super().__init__(tiles)
+        self.mosaics = list(mosaics)
 
 
 def find_tiles(indir, *, start=None, end=None, tolerance: float = 60.0):
@@ -58,6 +73,15 @@ def _tile_task(paths, config_json):
 
     config = PipelineConfig.model_validate_json(config_json)
     return process_tile([Path(p) for p in paths], config)
+
+
+def _mosaic_task(image_ids, config_json, force):
+    """The Dask task: rebuild the configuration and make one mosaic."""
+    from dsa110.pipeline.config import PipelineConfig
+    from dsa110.pipeline.mosaic import mosaic_tile_images
+
+    config = PipelineConfig.model_validate_json(config_json)
+    return mosaic_tile_images(image_ids, config, force=force)
 
 
 @contextlib.contextmanager
@@ -124,8 +148,11 @@ def run_batch(
 
     Returns
     -------
-    list of TileResult
-        In the order tiles were processed.
+    BatchResults
+        The TileResults in the order tiles were processed; ``.mosaics``: the
+        MosaicResults of the mosaic stage, which runs after the tiles on the
+        groups of consecutive processed tiles holding one of this batch's
+        (see :mod:`dsa110.pipeline.mosaic`; the batch's end closes every run).
     """
     groups = find_tiles(indir, start=start, end=end, tolerance=config.input.tolerance_s)
     cal_tiles, other_tiles = order_tiles(groups, config)
@@ -138,14 +165,17 @@ def run_batch(
     PipelineContext(config).session_factory  # noqa: B018 - creates/migrates it
     t0 = time.perf_counter()
     results: list[TileResult] = []
+    mosaics = []
+    ctx = PipelineContext(config)
+    force = config.runtime.force
     if use_dask:
+        from distributed import as_completed
+
         config_json = config.model_dump_json()
         with start_client(config, out=out) as client:
             for phase in (cal_tiles, other_tiles):
                 if not phase:
                     continue
-                from distributed import as_completed
-
                 futures = {
                     client.submit(
                         _tile_task,
@@ -170,15 +200,46 @@ def run_batch(
                                 )
                             )
                         bar.update(1)
+            pending = _pending_mosaics(ctx, groups, force)
+            futures = {
+                client.submit(
+                    _mosaic_task,
+                    [t.image_id for t in group],
+                    config_json,
+                    force,
+                    key=f"mosaic-{group[0].group_id}-{time.time_ns()}",
+                    retries=config.runtime.retries,
+                    pure=False,
+                ): group
+                for group in pending
+            }
+            with _progress(len(futures), "mosaics", progress) as bar:
+                for fut in as_completed(futures):
+                    try:
+                        mosaics.append(fut.result())
+                    except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
+                        group = futures[fut]
+                        mosaics.append(_failed_mosaic(group, exc))
+                    bar.update(1)
     else:
         with _progress(len(groups), "tiles", progress) as bar:
             for g in [*cal_tiles, *other_tiles]:
                 results.append(process_tile(g, config))
                 bar.update(1)
+        from dsa110.pipeline.mosaic import make_mosaic
+
+        pending = _pending_mosaics(ctx, groups, force)
+        with _progress(len(pending), "mosaics", progress) as bar:
+            for group in pending:
+                mosaics.append(make_mosaic(group, ctx, force=force))
+                bar.update(1)
     elapsed = time.perf_counter() - t0
     for r in results:
         if r.status == "failed":
             out(f"  FAILED {r.group_id}: {r.error}")
+    for m in mosaics:
+        if m.status == "failed":
+            out(f"  FAILED mosaic {m.name}: {m.error}")
     n_ok = sum(r.status == "processed" for r in results)
     out(
         f"processed {n_ok}/{len(results)} tile(s) in {elapsed:.1f} s"
@@ -187,8 +248,33 @@ def run_batch(
             if n_ok
             else ""
         )
+        + (
+            f"; {sum(m.status == 'made' for m in mosaics)}/{len(mosaics)} mosaic(s) made"
+            if mosaics
+            else ""
+        )
     )
-    return results
+    return BatchResults(results, mosaics)
+
+
+def _pending_mosaics(ctx, groups, force):
+    """Mosaics of this batch's tiles still to make (the batch's end closes every run)."""
+    from dsa110.pipeline.mosaic import pending_mosaics
+
+    return pending_mosaics(
+        ctx, group_ids=[g.group_id for g in groups], final=True, force=force
+    )
+
+
+def _failed_mosaic(group, exc):
+    from dsa110.pipeline.mosaic import MosaicResult, mosaic_name
+
+    return MosaicResult(
+        mosaic_name(group),
+        "failed",
+        [t.group_id for t in group],
+        error=f"{type(exc).__name__}: {exc}",
+    )
 
 
 def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
@@ -211,7 +297,8 @@ def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
     Returns
     -------
     dict
-        Counts of processed, skipped and failed tiles, and the failures' errors.
+        Counts of processed, skipped and failed tiles, and the failures' errors;
+        counts of mosaics made and failed, and their errors.
 
     Raises
     ------
@@ -243,4 +330,9 @@ def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
         "skipped": sum(r.status == "skipped" for r in results),
         "failed": sum(r.status == "failed" for r in results),
         "errors": {r.group_id: r.error for r in results if r.status == "failed"},
+        "mosaics_made": sum(m.status == "made" for m in results.mosaics),
+        "mosaics_failed": sum(m.status == "failed" for m in results.mosaics),
+        "mosaic_errors": {
+            m.name: m.error for m in results.mosaics if m.status == "failed"
+        },
     }

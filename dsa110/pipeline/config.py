@@ -138,8 +138,24 @@ class ImagingConfig(_Section):
         le=1,
         description="blank the primary-beam-corrected image below this response",
     )
+    mosaic: bool = Field(
+        True, description="make linear mosaics of consecutive tile images"
+    )
     mosaic_tiles: int = Field(
-        11, ge=1, description="consecutive tiles per mosaic (≈ an hour)"
+        11,
+        ge=2,
+        description="consecutive tiles per mosaic (11 × 309 s ≈ an hour)",
+    )
+    mosaic_partial: bool = Field(
+        True,
+        description="also mosaic the shorter last group (≥ 2 tiles) of a run of "
+        "consecutive tiles: once a gap follows it, or at the end of a batch",
+    )
+    mosaic_max_gap_s: float | None = Field(
+        None,
+        ge=0,
+        description="largest gap between consecutive tiles of one mosaic, s "
+        "(default: one tile length)",
     )
 
 
@@ -176,6 +192,36 @@ class VariabilityConfig(_Section):
     min_epochs: int = Field(
         5, ge=2, description="fewest measurements before a source can be a candidate"
     )
+    sigma_dev: float | None = Field(
+        None,
+        ge=0,
+        description="replace the preset's sigma-deviation threshold (0: not used). "
+        "sigma-deviation = max|f - mean| / std of the light curve itself: an event "
+        "lasting k of N epochs cannot exceed sqrt((N - k) / k), one epoch "
+        "(N - 1) / sqrt(N), so the presets (>= 2.5) need long light curves",
+    )
+    chi2_nu: float | None = Field(
+        None, ge=0, description="replace the preset's reduced chi-squared threshold"
+    )
+    eta: float | None = Field(
+        None, ge=0, description="replace the preset's eta threshold"
+    )
+
+    def thresholds(self):
+        """Return the candidate thresholds: the preset's, with any replaced.
+
+        Returns
+        -------
+        dsa110.variability.Preset
+        """
+        from dsa110.variability import get_preset
+
+        p = get_preset(self.preset)
+        return type(p)(
+            sigma_dev=p.sigma_dev if self.sigma_dev is None else self.sigma_dev,
+            chi2_nu=p.chi2_nu if self.chi2_nu is None else self.chi2_nu,
+            eta=p.eta if self.eta is None else self.eta,
+        )
 
 
 class RuntimeConfig(_Section):

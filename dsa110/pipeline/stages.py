@@ -59,12 +59,20 @@ def open_tile(group, config: PipelineConfig):
 
 
 def flag_tile(ds, config: PipelineConfig):
-    """Flag RFI with the configured strategy (lazy); a no-op when disabled."""
+    """Flag RFI with the configured strategy; a no-op when disabled.
+
+    The flags are computed here, once, and held in memory (one byte per
+    visibility and polarization: 170 MB for a full tile); the visibilities stay
+    lazy. Every later pass over the tile (the solve on a transit, the imaging
+    weights, the Stokes I visibilities) then reads the data again but does not
+    run the flagger again, which a lazy ``FLAG`` would do in each of them.
+    """
     if not config.flagging.enabled:
         return ds
     from dsa110.flagging import flag_rfi
 
-    return flag_rfi(ds, strategy=config.flagging.strategy)
+    ds = flag_rfi(ds, strategy=config.flagging.strategy)
+    return ds.assign(FLAG=ds["FLAG"].persist())
 
 
 def calibrator_transit(pointing_dec: float, times, config: PipelineConfig):
@@ -319,10 +327,10 @@ def image_tile_products(
 
     im = config.imaging
     geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
-    # Grid in as many chunks as threads: each chunk grids onto its own full set
-    # of w planes before they are summed, so per-subband chunks would multiply
-    # that cost by 16.
-    ds = ds.chunk({"frequency": -1, "time": -1})
+    # The reader's chunks (one file's integrations x one subband) are kept: the
+    # Imager rechunks the Stokes I visibilities into as many gridding tasks as
+    # threads itself. Rechunking the whole tile into one chunk here made every
+    # intermediate (calibrated, rephased, XX/YY) a whole-tile array at once.
     products = image_tile(
         ds,
         center="median_meridian",

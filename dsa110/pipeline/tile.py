@@ -135,7 +135,7 @@ def _already_processed(ctx, group_id: str) -> bool:
 
 
 def _retire_previous(ctx, group_id: str) -> None:
-    """Before a forced rerun: remove the tile's earlier products, images,
+    """Before a (re)run: remove the tile's earlier products, images,
     measurements and calibration sets from the database (the files are replaced
     when the new products are renamed into place).
 
@@ -146,6 +146,7 @@ def _retire_previous(ctx, group_id: str) -> None:
 
     from dsa110.db import NotFoundError, ObservationRepository, session_scope
     from dsa110.db.models import CalibrationSet, Image, Measurement, Product
+    from dsa110.pipeline.mosaic import retire_mosaics_of
 
     with session_scope(ctx.session_factory) as session:
         try:
@@ -153,11 +154,16 @@ def _retire_previous(ctx, group_id: str) -> None:
         except NotFoundError:
             return
         images = select(Image.id).where(Image.observation_id == obs.id)
+        # Mosaics made of this tile's image go too; the next mosaic pass
+        # makes them again from the new image.
+        mosaic_dirs = retire_mosaics_of(session, session.scalars(images).all())
         session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
         session.execute(delete(Product).where(Product.observation_id == obs.id))
         session.execute(
             delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%"))
         )
+    for folder in mosaic_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _set_status(ctx, observation_id, status, qa=None):
@@ -296,7 +302,13 @@ def _update_variability(ctx, measurements, source_ids):
     store.update(measurements, source="tile measurements")
     metrics = store.metrics()
     touched = metrics.loc[metrics.index.intersection(list(source_ids))]
-    candidates = store.candidates(preset=cfg.preset, min_epochs=cfg.min_epochs)
+    thresholds = cfg.thresholds()
+    candidates = store.candidates(preset=thresholds, min_epochs=cfg.min_epochs)
+    if len(candidates):
+        from dsa110.variability import composite_score
+
+        # Scored on the named preset's scale (a replaced threshold may be 0).
+        candidates["score"] = composite_score(candidates, preset=cfg.preset)
     with session_scope(ctx.session_factory) as session:
         srepo = SourceRepository(session)
         for name, row in touched.iterrows():
@@ -327,6 +339,11 @@ def _update_variability(ctx, measurements, source_ids):
                 kind="ese",
                 details={
                     "preset": cfg.preset,
+                    "thresholds": {
+                        "sigma_dev": thresholds.sigma_dev,
+                        "chi2_nu": thresholds.chi2_nu,
+                        "eta": thresholds.eta,
+                    },
                     "label": str(row.get("label", "")),
                     "sigma_dev": float(row["sigma_dev"]),
                     "chi2_nu": float(row["chi2_nu"]),
@@ -371,8 +388,11 @@ def process_tile(
                 return TileResult(
                     group.group_id, "skipped", time.perf_counter() - start
                 )
-            if force:
-                _retire_previous(ctx, group.group_id)
+            # Holding the lock, and the tile not processed (or forced): any
+            # records of it are a forced rerun's predecessors, or the partial
+            # records of a run that failed or died (a calibration set already
+            # registered, measurements): remove them so they are not doubled.
+            _retire_previous(ctx, group.group_id)
             return _run_locked(ctx, group, start)
     except LockHeldError as exc:
         return TileResult(

@@ -3,7 +3,9 @@
 A complete group whose files have not changed for ``settle_s`` seconds is
 processed; an incomplete one is skipped or processed with its missing subbands
 flag-filled once ``config.input.incomplete_timeout_s`` has passed since it was
-first seen. The database's "processed" status (and the per-group lock) make the
+first seen. After each processed tile, the mosaic stage makes the groups of
+consecutive tiles that are complete (:mod:`dsa110.pipeline.mosaic`; a run's
+shorter last group once a gap follows it). The database's "processed" status (and the per-group lock) make the
 watcher safe to restart and never process a group twice unless forced.
 """
 
@@ -60,6 +62,17 @@ def _was_skipped(ctx, group_id: str) -> bool:
         except NotFoundError:
             return False
         return obs.status == "incomplete" and bool((obs.qa or {}).get("skipped"))
+
+
+def _mosaic_stage(ctx, out) -> None:
+    """Make the mosaics that are complete now (a run's trailing group waits for a gap)."""
+    from dsa110.pipeline.mosaic import make_mosaics
+
+    for m in make_mosaics(ctx, final=False):
+        out(
+            f"{m.name}: {m.status}"
+            + (f" ({m.error})" if m.error else f" in {m.seconds:.1f} s")
+        )
 
 
 def watch(
@@ -155,6 +168,8 @@ def watch(
                 results.append(result)
                 if result.status != "locked":
                     done.add(gid)
+                if result.status == "processed":
+                    _mosaic_stage(ctx, out)
             if max_polls is not None and polls >= max_polls:
                 break
             time.sleep(poll_s)

@@ -46,3 +46,15 @@ def test_invalid_configuration_fails_before_work(tmp_path, text, overrides, matc
     path.write_text(text)
     with pytest.raises(ConfigurationError, match=match):
         load_config(path, overrides=overrides)
+
+
+def test_candidate_thresholds_replace_the_presets_one_by_one():
+    from dsa110.variability import PRESETS, Preset
+
+    assert load_config().variability.thresholds() == PRESETS["moderate"]
+    cfg = load_config(
+        overrides=["variability.preset=conservative", "variability.sigma_dev=0"]
+    )
+    assert cfg.variability.thresholds() == Preset(0.0, 4.0, 3.0)
+    with pytest.raises(ConfigurationError, match=r"variability\.eta"):
+        load_config(overrides=["variability.eta=-1"])

@@ -11,12 +11,41 @@ def test_demo_finds_the_ese_like_source(tmp_path):
     summary = run_demo(tmp_path / "demo", n_days=12, out=lines.append)
     assert summary["processed"] == 24 and summary["failed"] == 0
     assert summary["calibrations"] == 12 and summary["images"] == 24
-    # The ESE-like source, and only it, has an ESE-like dip; it is also the most
-    # variable by chi2_nu. (Its sigma-deviation over 12 epochs stays below every
-    # preset's threshold, so no preset candidate is expected.)
+    # No mosaic: a day's two tiles are not consecutive (the summary says so).
+    assert summary["mosaics"] == 0
+    assert any(line.startswith("mosaics           : 0 (") for line in lines)
+    # The ESE-like source, and only it, is a candidate (moderate chi2_nu and eta
+    # thresholds, and its light curve a dip lasting >= 3 epochs; sigma-deviation
+    # is left out: over 12 epochs it cannot reach any preset's threshold for a
+    # 3-epoch dip, see run_demo); it is also the most variable by chi2_nu.
+    assert summary["candidates"] == ["ESE-DEMO"]
     assert summary["ese_morphology"] == ["ESE-DEMO"]
+    assert any(line.startswith("ESE candidates    : ESE-DEMO ") for line in lines)
     assert summary["most_variable"][0][0] == "ESE-DEMO"
     assert any("ESE-like dips     : ESE-DEMO" in line for line in lines)
+    # Every product is on disk and recorded with its provenance; the plots exist.
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from dsa110.db import session_scope
+    from dsa110.db.models import Product
+    from dsa110.pipeline.config import load_config
+    from dsa110.pipeline.context import PipelineContext
+
+    ctx = PipelineContext(
+        load_config(overrides=[f"runtime.data_dir={tmp_path / 'demo' / 'data'}"])
+    )
+    with session_scope(ctx.session_factory) as session:
+        products = session.scalars(select(Product)).all()
+        assert {p.kind for p in products} >= {"image", "plot", "caltable"}
+        for p in products:
+            assert Path(p.path).exists() and p.checksum and p.size_bytes
+            prov = p.provenance
+            assert prov is not None and prov.code_version and prov.parameters
+            if p.kind == "image":
+                assert prov.inputs
+    assert Path(summary["lightcurve_png"]).stat().st_size > 0
     # A rerun does no work.
     again = run_demo(tmp_path / "demo", n_days=12, out=lines.append)
     assert again["skipped"] == 24
