@@ -28,6 +28,8 @@ import numpy as np
 from numba import njit
 
 from dsa110._compat.numba import JIT_OPTIONS
+from dsa110.flagging.plane import robust_sigma as _robust_sigma_select
+from dsa110.flagging.plane import sumthreshold_plane_fast
 
 __all__ = [
     "MAD_TO_SIGMA",
@@ -291,19 +293,7 @@ def _smooth_impl(values, flags, sigma_time, sigma_frequency):
 @njit(**JIT_OPTIONS)
 def _robust_sigma(values, flags):
     """MAD-based σ of the unflagged finite samples (NaN when there are none)."""
-    n = 0
-    buf = np.empty(values.size)
-    v = values.ravel()
-    f = flags.ravel()
-    for i in range(v.size):
-        if not f[i] and np.isfinite(v[i]):
-            buf[n] = v[i]
-            n += 1
-    if n == 0:
-        return np.nan, np.nan
-    sel = buf[:n]
-    med = np.median(sel)
-    return med, MAD_TO_SIGMA * np.median(np.abs(sel - med))
+    return _robust_sigma_select(values, flags, np.empty(2 * values.size))
 
 
 @njit(**JIT_OPTIONS)
@@ -321,12 +311,17 @@ def sumthreshold_plane(
 ):
     """Run iterative SumThreshold on one time–frequency plane.
 
-    Each iteration smooths the unflagged amplitudes into a background, takes the
-    residual, estimates its σ robustly (MAD), and runs SumThreshold with
+    Each iteration smooths the unflagged amplitudes into a background
+    (:func:`dsa110.flagging.plane.masked_box_smooth`: an almost-Gaussian kernel
+    of three boxes per axis), takes the residual, estimates its σ robustly
+    (MAD, by selection), and runs SumThreshold with
     windows ``M = 1, 2, 4, …, max_window`` along time and along frequency with
     ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor ``f`` is
     ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer, as
-    AOFlagger). Samples flagged by one step are excluded from the next.
+    AOFlagger). Samples flagged by one step are excluded from the next: the
+    time pass of window ``M``, then its frequency pass, then window ``2M``.
+    Every step is O(1) per sample (running sums, selection; see
+    :mod:`dsa110.flagging.plane`).
 
     Parameters
     ----------
@@ -366,42 +361,7 @@ def sumthreshold_plane(
     )
 
 
-@njit(**JIT_OPTIONS)
-def _sumthreshold_plane_impl(
-    amplitude,
-    flags,
-    threshold,
-    rho,
-    max_window,
-    n_iter,
-    threshold_step,
-    sigma_time,
-    sigma_frequency,
-):
-    n_t, n_f = amplitude.shape
-    out = flags.copy()
-    for i in range(n_t):
-        for j in range(n_f):
-            if not np.isfinite(amplitude[i, j]):
-                out[i, j] = True
-    for it in range(n_iter):
-        bg = _smooth_impl(amplitude, out, sigma_time, sigma_frequency)
-        res = amplitude - bg
-        _, sigma = _robust_sigma(res, out)
-        if not (sigma > 0.0):
-            # All flagged, or noise-free: nothing to compare a deviation with.
-            break
-        factor = threshold_step ** (n_iter - 1 - it)
-        res_t = res.T.copy()
-        window = 1
-        while window <= max_window and (window <= n_t or window <= n_f):
-            chi = factor * threshold * sigma / rho ** math.log2(window)
-            if window <= n_t:
-                out = _sumthreshold_1d_impl(res_t, out.T.copy(), window, chi).T.copy()
-            if window <= n_f:
-                out = _sumthreshold_1d_impl(res, out, window, chi)
-            window *= 2
-    return out
+_sumthreshold_plane_impl = sumthreshold_plane_fast
 
 
 @njit(**JIT_OPTIONS)
