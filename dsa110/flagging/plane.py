@@ -283,19 +283,21 @@ def _median_binned(buf, n, lo, hi, counts, tmp):
         b += 1
     # Binning is monotone, so the values of lower bins are all below bin b's.
     m = 0
-    below = -np.inf
     for i in range(n):
         x = buf[i]
-        bi = _bin(x, lo, scale, nb)
-        if bi == b:
+        if _bin(x, lo, scale, nb) == b:
             tmp[m] = x
             m += 1
-        elif bi < b and x > below:
-            below = x
     upper = _select(tmp, m, k - cum)
     if n % 2 == 1:
         return upper
     if k - cum == 0:
+        # The lower middle value is the largest of the lower bins (rare).
+        below = -np.inf
+        for i in range(n):
+            x = buf[i]
+            if _bin(x, lo, scale, nb) < b and x > below:
+                below = x
         return 0.5 * (below + upper)
     lower = tmp[0]
     for i in range(1, k - cum):
@@ -460,9 +462,28 @@ def _time_pass(res, out, window, chi, ps, pc, hit, run, row_dirty):
 
 
 @njit(**JIT_OPTIONS)
-def sumthreshold_plane_fast(
+def plane_scratch(n_t, n_f):
+    """Work arrays of :func:`sumthreshold_plane_into` for planes of this shape."""
+    return (
+        np.empty((n_t, n_f)),  # residual
+        _smooth_scratch(n_t, n_f),
+        np.empty(2 * n_t * n_f),  # σ buffer
+        np.empty((n_t, n_f + 1)),  # frequency prefix sums
+        np.empty((n_t, n_f + 1)),
+        np.empty((n_t + 1, n_f)),  # time prefix sums
+        np.empty((n_t + 1, n_f)),
+        np.zeros(n_f + 1, np.int64),  # run marks (kept zeroed between uses)
+        np.zeros((n_t + 1, n_f), np.int64),
+        np.zeros(n_f, np.int64),
+        np.ones(n_t, np.bool_),  # rows whose prefix sums are stale
+        np.empty(n_t),  # largest unflagged residual per row
+    )
+
+
+@njit(**JIT_OPTIONS)
+def sumthreshold_plane_into(
     amplitude,
-    flags,
+    out,
     threshold,
     rho,
     max_window,
@@ -470,32 +491,26 @@ def sumthreshold_plane_fast(
     threshold_step,
     sigma_time,
     sigma_frequency,
+    scratch,
 ):
-    """Run iterative SumThreshold on one plane (positional; see kernels)."""
+    """Run iterative SumThreshold on one plane, or-ing detections into ``out``.
+
+    Positional arguments as :func:`dsa110.flagging.kernels.sumthreshold_plane`;
+    ``out`` holds the flags on entry; ``scratch`` from :func:`plane_scratch`.
+    """
     n_t, n_f = amplitude.shape
-    out = flags.copy()
+    res, smooth, buf, ps_f, pc_f, ps_t, pc_t, hit_f, hit_t, run, row_dirty, row_max = (
+        scratch
+    )
     for i in range(n_t):
         for j in range(n_f):
             if not np.isfinite(amplitude[i, j]):
                 out[i, j] = True
-    bg = np.empty((n_t, n_f))
-    res = np.empty((n_t, n_f))
-    scratch = _smooth_scratch(n_t, n_f)
-    buf = np.empty(2 * n_t * n_f)
-    ps_f = np.empty((n_t, n_f + 1))
-    pc_f = np.empty((n_t, n_f + 1))
-    ps_t = np.empty((n_t + 1, n_f))
-    pc_t = np.empty((n_t + 1, n_f))
-    hit_f = np.zeros(n_f + 1, np.int64)
-    hit_t = np.zeros((n_t + 1, n_f), np.int64)
-    run = np.zeros(n_f, np.int64)
-    row_dirty = np.ones(n_t, np.bool_)
-    row_max = np.empty(n_t)
     for it in range(n_iter):
-        _smooth_into(amplitude, out, sigma_time, sigma_frequency, bg, scratch)
+        _smooth_into(amplitude, out, sigma_time, sigma_frequency, res, smooth)
         for i in range(n_t):
             for j in range(n_f):
-                res[i, j] = amplitude[i, j] - bg[i, j]
+                res[i, j] = amplitude[i, j] - res[i, j]
         _, sigma = robust_sigma(res, out, buf)
         if not (sigma > 0.0):
             # All flagged, or noise-free: nothing to compare a deviation with.
@@ -522,4 +537,32 @@ def sumthreshold_plane_fast(
                 ):
                     time_dirty = True
             window *= 2
+
+
+@njit(**JIT_OPTIONS)
+def sumthreshold_plane_fast(
+    amplitude,
+    flags,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+):
+    """Run iterative SumThreshold on one plane (positional; see kernels)."""
+    out = flags.copy()
+    sumthreshold_plane_into(
+        amplitude,
+        out,
+        threshold,
+        rho,
+        max_window,
+        n_iter,
+        threshold_step,
+        sigma_time,
+        sigma_frequency,
+        plane_scratch(*amplitude.shape),
+    )
     return out
