@@ -243,6 +243,10 @@ def _gaussian_kernel(sigma):
 def masked_gaussian_smooth(values, flags, *, sigma_time, sigma_frequency):
     """Gaussian-smooth a time–frequency plane, ignoring flagged samples.
 
+    The exact (truncated) Gaussian, at a cost per sample that grows with σ;
+    :func:`sumthreshold_plane` uses the O(1)-per-sample almost-Gaussian
+    :func:`dsa110.flagging.plane.masked_box_smooth` instead.
+
     Normalised convolution: ``(G * (w x)) / (G * w)`` with ``w = 0`` on flagged
     or non-finite samples, separable in time and frequency, truncated at 3σ.
 
