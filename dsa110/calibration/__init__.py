@@ -28,6 +28,7 @@ from dsa110.calibration.solve import (
     solve_bandpass,
     solve_delay,
     solve_gains,
+    uv_cut_frequency,
     uv_weights,
 )
 from dsa110.calibration.tables import load_solutions, make_solutions, save_solutions
@@ -53,6 +54,7 @@ __all__ = [
     "solve_calibration",
     "solve_delay",
     "solve_gains",
+    "uv_cut_frequency",
     "uv_weights",
 ]
 
@@ -80,6 +82,8 @@ def solve_calibration(
     min_snr: float = 5.0,
     min_baselines: int = 4,
     uvmin_lambda: float = 1000.0,
+    uv_frequency="channel",
+    calwt: bool = True,
     fill_gaps: int = 0,
     solnorm: bool = True,
     beam: bool = True,
@@ -102,8 +106,10 @@ def solve_calibration(
         Solve per-antenna delays (K, :func:`solve_delay`) first; the bandpass
         and gains are then solved with the delays applied, and ``DELAY`` is
         part of the solutions (applied by :func:`apply_calibration`).
-    refant, min_snr, min_baselines, uvmin_lambda, fill_gaps, solnorm, beam
+    refant, min_snr, min_baselines, uvmin_lambda, uv_frequency, fill_gaps, solnorm
         See :func:`solve_bandpass`.
+    calwt : bool, keyword-only
+        Gain-solve weights with the bandpass applied, see :func:`solve_gains`.
 
     Returns
     -------
@@ -121,6 +127,7 @@ def solve_calibration(
         min_snr=min_snr,
         min_baselines=min_baselines,
         uvmin_lambda=uvmin_lambda,
+        uv_frequency=uv_frequency,
         beam=beam,
     )
     k = solve_delay(ds, calibrator, **common) if delay else None
@@ -129,7 +136,13 @@ def solve_calibration(
     )
     prior = bp if k is None else bp.merge(k[["DELAY"]], compat="override")
     gains = solve_gains(
-        ds, calibrator, solint=solint, mode=gain_mode, bandpass=prior, **common
+        ds,
+        calibrator,
+        solint=solint,
+        mode=gain_mode,
+        bandpass=prior,
+        calwt=calwt,
+        **common,
     )
     parts = [bp, gains] + ([k[["DELAY"]]] if k is not None else [])
     params = dict(
@@ -138,8 +151,11 @@ def solve_calibration(
         delay=delay,
         fill_gaps=fill_gaps,
         solnorm=solnorm,
+        calwt=calwt,
         **common,
     )
+    if not isinstance(uv_frequency, str):
+        params["uv_frequency"] = np.asarray(uv_frequency, dtype=float).tolist()
     sources = [calibrator] if hasattr(calibrator, "ra") else list(calibrator)
     return make_solutions(
         *parts,

@@ -34,6 +34,7 @@ def _sums_block(
     per_channel,
     uvmin_lambda,
     uvmax_lambda,
+    jones_weights,
 ):
     vis, flag, weight = to_numpy(vis), to_numpy(flag), to_numpy(weight)
     tb = np.asarray(time_bin, dtype=np.int64)
@@ -63,6 +64,7 @@ def _sums_block(
         n_chan if per_channel else 1,
         float(uvmin_lambda),
         float(uvmax_lambda),
+        bool(jones_weights),
     )
     return np.stack([a, b + 0j, c + 0j, n + 0j])
 
@@ -82,6 +84,7 @@ def normal_sums(
     jones=None,
     uvmin_lambda=0.0,
     uvmax_lambda=np.inf,
+    jones_weights=True,
 ):
     """Per-baseline normal-equation sums of each solution cell.
 
@@ -95,7 +98,8 @@ def normal_sums(
     uvw : dask.array.Array
         ``(time, baseline_id, uvw_label)`` float metres.
     frequency : numpy.ndarray
-        ``(frequency,)`` float64 Hz.
+        ``(frequency,)`` float64 Hz at which each channel's uv cut converts
+        metres to wavelengths (the channel frequencies, or CASA's one per window).
     antenna1, antenna2 : numpy.ndarray
         ``(baseline_id,)`` int.
     time_bin : numpy.ndarray
@@ -108,6 +112,9 @@ def normal_sums(
         the model.
     uvmin_lambda, uvmax_lambda : float, keyword-only
         uv range, wavelengths.
+    jones_weights : bool, keyword-only
+        Weights ``w |J_i J_j|²`` (True) or ``w`` (False), see
+        :func:`dsa110.calibration.kernels.accumulate_normal`.
 
     Returns
     -------
@@ -161,6 +168,7 @@ def normal_sums(
         per_channel=per_channel,
         uvmin_lambda=uvmin_lambda,
         uvmax_lambda=uvmax_lambda,
+        jones_weights=jones_weights,
     )
     if not per_channel:
         out = out.sum(axis=2, keepdims=True)

@@ -196,6 +196,7 @@ def accumulate_normal(
     n_chan_bin,
     uvmin_lambda,
     uvmax_lambda,
+    jones_weights=True,
 ):
     """Per-baseline sums of one chunk for each solution cell (one pass over the data).
 
@@ -217,7 +218,8 @@ def accumulate_normal(
     uvw : numpy.ndarray
         ``(time, baseline_id, uvw_label)`` float metres.
     frequency : numpy.ndarray
-        ``(frequency,)`` float64 Hz.
+        ``(frequency,)`` float64 Hz at which each channel's uv cut converts
+        metres to wavelengths (the channel frequencies, or CASA's one per window).
     antenna1, antenna2 : numpy.ndarray
         ``(baseline_id,)`` int antenna numbers.
     jones : numpy.ndarray
@@ -231,6 +233,11 @@ def accumulate_normal(
         Number of time and channel cells.
     uvmin_lambda, uvmax_lambda : float
         Accepted projected baseline lengths, wavelengths.
+    jones_weights : bool
+        Weight each sample by ``w |J_i J_j|²`` (True: maximum likelihood for
+        noise of equal variance in the raw data), or by ``w`` alone as if
+        the data were first corrected by ``J`` without recalibrating their
+        weights (False; what CASA ``gaincal`` does with a pre-applied bandpass).
 
     Returns
     -------
@@ -269,9 +276,14 @@ def accumulate_normal(
                     v = complex(vis[t, bl, ch, p])
                     if not (math.isfinite(v.real) and math.isfinite(v.imag)):
                         continue
-                    m = jones[i, ch, p] * jones[j, ch, p].conjugate() * m0
+                    jj = jones[i, ch, p] * jones[j, ch, p].conjugate()
+                    if jj == 0:
+                        continue
+                    m = jj * m0
                     if m == 0:
                         continue
+                    if not jones_weights:
+                        w = w / (jj.real * jj.real + jj.imag * jj.imag)
                     a[tb, bl, cb, p] += w * m.conjugate() * v
                     b[tb, bl, cb, p] += w * (m.real * m.real + m.imag * m.imag)
                     c[tb, bl, cb, p] += w * (v.real * v.real + v.imag * v.imag)

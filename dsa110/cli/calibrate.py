@@ -33,6 +33,13 @@ def register(subparsers) -> None:
     q.add_argument("--min-baselines", type=int, default=4)
     q.add_argument("--uvmin", type=float, default=1000.0, help="uv cut, wavelengths")
     q.add_argument(
+        "--uv-frequency",
+        default="channel",
+        choices=("channel", "merged", "subband"),
+        help="frequency of the uv cut's wavelengths: each channel's own (default), "
+        "or CASA's one per spectral window (merged band / per subband)",
+    )
+    q.add_argument(
         "--fill-gaps", type=int, default=0, help="interpolate gaps up to N channels"
     )
     q.add_argument(
@@ -155,6 +162,7 @@ def _solve(args) -> int:
         min_snr=args.min_snr,
         min_baselines=args.min_baselines,
         uvmin_lambda=args.uvmin,
+        uv_frequency=args.uv_frequency,
         fill_gaps=args.fill_gaps,
         solnorm=not args.no_solnorm,
     )

@@ -176,7 +176,9 @@ def flag_sumthreshold(
         Iterations; iteration ``k`` uses thresholds × ``threshold_step^(n_iter−1−k)``.
     threshold_step : float, keyword-only
     sigma_time, sigma_frequency : float, keyword-only
-        Widths of the Gaussian background, in integrations and channels.
+        Widths (σ) of the almost-Gaussian background (three boxes per axis,
+        :func:`dsa110.flagging.plane.masked_box_smooth`), in integrations and
+        channels.
 
     Returns
     -------

@@ -28,6 +28,12 @@ import numpy as np
 from numba import njit
 
 from dsa110._compat.numba import JIT_OPTIONS
+from dsa110.flagging.plane import (
+    plane_scratch,
+    sumthreshold_plane_fast,
+    sumthreshold_plane_into,
+)
+from dsa110.flagging.plane import robust_sigma as _robust_sigma_select
 
 __all__ = [
     "MAD_TO_SIGMA",
@@ -44,6 +50,18 @@ __all__ = [
 
 #: Factor turning a median absolute deviation into a Gaussian σ.
 MAD_TO_SIGMA = 1.482602218505602
+
+
+@njit(**JIT_OPTIONS)
+def _amplitude(v):
+    """``|v|`` as ``sqrt(re² + im²)`` in float64.
+
+    ``abs(complex)`` calls ``hypot``, which guards against overflow at several
+    times the cost; visibilities are nowhere near 1e150.
+    """
+    re = np.float64(v.real)
+    im = np.float64(v.imag)
+    return math.sqrt(re * re + im * im)
 
 
 @njit(**JIT_OPTIONS)
@@ -225,6 +243,10 @@ def _gaussian_kernel(sigma):
 def masked_gaussian_smooth(values, flags, *, sigma_time, sigma_frequency):
     """Gaussian-smooth a time–frequency plane, ignoring flagged samples.
 
+    The exact (truncated) Gaussian, at a cost per sample that grows with σ;
+    :func:`sumthreshold_plane` uses the O(1)-per-sample almost-Gaussian
+    :func:`dsa110.flagging.plane.masked_box_smooth` instead.
+
     Normalised convolution: ``(G * (w x)) / (G * w)`` with ``w = 0`` on flagged
     or non-finite samples, separable in time and frequency, truncated at 3σ.
 
@@ -291,19 +313,7 @@ def _smooth_impl(values, flags, sigma_time, sigma_frequency):
 @njit(**JIT_OPTIONS)
 def _robust_sigma(values, flags):
     """MAD-based σ of the unflagged finite samples (NaN when there are none)."""
-    n = 0
-    buf = np.empty(values.size)
-    v = values.ravel()
-    f = flags.ravel()
-    for i in range(v.size):
-        if not f[i] and np.isfinite(v[i]):
-            buf[n] = v[i]
-            n += 1
-    if n == 0:
-        return np.nan, np.nan
-    sel = buf[:n]
-    med = np.median(sel)
-    return med, MAD_TO_SIGMA * np.median(np.abs(sel - med))
+    return _robust_sigma_select(values, flags, np.empty(2 * values.size))
 
 
 @njit(**JIT_OPTIONS)
@@ -321,12 +331,17 @@ def sumthreshold_plane(
 ):
     """Run iterative SumThreshold on one time–frequency plane.
 
-    Each iteration smooths the unflagged amplitudes into a background, takes the
-    residual, estimates its σ robustly (MAD), and runs SumThreshold with
+    Each iteration smooths the unflagged amplitudes into a background
+    (:func:`dsa110.flagging.plane.masked_box_smooth`: an almost-Gaussian kernel
+    of three boxes per axis), takes the residual, estimates its σ robustly
+    (MAD, by selection), and runs SumThreshold with
     windows ``M = 1, 2, 4, …, max_window`` along time and along frequency with
     ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor ``f`` is
     ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer, as
-    AOFlagger). Samples flagged by one step are excluded from the next.
+    AOFlagger). Samples flagged by one step are excluded from the next: the
+    time pass of window ``M``, then its frequency pass, then window ``2M``.
+    Every step is O(1) per sample (running sums, selection; see
+    :mod:`dsa110.flagging.plane`).
 
     Parameters
     ----------
@@ -366,42 +381,7 @@ def sumthreshold_plane(
     )
 
 
-@njit(**JIT_OPTIONS)
-def _sumthreshold_plane_impl(
-    amplitude,
-    flags,
-    threshold,
-    rho,
-    max_window,
-    n_iter,
-    threshold_step,
-    sigma_time,
-    sigma_frequency,
-):
-    n_t, n_f = amplitude.shape
-    out = flags.copy()
-    for i in range(n_t):
-        for j in range(n_f):
-            if not np.isfinite(amplitude[i, j]):
-                out[i, j] = True
-    for it in range(n_iter):
-        bg = _smooth_impl(amplitude, out, sigma_time, sigma_frequency)
-        res = amplitude - bg
-        _, sigma = _robust_sigma(res, out)
-        if not (sigma > 0.0):
-            # All flagged, or noise-free: nothing to compare a deviation with.
-            break
-        factor = threshold_step ** (n_iter - 1 - it)
-        res_t = res.T.copy()
-        window = 1
-        while window <= max_window and (window <= n_t or window <= n_f):
-            chi = factor * threshold * sigma / rho ** math.log2(window)
-            if window <= n_t:
-                out = _sumthreshold_1d_impl(res_t, out.T.copy(), window, chi).T.copy()
-            if window <= n_f:
-                out = _sumthreshold_1d_impl(res, out, window, chi)
-            window *= 2
-    return out
+_sumthreshold_plane_impl = sumthreshold_plane_fast
 
 
 @njit(**JIT_OPTIONS)
@@ -437,13 +417,14 @@ def sumthreshold(
     out = flags.copy()
     amp = np.empty((n_t, n_f))
     fl = np.empty((n_t, n_f), dtype=np.bool_)
+    scratch = plane_scratch(n_t, n_f)  # reused by every plane
     for b in range(n_b):
         for p in range(n_p):
             for i in range(n_t):
                 for j in range(n_f):
-                    amp[i, j] = abs(vis[i, b, j, p])
+                    amp[i, j] = _amplitude(vis[i, b, j, p])
                     fl[i, j] = flags[i, b, j, p]
-            res = _sumthreshold_plane_impl(
+            sumthreshold_plane_into(
                 amp,
                 fl,
                 threshold,
@@ -453,10 +434,11 @@ def sumthreshold(
                 threshold_step,
                 sigma_time,
                 sigma_frequency,
+                scratch,
             )
             for i in range(n_t):
                 for j in range(n_f):
-                    out[i, b, j, p] = res[i, j]
+                    out[i, b, j, p] = fl[i, j]
     return out
 
 
@@ -487,16 +469,17 @@ def mad_clip(vis, flags, *, sigma):
     out = flags.copy()
     amp = np.empty((n_t, n_f))
     fl = np.empty((n_t, n_f), dtype=np.bool_)
+    buf = np.empty(2 * n_t * n_f)
     for b in range(n_b):
         for p in range(n_p):
             for i in range(n_t):
                 for j in range(n_f):
-                    a = abs(vis[i, b, j, p])
+                    a = _amplitude(vis[i, b, j, p])
                     amp[i, j] = a
                     fl[i, j] = flags[i, b, j, p]
                     if not np.isfinite(a):
                         out[i, b, j, p] = True
-            med, s = _robust_sigma(amp, fl)
+            med, s = _robust_sigma_select(amp, fl, buf)
             if not (s > 0.0):
                 continue
             limit = sigma * s

@@ -26,7 +26,7 @@ def noise_sigma(ds):
 def transit_source(
     flux=30.0, spectral_index=-0.7, dec_deg=33.0, start="2026-11-24T00:00:00"
 ):
-    """A point source that transits (is at the phase centre) at the first integration."""
+    """A point source at the phase centre (transiting) at the first integration."""
     ds0 = make_visibility_dataset(
         sources=[],
         n_time=1,
@@ -45,7 +45,7 @@ def transit_source(
 
 
 def corrupt(ds, gains, *, sigma, rng):
-    """``V = g_i conj(g_j) V_true + n``; gains ``(time, antenna, frequency, polarization)``."""
+    """``V = g_i conj(g_j) V_true + n``; gains ``(time, antenna, frequency, pol)``."""
     a1 = ds["antenna1"].values
     a2 = ds["antenna2"].values
     v = ds["VISIBILITY"].values.astype(np.complex128)
@@ -66,7 +66,7 @@ def random_bandpass(rng, n_chan, n_pol=2, n_ant=117):
 
 @pytest.fixture(scope="module")
 def calibrator_tile():
-    """A small tile with a 30 Jy source at transit, gains, noise: (ds, truth, sky, σ)."""
+    """A small tile, 30 Jy source at transit, gains, noise: (ds, truth, sky, σ)."""
     rng = np.random.default_rng(42)
     src = transit_source()
     ds = make_visibility_dataset(
@@ -83,7 +83,7 @@ def calibrator_tile():
 
 @pytest.fixture(scope="session")
 def sim():
-    """The helpers above, for test modules (``--import-mode=importlib`` cannot import conftest)."""
+    """The helpers above for test modules (importlib mode cannot import conftest)."""
     from types import SimpleNamespace
 
     return SimpleNamespace(

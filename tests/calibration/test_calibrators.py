@@ -99,7 +99,7 @@ def test_bundled_list_matches_shared_source():
 
 @pytest.mark.parametrize("name", ["3C48", "3C138", "3C147", "3C286", "3C295", "3C196"])
 def test_perley_butler_models_agree_with_vla_list(name):
-    """Two independent sources: PB2017 polynomial at 1.4 GHz vs the VLA list's 20 cm value."""
+    """Two independent sources: PB2017 at 1.4 GHz vs the VLA list's 20 cm value."""
     cal = cals.get_calibrator(name)
     assert cal.coefficients
     # The VLA list quotes 20 cm fluxes to ~5-10% (epochs differ; 3C138/3C48 vary).

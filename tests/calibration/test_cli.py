@@ -140,3 +140,18 @@ def test_solve_refuses_tile_without_transit(sim_tile, tmp_path, capsys):
     )
     assert rc == 1
     assert "not inside this tile" in capsys.readouterr().err
+
+
+def test_solve_uv_frequency_option_reaches_the_solver(sim_tile, tmp_path):
+    import json
+
+    from dsa110.calibration import load_solutions
+
+    tile, truth, cal = sim_tile
+    sol_path = tmp_path / "sol.nc"
+    args = ["calibrate", "solve", str(tile), "--out", str(sol_path)]
+    assert main(args + ["--calibrator", "3C286", "--uv-frequency", "merged"]) == 0
+    params = json.loads(load_solutions(sol_path).attrs["parameters"])
+    assert params["uv_frequency"] == "merged"
+    with pytest.raises(SystemExit):
+        main(args + ["--uv-frequency", "centre"])

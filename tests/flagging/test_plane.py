@@ -1,0 +1,149 @@
+"""The fast plane kernels against direct (slow, obvious) NumPy evaluations.
+
+:mod:`dsa110.flagging.plane` computes the background with running sums, the
+median/MAD by binned selection and each SumThreshold window from prefix sums,
+skipping rows that cannot trigger. The references build the same quantities
+from scratch: box sums by ``numpy.convolve`` in a normalised convolution (the
+boxes one after the other, each truncated at the plane's edges, for numerator
+and denominator alike), ``numpy.median``, and the 1-D SumThreshold pass of
+:func:`dsa110.flagging.kernels.sumthreshold_1d` (the kernel the GPU version is
+tested against) applied window by window, time pass before frequency pass.
+Flags must be identical: only the float64 summation order differs, so a
+decision could flip only within ~1e-12 of a threshold.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from dsa110.flagging import kernels, plane
+
+MAD = 1.482602218505602
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5, 1.0, 2.5, 5.0, 7.3, 12.0])
+def test_box_widths_match_the_gaussian_variance(sigma):
+    w = plane.box_widths(sigma)
+    assert w.shape == (3,) and np.all(w % 2 == 1)
+    var = np.sum((w.astype(float) ** 2 - 1) / 12)
+    if sigma == 0:
+        assert_array_equal(w, 1)
+    else:
+        # Kovesi: widths w and w + 2 mixed so the variance is within one step.
+        assert abs(var - sigma**2) <= (4 * w.max() + 4) / 12 / 2 + 1e-9
+
+
+def _same(row, width):
+    """Box sums of ``width`` centred on each sample, zero beyond the ends."""
+    full = np.convolve(row, np.ones(width))
+    start = (width - 1) // 2
+    return full[start : start + row.size]
+
+
+def _smooth_reference(values, flags, st, sf):
+    w = (~flags & np.isfinite(values)).astype(float)
+    x = np.where(w > 0, values, 0.0)
+
+    def conv(a):
+        for width in plane.box_widths(st):
+            a = np.apply_along_axis(_same, 0, a, int(width))
+        for width in plane.box_widths(sf):
+            a = np.apply_along_axis(_same, 1, a, int(width))
+        return a
+
+    num, den = conv(x), conv(w)
+    return np.where(den > 0.5, num / np.where(den > 0.5, den, 1), 0.0)
+
+
+def test_masked_box_smooth_equals_normalised_convolution():
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((24, 200)) + 3
+    flags = rng.random(values.shape) < 0.3
+    flags[:, 50:80] = True  # a gap wider than the kernel: background 0 there
+    values[2, 3] = np.nan
+    out = plane.masked_box_smooth(values, flags, sigma_time=2.5, sigma_frequency=5.0)
+    ref = _smooth_reference(values, flags, 2.5, 5.0)
+    assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+    assert np.any(out[:, 60:70] == 0)
+    assert_array_equal(out == 0, ref == 0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_robust_sigma_equals_numpy_median(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5000))
+    x = rng.standard_normal(n)
+    if seed % 3 == 1:
+        x = np.round(x, 1)  # many ties
+    if seed % 3 == 2:
+        x[: n // 2] = 2.0  # half the samples equal
+        x[-5:] = 1e8  # outliers stretch the bins
+    flags = rng.random(n) < 0.25
+    x[flags & (rng.random(n) < 0.5)] = np.nan  # flagged NaNs are ignored
+    med, s = plane.robust_sigma(x, flags, np.empty(2 * n))
+    good = x[~flags & np.isfinite(x)]
+    if good.size == 0:
+        assert np.isnan(med) and np.isnan(s)
+        return
+    m = np.median(good)
+    assert med == m
+    assert s == MAD * np.median(np.abs(good - m))
+
+
+def _plane_reference(amp, flags, threshold, rho, max_window, n_iter, step, st, sf):
+    out = flags | ~np.isfinite(amp)
+    n_t, n_f = amp.shape
+    for it in range(n_iter):
+        res = amp - _smooth_reference(amp, out, st, sf)
+        good = res[~out]
+        if good.size == 0:
+            break
+        sigma = MAD * np.median(np.abs(good - np.median(good)))
+        if not sigma > 0:
+            break
+        factor = step ** (n_iter - 1 - it)
+        window = 1
+        while window <= max_window and (window <= n_t or window <= n_f):
+            chi = factor * threshold * sigma / rho ** math.log2(window)
+            if window <= n_t:
+                out = kernels.sumthreshold_1d(
+                    res.T.copy(), out.T.copy(), window=window, threshold=chi
+                ).T
+            if window <= n_f:
+                out = kernels.sumthreshold_1d(res, out, window=window, threshold=chi)
+            window *= 2
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sumthreshold_plane_equals_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_t, n_f = 24, 192
+    amp = np.abs(
+        8 + rng.standard_normal((n_t, n_f)) + 1j * rng.standard_normal((n_t, n_f))
+    )
+    amp += 0.5 * np.sin(np.arange(n_f) / 20.0)  # a smooth bandpass ripple
+    amp[:, 17] += 40.0  # persistent line
+    amp[5, :] += 6.0  # faint broadband burst
+    amp[10:14, 100:130] += 2.5  # faint block
+    amp[20, 150] += 80.0  # spike
+    amp[3, 3] = np.nan
+    flags = rng.random(amp.shape) < 0.02
+    kw = dict(
+        threshold=6.0,
+        rho=1.5,
+        max_window=64,
+        n_iter=3,
+        threshold_step=2.0,
+        sigma_time=2.5,
+        sigma_frequency=5.0,
+    )
+    out = kernels.sumthreshold_plane(amp, flags, **kw)
+    ref = _plane_reference(amp, flags, *kw.values())
+    assert_array_equal(out, ref)
+    assert out[:, 17].all() and out[5].mean() > 0.9 and out[20, 150]
+    assert (out & ~flags).mean() < 0.5
