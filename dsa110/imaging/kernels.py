@@ -44,8 +44,9 @@ from dsa110.imaging.fft import (
     _scatter_plane,
     nm1_image,
 )
-from dsa110.imaging.footprint import _degrid_batch, _grid_batch, _horner, _horner_one
+from dsa110.imaging.footprint import _horner, _horner_one
 from dsa110.imaging.kernel_es import ESKernel, choose_kernel
+from dsa110.imaging.tiles import bin_tiles, degrid_batch, grid_batch
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
 __all__ = [
@@ -656,8 +657,8 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     plan : GridPlan, keyword-only
     planes : range, keyword-only
         Which planes (default all).
-    bins : Bins, keyword-only
-        Reuse a binning from :func:`bin_visibilities`.
+    bins : dsa110.imaging.tiles.TileBins, keyword-only
+        Reuse a binning from :func:`dsa110.imaging.tiles.bin_tiles`.
     nthreads : int, keyword-only
 
     Returns
@@ -669,19 +670,15 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     vis = np.ascontiguousarray(vis)
     _check_dtype(vis.dtype, plan)
     uvw, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    if bins is None:
-        bins = bin_visibilities(
-            uvw, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-        )
     out = np.zeros((len(planes), plan.ngx, plan.ngy), dtype=plan.complex_dtype)
     if len(planes) == 0:
         return out
     if planes.step != 1:
         raise ValueError(f"planes={planes!r}: expected consecutive planes")
     with _threads(nthreads):
-        _grid_batch(
-            out, vis, w, has_wgt, uvw, fc, *_bin_args(bins), **_w_args(plan, planes[0])
-        )
+        if bins is None:
+            bins = _tile_bins(uvw, fc, w, has_wgt, plan, nthreads)
+        grid_batch(out, vis, w, has_wgt, uvw, fc, **_batch_args(bins, plan, planes[0]))
     return out
 
 
@@ -694,22 +691,16 @@ def _batch_size(plan):
     return max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
 
 
-def _bin_args(bins):
-    return (bins.row, bins.chan_start, bins.chan_stop, bins.key_offsets)
+def _tile_bins(uvw, fc, w, has_wgt, plan, nthreads):
+    _check_coverage(uvw, fc, plan)
+    return bin_tiles(
+        uvw, fc, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
+    )
 
 
-def _w_args(plan, first):
+def _batch_args(bins, plan, first):
     return dict(
-        coeffs=plan.kernel.coeffs,
-        first=int(first),
-        pixx=plan.pixsize_x,
-        pixy=plan.pixsize_y,
-        w0=plan.w0,
-        dw=plan.dw,
-        do_w=plan.do_wgridding,
-        nstrips=plan.nstrips,
-        nplanes=plan.nplanes,
-        nwork=numba.get_num_threads() * 4,
+        bins=bins, plan=plan, first=int(first), nwork=4 * numba.get_num_threads()
     )
 
 
@@ -853,9 +844,8 @@ def vis2dirty(
         )
     _check_dtype(vis.dtype, plan)
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(
-        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-    )
+    with _threads(nthreads):
+        bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
     image = np.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     corr, nm1 = _corrections(plan)
     phasor, step = _phasors(plan, nm1, 0, -1.0)
@@ -866,15 +856,8 @@ def vis2dirty(
         for first in range(0, plan.nplanes, nb):
             grids = stack[: min(nb, plan.nplanes - first)]
             grids[...] = 0
-            _grid_batch(
-                grids,
-                vis,
-                w,
-                has_wgt,
-                uvw_c,
-                fc,
-                *_bin_args(bins),
-                **_w_args(plan, first),
+            grid_batch(
+                grids, vis, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, first)
             )
             for grid in grids:
                 sub = _grid_to_columns(grid, plan, nthreads, out=sub)
@@ -948,9 +931,8 @@ def dirty2vis(
     vis = np.zeros((nrow, nchan), ctype) if out is None else out
     vis[...] = 0
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(
-        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-    )
+    with _threads(nthreads):
+        bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
     corr, nm1 = _corrections(plan)
     img = (dirty / corr).astype(plan.real_dtype)
     phasor, step = _phasors(plan, nm1, 0, 1.0)
@@ -965,14 +947,7 @@ def dirty2vis(
                 _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
                 work[...] = sub  # the inverse FFT overwrites its input
                 _columns_to_grid(work, grid, plan, nthreads)
-            _degrid_batch(
-                grids,
-                vis,
-                w,
-                has_wgt,
-                uvw_c,
-                fc,
-                *_bin_args(bins),
-                **_w_args(plan, first),
+            degrid_batch(
+                grids, vis, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, first)
             )
     return vis
