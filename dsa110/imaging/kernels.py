@@ -34,6 +34,7 @@ import numpy as np
 import scipy.fft
 from numba import njit, prange
 
+from dsa110._compat.array_api import get_array_namespace
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from dsa110.imaging.fft import (
     _accumulate_plane,
@@ -104,6 +105,15 @@ class GridPlan:
     nstrips: int
     real_dtype: np.dtype
     urows: int = 0
+
+    @property
+    def grid_rows(self):
+        """Rows of the stored uv grids (CPU).
+
+        ``urows + 1`` from the top and ``urows`` from the bottom of the ``ngx``
+        rows (the others hold no data), or all ``ngx`` when ``urows`` is 0.
+        """
+        return self.ngx if self.urows == 0 else 2 * self.urows + 1
 
     @property
     def complex_dtype(self):
@@ -664,13 +674,15 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     Returns
     -------
     numpy.ndarray
-        ``(plane, ngx, ngy)`` complex grids of ``vis``'s precision.
+        ``(plane, plan.grid_rows, ngy)`` complex grids of ``vis``'s precision: the
+        rows of the ``(ngx, ngy)`` uv grids that can hold data (see
+        :attr:`GridPlan.grid_rows`; :func:`compact_rows` cuts full grids alike).
     """
     planes = range(plan.nplanes) if planes is None else planes
     vis = np.ascontiguousarray(vis)
     _check_dtype(vis.dtype, plan)
     uvw, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    out = np.zeros((len(planes), plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    out = np.zeros((len(planes), plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
     if len(planes) == 0:
         return out
     if planes.step != 1:
@@ -687,8 +699,35 @@ BATCH_BYTES = 1 << 30
 
 
 def _batch_size(plan):
-    plane_bytes = plan.ngx * plan.ngy * np.dtype(plan.complex_dtype).itemsize
-    return max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
+    # the fewest batches that fit, then planes shared out evenly among them (each
+    # batch evaluates the kernels of every visibility it touches once)
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    most = max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
+    nbatch = -(-plan.nplanes // most)
+    return -(-plan.nplanes // nbatch)
+
+
+def compact_rows(grids, plan):
+    """Keep the rows of full ``(…, ngx, ngy)`` grids that the CPU grids store.
+
+    Parameters
+    ----------
+    grids : array
+        ``(…, ngx, ngy)`` NumPy or CuPy grids.
+    plan : GridPlan
+
+    Returns
+    -------
+    array
+        ``(…, plan.grid_rows, ngy)``.
+    """
+    if grids.shape[-2] == plan.grid_rows:
+        return grids
+    xp = get_array_namespace(grids)
+    top = plan.urows + 1
+    return xp.concatenate(
+        [grids[..., :top, :], grids[..., plan.ngx - plan.urows :, :]], axis=-2
+    )
 
 
 def _tile_bins(uvw, fc, w, has_wgt, plan, nthreads):
@@ -710,7 +749,8 @@ def planes_to_image(grids, *, plan, planes=None, nthreads=1, out=None):
     Parameters
     ----------
     grids : numpy.ndarray
-        ``(plane, ngx, ngy)`` complex grids from :func:`grid_planes`; overwritten.
+        ``(plane, plan.grid_rows, ngy)`` complex grids from :func:`grid_planes`
+        (or full ``(plane, ngx, ngy)`` ones); overwritten.
     plan : GridPlan, keyword-only
     planes : range, keyword-only
         The planes ``grids`` hold (default all, consecutive).
@@ -850,7 +890,7 @@ def vis2dirty(
     corr, nm1 = _corrections(plan)
     phasor, step = _phasors(plan, nm1, 0, -1.0)
     nb = _batch_size(plan)
-    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
     sub = None
     with _threads(nthreads):
         for first in range(0, plan.nplanes, nb):
@@ -937,7 +977,7 @@ def dirty2vis(
     img = (dirty / corr).astype(plan.real_dtype)
     phasor, step = _phasors(plan, nm1, 0, 1.0)
     nb = _batch_size(plan)
-    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=ctype)
+    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=ctype)
     sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
     work = np.empty_like(sub)
     with _threads(nthreads):

@@ -77,6 +77,20 @@ def _tile_of(cell, ntile):
 
 
 @njit(**JIT_OPTIONS)
+def _stored_row(gu, ngx, ulim, shift):
+    # full-grid row (0 … ngx + W) → row of the stored grids, −1 for one not stored:
+    # the grids hold rows 0 … ulim and ngx − ulim … ngx − 1 (``shift`` = the rows
+    # left out between them; ulim = ngx: all rows)
+    if gu >= ngx:
+        gu -= ngx
+    if gu <= ulim:
+        return gu
+    if gu >= ngx - ulim:
+        return gu - shift
+    return -1
+
+
+@njit(**JIT_OPTIONS)
 def _key(u, v, w, pixx, pixy, ngx, ngy, half, w0, dw, do_w, ntu, ntv, nplanes):
     iu0 = int(math.ceil(u * pixx * ngx - half)) % ngx
     iv0 = int(math.ceil(v * pixy * ngy - half)) % ngy
@@ -258,9 +272,10 @@ def footprint_loops(support, ncoeff):
 
     @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
     def grid_tiles(grids, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
-                   tiles, colour_starts, ntu, ntv, coeffs, first, pixx, pixy, w0, dw,
-                   do_w, nplanes, nwork):  # fmt: skip
-        nb, ngx, ngy = grids.shape
+                   tiles, colour_starts, ntu, ntv, ngx, ulim, coeffs, first, pixx,
+                   pixy, w0, dw, do_w, nplanes, nwork):  # fmt: skip
+        nb, nrows, ngy = grids.shape
+        shift = ngx - nrows
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
@@ -337,9 +352,9 @@ def footprint_loops(support, ncoeff):
                     nv1 = min(ev, ngy - ov)
                     for g in range(gmin, gmax):
                         for a in range(eu):
-                            gu = ou + a
-                            if gu >= ngx:
-                                gu -= ngx
+                            gu = _stored_row(ou + a, ngx, ulim, shift)
+                            if gu < 0:
+                                continue  # a row no visibility reaches: still zero
                             for b in range(2 * nv1):
                                 gridsf[g, gu, 2 * ov + b] += buf[g, a, b]
                                 buf[g, a, b] = 0
@@ -349,9 +364,10 @@ def footprint_loops(support, ncoeff):
 
     @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
     def degrid_tiles(grids, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
-                     tiles, colour_starts, ntu, ntv, coeffs, first, pixx, pixy, w0,
-                     dw, do_w, nplanes, nwork):  # fmt: skip
-        nb, ngx, ngy = grids.shape
+                     tiles, colour_starts, ntu, ntv, ngx, ulim, coeffs, first, pixx,
+                     pixy, w0, dw, do_w, nplanes, nwork):  # fmt: skip
+        nb, nrows, ngy = grids.shape
+        shift = ngx - nrows
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
@@ -386,9 +402,9 @@ def footprint_loops(support, ncoeff):
                 nv1 = min(ev, ngy - ov)
                 for g in range(gmin, gmax):
                     for a in range(eu):
-                        gu = ou + a
-                        if gu >= ngx:
-                            gu -= ngx
+                        gu = _stored_row(ou + a, ngx, ulim, shift)
+                        if gu < 0:
+                            continue  # a row no visibility reads
                         for b in range(2 * nv1):
                             buf[g, a, b] = gridsf[g, gu, 2 * ov + b]
                         for b in range(2 * nv1, 2 * ev):
@@ -456,6 +472,8 @@ def _loop_args(bins, plan, first, nwork):
         bins.colour_starts,
         bins.ntu,
         bins.ntv,
+        plan.ngx,
+        plan.ngx if plan.grid_rows == plan.ngx else plan.urows,
         plan.kernel.coeffs,
         int(first),
         plan.pixsize_x,
@@ -474,7 +492,8 @@ def grid_batch(grids, vis, wgt, has_wgt, uvw, fc, *, bins, plan, first, nwork):
     Parameters
     ----------
     grids : numpy.ndarray
-        ``(plane, ngx, ngy)`` complex grids (added to).
+        ``(plane, plan.grid_rows, ngy)`` complex grids (added to): the rows of the
+        oversampled uv grid that can hold data (see ``GridPlan.grid_rows``).
     vis : numpy.ndarray
         ``(row, chan)`` complex, the grids' precision.
     wgt : numpy.ndarray
