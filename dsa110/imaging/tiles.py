@@ -280,6 +280,10 @@ def footprint_loops(support, ncoeff):
         rdt = grids.real.dtype
         half = W / 2.0
         rc = coeffs.astype(rdt)
+        # = W2, but from the array's shape: a trip count LLVM does not know, so it
+        # vectorises the row loops with run-time alias checks instead of fully
+        # unrolling them into scalar code (it cannot prove the buffers distinct)
+        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
         pfirst = 0
         plast = 0
         if do_w:
@@ -346,7 +350,7 @@ def footprint_loops(support, ncoeff):
                                     for a in range(W):
                                         ka = kut[a]
                                         gr = buf[g, lu + a, lv2 : lv2 + W2]
-                                        for b in range(W2):
+                                        for b in range(nrow2):
                                             gr[b] += ka * kvr[b]
                     # add the buffer into the grids (periodic wrap) and clear it
                     nv1 = min(ev, ngy - ov)
@@ -372,6 +376,10 @@ def footprint_loops(support, ncoeff):
         rdt = grids.real.dtype
         half = W / 2.0
         rc = coeffs.astype(rdt)
+        # = W2, but from the array's shape: a trip count LLVM does not know, so it
+        # vectorises the row loops with run-time alias checks instead of fully
+        # unrolling them into scalar code (it cannot prove the buffers distinct)
+        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
         pfirst = 0
         plast = 0
         if do_w:
@@ -443,7 +451,7 @@ def footprint_loops(support, ncoeff):
                                 for a in range(W):
                                     ka = ku[a] * kw[q - p0]
                                     gr = buf[g, lu + a, lv2 : lv2 + W2]
-                                    for b in range(W2):
+                                    for b in range(nrow2):
                                         acc2[b] += ka * gr[b]
                             sre = ku[0] * 0
                             sim = ku[0] * 0
