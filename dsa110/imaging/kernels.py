@@ -10,17 +10,19 @@ pixsize_x`` increasing toward east (increasing RA) and ``m`` toward north — th
 layout of ``ducc0.wgridder``, whose ``vis2dirty(..., flip_u=True, flip_v=True,
 divide_by_n=False)`` computes the same image.
 
-The algorithm is ducc0's: convolutional gridding with the ES kernel on a grid
-oversampled by two, and "w-gridding" (Arras et al. 2021) — the same kernel spreads
-each visibility over ``support`` w planes, each plane is Fourier transformed once
+The algorithm is ducc0's: convolutional gridding with the ES kernel on an
+oversampled grid (σ = 1.5 for most accuracies), and "w-gridding" (Arras et al.
+2021) — the same kernel spreads each visibility over ``support`` w planes, each plane is Fourier transformed once
 and multiplied by ``exp(−2πi w_p (n − 1))``, and the image is divided by the
 kernel's Fourier transform in ``l``, ``m`` and ``w``. Visibilities with ``w < 0``
 are replaced by their Hermitian conjugates, which halves the number of planes.
 
-Visibilities are first sorted into "runs" (consecutive channels of one row that
-fall into the same grid strip and first w plane). Strips are at least ``support``
-cells wide, so the even strips and then the odd strips are gridded in parallel
-without locks or per-thread grids.
+The CPU path sorts visibilities into runs by 2-D tile and first w plane and grids
+each tile through a small local buffer (:mod:`dsa110.imaging.tiles`); the grids
+store only the uv rows that can hold data (:attr:`GridPlan.grid_rows`). The
+single-plane loops ``_grid_plane``/``_degrid_plane`` below, with their strip
+binning :func:`bin_visibilities`, are kept as the reference of the per-plane CUDA
+kernels' tests.
 """
 
 from __future__ import annotations
