@@ -14,8 +14,9 @@ The algorithm is ducc0's: convolutional gridding with the ES kernel on an
 oversampled grid (σ = 1.5 for most accuracies), and "w-gridding" (Arras et al.
 2021) — the same kernel spreads each visibility over ``support`` w planes, each
 plane is Fourier transformed once and multiplied by ``exp(−2πi w_p (n − 1))``, and
-the image is divided by the kernel's Fourier transform in ``l``, ``m`` and ``w``. Visibilities with ``w < 0``
-are replaced by their Hermitian conjugates, which halves the number of planes.
+the image is divided by the kernel's Fourier transform in ``l``, ``m`` and ``w``.
+Visibilities with ``w < 0`` are replaced by their Hermitian conjugates, which
+halves the number of planes.
 
 The CPU path sorts visibilities into runs by 2-D tile and first w plane and grids
 each tile through a small local buffer (:mod:`dsa110.imaging.tiles`); the grids
