@@ -418,6 +418,13 @@ def _check_coverage(uvw, fc, plan):
             f"the pixel size is too large for the longest baseline: |u| · pixsize = "
             f"{max(umax, vmax):.3f} ≥ 0.5 (choose a pixel size below the Nyquist limit)"
         )
+    if plan.urows and (
+        umax * plan.ngx + plan.kernel.support / 2.0 > plan.urows - 1 + 1e-9
+    ):
+        raise ValueError(
+            "visibilities' |u| exceed the plan's u_max (the grids store only the "
+            "rows up to it)"
+        )
     if plan.do_wgridding:
         w = np.abs(uvw[:, 2])
         lo = float(np.min(w)) * float(np.min(fc))
