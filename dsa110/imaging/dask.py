@@ -164,8 +164,11 @@ def _grid_block(uvw, vis, wgt, freq, *, plan, planes, nthreads):
     else:  # deferred: the GPU module imports CuPy
         from dsa110.imaging import cuda
 
-        grids = cuda.grid_planes(
-            _rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan, planes=planes
+        grids = np_kernels.compact_rows(
+            cuda.grid_planes(
+                _rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan, planes=planes
+            ),
+            plan,
         )
     return grids[None, None, None]
 
@@ -215,7 +218,7 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
     if vis.chunks != wgt.chunks:
         raise ValueError("visibilities and weights must be chunked alike")
     freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis.chunks[2],))
-    plane_bytes = plan.ngx * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
     batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
     image = None
     for start in range(0, plan.nplanes, batch):
@@ -231,7 +234,7 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
             "tbf",
             freq_da,
             "f",
-            new_axes={"p": len(planes), "x": plan.ngx, "y": plan.ngy},
+            new_axes={"p": len(planes), "x": plan.grid_rows, "y": plan.ngy},
             concatenate=True,
             adjust_chunks={"t": 1, "b": 1, "f": 1},
             dtype=plan.complex_dtype,

@@ -43,28 +43,48 @@ def _accumulate_plane(sub, out, phasor, step, use_phasor):
                 out[ix, iy] += sub[gx, iy].real
 
 
-def _row_slices(plan):
-    """Grid rows that can hold data: ``[0, urows]`` and ``[ngx − urows, ngx)``."""
-    if plan.urows == 0:
-        return [slice(0, plan.ngx)]
+def _row_slices(plan, nrows):
+    """Rows of a stored grid that can hold data.
+
+    Full ``(ngx, ngy)`` grids: ``[0, urows]`` and ``[ngx − urows, ngx)``; grids of
+    :attr:`GridPlan.grid_rows` rows hold only those.
+    """
+    if plan.urows == 0 or nrows != plan.ngx:
+        return [slice(0, nrows)]
     return [slice(0, plan.urows + 1), slice(plan.ngx - plan.urows, plan.ngx)]
+
+
+def _row_map(plan, nrows):
+    """Pair the rows of a grid of ``nrows`` rows with the full grid's, as slices."""
+    if nrows == plan.ngx:
+        return [(slice(0, nrows), slice(0, nrows))]
+    top = plan.urows + 1
+    return [
+        (slice(0, top), slice(0, top)),
+        (slice(top, nrows), slice(plan.ngx - (nrows - top), plan.ngx)),
+    ]
 
 
 def _grid_to_columns(grid, plan, nthreads, out=None):
     """FFT of a uv grid, evaluated only on the image's columns: ``(ngx, npix_y)``.
 
     The transform along ``v`` runs on the rows that can hold data only, the one
-    along ``u`` on the ``npix_y`` output columns only (a pruned 2-D FFT).
+    along ``u`` on the ``npix_y`` output columns only (a pruned 2-D FFT). ``grid``
+    is a full ``(ngx, ngy)`` grid or one of the stored rows only.
     """
-    for rows in _row_slices(plan):
+    nrows = grid.shape[0]
+    for rows in _row_slices(plan, nrows):
         _fft_rows(grid, rows, nthreads, inverse=False)
     h = plan.npix_y // 2
     # ``out`` (ngx, npix_y) is reused from plane to plane: first touches of fresh
     # pages of a large array cost more than the copy itself
     if out is None:
         out = np.empty((plan.ngx, plan.npix_y), dtype=grid.dtype)
-    out[:, :h] = grid[:, plan.ngy - h :]
-    out[:, h:] = grid[:, :h]
+    if nrows != plan.ngx:
+        out[plan.urows + 1 : plan.ngx - (nrows - plan.urows - 1)] = 0
+    for src, dst in _row_map(plan, nrows):
+        out[dst, :h] = grid[src, plan.ngy - h :]
+        out[dst, h:] = grid[src, :h]
     res = scipy.fft.fft(out, axis=0, overwrite_x=True, workers=nthreads)
     if not np.shares_memory(res, out):
         out[...] = res
@@ -85,15 +105,20 @@ def _fft_rows(grid, rows, nthreads, *, inverse):
 
 
 def _columns_to_grid(sub, grid, plan, nthreads):
-    """Inverse of :func:`_grid_to_columns` (unnormalised, ``exp(+2πi)``), into ``grid``."""
+    """Inverse of :func:`_grid_to_columns` (unnormalised, ``exp(+2πi)``), into ``grid``.
+
+    ``grid`` is a full ``(ngx, ngy)`` grid or one of the stored rows only.
+    """
     sub = scipy.fft.ifft(
         sub, axis=0, norm="forward", overwrite_x=True, workers=nthreads
     )
     h = plan.npix_y // 2
+    nrows = grid.shape[0]
     grid[:, h : plan.ngy - h] = 0
-    grid[:, plan.ngy - h :] = sub[:, :h]
-    grid[:, :h] = sub[:, h:]
-    for rows in _row_slices(plan):
+    for dst, src in _row_map(plan, nrows):
+        grid[dst, plan.ngy - h :] = sub[src, :h]
+        grid[dst, :h] = sub[src, h:]
+    for rows in _row_slices(plan, nrows):
         _fft_rows(grid, rows, nthreads, inverse=True)
     return grid
 

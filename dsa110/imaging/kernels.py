@@ -10,17 +10,20 @@ pixsize_x`` increasing toward east (increasing RA) and ``m`` toward north — th
 layout of ``ducc0.wgridder``, whose ``vis2dirty(..., flip_u=True, flip_v=True,
 divide_by_n=False)`` computes the same image.
 
-The algorithm is ducc0's: convolutional gridding with the ES kernel on a grid
-oversampled by two, and "w-gridding" (Arras et al. 2021) — the same kernel spreads
-each visibility over ``support`` w planes, each plane is Fourier transformed once
-and multiplied by ``exp(−2πi w_p (n − 1))``, and the image is divided by the
-kernel's Fourier transform in ``l``, ``m`` and ``w``. Visibilities with ``w < 0``
-are replaced by their Hermitian conjugates, which halves the number of planes.
+The algorithm is ducc0's: convolutional gridding with the ES kernel on an
+oversampled grid (σ = 1.5 for most accuracies), and "w-gridding" (Arras et al.
+2021) — the same kernel spreads each visibility over ``support`` w planes, each
+plane is Fourier transformed once and multiplied by ``exp(−2πi w_p (n − 1))``, and
+the image is divided by the kernel's Fourier transform in ``l``, ``m`` and ``w``.
+Visibilities with ``w < 0`` are replaced by their Hermitian conjugates, which
+halves the number of planes.
 
-Visibilities are first sorted into "runs" (consecutive channels of one row that
-fall into the same grid strip and first w plane). Strips are at least ``support``
-cells wide, so the even strips and then the odd strips are gridded in parallel
-without locks or per-thread grids.
+The CPU path sorts visibilities into runs by 2-D tile and first w plane and grids
+each tile through a small local buffer (:mod:`dsa110.imaging.tiles`); the grids
+store only the uv rows that can hold data (:attr:`GridPlan.grid_rows`). The
+single-plane loops ``_grid_plane``/``_degrid_plane`` below, with their strip
+binning :func:`bin_visibilities`, are kept as the reference of the per-plane CUDA
+kernels' tests.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 import scipy.fft
 from numba import njit, prange
 
+from dsa110._compat.array_api import get_array_namespace
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from dsa110.imaging.fft import (
     _accumulate_plane,
@@ -44,8 +48,9 @@ from dsa110.imaging.fft import (
     _scatter_plane,
     nm1_image,
 )
-from dsa110.imaging.footprint import _degrid_batch, _grid_batch, _horner, _horner_one
+from dsa110.imaging.footprint import _horner, _horner_one
 from dsa110.imaging.kernel_es import ESKernel, choose_kernel
+from dsa110.imaging.tiles import bin_tiles, degrid_batch, grid_batch
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
 __all__ = [
@@ -103,6 +108,15 @@ class GridPlan:
     nstrips: int
     real_dtype: np.dtype
     urows: int = 0
+
+    @property
+    def grid_rows(self):
+        """Rows of the stored uv grids (CPU).
+
+        ``urows + 1`` from the top and ``urows`` from the bottom of the ``ngx``
+        rows (the others hold no data), or all ``ngx`` when ``urows`` is 0.
+        """
+        return self.ngx if self.urows == 0 else 2 * self.urows + 1
 
     @property
     def complex_dtype(self):
@@ -404,6 +418,13 @@ def _check_coverage(uvw, fc, plan):
             f"the pixel size is too large for the longest baseline: |u| · pixsize = "
             f"{max(umax, vmax):.3f} ≥ 0.5 (choose a pixel size below the Nyquist limit)"
         )
+    if plan.urows and (
+        umax * plan.ngx + plan.kernel.support / 2.0 > plan.urows - 1 + 1e-9
+    ):
+        raise ValueError(
+            "visibilities' |u| exceed the plan's u_max (the grids store only the "
+            "rows up to it)"
+        )
     if plan.do_wgridding:
         w = np.abs(uvw[:, 2])
         lo = float(np.min(w)) * float(np.min(fc))
@@ -656,32 +677,30 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     plan : GridPlan, keyword-only
     planes : range, keyword-only
         Which planes (default all).
-    bins : Bins, keyword-only
-        Reuse a binning from :func:`bin_visibilities`.
+    bins : dsa110.imaging.tiles.TileBins, keyword-only
+        Reuse a binning from :func:`dsa110.imaging.tiles.bin_tiles`.
     nthreads : int, keyword-only
 
     Returns
     -------
     numpy.ndarray
-        ``(plane, ngx, ngy)`` complex grids of ``vis``'s precision.
+        ``(plane, plan.grid_rows, ngy)`` complex grids of ``vis``'s precision: the
+        rows of the ``(ngx, ngy)`` uv grids that can hold data (see
+        :attr:`GridPlan.grid_rows`; :func:`compact_rows` cuts full grids alike).
     """
     planes = range(plan.nplanes) if planes is None else planes
     vis = np.ascontiguousarray(vis)
     _check_dtype(vis.dtype, plan)
     uvw, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    if bins is None:
-        bins = bin_visibilities(
-            uvw, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-        )
-    out = np.zeros((len(planes), plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    out = np.zeros((len(planes), plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
     if len(planes) == 0:
         return out
     if planes.step != 1:
         raise ValueError(f"planes={planes!r}: expected consecutive planes")
     with _threads(nthreads):
-        _grid_batch(
-            out, vis, w, has_wgt, uvw, fc, *_bin_args(bins), **_w_args(plan, planes[0])
-        )
+        if bins is None:
+            bins = _tile_bins(uvw, fc, w, has_wgt, plan, nthreads)
+        grid_batch(out, vis, w, has_wgt, uvw, fc, **_batch_args(bins, plan, planes[0]))
     return out
 
 
@@ -690,26 +709,47 @@ BATCH_BYTES = 1 << 30
 
 
 def _batch_size(plan):
-    plane_bytes = plan.ngx * plan.ngy * np.dtype(plan.complex_dtype).itemsize
-    return max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
+    # the fewest batches that fit, then planes shared out evenly among them (each
+    # batch evaluates the kernels of every visibility it touches once)
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    most = max(1, min(plan.nplanes, BATCH_BYTES // plane_bytes))
+    nbatch = -(-plan.nplanes // most)
+    return -(-plan.nplanes // nbatch)
 
 
-def _bin_args(bins):
-    return (bins.row, bins.chan_start, bins.chan_stop, bins.key_offsets)
+def compact_rows(grids, plan):
+    """Keep the rows of full ``(…, ngx, ngy)`` grids that the CPU grids store.
+
+    Parameters
+    ----------
+    grids : array
+        ``(…, ngx, ngy)`` NumPy or CuPy grids.
+    plan : GridPlan
+
+    Returns
+    -------
+    array
+        ``(…, plan.grid_rows, ngy)``.
+    """
+    if grids.shape[-2] == plan.grid_rows:
+        return grids
+    xp = get_array_namespace(grids)
+    top = plan.urows + 1
+    return xp.concatenate(
+        [grids[..., :top, :], grids[..., plan.ngx - plan.urows :, :]], axis=-2
+    )
 
 
-def _w_args(plan, first):
+def _tile_bins(uvw, fc, w, has_wgt, plan, nthreads):
+    _check_coverage(uvw, fc, plan)
+    return bin_tiles(
+        uvw, fc, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
+    )
+
+
+def _batch_args(bins, plan, first):
     return dict(
-        coeffs=plan.kernel.coeffs,
-        first=int(first),
-        pixx=plan.pixsize_x,
-        pixy=plan.pixsize_y,
-        w0=plan.w0,
-        dw=plan.dw,
-        do_w=plan.do_wgridding,
-        nstrips=plan.nstrips,
-        nplanes=plan.nplanes,
-        nwork=numba.get_num_threads() * 4,
+        bins=bins, plan=plan, first=int(first), nwork=4 * numba.get_num_threads()
     )
 
 
@@ -719,7 +759,8 @@ def planes_to_image(grids, *, plan, planes=None, nthreads=1, out=None):
     Parameters
     ----------
     grids : numpy.ndarray
-        ``(plane, ngx, ngy)`` complex grids from :func:`grid_planes`; overwritten.
+        ``(plane, plan.grid_rows, ngy)`` complex grids from :func:`grid_planes`
+        (or full ``(plane, ngx, ngy)`` ones); overwritten.
     plan : GridPlan, keyword-only
     planes : range, keyword-only
         The planes ``grids`` hold (default all, consecutive).
@@ -853,28 +894,20 @@ def vis2dirty(
         )
     _check_dtype(vis.dtype, plan)
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(
-        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-    )
+    with _threads(nthreads):
+        bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
     image = np.zeros((plan.npix_x, plan.npix_y), dtype=plan.real_dtype)
     corr, nm1 = _corrections(plan)
     phasor, step = _phasors(plan, nm1, 0, -1.0)
     nb = _batch_size(plan)
-    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=plan.complex_dtype)
+    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
     sub = None
     with _threads(nthreads):
         for first in range(0, plan.nplanes, nb):
             grids = stack[: min(nb, plan.nplanes - first)]
             grids[...] = 0
-            _grid_batch(
-                grids,
-                vis,
-                w,
-                has_wgt,
-                uvw_c,
-                fc,
-                *_bin_args(bins),
-                **_w_args(plan, first),
+            grid_batch(
+                grids, vis, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, first)
             )
             for grid in grids:
                 sub = _grid_to_columns(grid, plan, nthreads, out=sub)
@@ -948,14 +981,13 @@ def dirty2vis(
     vis = np.zeros((nrow, nchan), ctype) if out is None else out
     vis[...] = 0
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    bins = bin_visibilities(
-        uvw_c, freq, (w != 0) if has_wgt else None, plan=plan, nthreads=nthreads
-    )
+    with _threads(nthreads):
+        bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
     corr, nm1 = _corrections(plan)
     img = (dirty / corr).astype(plan.real_dtype)
     phasor, step = _phasors(plan, nm1, 0, 1.0)
     nb = _batch_size(plan)
-    stack = np.empty((nb, plan.ngx, plan.ngy), dtype=ctype)
+    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=ctype)
     sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
     work = np.empty_like(sub)
     with _threads(nthreads):
@@ -965,14 +997,7 @@ def dirty2vis(
                 _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
                 work[...] = sub  # the inverse FFT overwrites its input
                 _columns_to_grid(work, grid, plan, nthreads)
-            _degrid_batch(
-                grids,
-                vis,
-                w,
-                has_wgt,
-                uvw_c,
-                fc,
-                *_bin_args(bins),
-                **_w_args(plan, first),
+            degrid_batch(
+                grids, vis, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, first)
             )
     return vis

@@ -1,0 +1,533 @@
+"""Tile-buffered footprint loops of the CPU gridder and degridder (ducc0's scheme).
+
+Visibilities are sorted into runs (consecutive channels of one row) keyed by the 2-D
+tile of the uv grid their footprint starts in and by the first w plane they touch.
+Each thread grids the visibilities of one tile into a small local buffer (the tile
+plus the kernel's halo, for every w plane of the batch: a few tens of kB, which
+stays in the cache) and then adds the buffer into the grids. The u and v kernels of
+a visibility are evaluated once for all the w planes of the batch it touches.
+
+Tiles of equal colour — parity of the tile index along u and along v, plus a
+colour of its own for the last tile of an odd count, which touches the first
+through the periodic wrap — are at least one tile (≥ the kernel support) apart,
+so their buffers never overlap: the four (up to nine) colours are gridded one
+after the other, the tiles of a colour in parallel, without locks or atomics.
+Degridding copies a tile's grid values into the buffer and reads from it.
+
+The loops are compiled for each kernel support ``W`` and polynomial degree (Numba
+closure constants), so the tap loops are fully unrolled and vectorised.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+
+__all__: list[str] = []
+
+#: Tile side, grid cells (≥ the largest kernel support, 16).
+TILE = 16
+
+# FMA contraction only: no nnan/ninf (STYLE §4); the sums' order is kept
+_FASTMATH = {"contract"}
+
+
+@dataclass(frozen=True)
+class TileBins:
+    """Visibilities sorted into runs by (tile, first w plane).
+
+    Attributes
+    ----------
+    row, chan_start, chan_stop : numpy.ndarray
+        ``(run,)`` int32: row and channel range of each run.
+    key_offsets : numpy.ndarray
+        ``(ntiles · nplanes + 1,)`` int64: the runs of tile ``t`` and first plane
+        ``p`` are ``key_offsets[t · nplanes + p] : key_offsets[t · nplanes + p + 1]``.
+    tiles : numpy.ndarray
+        ``(occupied tile,)`` int64 tile indices ``tu · ntv + tv``, grouped by colour.
+    colour_starts : numpy.ndarray
+        ``(ncolour + 1,)`` int64: the tiles of colour ``c`` are
+        ``tiles[colour_starts[c] : colour_starts[c + 1]]``.
+    ntu, ntv : int
+        Number of tiles along u and v.
+    """
+
+    row: np.ndarray
+    chan_start: np.ndarray
+    chan_stop: np.ndarray
+    key_offsets: np.ndarray
+    tiles: np.ndarray
+    colour_starts: np.ndarray
+    ntu: int
+    ntv: int
+
+
+@njit(**JIT_OPTIONS)
+def _tile_of(cell, ntile):
+    # tiles are TILE cells wide; the last one takes the remainder (TILE … 2 TILE − 1)
+    t = cell // TILE
+    return t if t < ntile else ntile - 1
+
+
+@njit(**JIT_OPTIONS)
+def _stored_row(gu, ngx, ulim, shift):
+    # full-grid row (0 … ngx + W) → row of the stored grids, −1 for one not stored:
+    # the grids hold rows 0 … ulim and ngx − ulim … ngx − 1 (``shift`` = the rows
+    # left out between them; ulim = ngx: all rows)
+    if gu >= ngx:
+        gu -= ngx
+    if gu <= ulim:
+        return gu
+    if gu >= ngx - ulim:
+        return gu - shift
+    return -1
+
+
+@njit(**JIT_OPTIONS)
+def _key(u, v, w, pixx, pixy, ngx, ngy, half, w0, dw, do_w, ntu, ntv, nplanes):
+    iu0 = int(math.ceil(u * pixx * ngx - half)) % ngx
+    iv0 = int(math.ceil(v * pixy * ngy - half)) % ngy
+    p0 = 0
+    if do_w:
+        p0 = int(math.ceil((w - w0) / dw - half))
+    return (_tile_of(iu0, ntu) * ntv + _tile_of(iv0, ntv)) * nplanes + p0
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _runs(uvw, fc, mask, has_mask, geo, do_w, counts, fill, row, c0, c1, keys):
+    # pass 1 (fill=False): runs per block of rows; pass 2: write them in row order
+    pixx, pixy, ngx, ngy, half, w0, dw, ntu, ntv, nplanes = geo
+    ngx, ngy, ntu, ntv, nplanes = int(ngx), int(ngy), int(ntu), int(ntv), int(nplanes)
+    nrow = uvw.shape[0]
+    nchan = fc.shape[0]
+    nblocks = counts.shape[0] - 1
+    for b in prange(nblocks):
+        r0 = b * nrow // nblocks
+        r1 = (b + 1) * nrow // nblocks
+        k = counts[b] - 1
+        n = 0
+        for r in range(r0, r1):
+            sgn = 1.0
+            if do_w and uvw[r, 2] < 0:
+                sgn = -1.0
+            last = -1
+            for c in range(nchan):
+                if has_mask and not mask[r, c]:
+                    last = -1
+                    continue
+                f = sgn * fc[c]
+                key = _key(
+                    uvw[r, 0] * f,
+                    uvw[r, 1] * f,
+                    uvw[r, 2] * f,
+                    pixx,
+                    pixy,
+                    ngx,
+                    ngy,
+                    half,
+                    w0,
+                    dw,
+                    do_w,
+                    ntu,
+                    ntv,
+                    nplanes,
+                )
+                if key != last:
+                    n += 1
+                    last = key
+                    if fill:
+                        k += 1
+                        row[k] = r
+                        c0[k] = c
+                        keys[k] = key
+                if fill:
+                    c1[k] = c + 1
+        if not fill:
+            counts[b + 1] = n
+
+
+def bin_tiles(uvw, fc, mask, *, plan, nthreads):
+    """Sort visibilities into runs by (tile, first w plane).
+
+    Parameters
+    ----------
+    uvw : numpy.ndarray
+        ``(row, uvw_label)`` float64 contiguous, metres.
+    fc : numpy.ndarray
+        ``(chan,)`` float64 frequencies over the speed of light, 1/m.
+    mask : numpy.ndarray or None
+        ``(row, chan)`` bool: False for visibilities to skip.
+    plan : GridPlan, keyword-only
+    nthreads : int, keyword-only
+        Threads (Numba's thread count must already be set).
+
+    Returns
+    -------
+    TileBins
+    """
+    ntu = max(1, plan.ngx // TILE)
+    ntv = max(1, plan.ngy // TILE)
+    geo = (
+        plan.pixsize_x,
+        plan.pixsize_y,
+        float(plan.ngx),
+        float(plan.ngy),
+        plan.kernel.support / 2.0,
+        plan.w0,
+        plan.dw,
+        float(ntu),
+        float(ntv),
+        float(plan.nplanes),
+    )
+    has_mask = mask is not None
+    m = mask if has_mask else np.ones((1, 1), np.bool_)
+    nblocks = max(1, min(uvw.shape[0], 4 * nthreads))
+    counts = np.zeros(nblocks + 1, np.int64)
+    empty32 = np.empty(0, np.int32)
+    empty64 = np.empty(0, np.int64)
+    args = (uvw, fc, m, has_mask, geo, plan.do_wgridding)
+    _runs(*args, counts, False, empty32, empty32, empty32, empty64)
+    np.cumsum(counts, out=counts)
+    nrun = int(counts[-1])
+    row = np.empty(nrun, np.int32)
+    c0 = np.empty(nrun, np.int32)
+    c1 = np.empty(nrun, np.int32)
+    keys = np.empty(nrun, np.int64)
+    _runs(*args, counts, True, row, c0, c1, keys)
+    order = np.argsort(keys, kind="stable")
+    nkeys = ntu * ntv * plan.nplanes
+    key_offsets = np.zeros(nkeys + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=nkeys), out=key_offsets[1:])
+    per_tile = np.diff(key_offsets[:: plan.nplanes])
+    occupied = np.flatnonzero(per_tile)
+    tiles, colour_starts = _by_colour(occupied, ntu, ntv)
+    return TileBins(
+        row[order], c0[order], c1[order], key_offsets, tiles, colour_starts, ntu, ntv
+    )
+
+
+def _colour_1d(t, n):
+    # parity; the last of an odd count (> 1) touches tile 0 through the wrap
+    c = t % 2
+    if n % 2 and n > 1:
+        c = np.where(t == n - 1, 2, c)
+    return c
+
+
+def _by_colour(occupied, ntu, ntv):
+    colour = 3 * _colour_1d(occupied // ntv, ntu) + _colour_1d(occupied % ntv, ntv)
+    order = np.argsort(colour, kind="stable")
+    starts = np.searchsorted(colour[order], np.arange(10)).astype(np.int64)
+    return occupied[order].astype(np.int64), starts
+
+
+@functools.cache
+def footprint_loops(support, ncoeff):
+    """Gridding and degridding loops compiled for one kernel support and degree.
+
+    Parameters
+    ----------
+    support : int
+        Kernel support ``W`` (cells and planes).
+    ncoeff : int
+        Number of polynomial coefficients per tap (degree + 1).
+
+    Returns
+    -------
+    (callable, callable)
+        ``grid_tiles`` and ``degrid_tiles`` (see :func:`grid_batch`).
+    """
+    W = int(support)
+    D = int(ncoeff)
+    # buffer side: the widest tile (2 TILE − 1 cells) plus the halo
+    # row length of a footprint in floats, padded with zero taps to a multiple of
+    # 8 and at least 16 (LLVM's loop vectoriser skips loops of fewer iterations)
+    W2 = max(16, -(-2 * W // 8) * 8)
+    S = 2 * TILE + W2 // 2
+
+    @njit(fastmath=_FASTMATH, **JIT_OPTIONS)
+    def horner(coeffs, x, out):
+        for a in range(W):
+            acc = coeffs[0, a]
+            for d in range(1, D):
+                acc = acc * x + coeffs[d, a]
+            out[a] = acc
+
+    @njit(fastmath=_FASTMATH, **JIT_OPTIONS)
+    def tile_extent(tile, ntu, ntv, ngx, ngy):
+        tu = tile // ntv
+        tv = tile % ntv
+        ou = tu * TILE
+        ov = tv * TILE
+        eu = (ngx if tu == ntu - 1 else ou + TILE) - ou + W - 1
+        ev = (ngy if tv == ntv - 1 else ov + TILE) - ov + W - 1
+        return ou, ov, eu, ev
+
+    @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
+    def grid_tiles(grids, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
+                   tiles, colour_starts, ntu, ntv, ngx, ulim, coeffs, first, pixx,
+                   pixy, w0, dw, do_w, nplanes, nwork):  # fmt: skip
+        nb, nrows, ngy = grids.shape
+        shift = ngx - nrows
+        gridsf = grids.view(grids.real.dtype)
+        rdt = grids.real.dtype
+        half = W / 2.0
+        rc = coeffs.astype(rdt)
+        # = W2, but from the array's shape: a trip count LLVM does not know, so it
+        # vectorises the row loops with run-time alias checks instead of fully
+        # unrolling them into scalar code (it cannot prove the buffers distinct)
+        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
+        pfirst = 0
+        plast = 0
+        if do_w:
+            pfirst = max(0, first - W + 1)
+            plast = min(first + nb - 1, nplanes - 1)
+        for colour in range(colour_starts.shape[0] - 1):
+            lo = colour_starts[colour]
+            hi = colour_starts[colour + 1]
+            for t in prange(nwork):
+                buf = np.zeros((nb, S, 2 * S), dtype=rdt)
+                ku = np.empty(W, dtype=rdt)
+                kv = np.empty(W, dtype=rdt)
+                kw = np.ones(W, dtype=rdt)
+                kvr = np.zeros(W2, dtype=rdt)
+                for i in range(lo + t, hi, nwork):
+                    tile = tiles[i]
+                    ou, ov, eu, ev = tile_extent(tile, ntu, ntv, ngx, ngy)
+                    gmin = nb
+                    gmax = 0
+                    for p0 in range(pfirst, plast + 1):
+                        key = tile * nplanes + p0
+                        q0 = 0
+                        q1 = 1
+                        if do_w:
+                            q0 = max(p0, first)
+                            q1 = min(p0 + W, first + nb)
+                        if key_offsets[key] < key_offsets[key + 1]:
+                            gmin = min(gmin, q0 - first)
+                            gmax = max(gmax, q1 - first)
+                        for k in range(key_offsets[key], key_offsets[key + 1]):
+                            r = row[k]
+                            sgn = 1.0
+                            if do_w and uvw[r, 2] < 0:
+                                sgn = -1.0
+                            for c in range(c0[k], c1[k]):
+                                val = vis[r, c]
+                                if has_wgt:
+                                    val = val * wgt[r, c]
+                                if sgn < 0:
+                                    val = val.conjugate()
+                                f = sgn * fc[c]
+                                pu = uvw[r, 0] * f * pixx * ngx
+                                pv = uvw[r, 1] * f * pixy * ngy
+                                iu0 = math.ceil(pu - half)
+                                iv0 = math.ceil(pv - half)
+                                horner(rc, iu0 - pu + half, ku)
+                                horner(rc, iv0 - pv + half, kv)
+                                if do_w:
+                                    pw = (uvw[r, 2] * f - w0) / dw
+                                    horner(rc, math.ceil(pw - half) - pw + half, kw)
+                                lu = int(iu0) % ngx - ou
+                                lv2 = 2 * (int(iv0) % ngy - ov)
+                                # kernel values as tuples (registers: no aliasing
+                                # with the buffer, so the row updates vectorise)
+                                kut = to_fixed_tuple(ku, W)
+                                for q in range(q0, q1):
+                                    g = q - first
+                                    vq = val * kw[q - p0]
+                                    vre = vq.real
+                                    vim = vq.imag
+                                    for b in range(W):
+                                        kvr[2 * b] = vre * kv[b]
+                                        kvr[2 * b + 1] = vim * kv[b]
+                                    for a in range(W):
+                                        ka = kut[a]
+                                        gr = buf[g, lu + a, lv2 : lv2 + W2]
+                                        for b in range(nrow2):
+                                            gr[b] += ka * kvr[b]
+                    # add the buffer into the grids (periodic wrap) and clear it
+                    nv1 = min(ev, ngy - ov)
+                    for g in range(gmin, gmax):
+                        for a in range(eu):
+                            gu = _stored_row(ou + a, ngx, ulim, shift)
+                            if gu < 0:
+                                continue  # a row no visibility reaches: still zero
+                            for b in range(2 * nv1):
+                                gridsf[g, gu, 2 * ov + b] += buf[g, a, b]
+                                buf[g, a, b] = 0
+                            for b in range(2 * nv1, 2 * ev):
+                                gridsf[g, gu, b - 2 * nv1] += buf[g, a, b]
+                                buf[g, a, b] = 0
+
+    @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
+    def degrid_tiles(grids, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
+                     tiles, colour_starts, ntu, ntv, ngx, ulim, coeffs, first, pixx,
+                     pixy, w0, dw, do_w, nplanes, nwork):  # fmt: skip
+        nb, nrows, ngy = grids.shape
+        shift = ngx - nrows
+        gridsf = grids.view(grids.real.dtype)
+        rdt = grids.real.dtype
+        half = W / 2.0
+        rc = coeffs.astype(rdt)
+        # = W2, but from the array's shape: a trip count LLVM does not know, so it
+        # vectorises the row loops with run-time alias checks instead of fully
+        # unrolling them into scalar code (it cannot prove the buffers distinct)
+        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
+        pfirst = 0
+        plast = 0
+        if do_w:
+            pfirst = max(0, first - W + 1)
+            plast = min(first + nb - 1, nplanes - 1)
+        ntiles = tiles.shape[0]
+        for t in prange(nwork):
+            buf = np.empty((nb, S, 2 * S), dtype=rdt)
+            ku = np.empty(W, dtype=rdt)
+            kv = np.empty(W, dtype=rdt)
+            kw = np.ones(W, dtype=rdt)
+            acc2 = np.empty(W2, dtype=rdt)
+            for i in range(t, ntiles, nwork):
+                tile = tiles[i]
+                ou, ov, eu, ev = tile_extent(tile, ntu, ntv, ngx, ngy)
+                # the planes this tile's visibilities touch in the batch
+                gmin = nb
+                gmax = 0
+                for p0 in range(pfirst, plast + 1):
+                    key = tile * nplanes + p0
+                    if key_offsets[key] < key_offsets[key + 1]:
+                        if do_w:
+                            gmin = min(gmin, max(p0, first) - first)
+                            gmax = max(gmax, min(p0 + W, first + nb) - first)
+                        else:
+                            gmin = 0
+                            gmax = 1
+                nv1 = min(ev, ngy - ov)
+                for g in range(gmin, gmax):
+                    for a in range(eu):
+                        gu = _stored_row(ou + a, ngx, ulim, shift)
+                        if gu < 0:
+                            continue  # a row no visibility reads
+                        for b in range(2 * nv1):
+                            buf[g, a, b] = gridsf[g, gu, 2 * ov + b]
+                        for b in range(2 * nv1, 2 * ev):
+                            buf[g, a, b] = gridsf[g, gu, b - 2 * nv1]
+                for p0 in range(pfirst, plast + 1):
+                    key = tile * nplanes + p0
+                    q0 = 0
+                    q1 = 1
+                    if do_w:
+                        q0 = max(p0, first)
+                        q1 = min(p0 + W, first + nb)
+                    for k in range(key_offsets[key], key_offsets[key + 1]):
+                        r = row[k]
+                        sgn = 1.0
+                        if do_w and uvw[r, 2] < 0:
+                            sgn = -1.0
+                        for c in range(c0[k], c1[k]):
+                            f = sgn * fc[c]
+                            pu = uvw[r, 0] * f * pixx * ngx
+                            pv = uvw[r, 1] * f * pixy * ngy
+                            iu0 = math.ceil(pu - half)
+                            iv0 = math.ceil(pv - half)
+                            horner(rc, iu0 - pu + half, ku)
+                            horner(rc, iv0 - pv + half, kv)
+                            if do_w:
+                                pw = (uvw[r, 2] * f - w0) / dw
+                                horner(rc, math.ceil(pw - half) - pw + half, kw)
+                            lu = int(iu0) % ngx - ou
+                            lv2 = 2 * (int(iv0) % ngy - ov)
+                            # elementwise sums over the footprint rows (vectorised),
+                            # then the v kernel across the row
+                            for b in range(W2):
+                                acc2[b] = 0
+                            for q in range(q0, q1):
+                                g = q - first
+                                for a in range(W):
+                                    ka = ku[a] * kw[q - p0]
+                                    gr = buf[g, lu + a, lv2 : lv2 + W2]
+                                    for b in range(nrow2):
+                                        acc2[b] += ka * gr[b]
+                            sre = ku[0] * 0
+                            sim = ku[0] * 0
+                            for b in range(W):
+                                sre += kv[b] * acc2[2 * b]
+                                sim += kv[b] * acc2[2 * b + 1]
+                            if q1 <= q0:
+                                continue
+                            total = vis[0, 0] * 0 + sre + 1j * sim
+                            if sgn < 0:
+                                total = total.conjugate()
+                            if has_wgt:
+                                total = total * wgt[r, c]
+                            vis[r, c] += total
+
+    return grid_tiles, degrid_tiles
+
+
+def _loop_args(bins, plan, first, nwork):
+    return (
+        bins.row,
+        bins.chan_start,
+        bins.chan_stop,
+        bins.key_offsets,
+        bins.tiles,
+        bins.colour_starts,
+        bins.ntu,
+        bins.ntv,
+        plan.ngx,
+        plan.ngx if plan.grid_rows == plan.ngx else plan.urows,
+        plan.kernel.coeffs,
+        int(first),
+        plan.pixsize_x,
+        plan.pixsize_y,
+        plan.w0,
+        plan.dw,
+        plan.do_wgridding,
+        plan.nplanes,
+        int(nwork),
+    )
+
+
+def grid_batch(grids, vis, wgt, has_wgt, uvw, fc, *, bins, plan, first, nwork):
+    """Add visibilities to the consecutive w planes ``first …`` held by ``grids``.
+
+    Parameters
+    ----------
+    grids : numpy.ndarray
+        ``(plane, plan.grid_rows, ngy)`` complex grids (added to): the rows of the
+        oversampled uv grid that can hold data (see ``GridPlan.grid_rows``).
+    vis : numpy.ndarray
+        ``(row, chan)`` complex, the grids' precision.
+    wgt : numpy.ndarray
+        ``(row, chan)`` real weights, or ``(1, 1)`` when ``has_wgt`` is False.
+    has_wgt : bool
+    uvw : numpy.ndarray
+        ``(row, uvw_label)`` float64, metres.
+    fc : numpy.ndarray
+        ``(chan,)`` frequency / speed of light.
+    bins : TileBins, keyword-only
+    plan : GridPlan, keyword-only
+    first : int, keyword-only
+        The w plane ``grids[0]`` holds.
+    nwork : int, keyword-only
+        Work items per colour (a few per thread, for balance).
+    """
+    grid_tiles, _ = footprint_loops(plan.kernel.support, plan.kernel.coeffs.shape[0])
+    grid_tiles(grids, vis, wgt, has_wgt, uvw, fc, *_loop_args(bins, plan, first, nwork))
+
+
+def degrid_batch(grids, vis, wgt, has_wgt, uvw, fc, *, bins, plan, first, nwork):
+    """Add the w planes ``first …`` held by ``grids`` to visibilities (in place).
+
+    Parameters are those of :func:`grid_batch`; ``vis`` is added to.
+    """
+    _, degrid_tiles = footprint_loops(plan.kernel.support, plan.kernel.coeffs.shape[0])
+    degrid_tiles(
+        grids, vis, wgt, has_wgt, uvw, fc, *_loop_args(bins, plan, first, nwork)
+    )
