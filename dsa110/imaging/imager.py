@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -258,6 +259,9 @@ class Imager:
         vis, nat = vis.rechunk(chunks), nat.rechunk(chunks)
         uvw = ds["UVW"].data
         uvw = _as_dask(uvw).rechunk(vis.chunks[:2] + (3,)).astype(np.float64)
+        # The weight density, the weights and every major cycle read these: compute
+        # the chain behind them (read, flag, apply, rephase, Stokes I) once, together.
+        vis, nat, uvw = dask.persist(vis, nat, uvw)
         freq = np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64)
         n, cell = geometry.npix, geometry.cell_rad
         grid = dict(npix_x=n, npix_y=n, pixsize_x=cell, pixsize_y=cell)
@@ -280,21 +284,17 @@ class Imager:
             uv_range=uv_range,
             **grid,
         )
-        # major cycles re-read both many times: keep them (Stokes I) in memory
-        weights, vis = weights.persist(), vis.persist()
-        sum_w, wabs = da.compute(
+        weights = weights.persist()
+        sum_w, wabs, uvmax = da.compute(
             weights.sum(dtype=np.float64),
             da.stack([da.min(abs(uvw[..., 2])), da.max(abs(uvw[..., 2]))]),
+            da.max(abs(uvw[..., :2])),
         )
         if not sum_w > 0:
             raise ImagingError(
                 "VISIBILITY: no unflagged data with positive weight to image"
             )
-        umax = (
-            float(np.max(np.abs(np.asarray(ds["UVW"].values)[..., :2])))
-            * freq.max()
-            / SPEED_OF_LIGHT
-        )
+        umax = float(uvmax) * freq.max() / SPEED_OF_LIGHT
         if umax * cell >= 0.5:
             raise ImagingError(
                 f"cell_arcsec={geometry.cell_arcsec}: too coarse for the longest baseline "
