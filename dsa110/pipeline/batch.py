@@ -169,8 +169,6 @@ def run_batch(
     ctx = PipelineContext(config)
     force = config.runtime.force
     if use_dask:
-        from distributed import as_completed
-
         config_json = config.model_dump_json()
         with start_client(config, out=out) as client:
             for phase in (cal_tiles, other_tiles):
@@ -187,19 +185,7 @@ def run_batch(
                     ): g
                     for g in phase
                 }
-                with _progress(len(futures), "tiles", progress) as bar:
-                    for fut in as_completed(futures):
-                        try:
-                            results.append(fut.result())
-                        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: record it, go on
-                            results.append(
-                                TileResult(
-                                    futures[fut].group_id,
-                                    "failed",
-                                    error=f"{type(exc).__name__}: {exc}",
-                                )
-                            )
-                        bar.update(1)
+                results += _gather(futures, _failed_tile, "tiles", progress)
             pending = _pending_mosaics(ctx, groups, force)
             futures = {
                 client.submit(
@@ -213,14 +199,7 @@ def run_batch(
                 ): group
                 for group in pending
             }
-            with _progress(len(futures), "mosaics", progress) as bar:
-                for fut in as_completed(futures):
-                    try:
-                        mosaics.append(fut.result())
-                    except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
-                        group = futures[fut]
-                        mosaics.append(_failed_mosaic(group, exc))
-                    bar.update(1)
+            mosaics += _gather(futures, _failed_mosaic, "mosaics", progress)
     else:
         with _progress(len(groups), "tiles", progress) as bar:
             for g in [*cal_tiles, *other_tiles]:
@@ -255,6 +234,42 @@ def run_batch(
         )
     )
     return BatchResults(results, mosaics)
+
+
+def _gather(futures, failed, desc, progress):
+    """Results of Dask futures in completion order; a lost task becomes a failure.
+
+    Parameters
+    ----------
+    futures : dict
+        ``{future: what it processes}`` (a tile group, or a mosaic's tiles).
+    failed : callable
+        ``failed(what, exc)`` → the result recorded for a task that raised (e.g.
+        ``KilledWorker`` after its retries): the batch goes on.
+    desc : str
+        Progress-bar label.
+    progress : bool
+        Show the progress bar.
+
+    Returns
+    -------
+    list
+    """
+    from distributed import as_completed
+
+    out = []
+    with _progress(len(futures), desc, progress) as bar:
+        for fut in as_completed(futures):
+            try:
+                out.append(fut.result())
+            except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
+                out.append(failed(futures[fut], exc))
+            bar.update(1)
+    return out
+
+
+def _failed_tile(group, exc):
+    return TileResult(group.group_id, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _pending_mosaics(ctx, groups, force):
