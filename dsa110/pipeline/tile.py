@@ -260,36 +260,33 @@ def _record_measurements(ctx, measurements, image_db_id):
 
     if measurements.empty:
         return {}
-    ids = {}
     with session_scope(ctx.session_factory) as session:
         repo = SourceRepository(session)
-        for row in measurements.itertuples(index=False):
-            found = repo.list(name=row.source_id, limit=1).items
-            source = (
-                found[0]
-                if found
-                else repo.add(
-                    row.source_id,
-                    ra_deg=float(row.ra),
-                    dec_deg=float(row.dec),
-                    catalog=ctx.config.photometry.survey,
-                )
-            )
-            ids[row.source_id] = source.id
-            repo.add_measurements(
-                source.id,
-                [
-                    {
-                        "time": utc_datetime((row.time - 40587.0) * 86400.0),
-                        "flux_jy": float(row.flux),
-                        "flux_err_jy": float(row.flux_err),
-                        "snr": float(row.snr),
-                        "forced": True,
-                        "image_id": image_db_id,
-                        "flagged": not bool(row.qa_ok),
-                    }
-                ],
-            )
+        ids = repo.ensure(
+            {
+                "name": row.source_id,
+                "ra_deg": float(row.ra),
+                "dec_deg": float(row.dec),
+                "catalog": ctx.config.photometry.survey,
+            }
+            for row in measurements.itertuples(index=False)
+        )
+        repo.add_measurements(
+            None,
+            [
+                {
+                    "source_id": ids[row.source_id],
+                    "time": utc_datetime((row.time - 40587.0) * 86400.0),
+                    "flux_jy": float(row.flux),
+                    "flux_err_jy": float(row.flux_err),
+                    "snr": float(row.snr),
+                    "forced": True,
+                    "image_id": image_db_id,
+                    "flagged": not bool(row.qa_ok),
+                }
+                for row in measurements.itertuples(index=False)
+            ],
+        )
     return ids
 
 

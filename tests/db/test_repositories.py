@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
+import threading
 
 import numpy as np
 import pytest
@@ -379,3 +381,36 @@ def test_bulk_sources_and_measurements(session_factory):
         # float64 round trip
         assert_allclose(got, flux[::20], rtol=1e-12, atol=0)
         assert repo.add_many([]) == []
+
+
+def test_ensure_sources_is_safe_for_concurrent_writers(session_factory):
+    """Tiles processed at once create the same catalogue sources: one row each."""
+    names = [f"NVSS J{i:04d}+4000" for i in range(60)]
+    with session_scope(session_factory) as session:
+        first = SourceRepository(session).ensure(
+            [{"name": names[0], "ra_deg": 370.0, "dec_deg": 40.0, "catalog": "nvss"}]
+        )
+    barrier = threading.Barrier(4)
+
+    def writer(seed):
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(names))
+        rows = [
+            {"name": names[i], "ra_deg": float(i), "dec_deg": 40.0, "catalog": "nvss"}
+            for i in order
+        ]
+        barrier.wait()
+        with session_scope(session_factory) as session:
+            return SourceRepository(session).ensure(rows + rows[:5])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(writer, range(4)))
+    assert all(r == results[0] for r in results)
+    assert sorted(results[0]) == sorted(names)
+    assert results[0][names[0]] == first[names[0]]
+    with session_scope(session_factory) as session:
+        repo = SourceRepository(session)
+        assert repo.list(limit=1000).total == len(names)
+        # the existing source keeps its first position
+        assert repo.get(first[names[0]]).ra_deg == pytest.approx(10.0)
+        assert repo.ensure([]) == {}

@@ -6,6 +6,7 @@ import datetime as _dt
 from collections.abc import Iterable
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from dsa110.db.models import Measurement, Source, VariabilityStat, utcnow
@@ -75,6 +76,65 @@ class SourceRepository:
             insert(Source).returning(Source.id, sort_by_parameter_order=True), values
         )
         return list(result)
+
+    def ensure(self, rows: Iterable[dict]) -> dict[str, int]:
+        """Record the sources not yet known by name; return every name's id.
+
+        Safe when several writers (tiles processed in parallel, a retried
+        tile) create the same catalogue source at once: the insert is
+        ``ON CONFLICT (name) DO NOTHING`` (SQLite and PostgreSQL, the two
+        databases the package runs on). An existing source keeps its position
+        and catalogue.
+
+        Parameters
+        ----------
+        rows : iterable of dict
+            As for :meth:`add_many`; a name repeated in ``rows`` is created
+            once, from its first row.
+
+        Returns
+        -------
+        dict of str to int
+            The id of every name in ``rows``.
+        """
+        values = {}
+        for row in rows:
+            row = dict(row)
+            if row["name"] in values:
+                continue
+            row["ra_deg"] = float(row["ra_deg"]) % 360.0
+            row["dec_deg"] = float(row["dec_deg"])
+            values[row["name"]] = row
+        if not values:
+            return {}
+        names = list(values)
+        ids = self._ids_by_name(names)
+        missing = [values[name] for name in names if name not in ids]
+        if missing:
+            dialect = self.session.get_bind().dialect.name
+            module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+            if module is None:
+                raise NotImplementedError(
+                    f"SourceRepository.ensure runs on SQLite and PostgreSQL, "
+                    f"not {dialect}"
+                )
+            stmt = module.insert(Source).on_conflict_do_nothing(
+                index_elements=[Source.name]
+            )
+            self.session.execute(stmt, missing)
+            ids.update(self._ids_by_name([row["name"] for row in missing]))
+        return {name: ids[name] for name in names}
+
+    def _ids_by_name(self, names: list[str], batch: int = 500) -> dict[str, int]:
+        """Ids of the named sources that exist (queried in batches of ``batch``)."""
+        ids = {}
+        for start in range(0, len(names), batch):
+            chunk = names[start : start + batch]
+            rows = self.session.execute(
+                select(Source.name, Source.id).where(Source.name.in_(chunk))
+            )
+            ids.update((name, source_id) for name, source_id in rows)
+        return ids
 
     def get(self, source_id: int) -> Source:
         """Return one source with its variability statistics."""
