@@ -291,11 +291,27 @@ def _record_measurements(ctx, measurements, image_db_id):
 
 
 def _update_variability(ctx, measurements, source_ids):
-    """Incremental metrics and ESE candidates, mirrored into the database."""
+    """Incremental metrics and ESE candidates, mirrored into the database.
+
+    The store's update is a read-modify-write of its state files and the
+    candidate check a read-then-insert, so tiles processed at once (a Dask
+    batch) take turns here, under a database lock named after the store.
+    """
+    import hashlib
+
+    from dsa110.db import hold_lock
+
+    store = ctx.variability_store
+    # Lock names are at most 128 characters: the store's path is hashed.
+    key = hashlib.sha1(str(store.directory.resolve()).encode()).hexdigest()[:16]
+    with hold_lock(ctx.session_factory, f"variability:{key}", wait=600.0):
+        return _update_variability_locked(ctx, store, measurements, source_ids)
+
+
+def _update_variability_locked(ctx, store, measurements, source_ids):
     from dsa110.db import CandidateRepository, SourceRepository, session_scope
 
     cfg = ctx.config.variability
-    store = ctx.variability_store
     store.update(measurements, source="tile measurements")
     metrics = store.metrics()
     touched = metrics.loc[metrics.index.intersection(list(source_ids))]

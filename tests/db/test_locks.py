@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -102,3 +103,28 @@ def test_lock_of_a_dead_process_is_taken_over_at_once(session_factory):
         session_factory, "tile:Z", owner=f"elsewhere:{child.pid}:x", ttl=HOUR
     )
     assert not acquire_lock(session_factory, "tile:Z", owner="me", ttl=HOUR)
+
+
+def test_hold_lock_waits_for_the_holder(session_factory):
+    """Critical sections that must run one at a time queue up instead of failing."""
+    inside, order = threading.Lock(), []
+
+    def section(i):
+        with hold_lock(session_factory, "variability", wait=30.0, heartbeat=False):
+            assert inside.acquire(blocking=False), "two holders at once"
+            order.append(i)
+            time.sleep(0.1)
+            inside.release()
+
+    threads = [threading.Thread(target=section, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(order) == [0, 1, 2, 3]
+    with hold_lock(session_factory, "variability", heartbeat=False):
+        start = time.monotonic()
+        with pytest.raises(LockHeldError):
+            with hold_lock(session_factory, "variability", wait=0.3):
+                pass
+        assert 0.3 <= time.monotonic() - start < 3.0

@@ -15,7 +15,7 @@ from dsa110.pipeline.context import PipelineContext
 def test_killed_worker_batch_completes_consistently(night_copy, tmp_path, make_config):
     distributed = pytest.importorskip("distributed")
     from dsa110.db import session_scope
-    from dsa110.db.models import Image, Job, Observation
+    from dsa110.db.models import Image, Job, Measurement, Observation, Source
 
     raw, sky = night_copy
     with (
@@ -62,10 +62,23 @@ def test_killed_worker_batch_completes_consistently(night_copy, tmp_path, make_c
             o.status == "processed" for o in session.scalars(select(Observation))
         )
         assert len(session.scalars(select(Image)).all()) == 4
+        # Tiles measured at once share catalogue sources: one row per name, and
+        # every measurement kept once.
+        names = session.scalars(select(Source.name)).all()
+        assert len(names) == len(set(names)) > 0
+        assert len(session.scalars(select(Measurement.id)).all()) == sum(
+            r.n_measurements for r in results
+        )
         # Every job finished; the killed one is closed as abandoned, not left running.
         assert not session.scalars(
             select(Job).where(Job.state.in_(("running", "queued")))
         ).all()
+    # The variability store took the tiles in turn: each measured image folded
+    # in once (a lost update would drop one).
+    folded = ctx.variability_store.corrections()["image_id"].tolist()
+    measured = [r.group_id for r in results if r.n_measurements]
+    assert len(measured) >= 2
+    assert sorted(folded) == sorted(measured)
     products = tmp_path / "data" / "products"
     assert sorted(
         p.name for p in products.iterdir() if not p.name.startswith(".")

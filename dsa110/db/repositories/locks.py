@@ -7,6 +7,7 @@ import datetime as _dt
 import os
 import socket
 import threading
+import time
 import uuid
 
 from sqlalchemy import delete, insert, select, update
@@ -81,7 +82,7 @@ def acquire_lock(
 
 
 def _owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` (``host:pid[:...]``) names a process of this host that is gone."""
+    """Tell whether ``owner`` (``host:pid[:...]``) is a gone process of this host."""
     parts = owner.split(":")
     if len(parts) < 2 or parts[0] != socket.gethostname():
         return False
@@ -132,6 +133,7 @@ def hold_lock(
     ttl: _dt.timedelta = _dt.timedelta(minutes=10),
     owner: str | None = None,
     heartbeat: bool = True,
+    wait: float = 0.0,
 ):
     """Hold lock ``name`` for the ``with`` block; yields the owner string.
 
@@ -149,18 +151,26 @@ def hold_lock(
     heartbeat : bool
         Refresh the lock every ``ttl / 3`` from a background thread while the
         block runs, so that long runs keep it however long they take.
+    wait : float
+        Seconds to wait for a held lock (polled, 0.05 s doubling to 1 s);
+        0, the default, gives up at once.
 
     Raises
     ------
     LockHeldError
-        If another owner holds a lock that has not expired.
+        If another owner holds a lock that has not expired (after ``wait``).
     """
     owner = owner or default_owner()
-    if not acquire_lock(factory, name, owner=owner, ttl=ttl):
-        raise LockHeldError(
-            f"lock {name!r} is held by another process; it is released when that "
-            "run ends or taken over after it expires"
-        )
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while not acquire_lock(factory, name, owner=owner, ttl=ttl):
+        if time.monotonic() >= deadline:
+            raise LockHeldError(
+                f"lock {name!r} is held by another process; it is released when "
+                "that run ends or taken over after it expires"
+            )
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+        pause = min(2 * pause, 1.0)
     stop = threading.Event()
     thread = None
     if heartbeat:
