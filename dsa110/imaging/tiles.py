@@ -15,7 +15,11 @@ after the other, the tiles of a colour in parallel, without locks or atomics.
 Degridding copies a tile's grid values into the buffer and reads from it.
 
 The loops are compiled for each kernel support ``W`` and polynomial degree (Numba
-closure constants), so the tap loops are fully unrolled and vectorised.
+closure constants), so the tap loops are fully unrolled and vectorised. The helpers
+they call are module-level functions taking ``W`` and ``D`` as arguments (inlined
+into the loops' Numba IR, where the constants propagate): a closure cell holding another Numba
+dispatcher would make ``cache=True`` miss in every new process, because the cache
+key pickles the cells and a pickled dispatcher carries a per-process uuid.
 """
 
 from __future__ import annotations
@@ -228,6 +232,28 @@ def _by_colour(occupied, ntu, ntv):
     return occupied[order].astype(np.int64), starts
 
 
+@njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
+def _horner(coeffs, x, out, W, D):
+    """Kernel taps ``out[:W]`` at offset ``x`` from the coefficients (degree D − 1)."""
+    for a in range(W):
+        acc = coeffs[0, a]
+        for d in range(1, D):
+            acc = acc * x + coeffs[d, a]
+        out[a] = acc
+
+
+@njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
+def _tile_extent(tile, ntu, ntv, ngx, ngy, W):
+    """Origin and extent (with the kernel halo) of a grid tile."""
+    tu = tile // ntv
+    tv = tile % ntv
+    ou = tu * TILE
+    ov = tv * TILE
+    eu = (ngx if tu == ntu - 1 else ou + TILE) - ou + W - 1
+    ev = (ngy if tv == ntv - 1 else ov + TILE) - ov + W - 1
+    return ou, ov, eu, ev
+
+
 @functools.cache
 def footprint_loops(support, ncoeff):
     """Gridding and degridding loops compiled for one kernel support and degree.
@@ -251,24 +277,6 @@ def footprint_loops(support, ncoeff):
     # 8 and at least 16 (LLVM's loop vectoriser skips loops of fewer iterations)
     W2 = max(16, -(-2 * W // 8) * 8)
     S = 2 * TILE + W2 // 2
-
-    @njit(fastmath=_FASTMATH, **JIT_OPTIONS)
-    def horner(coeffs, x, out):
-        for a in range(W):
-            acc = coeffs[0, a]
-            for d in range(1, D):
-                acc = acc * x + coeffs[d, a]
-            out[a] = acc
-
-    @njit(fastmath=_FASTMATH, **JIT_OPTIONS)
-    def tile_extent(tile, ntu, ntv, ngx, ngy):
-        tu = tile // ntv
-        tv = tile % ntv
-        ou = tu * TILE
-        ov = tv * TILE
-        eu = (ngx if tu == ntu - 1 else ou + TILE) - ou + W - 1
-        ev = (ngy if tv == ntv - 1 else ov + TILE) - ov + W - 1
-        return ou, ov, eu, ev
 
     @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
     def grid_tiles(grids, vis, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
@@ -300,7 +308,7 @@ def footprint_loops(support, ncoeff):
                 kvr = np.zeros(W2, dtype=rdt)
                 for i in range(lo + t, hi, nwork):
                     tile = tiles[i]
-                    ou, ov, eu, ev = tile_extent(tile, ntu, ntv, ngx, ngy)
+                    ou, ov, eu, ev = _tile_extent(tile, ntu, ntv, ngx, ngy, W)
                     gmin = nb
                     gmax = 0
                     for p0 in range(pfirst, plast + 1):
@@ -329,11 +337,11 @@ def footprint_loops(support, ncoeff):
                                 pv = uvw[r, 1] * f * pixy * ngy
                                 iu0 = math.ceil(pu - half)
                                 iv0 = math.ceil(pv - half)
-                                horner(rc, iu0 - pu + half, ku)
-                                horner(rc, iv0 - pv + half, kv)
+                                _horner(rc, iu0 - pu + half, ku, W, D)
+                                _horner(rc, iv0 - pv + half, kv, W, D)
                                 if do_w:
                                     pw = (uvw[r, 2] * f - w0) / dw
-                                    horner(rc, math.ceil(pw - half) - pw + half, kw)
+                                    _horner(rc, math.ceil(pw - half) - pw + half, kw, W, D)
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
                                 # kernel values as tuples (registers: no aliasing
@@ -394,7 +402,7 @@ def footprint_loops(support, ncoeff):
             acc2 = np.empty(W2, dtype=rdt)
             for i in range(t, ntiles, nwork):
                 tile = tiles[i]
-                ou, ov, eu, ev = tile_extent(tile, ntu, ntv, ngx, ngy)
+                ou, ov, eu, ev = _tile_extent(tile, ntu, ntv, ngx, ngy, W)
                 # the planes this tile's visibilities touch in the batch
                 gmin = nb
                 gmax = 0
@@ -435,11 +443,11 @@ def footprint_loops(support, ncoeff):
                             pv = uvw[r, 1] * f * pixy * ngy
                             iu0 = math.ceil(pu - half)
                             iv0 = math.ceil(pv - half)
-                            horner(rc, iu0 - pu + half, ku)
-                            horner(rc, iv0 - pv + half, kv)
+                            _horner(rc, iu0 - pu + half, ku, W, D)
+                            _horner(rc, iv0 - pv + half, kv, W, D)
                             if do_w:
                                 pw = (uvw[r, 2] * f - w0) / dw
-                                horner(rc, math.ceil(pw - half) - pw + half, kw)
+                                _horner(rc, math.ceil(pw - half) - pw + half, kw, W, D)
                             lu = int(iu0) % ngx - ou
                             lv2 = 2 * (int(iv0) % ngy - ov)
                             # elementwise sums over the footprint rows (vectorised),
