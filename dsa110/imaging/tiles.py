@@ -16,10 +16,11 @@ Degridding copies a tile's grid values into the buffer and reads from it.
 
 The loops are compiled for each kernel support ``W`` and polynomial degree (Numba
 closure constants), so the tap loops are fully unrolled and vectorised. The helpers
-they call are module-level functions taking ``W`` and ``D`` as arguments (inlined
-into the loops' Numba IR, where the constants propagate): a closure cell holding another Numba
-dispatcher would make ``cache=True`` miss in every new process, because the cache
-key pickles the cells and a pickled dispatcher carries a per-process uuid.
+they call are module-level functions taking ``W`` and ``D`` as arguments, inlined
+into the loops' Numba IR where the constants propagate: a closure cell holding
+another Numba dispatcher would make ``cache=True`` miss in every new process,
+because the cache key pickles the cells and a pickled dispatcher carries a
+per-process uuid.
 """
 
 from __future__ import annotations
@@ -341,7 +342,9 @@ def footprint_loops(support, ncoeff):
                                 _horner(rc, iv0 - pv + half, kv, W, D)
                                 if do_w:
                                     pw = (uvw[r, 2] * f - w0) / dw
-                                    _horner(rc, math.ceil(pw - half) - pw + half, kw, W, D)
+                                    _horner(
+                                        rc, math.ceil(pw - half) - pw + half, kw, W, D
+                                    )
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
                                 # kernel values as tuples (registers: no aliasing

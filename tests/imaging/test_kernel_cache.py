@@ -32,7 +32,10 @@ def test_footprint_loops_close_over_plain_constants_only():
 def test_footprint_loop_cache_keys_agree_between_processes():
     def cell_hashes():
         out = subprocess.run(
-            [sys.executable, "-c", _CELL_HASH], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _CELL_HASH],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return out.stdout.split()
 
