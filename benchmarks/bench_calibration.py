@@ -20,6 +20,7 @@ difference between the two sets of solutions. Run::
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -183,6 +184,8 @@ def main():
     except ImportError:
         print("CASA: casatasks not installed -- ours only (no ratio)")
         return
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="bench_cal_", dir=args.workdir)
     try:
         cb, cg, ccpu, casa = run_casa(ds, src, work)
