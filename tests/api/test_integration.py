@@ -418,6 +418,7 @@ class _Checked(httpx.Client):
         return resp
 
 
+@pytest.mark.slow  # the `live` fixture runs a pipeline night (~70 s)
 def test_every_route_over_http_on_pipeline_data(live, api_key):
     base, night, runner = live
     doc = httpx.get(f"{base}{V1}/openapi.json").json()
@@ -431,6 +432,7 @@ def test_every_route_over_http_on_pipeline_data(live, api_key):
     assert runner.cancelled == [(night.queued_job_id, None)]
 
 
+@pytest.mark.slow  # the `live` fixture runs a pipeline night (~70 s)
 def test_file_download_over_http_matches_disk(live):
     base, night, _ = live
     for route, iid in (
@@ -444,6 +446,7 @@ def test_file_download_over_http_matches_disk(live):
         assert len(resp.content) == prod["size_bytes"]
 
 
+@pytest.mark.slow  # the `live` fixture runs a pipeline night (~70 s)
 def test_raw_traversal_over_http(live):
     """Raw (un-normalised) request targets reach the server as sent."""
     base, night, _ = live

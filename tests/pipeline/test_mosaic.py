@@ -130,6 +130,7 @@ def _count(ctx, model, *where):
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
+@pytest.mark.slow  # runs the pipeline on simulated tiles (20-40 s)
 def test_mosaic_stage_end_to_end(wrap_run, tmp_path):
     from dsa110.db import ImageRepository, ProductRepository, session_scope
     from dsa110.db.models import Image, Job, MosaicMember
@@ -245,6 +246,7 @@ def test_mosaic_stage_end_to_end(wrap_run, tmp_path):
     ]
 
 
+@pytest.mark.slow  # runs the pipeline on simulated tiles (20-40 s)
 def test_mosaic_failure_is_recorded_and_the_batch_goes_on(wrap_run, tmp_path):
     from dsa110.db import session_scope
     from dsa110.db.models import Image, Job
