@@ -191,7 +191,7 @@ def convert(
     if rephase is not None:
         ds = _rephase(ds, rephase)
     bar = _progress_bar() if progress else contextlib.nullcontext()
-    with bar:
+    with bar, _closing_files(group.paths if hasattr(group, "paths") else group):
         if fmt == "ms":
             from dsa110.io.ms import write_ms
 
@@ -212,6 +212,17 @@ def convert(
         from dsa110.io.uvh5_writer import write_uvh5
 
         return write_uvh5(ds, output, overwrite=overwrite, time_chunk=time_chunk)
+
+
+@contextlib.contextmanager
+def _closing_files(paths):
+    """Close the cached HDF5 handles of ``paths`` on exit (``watch`` runs for weeks)."""
+    from dsa110.io.h5handle import close_files  # deferred: h5py
+
+    try:
+        yield
+    finally:
+        close_files(paths)
 
 
 def _progress_bar():

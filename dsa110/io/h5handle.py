@@ -22,7 +22,7 @@ import numpy as np
 
 from dsa110.errors import CorruptFileError, NotUVH5Error
 
-__all__ = ["H5File", "HDF5_MAGIC", "ChunkLayout", "is_hdf5", "close_all"]
+__all__ = ["H5File", "HDF5_MAGIC", "ChunkLayout", "is_hdf5", "close_all", "close_files"]
 
 #: The 8-byte signature at the start of every HDF5 file.
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -299,15 +299,42 @@ class H5File:
 
 def close_all() -> None:
     """Close every cached handle of this process (e.g. before files are moved)."""
+    _close(lambda path: True)
+
+
+def close_files(paths) -> None:
+    """Close this process's cached handles of ``paths`` and forget their layouts.
+
+    A long-running process (a Dask worker of ``reprocess``, ``dsa110 watch``)
+    calls this when it is done with a group: the cache otherwise keeps two file
+    descriptors and an HDF5 handle (with its chunk cache) open for every file it
+    ever read, ~16 MB and 32 descriptors per tile, until the process runs out of
+    either. Later reads of these files reopen them.
+
+    Parameters
+    ----------
+    paths : iterable of str or os.PathLike
+        The files. Do not call it while another thread of the process still
+        reads them.
+    """
+    done = {H5File(p).path for p in paths}
+    _close(done.__contains__)
+
+
+def _close(selected) -> None:
+    """Close the cached handles and descriptors of this process's ``selected`` paths."""
+    pid = os.getpid()
     with _cache_lock:
-        for key, fh in list(_cache.items()):
-            if key[0] == os.getpid():
+        for key in [k for k in _cache if selected(k[1])]:
+            fh = _cache.pop(key)
+            if key[0] == pid:
                 try:
                     fh.close()
                 except Exception:  # noqa: BLE001 - closing a dead handle is harmless
                     pass
-            del _cache[key]
-        for key in [k for k in _layouts if k[0] == os.getpid()]:
+        for key in [k for k in _layouts if k[0] == pid and selected(k[1])]:
             del _layouts[key]
-        for key in [k for k in _fds if k[0] == os.getpid()]:
+        for key in [k for k in _fds if k[0] == pid and selected(k[1])]:
             os.close(_fds.pop(key))
+        for path in [p for p in _locks if selected(p)]:
+            del _locks[path]

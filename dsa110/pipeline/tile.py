@@ -386,6 +386,7 @@ def process_tile(
         bad tile, so that a batch continues.
     """
     from dsa110.db import LockHeldError, hold_lock
+    from dsa110.io.h5handle import close_files
 
     start = time.perf_counter()
     ctx = PipelineContext(config)
@@ -406,7 +407,11 @@ def process_tile(
             # records of a run that failed or died (a calibration set already
             # registered, measurements): remove them so they are not doubled.
             _retire_previous(ctx, group.group_id)
-            return _run_locked(ctx, group, start)
+            try:
+                return _run_locked(ctx, group, start)
+            finally:
+                # A worker process runs many tiles: let go of this one's files.
+                close_files(group.paths)
     except LockHeldError as exc:
         return TileResult(
             group.group_id, "locked", time.perf_counter() - start, error=str(exc)

@@ -3,6 +3,7 @@ missing subbands, pickling to a distributed cluster, the xarray engine."""
 
 import pickle
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -418,3 +419,34 @@ def test_whole_band_chunks_equal_file_chunks(group_copy, chunks):
     assert_array_equal(loaded.VISIBILITY.values, ref.VISIBILITY.values)
     with pytest.raises(ValueError, match="frequency chunks"):
         open_observation(paths, missing="flag", chunks={"frequency": 8})
+
+
+def _open_descriptors(paths):
+    """How many of this process's file descriptors point at ``paths``."""
+    import os
+
+    targets = {str(p.resolve()) for p in paths}
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{fd}") in targets
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_close_files_releases_descriptors_and_reads_reopen(group_copy):
+    """A long-running worker lets go of a group's files; later reads reopen them."""
+    from dsa110.io.h5handle import close_files
+
+    ref = open_observation(group_copy).VISIBILITY.values
+    whole = open_observation(group_copy, chunks={"frequency": -1}).VISIBILITY.values
+    assert_array_equal(whole, ref)
+    assert _open_descriptors(group_copy) >= len(group_copy)  # cached for later tasks
+    close_files(group_copy)
+    assert _open_descriptors(group_copy) == 0
+    again = open_observation(group_copy, chunks={"frequency": -1}).VISIBILITY.values
+    assert_array_equal(again, ref)
+    close_files(group_copy)
+    assert _open_descriptors(group_copy) == 0

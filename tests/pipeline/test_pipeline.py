@@ -36,6 +36,17 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
     ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
     results = run_batch(raw, cfg, progress=False, out=lambda *a: None)
     assert [r.status for r in results] == ["processed"] * 4, [r.error for r in results]
+    # A worker runs tile after tile: each lets go of its files when done.
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        raw_files = {str(p.resolve()) for p in raw.glob("*.hdf5")}
+        still_open = []
+        for fd in fds.iterdir():
+            try:
+                still_open += [t for t in [str(fd.readlink())] if t in raw_files]
+            except OSError:
+                pass
+        assert not still_open
     # Calibrator tiles first, solving; target tiles use their day's solutions.
     assert [r.solved_here for r in results] == [True, True, False, False]
     assert _count(ctx, CalibrationSet) == 2
