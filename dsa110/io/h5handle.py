@@ -3,7 +3,8 @@
 Dask graphs hold :class:`H5File` objects rather than open ``h5py.File`` handles:
 pickling one sends only its path, and each worker process opens the file on
 first use and keeps it open (read-only) for later tasks, like dask-ms's
-``TableProxy``. Reads are serialised per file under a lock (HDF5 is not
+``TableProxy``, until :func:`close_files` (called when a group is done) or
+:func:`close_all`. Reads are serialised per file under a lock (HDF5 is not
 thread-safe; h5py also serialises internally). For plain chunked data sets,
 :class:`ChunkLayout` and :meth:`H5File.read_chunks` read chunks with positional
 reads (no lock) into a scratch buffer kept per thread (as large as the largest
@@ -308,8 +309,8 @@ def close_files(paths) -> None:
     A long-running process (a Dask worker of ``reprocess``, ``dsa110 watch``)
     calls this when it is done with a group: the cache otherwise keeps two file
     descriptors and an HDF5 handle (with its chunk cache) open for every file it
-    ever read, ~16 MB and 32 descriptors per tile, until the process runs out of
-    either. Later reads of these files reopen them.
+    ever read (measured: ~13 MB of peak memory and 31 descriptors more per
+    DSA-110 tile), until the process runs out of either. Later reads of these files reopen them.
 
     Parameters
     ----------
