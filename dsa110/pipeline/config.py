@@ -131,6 +131,13 @@ class ImagingConfig(_Section):
         5.0, gt=0, description="CLEAN auto-threshold, × MAD noise"
     )
     major_cycles: int = Field(3, ge=1, description="Cotton-Schwab major cycles at most")
+    mgain: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="major-cycle gain: each minor cycle CLEANs down to (1 - mgain) "
+        "of its starting peak",
+    )
     epsilon: float = Field(1e-4, gt=0, lt=1e-1, description="gridding accuracy")
     pb_limit: float = Field(
         0.2,

@@ -25,8 +25,8 @@ from dsa110.pipeline.config import PipelineConfig
 from dsa110.pipeline.context import PipelineContext, code_version
 from dsa110.pipeline.logs import JobLog
 from dsa110.pipeline.stages import (
-    catalog_in_field,
     choose_calibration,
+    clean_mask_centres,
     flag_tile,
     image_tile_products,
     measure_image,
@@ -486,15 +486,7 @@ def _run_locked(
             ra_c = float(np.degrees(np.median(ds["phase_center_ra"].values)))
             dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
-            cat = catalog_in_field(ctx, ra_c, dec_c, half_width * 1.4)
-            mask = (
-                None
-                if cat is None or cat.empty
-                else (
-                    np.radians(cat["ra"].to_numpy()),
-                    np.radians(cat["dec"].to_numpy()),
-                )
-            )
+            mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
             products, files = image_tile_products(
                 ds, cfg, tmp_dir / group.group_id, catalog_positions=mask
             )
