@@ -177,6 +177,7 @@ def flag_sumthreshold(
     threshold_step : float, keyword-only
     sigma_time, sigma_frequency : float, keyword-only
         Widths (σ) of the almost-Gaussian background (three boxes per axis,
+        fitted on the plane downsampled along time:
         :func:`dsa110.flagging.plane.masked_box_smooth`), in integrations and
         channels.
 

@@ -333,8 +333,10 @@ def sumthreshold_plane(
 
     Each iteration smooths the unflagged amplitudes into a background
     (:func:`dsa110.flagging.plane.masked_box_smooth`: an almost-Gaussian kernel
-    of three boxes per axis), takes the residual, estimates its σ robustly
-    (MAD, by selection), and runs SumThreshold with
+    of three boxes per axis, fitted on the plane downsampled along time and
+    interpolated back), takes the residual, estimates its σ robustly (MAD, by
+    selection, over a regular subsample of ≥ 4096 samples:
+    :func:`dsa110.flagging.plane.sigma_stride`), and runs SumThreshold with
     windows ``M = 1, 2, 4, …, max_window`` along time and along frequency with
     ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor ``f`` is
     ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer, as
