@@ -194,6 +194,7 @@ class Imager:
     nthreads: int = 1
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
+    _dirty_data: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_dataset(
@@ -365,16 +366,21 @@ class Imager:
         numpy.ndarray
             ``(npix, npix)`` real image.
         """
-        vis = self.vis if vis is None else vis
+        if vis is None and self._dirty_data is not None:
+            return self._dirty_data.copy()
         img = imaging_dask.dirty_image(
             self.uvw,
-            vis,
+            self.vis if vis is None else vis,
             self.weights,
             self.freq,
             plan=self.plan,
             nthreads=self.nthreads,
         )
-        return np.asarray(img.compute()) / self.sum_weights
+        img = np.asarray(img.compute()) / self.sum_weights
+        if vis is None:
+            # kept for the residuals of the major cycles (see :meth:`residual`)
+            self._dirty_data = img.copy()
+        return img
 
     def psf(self, *, oversize=1, do_wgridding=None):
         """Point-spread function (peak 1 at the centre pixel).
@@ -439,8 +445,40 @@ class Imager:
         )
 
     def residual(self, model):
-        """Dirty image of the data minus the model's visibilities, Jy/beam."""
-        return self.dirty(self.vis - self.predict(model))
+        """Dirty image of the data minus the model's visibilities, Jy/beam.
+
+        ``Gᴴ W (V − G M) = Gᴴ W V − Gᴴ W G M``: the data's dirty image (computed
+        once and kept) minus the dirty image of the model's weighted visibilities,
+        which one fused degridding + gridding pass computes without reading or
+        materialising any visibilities
+        (:func:`dsa110.imaging.dask.model_dirty_image`). CuPy-backed data take the
+        separate passes, ``dirty(vis − predict(model))``.
+
+        Parameters
+        ----------
+        model : numpy.ndarray
+            ``(npix, npix)`` model image, Jy/pixel.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(npix, npix)`` residual image.
+        """
+        if not isinstance(self.uvw._meta, np.ndarray) or not isinstance(
+            self.weights._meta, np.ndarray
+        ):
+            return self.dirty(self.vis - self.predict(model))
+        dirty = self.dirty()
+        img = imaging_dask.model_dirty_image(
+            self.uvw,
+            self.weights,
+            self.freq,
+            np.asarray(model, dtype=self.plan.real_dtype),
+            plan=self.plan,
+            nthreads=self.nthreads,
+        )
+        dirty -= np.asarray(img.compute()) / self.sum_weights
+        return dirty
 
     def coords(self):
         """``l`` and ``m`` of the pixels, radians: two ``(npix,)`` float64 arrays."""

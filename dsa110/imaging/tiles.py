@@ -481,6 +481,161 @@ def footprint_loops(support, ncoeff):
     return grid_tiles, degrid_tiles
 
 
+@functools.cache
+def normal_loop(support, ncoeff):
+    """Compile the fused degridding + gridding loop for one kernel support and degree.
+
+    Parameters
+    ----------
+    support : int
+        Kernel support ``W`` (cells and planes).
+    ncoeff : int
+        Number of polynomial coefficients per tap (degree + 1).
+
+    Returns
+    -------
+    callable
+        ``normal_tiles`` (see :func:`normal_batch`).
+    """
+    W = int(support)
+    D = int(ncoeff)
+    W2 = max(16, -(-2 * W // 8) * 8)
+    S = 2 * TILE + W2 // 2
+
+    @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
+    def normal_tiles(model, grids, wgt, has_wgt, uvw, fc, row, c0, c1, key_offsets,
+                     tiles, colour_starts, ntu, ntv, ngx, ulim, coeffs, first, pixx,
+                     pixy, w0, dw, do_w, nplanes, nwork):  # fmt: skip
+        # per visibility: degrid the model's planes (the degridding loop's sums),
+        # weight, and grid the result back with the same kernel values (the
+        # gridding loop's updates); the Hermitian conjugations of w < 0 cancel
+        nb, nrows, ngy = grids.shape
+        shift = ngx - nrows
+        gridsf = grids.view(grids.real.dtype)
+        modelf = model.view(model.real.dtype)
+        rdt = grids.real.dtype
+        half = W / 2.0
+        rc = coeffs.astype(rdt)
+        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)  # = W2 (see footprint_loops)
+        pfirst = 0
+        plast = 0
+        if do_w:
+            pfirst = max(0, first - W + 1)
+            plast = min(first + nb - 1, nplanes - 1)
+        for colour in range(colour_starts.shape[0] - 1):
+            lo = colour_starts[colour]
+            hi = colour_starts[colour + 1]
+            for t in prange(nwork):
+                mbuf = np.empty((nb, S, 2 * S), dtype=rdt)
+                buf = np.zeros((nb, S, 2 * S), dtype=rdt)
+                ku = np.empty(W, dtype=rdt)
+                kv = np.empty(W, dtype=rdt)
+                kw = np.ones(W, dtype=rdt)
+                kvr = np.zeros(W2, dtype=rdt)
+                acc2 = np.empty(W2, dtype=rdt)
+                for i in range(lo + t, hi, nwork):
+                    tile = tiles[i]
+                    ou, ov, eu, ev = _tile_extent(tile, ntu, ntv, ngx, ngy, W)
+                    gmin = nb
+                    gmax = 0
+                    for p0 in range(pfirst, plast + 1):
+                        key = tile * nplanes + p0
+                        if key_offsets[key] < key_offsets[key + 1]:
+                            if do_w:
+                                gmin = min(gmin, max(p0, first) - first)
+                                gmax = max(gmax, min(p0 + W, first + nb) - first)
+                            else:
+                                gmin = 0
+                                gmax = 1
+                    nv1 = min(ev, ngy - ov)
+                    for g in range(gmin, gmax):
+                        for a in range(eu):
+                            gu = _stored_row(ou + a, ngx, ulim, shift)
+                            if gu < 0:
+                                continue  # a row no visibility reads
+                            for b in range(2 * nv1):
+                                mbuf[g, a, b] = modelf[g, gu, 2 * ov + b]
+                            for b in range(2 * nv1, 2 * ev):
+                                mbuf[g, a, b] = modelf[g, gu, b - 2 * nv1]
+                    for p0 in range(pfirst, plast + 1):
+                        key = tile * nplanes + p0
+                        q0 = 0
+                        q1 = 1
+                        if do_w:
+                            q0 = max(p0, first)
+                            q1 = min(p0 + W, first + nb)
+                        if q1 <= q0:
+                            continue
+                        for k in range(key_offsets[key], key_offsets[key + 1]):
+                            r = row[k]
+                            sgn = 1.0
+                            if do_w and uvw[r, 2] < 0:
+                                sgn = -1.0
+                            for c in range(c0[k], c1[k]):
+                                f = sgn * fc[c]
+                                pu = uvw[r, 0] * f * pixx * ngx
+                                pv = uvw[r, 1] * f * pixy * ngy
+                                iu0 = math.ceil(pu - half)
+                                iv0 = math.ceil(pv - half)
+                                _horner(rc, iu0 - pu + half, ku, W, D)
+                                _horner(rc, iv0 - pv + half, kv, W, D)
+                                if do_w:
+                                    pw = (uvw[r, 2] * f - w0) / dw
+                                    _horner(
+                                        rc, math.ceil(pw - half) - pw + half, kw, W, D
+                                    )
+                                lu = int(iu0) % ngx - ou
+                                lv2 = 2 * (int(iv0) % ngy - ov)
+                                # degrid: elementwise sums over the footprint rows,
+                                # then the v kernel across the row
+                                for b in range(W2):
+                                    acc2[b] = 0
+                                for q in range(q0, q1):
+                                    g = q - first
+                                    for a in range(W):
+                                        ka = ku[a] * kw[q - p0]
+                                        gr = mbuf[g, lu + a, lv2 : lv2 + W2]
+                                        for b in range(nrow2):
+                                            acc2[b] += ka * gr[b]
+                                sre = ku[0] * 0
+                                sim = ku[0] * 0
+                                for b in range(W):
+                                    sre += kv[b] * acc2[2 * b]
+                                    sim += kv[b] * acc2[2 * b + 1]
+                                if has_wgt:
+                                    sre = sre * wgt[r, c]
+                                    sim = sim * wgt[r, c]
+                                # grid the weighted model visibility
+                                kut = to_fixed_tuple(ku, W)
+                                for q in range(q0, q1):
+                                    g = q - first
+                                    kq = kw[q - p0]
+                                    vre = sre * kq
+                                    vim = sim * kq
+                                    for b in range(W):
+                                        kvr[2 * b] = vre * kv[b]
+                                        kvr[2 * b + 1] = vim * kv[b]
+                                    for a in range(W):
+                                        ka = kut[a]
+                                        gr = buf[g, lu + a, lv2 : lv2 + W2]
+                                        for b in range(nrow2):
+                                            gr[b] += ka * kvr[b]
+                    # add the buffer into the grids (periodic wrap) and clear it
+                    for g in range(gmin, gmax):
+                        for a in range(eu):
+                            gu = _stored_row(ou + a, ngx, ulim, shift)
+                            if gu < 0:
+                                continue
+                            for b in range(2 * nv1):
+                                gridsf[g, gu, 2 * ov + b] += buf[g, a, b]
+                                buf[g, a, b] = 0
+                            for b in range(2 * nv1, 2 * ev):
+                                gridsf[g, gu, b - 2 * nv1] += buf[g, a, b]
+                                buf[g, a, b] = 0
+
+    return normal_tiles
+
+
 def _loop_args(bins, plan, first, nwork):
     return (
         bins.row,
@@ -541,4 +696,28 @@ def degrid_batch(grids, vis, wgt, has_wgt, uvw, fc, *, bins, plan, first, nwork)
     _, degrid_tiles = footprint_loops(plan.kernel.support, plan.kernel.coeffs.shape[0])
     degrid_tiles(
         grids, vis, wgt, has_wgt, uvw, fc, *_loop_args(bins, plan, first, nwork)
+    )
+
+
+def normal_batch(model, grids, wgt, has_wgt, uvw, fc, *, bins, plan, first, nwork):
+    """Grid the weighted visibilities of model planes: ``grids += Gᴴ W G model``.
+
+    One pass over the visibilities that degrids ``model`` and grids the result,
+    evaluating each visibility's kernel once: the same as :func:`degrid_batch`
+    into a zeroed ``vis`` followed by :func:`grid_batch` of ``vis`` with ``wgt``,
+    without the visibilities in between.
+
+    Parameters
+    ----------
+    model : numpy.ndarray
+        ``(plane, plan.grid_rows, ngy)`` complex uv grids of the model, planes
+        ``first …`` (read only).
+    grids : numpy.ndarray
+        Like ``model``, added to.
+    wgt, has_wgt, uvw, fc, bins, plan, first, nwork
+        As in :func:`grid_batch`.
+    """
+    normal_tiles = normal_loop(plan.kernel.support, plan.kernel.coeffs.shape[0])
+    normal_tiles(
+        model, grids, wgt, has_wgt, uvw, fc, *_loop_args(bins, plan, first, nwork)
     )
