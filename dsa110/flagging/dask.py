@@ -3,7 +3,8 @@
 Arrays have dims ``(time, baseline_id, frequency, polarization)``. The
 element-wise flaggers (:func:`flag_invalid`, :func:`flag_amplitude`,
 :func:`flag_baselines`) work on any chunks. The plane flaggers
-(:func:`sumthreshold`, :func:`mad_clip`, :func:`extend_flags`) need every time,
+(:func:`sumthreshold`, :func:`mad_clip`, :func:`extend_flags`, and
+:func:`flag_planes`, the three in one pass) need every time,
 frequency and polarization of a baseline in one chunk: they raise ``ValueError``
 otherwise, and :func:`plane_chunks` / :func:`to_planes` give the chunking they
 need (whole time, frequency and polarization axes, the baseline axis split so
@@ -27,6 +28,7 @@ from dsa110.flagging.kernels import extend_flags as np_extend_flags
 from dsa110.flagging.kernels import flag_amplitude as np_flag_amplitude
 from dsa110.flagging.kernels import flag_baselines as np_flag_baselines
 from dsa110.flagging.kernels import flag_invalid as np_flag_invalid
+from dsa110.flagging.kernels import flag_planes as np_flag_planes
 from dsa110.flagging.kernels import mad_clip as np_mad_clip
 from dsa110.flagging.kernels import sumthreshold as np_sumthreshold
 
@@ -37,6 +39,7 @@ __all__ = [
     "sumthreshold",
     "mad_clip",
     "extend_flags",
+    "flag_planes",
     "plane_chunks",
     "to_planes",
 ]
@@ -370,6 +373,82 @@ def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):
     )
     return da.blockwise(
         _extend_block,
+        _IDX,
+        flags,
+        _IDX,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
+        **kwargs,
+    )
+
+
+def _planes_block(vis, flags, **kwargs):
+    return _on_host(np_flag_planes, vis, flags, **kwargs)
+
+
+def flag_planes(
+    vis,
+    flags,
+    *,
+    sumthreshold,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+    mad_sigma,
+    polarization,
+    time_fraction,
+    frequency_fraction,
+):
+    """Dask version of :func:`dsa110.flagging.kernels.flag_planes`.
+
+    Parameters
+    ----------
+    vis : dask.array.Array
+        ``(time, baseline_id, frequency, polarization)`` complex, whole time,
+        frequency and polarization axes per chunk (see :func:`to_planes`).
+    flags : dask.array.Array
+        Same shape and chunks, bool.
+    sumthreshold, threshold, rho, max_window, n_iter, threshold_step
+        As for the kernel (keyword-only).
+    sigma_time, sigma_frequency, mad_sigma, polarization, time_fraction
+        As for the kernel (keyword-only).
+    frequency_fraction : float, keyword-only
+        As for the kernel.
+
+    Returns
+    -------
+    dask.array.Array
+        Same shape and chunks, bool.
+
+    Raises
+    ------
+    ValueError
+        When a chunk does not hold whole planes.
+    """
+    _check_vis_flags(vis, flags)
+    _check_planes(vis, "flag_planes")
+    kwargs = dict(
+        sumthreshold=bool(sumthreshold),
+        threshold=float(threshold),
+        rho=float(rho),
+        max_window=int(max_window),
+        n_iter=int(n_iter),
+        threshold_step=float(threshold_step),
+        sigma_time=float(sigma_time),
+        sigma_frequency=float(sigma_frequency),
+        mad_sigma=float(mad_sigma),
+        polarization=bool(polarization),
+        time_fraction=float(time_fraction),
+        frequency_fraction=float(frequency_fraction),
+    )
+    return da.blockwise(
+        _planes_block,
+        _IDX,
+        vis,
         _IDX,
         flags,
         _IDX,

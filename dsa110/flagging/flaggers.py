@@ -349,10 +349,18 @@ def flag_rfi(ds, *, strategy="dsa110"):
         flags = mod.flag_baselines(flags, a1 == a2)
     if st.amplitude_threshold is not None:
         flags = mod.flag_amplitude(vis, flags, threshold=float(st.amplitude_threshold))
-    if st.sumthreshold:
-        flags = mod.sumthreshold(
+    extend = (
+        st.extend_polarization
+        or st.extend_time_fraction < 1
+        or st.extend_frequency_fraction < 1
+    )
+    if st.sumthreshold or st.mad_sigma is not None or extend:
+        # SumThreshold, MAD clip and extension in one pass per baseline: the
+        # flags of kernels.sumthreshold, mad_clip and extend_flags in turn.
+        flags = mod.flag_planes(
             vis,
             flags,
+            sumthreshold=bool(st.sumthreshold),
             threshold=float(st.threshold),
             rho=float(st.rho),
             max_window=int(st.max_window),
@@ -360,16 +368,7 @@ def flag_rfi(ds, *, strategy="dsa110"):
             threshold_step=float(st.threshold_step),
             sigma_time=float(st.sigma_time),
             sigma_frequency=float(st.sigma_frequency),
-        )
-    if st.mad_sigma is not None:
-        flags = mod.mad_clip(vis, flags, sigma=float(st.mad_sigma))
-    if (
-        st.extend_polarization
-        or st.extend_time_fraction < 1
-        or st.extend_frequency_fraction < 1
-    ):
-        flags = mod.extend_flags(
-            flags,
+            mad_sigma=float(st.mad_sigma) if st.mad_sigma is not None else 0.0,
             polarization=bool(st.extend_polarization),
             time_fraction=float(st.extend_time_fraction),
             frequency_fraction=float(st.extend_frequency_fraction),

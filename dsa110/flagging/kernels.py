@@ -30,6 +30,7 @@ from numba import njit
 from dsa110._compat.numba import JIT_OPTIONS
 from dsa110.flagging.plane import (
     plane_scratch,
+    sigma_stride,
     sumthreshold_plane_fast,
     sumthreshold_plane_into,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "sumthreshold",
     "mad_clip",
     "extend_flags",
+    "flag_planes",
 ]
 
 #: Factor turning a median absolute deviation into a Gaussian σ.
@@ -450,6 +452,9 @@ def mad_clip(vis, flags, *, sigma):
 
     With ``m`` the median and ``s = 1.4826 · MAD`` of the unflagged finite
     ``|V|`` of one (baseline, polarization) plane, flags ``| |V| − m | > sigma · s``.
+    ``m`` and ``s`` come from every k-th sample of the plane (C order, ``k =``
+    :func:`dsa110.flagging.plane.sigma_stride`: 3 for 24 × 768, 1 up to 8191
+    samples), as the σ of :func:`sumthreshold_plane`.
 
     Parameters
     ----------
@@ -472,6 +477,7 @@ def mad_clip(vis, flags, *, sigma):
     amp = np.empty((n_t, n_f))
     fl = np.empty((n_t, n_f), dtype=np.bool_)
     buf = np.empty(2 * n_t * n_f)
+    stride = sigma_stride(n_t * n_f)
     for b in range(n_b):
         for p in range(n_p):
             for i in range(n_t):
@@ -481,7 +487,7 @@ def mad_clip(vis, flags, *, sigma):
                     fl[i, j] = flags[i, b, j, p]
                     if not np.isfinite(a):
                         out[i, b, j, p] = True
-            med, s = _robust_sigma_select(amp, fl, buf)
+            med, s = _robust_sigma_select(amp, fl, buf, stride)
             if not (s > 0.0):
                 continue
             limit = sigma * s
@@ -547,4 +553,153 @@ def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):
                 if cnt > frequency_fraction * n_f:
                     for j in range(n_f):
                         out[i, b, j, p] = True
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def flag_planes(
+    vis,
+    flags,
+    *,
+    sumthreshold,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+    mad_sigma,
+    polarization,
+    time_fraction,
+    frequency_fraction,
+):
+    """Run SumThreshold, the MAD clip and flag extension one baseline at a time.
+
+    The flags of :func:`sumthreshold`, :func:`mad_clip` and
+    :func:`extend_flags` called one after the other (each step on the flags of
+    the one before), but each baseline's planes are read, flagged and extended
+    while they are in cache, and ``|V|`` is computed once.
+
+    Parameters
+    ----------
+    vis : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` complex.
+    flags : numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool.
+    sumthreshold : bool, keyword-only
+        Run :func:`sumthreshold` (with the next seven options).
+    threshold, rho, max_window, n_iter, threshold_step, sigma_time, sigma_frequency
+        See :func:`sumthreshold_plane` (keyword-only).
+    mad_sigma : float, keyword-only
+        Clip level of :func:`mad_clip`; ``≤ 0``: no MAD clip.
+    polarization, time_fraction, frequency_fraction : keyword-only
+        As for :func:`extend_flags` (``False, 1, 1``: no extension).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, baseline_id, frequency, polarization)`` bool, ``flags | new``.
+    """
+    return _flag_planes_impl(
+        vis,
+        flags,
+        sumthreshold,
+        threshold,
+        rho,
+        max_window,
+        n_iter,
+        threshold_step,
+        sigma_time,
+        sigma_frequency,
+        mad_sigma,
+        polarization,
+        time_fraction,
+        frequency_fraction,
+    )
+
+
+@njit(**JIT_OPTIONS)
+def _flag_planes_impl(
+    vis,
+    flags,
+    do_st,
+    threshold,
+    rho,
+    max_window,
+    n_iter,
+    threshold_step,
+    sigma_time,
+    sigma_frequency,
+    mad_sigma,
+    polarization,
+    time_fraction,
+    frequency_fraction,
+):
+    n_t, n_b, n_f, n_p = vis.shape
+    out = np.empty(flags.shape, np.bool_)
+    amp = np.empty((n_p, n_t, n_f))
+    fl = np.empty((n_p, n_t, n_f), dtype=np.bool_)
+    scratch = plane_scratch(n_t, n_f)  # reused by every plane
+    buf = scratch[2]
+    stride = sigma_stride(n_t * n_f)
+    for b in range(n_b):
+        for p in range(n_p):
+            a_p = amp[p]
+            f_p = fl[p]
+            for i in range(n_t):
+                for j in range(n_f):
+                    a_p[i, j] = _amplitude(vis[i, b, j, p])
+                    f_p[i, j] = flags[i, b, j, p]
+            if do_st:
+                sumthreshold_plane_into(
+                    a_p,
+                    f_p,
+                    threshold,
+                    rho,
+                    max_window,
+                    n_iter,
+                    threshold_step,
+                    sigma_time,
+                    sigma_frequency,
+                    scratch,
+                )
+            if mad_sigma > 0.0:
+                med, s = _robust_sigma_select(a_p, f_p, buf, stride)
+                limit = mad_sigma * s
+                for i in range(n_t):
+                    for j in range(n_f):
+                        a = a_p[i, j]
+                        if not np.isfinite(a) or (s > 0.0 and abs(a - med) > limit):
+                            f_p[i, j] = True
+        if polarization and n_p > 1:
+            for i in range(n_t):
+                for j in range(n_f):
+                    anyf = False
+                    for p in range(n_p):
+                        anyf = anyf or fl[p, i, j]
+                    if anyf:
+                        for p in range(n_p):
+                            fl[p, i, j] = True
+        for p in range(n_p):
+            f_p = fl[p]
+            if time_fraction < 1.0:
+                for j in range(n_f):
+                    cnt = 0
+                    for i in range(n_t):
+                        cnt += f_p[i, j]
+                    if cnt > time_fraction * n_t:
+                        for i in range(n_t):
+                            f_p[i, j] = True
+            if frequency_fraction < 1.0:
+                for i in range(n_t):
+                    cnt = 0
+                    for j in range(n_f):
+                        cnt += f_p[i, j]
+                    if cnt > frequency_fraction * n_f:
+                        for j in range(n_f):
+                            f_p[i, j] = True
+            for i in range(n_t):
+                for j in range(n_f):
+                    out[i, b, j, p] = f_p[i, j]
     return out

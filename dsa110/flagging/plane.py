@@ -543,48 +543,100 @@ def robust_sigma(values, flags, buf, stride=1):
     return med, _MAD_TO_SIGMA * _median_binned(data, n, lo, hi, counts, tmp)
 
 
+#: A time pass updates a row's frequency prefix sums in place for up to this
+#: many newly flagged samples; beyond, the row is recomputed.
+_SUFFIX_UPDATES = 4
+
+
 @njit(**JIT_OPTIONS)
 def _row_prefix(res, out, r, ps, pc, row_max):
     """Prefix sums of row ``r``'s unflagged residuals and counts, and a bound.
 
     ``row_max[r]`` is the largest unflagged residual, or 0 when that is
-    negative (the thresholds it is compared with are positive).
+    negative (the thresholds it is compared with are positive). The two halves
+    of the row are summed as two interleaved chains, then the first half's
+    totals are added to the second's.
     """
     n_f = res.shape[1]
-    s = 0.0
-    c = 0
-    top = 0.0
+    h = n_f // 2
+    s0 = 0.0
+    s1 = 0.0
+    c0 = 0
+    c1 = 0
+    t0 = 0.0
+    t1 = 0.0
     ps[r, 0] = 0.0
     pc[r, 0] = 0.0
-    for j in range(n_f):
-        x = 0.0 if out[r, j] else res[r, j]
-        c += not out[r, j]
-        s += x
-        ps[r, j + 1] = s
-        pc[r, j + 1] = c
-        top = max(top, x)
-    row_max[r] = top
+    for j in range(h):
+        k = h + j
+        x0 = 0.0 if out[r, j] else res[r, j]
+        x1 = 0.0 if out[r, k] else res[r, k]
+        c0 += not out[r, j]
+        c1 += not out[r, k]
+        s0 += x0
+        s1 += x1
+        ps[r, j + 1] = s0
+        pc[r, j + 1] = c0
+        ps[r, k + 1] = s1
+        pc[r, k + 1] = c1
+        t0 = max(t0, x0)
+        t1 = max(t1, x1)
+    if 2 * h < n_f:  # odd: the last sample ends the second chain
+        x1 = 0.0 if out[r, n_f - 1] else res[r, n_f - 1]
+        c1 += not out[r, n_f - 1]
+        s1 += x1
+        ps[r, n_f] = s1
+        pc[r, n_f] = c1
+        t1 = max(t1, x1)
+    for j in range(h + 1, n_f + 1):
+        ps[r, j] += s0
+        pc[r, j] += c0
+    row_max[r] = max(t0, t1)
 
 
 @njit(**JIT_OPTIONS)
-def _time_prefix(res, out, ps, pc, col_max):
-    """Prefix sums along time of the unflagged residuals and counts; a bound.
+def _time_prefix(res, out, ps, pc, col_max, col_dirty):
+    """Refresh the prefix sums along time of the channels marked in ``col_dirty``.
 
-    Returns the largest unflagged residual (0 when that is negative), taken
-    per channel first so that the loops over channels stay vectorisable.
+    Prefix sums of the unflagged residuals and counts, and per channel the
+    largest unflagged residual (0 when negative). When many channels are
+    stale all are recomputed, row by row (vectorised over channels); else
+    channel by channel. Returns the largest residual of the plane.
     """
     n_t, n_f = res.shape
+    n_dirty = 0
     for j in range(n_f):
-        ps[0, j] = 0.0
-        pc[0, j] = 0.0
-        col_max[j] = 0.0
-    for i in range(n_t):
+        n_dirty += col_dirty[j]
+    if 8 * n_dirty > n_f:
         for j in range(n_f):
-            keep = not out[i, j]
-            x = res[i, j] if keep else 0.0
-            ps[i + 1, j] = ps[i, j] + x
-            pc[i + 1, j] = pc[i, j] + (1.0 if keep else 0.0)
-            col_max[j] = max(col_max[j], x)
+            ps[0, j] = 0.0
+            pc[0, j] = 0.0
+            col_max[j] = 0.0
+            col_dirty[j] = False
+        for i in range(n_t):
+            for j in range(n_f):
+                keep = not out[i, j]
+                x = res[i, j] if keep else 0.0
+                ps[i + 1, j] = ps[i, j] + x
+                pc[i + 1, j] = pc[i, j] + (1.0 if keep else 0.0)
+                col_max[j] = max(col_max[j], x)
+    elif n_dirty > 0:
+        for j in range(n_f):
+            if not col_dirty[j]:
+                continue
+            col_dirty[j] = False
+            s = 0.0
+            c = 0.0
+            top = 0.0
+            for i in range(n_t):
+                keep = not out[i, j]
+                x = res[i, j] if keep else 0.0
+                s += x
+                c += 1.0 if keep else 0.0
+                ps[i + 1, j] = s
+                pc[i + 1, j] = c
+                top = max(top, x)
+            col_max[j] = top
     top = 0.0
     for j in range(n_f):
         top = max(top, col_max[j])
@@ -592,32 +644,38 @@ def _time_prefix(res, out, ps, pc, col_max):
 
 
 @njit(**JIT_OPTIONS)
-def _freq_pass(res, out, window, chi, ps, pc, row_dirty, row_max, hit):
-    """SumThreshold along frequency for every row; True if anything was flagged.
+def _freq_pass(res, out, window, chi, ps, pc, row_dirty, row_max, hit, col_dirty):
+    """SumThreshold along frequency for every row; mark what it flags.
 
     A window's mean cannot exceed the largest unflagged residual of its row,
-    so rows whose maximum is not above ``chi`` are skipped.
+    so rows whose bound is not above ``chi`` are skipped. A row that gets new
+    flags is marked in ``row_dirty`` (its prefix sums are recomputed before
+    the next pass) and their channels in ``col_dirty``.
     """
     n_t, n_f = res.shape
-    changed = False
     for r in range(n_t):
         if row_dirty[r]:
             _row_prefix(res, out, r, ps, pc, row_max)
             row_dirty[r] = False
         if not row_max[r] > chi:
             continue
+        # Windows [k, k + window) as slices: plain indices keep the loop
+        # vectorised (``e - window`` would need Numba's negative-index check).
+        s_lo = ps[r, : n_f + 1 - window]
+        c_lo = pc[r, : n_f + 1 - window]
+        s_hi = ps[r, window:]
+        c_hi = pc[r, window:]
         n_hit = 0
-        for e in range(window, n_f + 1):
-            c = pc[r, e] - pc[r, e - window]
-            s = ps[r, e] - ps[r, e - window]
-            n_hit += (c > 0.0) & (s > chi * c)
+        for k in range(s_lo.size):
+            c = c_hi[k] - c_lo[k]
+            n_hit += (c > 0.0) & (s_hi[k] - s_lo[k] > chi * c)
         if n_hit == 0:
             continue
-        for e in range(window, n_f + 1):
-            c = pc[r, e] - pc[r, e - window]
-            if c > 0.0 and ps[r, e] - ps[r, e - window] > chi * c:
-                hit[e - window] += 1
-                hit[e] -= 1
+        for k in range(s_lo.size):
+            c = c_hi[k] - c_lo[k]
+            if c > 0.0 and s_hi[k] - s_lo[k] > chi * c:
+                hit[k] += 1
+                hit[k + window] -= 1
         run = 0
         for j in range(n_f):
             run += hit[j]
@@ -625,41 +683,55 @@ def _freq_pass(res, out, window, chi, ps, pc, row_dirty, row_max, hit):
             if run > 0 and not out[r, j]:
                 out[r, j] = True
                 row_dirty[r] = True
+                col_dirty[j] = True
         hit[n_f] = 0
-        changed = changed or row_dirty[r]
-    return changed
 
 
 @njit(**JIT_OPTIONS)
-def _time_pass(res, out, window, chi, ps, pc, hit, run, row_dirty):
-    """SumThreshold along time for every channel; True if anything was flagged."""
+def _time_pass(res, out, window, chi, ps, pc, ps_f, pc_f, row, col_dirty):
+    """SumThreshold along time for every channel; mark what it flags.
+
+    ``row = (row_dirty, n_updates)``. Each newly flagged sample marks its
+    channel in ``col_dirty``; in its row, the frequency prefix sums beyond it
+    are corrected in place (minus its residual and its count) for the first
+    :data:`_SUFFIX_UPDATES` samples, after which the row is marked stale.
+    Windows are tested a row of end points at a time (vectorised over
+    channels); the samples of each window found are flagged directly.
+    """
+    row_dirty, n_updates = row
     n_t, n_f = res.shape
-    n_hit = 0
+    for i in range(n_t):
+        n_updates[i] = 0
     for e in range(window, n_t + 1):
+        s_hi = ps[e]
+        s_lo = ps[e - window]
+        c_hi = pc[e]
+        c_lo = pc[e - window]
+        n_hit = 0
         for j in range(n_f):
-            c = pc[e, j] - pc[e - window, j]
-            s = ps[e, j] - ps[e - window, j]
-            n_hit += (c > 0.0) & (s > chi * c)
-    if n_hit == 0:
-        return False
-    for e in range(window, n_t + 1):
+            c = c_hi[j] - c_lo[j]
+            n_hit += (c > 0.0) & (s_hi[j] - s_lo[j] > chi * c)
+        if n_hit == 0:
+            continue
         for j in range(n_f):
-            c = pc[e, j] - pc[e - window, j]
-            if c > 0.0 and ps[e, j] - ps[e - window, j] > chi * c:
-                hit[e - window, j] += 1
-                hit[e, j] -= 1
-    changed = False
-    for j in range(n_f):
-        run[j] = 0
-    for i in range(n_t + 1):
-        for j in range(n_f):
-            run[j] += hit[i, j]
-            hit[i, j] = 0
-            if i < n_t and run[j] > 0 and not out[i, j]:
+            c = c_hi[j] - c_lo[j]
+            if not (c > 0.0 and s_hi[j] - s_lo[j] > chi * c):
+                continue
+            for i in range(e - window, e):
+                if out[i, j]:
+                    continue
                 out[i, j] = True
-                row_dirty[i] = True
-                changed = True
-    return changed
+                col_dirty[j] = True
+                if row_dirty[i]:
+                    continue
+                if n_updates[i] < _SUFFIX_UPDATES:
+                    n_updates[i] += 1
+                    x = res[i, j]
+                    for k in range(j + 1, n_f + 1):
+                        ps_f[i, k] -= x
+                        pc_f[i, k] -= 1.0
+                else:
+                    row_dirty[i] = True
 
 
 @njit(**JIT_OPTIONS)
@@ -674,11 +746,11 @@ def plane_scratch(n_t, n_f):
         np.empty((n_t + 1, n_f)),  # time prefix sums
         np.empty((n_t + 1, n_f)),
         np.zeros(n_f + 1, np.int64),  # run marks (kept zeroed between uses)
-        np.zeros((n_t + 1, n_f), np.int64),
-        np.zeros(n_f, np.int64),
         np.ones(n_t, np.bool_),  # rows whose prefix sums are stale
+        np.zeros(n_t, np.int64),  # in-place updates per row
         np.empty(n_t),  # largest unflagged residual per row
         np.empty(n_f),  # largest unflagged residual per channel
+        np.ones(n_f, np.bool_),  # channels whose prefix sums are stale
     )
 
 
@@ -710,11 +782,11 @@ def sumthreshold_plane_into(
         ps_t,
         pc_t,
         hit_f,
-        hit_t,
-        run,
         row_dirty,
+        n_updates,
         row_max,
         col_max,
+        col_dirty,
     ) = scratch
     for i in range(n_t):
         for j in range(n_f):
@@ -730,26 +802,41 @@ def sumthreshold_plane_into(
             # All flagged, or noise-free: nothing to compare a deviation with.
             break
         factor = threshold_step ** (n_iter - 1 - it)
+        # A new residual: every prefix sum is stale.
         row_dirty[:] = True
-        time_dirty = True
-        time_max = np.inf
+        col_dirty[:] = True
         window = 1
         while window <= max_window and (window <= n_t or window <= n_f):
             chi = factor * threshold * sigma / rho ** math.log2(window)
             if window <= n_t:
-                if time_dirty:
-                    time_max = _time_prefix(res, out, ps_t, pc_t, col_max)
-                    time_dirty = False
+                time_max = _time_prefix(res, out, ps_t, pc_t, col_max, col_dirty)
                 # No window mean exceeds the plane's largest unflagged residual.
-                if time_max > chi and _time_pass(
-                    res, out, window, chi, ps_t, pc_t, hit_t, run, row_dirty
-                ):
-                    time_dirty = True
+                if time_max > chi:
+                    _time_pass(
+                        res,
+                        out,
+                        window,
+                        chi,
+                        ps_t,
+                        pc_t,
+                        ps_f,
+                        pc_f,
+                        (row_dirty, n_updates),
+                        col_dirty,
+                    )
             if window <= n_f:
-                if _freq_pass(
-                    res, out, window, chi, ps_f, pc_f, row_dirty, row_max, hit_f
-                ):
-                    time_dirty = True
+                _freq_pass(
+                    res,
+                    out,
+                    window,
+                    chi,
+                    ps_f,
+                    pc_f,
+                    row_dirty,
+                    row_max,
+                    hit_f,
+                    col_dirty,
+                )
             window *= 2
 
 

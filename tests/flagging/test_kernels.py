@@ -201,6 +201,25 @@ def test_mad_clip_threshold_in_robust_sigma():
     assert_array_equal(out, np.abs(amp - med) > 7.0 * s)
 
 
+def test_mad_clip_on_a_full_plane_takes_m_and_s_from_every_third_sample():
+    rng = np.random.default_rng(17)
+    amp = 10.0 + rng.standard_normal((24, 2, 768, 1))
+    amp[:, :, 100:400] += 3.0  # a step: the subsample's statistics differ
+    amp[3, :, 7, 0] = 60.0
+    vis = amp.astype(np.complex64)
+    flags = rng.random(vis.shape) < 0.1
+    out = kernels.mad_clip(vis, flags, sigma=5.0)
+    for b in range(2):
+        a = np.abs(vis[:, b, :, 0]).astype(float)  # as the kernel: float64 |V|
+        sub = a.ravel()[::3][~flags[:, b, :, 0].ravel()[::3]]
+        med = np.median(sub)
+        s = kernels.MAD_TO_SIGMA * np.median(np.abs(sub - med))
+        assert_array_equal(
+            out[:, b, :, 0], flags[:, b, :, 0] | (np.abs(a - med) > 5 * s)
+        )
+    assert out[3, :, 7, 0].all()
+
+
 def test_mad_clip_ignores_flagged_samples_and_nan():
     vis = np.ones((4, 1, 8, 1), dtype=np.complex64)
     vis += np.arange(32).reshape(4, 1, 8, 1) * 1e-3
@@ -230,3 +249,43 @@ def test_extend_flags_polarization_time_frequency():
         flags, polarization=False, time_fraction=1.0, frequency_fraction=1.0
     )
     assert_array_equal(off, flags)
+
+
+@pytest.mark.parametrize(
+    "st, mad, ext",
+    [
+        (True, 7.0, (True, 0.5, 0.5)),
+        (True, 0.0, (False, 1.0, 1.0)),
+        (False, 5.0, (True, 0.3, 0.4)),
+        (True, 7.0, (False, 0.2, 1.0)),
+    ],
+)
+def test_flag_planes_equals_the_three_kernels_in_turn(st, mad, ext):
+    rng = np.random.default_rng(21)
+    vis = _noise((24, 5, 96, 2), rng)
+    vis[:, 0, 30, :] += 3.0  # a line
+    vis[12, 1, :, 0] += 4.0  # a burst in one polarization
+    vis[5, 2, 7, 1] = np.nan
+    vis[:, 3, :10, :] += 40.0  # a strong block
+    flags = rng.random(vis.shape) < 0.02
+    pol, tf, ff = ext
+    want = flags
+    if st:
+        want = kernels.sumthreshold(vis, want, **ST_KW)
+    if mad > 0:
+        want = kernels.mad_clip(vis, want, sigma=mad)
+    want = kernels.extend_flags(
+        want, polarization=pol, time_fraction=tf, frequency_fraction=ff
+    )
+    got = kernels.flag_planes(
+        vis,
+        flags,
+        sumthreshold=st,
+        **ST_KW,
+        mad_sigma=mad,
+        polarization=pol,
+        time_fraction=tf,
+        frequency_fraction=ff,
+    )
+    assert_array_equal(got, want)
+    assert want.sum() > flags.sum() + 24
