@@ -64,7 +64,7 @@ def _simulate(outdir: Path) -> None:
     catalog.to_parquet(outdir / "reference_catalog.parquet")
 
 
-def _run(data: Path, npix: int, cell: float, niter: int) -> dict:
+def _run(data: Path, npix: int, cell: float, niter: int, overrides) -> dict:
     import pandas as pd
 
     from dsa110.pipeline import PipelineContext, load_config, process_tile
@@ -76,6 +76,7 @@ def _run(data: Path, npix: int, cell: float, niter: int) -> dict:
             f"imaging.npix={npix}",
             f"imaging.cell_arcsec={cell}",
             f"imaging.niter={niter}",
+            *overrides,
         ]
     )
     PipelineContext(cfg).catalog_store.add(
@@ -91,6 +92,7 @@ def _run(data: Path, npix: int, cell: float, niter: int) -> dict:
         "timings": result.timings,
         "n_measurements": result.n_measurements,
         "peak_rss_gb": peak_rss_gb(),
+        "products": str(work / "products"),
     }
 
 
@@ -102,10 +104,22 @@ def main():
     parser.add_argument("--npix", type=int, default=2400)
     parser.add_argument("--cell", type=float, default=6.0)
     parser.add_argument("--niter", type=int, default=1000)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pipeline configuration override (repeatable), e.g. imaging.mgain=0.9",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the products with the simulation's truth (check_tile_accuracy.py)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_run(args.data, args.npix, args.cell, args.niter)))
+        print(json.dumps(_run(args.data, args.npix, args.cell, args.niter, args.set)))
         return
     if args.data is None:
         args.data = Path(tempfile.mkdtemp(prefix="dsa110-bench-tile-"))
@@ -125,6 +139,7 @@ def main():
         str(args.cell),
         "--niter",
         str(args.niter),
+        *(f"--set={kv}" for kv in args.set),
     )
     print(f"status {out['status']}" + (f" ({out['error']})" if out["error"] else ""))
     for stage, sec in out["timings"].items():
@@ -137,6 +152,26 @@ def main():
         f"{out['n_measurements']} sources measured; goal ≤ 60 s within 4 GB "
         f"(observatory: 900–1200 s on 40 cores)"
     )
+    if args.check and out["status"] == "processed":
+        from check_tile_accuracy import check, thermal_sigma
+
+        from dsa110.simulate import load_truth
+
+        products = next(p for p in Path(out["products"]).iterdir() if p.is_dir())
+        print(f"products in {products}")
+        _, sigma_img = check(products, args.data)
+        truth = load_truth(next(args.data.glob("*_truth.npz")))
+        thermal = thermal_sigma(
+            args.data,
+            npix=args.npix,
+            cell=args.cell,
+            robust=0.0,
+            sigma_vis=truth.sigma_jy,
+        )
+        print(
+            f"thermal σ {thermal * 1e3:.3f} mJy/beam: image/thermal "
+            f"{sigma_img / thermal:.2f} (acceptance: within 20 %)"
+        )
 
 
 if __name__ == "__main__":

@@ -132,11 +132,13 @@ class ImagingConfig(_Section):
     )
     major_cycles: int = Field(3, ge=1, description="Cotton-Schwab major cycles at most")
     mgain: float = Field(
-        0.8,
+        0.95,
         gt=0,
         le=1,
         description="major-cycle gain: each minor cycle CLEANs down to (1 - mgain) "
-        "of its starting peak",
+        "of its starting peak. With 3 major cycles, 0.8 stops a transit tile's "
+        "16 Jy calibrator at ~0.1 Jy (16 -> 3.2 -> 0.6 -> 0.13 Jy); 0.95 reaches "
+        "the 5 sigma threshold at the same cost",
     )
     epsilon: float = Field(1e-4, gt=0, lt=1e-1, description="gridding accuracy")
     pb_limit: float = Field(
