@@ -390,6 +390,7 @@ def flag_planes(
     vis,
     flags,
     *,
+    invalid,
     sumthreshold,
     threshold,
     rho,
@@ -412,7 +413,7 @@ def flag_planes(
         frequency and polarization axes per chunk (see :func:`to_planes`).
     flags : dask.array.Array
         Same shape and chunks, bool.
-    sumthreshold, threshold, rho, max_window, n_iter, threshold_step
+    invalid, sumthreshold, threshold, rho, max_window, n_iter, threshold_step
         As for the kernel (keyword-only).
     sigma_time, sigma_frequency, mad_sigma, polarization, time_fraction
         As for the kernel (keyword-only).
@@ -432,6 +433,7 @@ def flag_planes(
     _check_vis_flags(vis, flags)
     _check_planes(vis, "flag_planes")
     kwargs = dict(
+        invalid=bool(invalid),
         sumthreshold=bool(sumthreshold),
         threshold=float(threshold),
         rho=float(rho),

@@ -343,23 +343,27 @@ def flag_rfi(ds, *, strategy="dsa110"):
     else:
         vis, flags = np.asarray(vis), np.asarray(flags)
         mod = kernels
-    if st.invalid:
-        flags = mod.flag_invalid(vis, flags)
-    if st.autocorrelations:
-        flags = mod.flag_baselines(flags, a1 == a2)
-    if st.amplitude_threshold is not None:
-        flags = mod.flag_amplitude(vis, flags, threshold=float(st.amplitude_threshold))
     extend = (
         st.extend_polarization
         or st.extend_time_fraction < 1
         or st.extend_frequency_fraction < 1
     )
-    if st.sumthreshold or st.mad_sigma is not None or extend:
-        # SumThreshold, MAD clip and extension in one pass per baseline: the
-        # flags of kernels.sumthreshold, mad_clip and extend_flags in turn.
+    per_plane = st.sumthreshold or st.mad_sigma is not None or extend
+    if st.invalid and not per_plane:
+        flags = mod.flag_invalid(vis, flags)
+    if st.autocorrelations:
+        flags = mod.flag_baselines(flags, a1 == a2)
+    if st.amplitude_threshold is not None:
+        flags = mod.flag_amplitude(vis, flags, threshold=float(st.amplitude_threshold))
+    if per_plane:
+        # Zeros/NaN, SumThreshold, MAD clip and extension in one pass per
+        # baseline: the flags of kernels.flag_invalid, sumthreshold, mad_clip
+        # and extend_flags in turn (the flags of the steps in between are
+        # or-ed in whole, so flag_invalid may move after them).
         flags = mod.flag_planes(
             vis,
             flags,
+            invalid=bool(st.invalid),
             sumthreshold=bool(st.sumthreshold),
             threshold=float(st.threshold),
             rho=float(st.rho),

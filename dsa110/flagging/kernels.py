@@ -561,6 +561,7 @@ def flag_planes(
     vis,
     flags,
     *,
+    invalid,
     sumthreshold,
     threshold,
     rho,
@@ -576,10 +577,10 @@ def flag_planes(
 ):
     """Run SumThreshold, the MAD clip and flag extension one baseline at a time.
 
-    The flags of :func:`sumthreshold`, :func:`mad_clip` and
-    :func:`extend_flags` called one after the other (each step on the flags of
-    the one before), but each baseline's planes are read, flagged and extended
-    while they are in cache, and ``|V|`` is computed once.
+    The flags of :func:`flag_invalid` (optional), :func:`sumthreshold`,
+    :func:`mad_clip` and :func:`extend_flags` called one after the other (each
+    step on the flags of the one before), but each baseline's planes are read,
+    flagged and extended while they are in cache, and ``|V|`` is computed once.
 
     Parameters
     ----------
@@ -587,6 +588,8 @@ def flag_planes(
         ``(time, baseline_id, frequency, polarization)`` complex.
     flags : numpy.ndarray
         ``(time, baseline_id, frequency, polarization)`` bool.
+    invalid : bool, keyword-only
+        First flag zeros and non-finite samples, as :func:`flag_invalid`.
     sumthreshold : bool, keyword-only
         Run :func:`sumthreshold` (with the next seven options).
     threshold, rho, max_window, n_iter, threshold_step, sigma_time, sigma_frequency
@@ -604,6 +607,7 @@ def flag_planes(
     return _flag_planes_impl(
         vis,
         flags,
+        invalid,
         sumthreshold,
         threshold,
         rho,
@@ -623,6 +627,7 @@ def flag_planes(
 def _flag_planes_impl(
     vis,
     flags,
+    invalid,
     do_st,
     threshold,
     rho,
@@ -649,8 +654,17 @@ def _flag_planes_impl(
             f_p = fl[p]
             for i in range(n_t):
                 for j in range(n_f):
-                    a_p[i, j] = _amplitude(vis[i, b, j, p])
-                    f_p[i, j] = flags[i, b, j, p]
+                    v = vis[i, b, j, p]
+                    a_p[i, j] = _amplitude(v)
+                    f = flags[i, b, j, p]
+                    if invalid:
+                        re = v.real
+                        im = v.imag
+                        if not (np.isfinite(re) and np.isfinite(im)):
+                            f = True
+                        elif re == 0.0 and im == 0.0:
+                            f = True
+                    f_p[i, j] = f
             if do_st:
                 sumthreshold_plane_into(
                     a_p,

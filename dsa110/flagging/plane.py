@@ -127,33 +127,76 @@ def _box_time(num, den, out_n, out_d, half):
 
 @njit(**JIT_OPTIONS)
 def _box_freq_rows(num, den, out_n, out_d, half, r0, r1):
-    """Box sums along axis 1 for rows ``r0`` (and ``r1``), as one loop.
+    """Box sums along axis 1 for rows ``r0`` and ``r1`` (may be equal).
 
-    The running sums of two rows (numerator and denominator: four chains) are
-    independent, so interleaving them hides the latency of each addition; every
-    row's sums are formed in the same order as a row on its own.
+    Running sums ``S(j) = S(j − 1) + x[j + half] − x[j − half − 1]``, the
+    terms that fall outside the row left out; in the middle of the row the
+    difference is formed first, so each of the four chains (two rows,
+    numerator and denominator) has one dependent addition per channel, and the
+    four are interleaved to hide its latency. Rows of ``≤ 2·half + 1``
+    channels are summed directly.
     """
     n_f = num.shape[1]
+    w = 2 * half + 1
+    if n_f <= w:
+        for r in (r0, r1):
+            for j in range(n_f):
+                sn = 0.0
+                sd = 0.0
+                for k in range(max(0, j - half), min(n_f, j + half + 1)):
+                    sn += num[r, k]
+                    sd += den[r, k]
+                out_n[r, j] = sn
+                out_d[r, j] = sd
+        return
+    an = num[r0]
+    ad = den[r0]
+    bn = num[r1]
+    bd = den[r1]
     a_n = 0.0
     a_d = 0.0
     b_n = 0.0
     b_d = 0.0
-    for j in range(min(half, n_f)):
-        a_n += num[r0, j]
-        a_d += den[r0, j]
-        b_n += num[r1, j]
-        b_d += den[r1, j]
-    for j in range(n_f):
-        if j + half < n_f:
-            a_n += num[r0, j + half]
-            a_d += den[r0, j + half]
-            b_n += num[r1, j + half]
-            b_d += den[r1, j + half]
-        if j - half - 1 >= 0:
-            a_n -= num[r0, j - half - 1]
-            a_d -= den[r0, j - half - 1]
-            b_n -= num[r1, j - half - 1]
-            b_d -= den[r1, j - half - 1]
+    # Head: j = 0 … half, windows [0, j + half].
+    for k in range(half):
+        a_n += an[k]
+        a_d += ad[k]
+        b_n += bn[k]
+        b_d += bd[k]
+    for j in range(half + 1):
+        a_n += an[j + half]
+        a_d += ad[j + half]
+        b_n += bn[j + half]
+        b_d += bd[j + half]
+        out_n[r0, j] = a_n
+        out_d[r0, j] = a_d
+        out_n[r1, j] = b_n
+        out_d[r1, j] = b_d
+    # Middle: j = half + 1 … n_f − half − 1, as slices (k = j − half − 1).
+    m = n_f - w
+    an_in = an[w:]
+    ad_in = ad[w:]
+    bn_in = bn[w:]
+    bd_in = bd[w:]
+    oan = out_n[r0, half + 1 :]
+    oad = out_d[r0, half + 1 :]
+    obn = out_n[r1, half + 1 :]
+    obd = out_d[r1, half + 1 :]
+    for k in range(m):
+        a_n += an_in[k] - an[k]
+        a_d += ad_in[k] - ad[k]
+        b_n += bn_in[k] - bn[k]
+        b_d += bd_in[k] - bd[k]
+        oan[k] = a_n
+        oad[k] = a_d
+        obn[k] = b_n
+        obd[k] = b_d
+    # Tail: j = n_f − half … n_f − 1, windows [j − half, n_f − 1].
+    for j in range(n_f - half, n_f):
+        a_n -= an[j - half - 1]
+        a_d -= ad[j - half - 1]
+        b_n -= bn[j - half - 1]
+        b_d -= bd[j - half - 1]
         out_n[r0, j] = a_n
         out_d[r0, j] = a_d
         out_n[r1, j] = b_n

@@ -269,7 +269,10 @@ def test_flag_planes_equals_the_three_kernels_in_turn(st, mad, ext):
     vis[:, 3, :10, :] += 40.0  # a strong block
     flags = rng.random(vis.shape) < 0.02
     pol, tf, ff = ext
-    want = flags
+    vis[2, 4, 3, 0] = 0  # a zero, and an Inf where the flags do not reach
+    vis[3, 4, 5, 1] = complex(1.0, np.inf)
+    invalid = mad != 5.0
+    want = kernels.flag_invalid(vis, flags) if invalid else flags
     if st:
         want = kernels.sumthreshold(vis, want, **ST_KW)
     if mad > 0:
@@ -280,6 +283,7 @@ def test_flag_planes_equals_the_three_kernels_in_turn(st, mad, ext):
     got = kernels.flag_planes(
         vis,
         flags,
+        invalid=invalid,
         sumthreshold=st,
         **ST_KW,
         mad_sigma=mad,
