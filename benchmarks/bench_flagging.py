@@ -6,6 +6,15 @@ flag sets, and each against the truth.
 
     python benchmarks/bench_flagging.py [--antennas 24] [--subbands 16] [--times 24]
     python benchmarks/bench_flagging.py --data DIR   # a simulated tile on disk
+    python benchmarks/bench_flagging.py --antennas 24 --plane-kernel 400 \
+        --baseline-rev 416aad4          # CPU per plane, this kernel vs REV's
+
+``--plane-kernel N`` times the plane kernel alone
+(:func:`dsa110.flagging.plane.sumthreshold_plane_into`, the strategy's
+parameters) on the first N cross (baseline, polarization) planes of the tile;
+with ``--baseline-rev`` also ``dsa110/flagging/plane.py`` of that git revision
+(loaded from ``git show`` into a temporary module), the two interleaved in
+batches, the least CPU time of each kept, and each one's flags against the truth.
 
 AOFlagger: ``pip install aoflagger`` (3.5), the generic default strategy
 (``generic-default.lua``), fed one baseline at a time as four images (XX/YY real
@@ -85,6 +94,93 @@ def run_aoflagger(vis, cross):
     return out
 
 
+def time_plane_kernel(vis, cross, truth, *, n_planes, baseline_rev, rounds=7):
+    """CPU per plane of the plane kernel (and of ``baseline_rev``'s), interleaved."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from dsa110.flagging import plane
+    from dsa110.flagging.strategy import STRATEGIES
+
+    st = STRATEGIES["dsa110"]
+    args = (
+        st.threshold,
+        st.rho,
+        st.max_window,
+        st.n_iter,
+        st.threshold_step,
+        st.sigma_time,
+        st.sigma_frequency,
+    )
+    v = vis[:, cross]
+    planes = [
+        np.ascontiguousarray(
+            np.sqrt(
+                v[:, b, :, p].real.astype(float) ** 2
+                + v[:, b, :, p].imag.astype(float) ** 2
+            )
+        )
+        for b in range(v.shape[1])
+        for p in range(v.shape[3])
+    ][:n_planes]
+    kernels = {"this tree": plane}
+    if baseline_rev:
+        root = Path(__file__).resolve().parents[1]
+        src = subprocess.run(
+            ["git", "show", f"{baseline_rev}:dsa110/flagging/plane.py"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        tmp = Path(tempfile.mkdtemp()) / "plane_baseline.py"
+        tmp.write_text(src)
+        spec = importlib.util.spec_from_file_location("plane_baseline", tmp)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["plane_baseline"] = mod
+        spec.loader.exec_module(mod)
+        kernels = {baseline_rev: mod, **kernels}
+    n_t, n_f = planes[0].shape
+    out = np.zeros((n_t, n_f), bool)
+    best = {}
+    flags = {}
+    for name, mod in kernels.items():
+        scratch = mod.plane_scratch(n_t, n_f)
+        res = []
+        for a in planes:  # compiles, and keeps each one's flags
+            out[:] = False
+            mod.sumthreshold_plane_into(a, out, *args, scratch)
+            res.append(out.copy())
+        flags[name] = np.stack(res)
+        best[name] = (np.inf, scratch)
+    for _ in range(rounds):
+        for name, mod in kernels.items():
+            cpu, scratch = best[name]
+            c0 = time.process_time()
+            for a in planes:
+                out[:] = False
+                mod.sumthreshold_plane_into(a, out, *args, scratch)
+            best[name] = (min(cpu, time.process_time() - c0), scratch)
+    mask = truth.rfi_amplitude != 0
+    strong = truth.rfi_amplitude > 5 * truth.sigma_jy
+    print(f"plane kernel, {len(planes)} planes of {n_t} x {n_f}, least of {rounds}:")
+    for name in kernels:
+        f = flags[name]
+        print(
+            f"  {name}: {best[name][0] / len(planes) * 1e3:.3f} ms CPU per plane; "
+            f"clean samples flagged {f[:, ~mask].mean():.5f}, "
+            f"RFI > 5 sigma flagged {f[:, strong].mean():.4f}"
+        )
+    if baseline_rev:
+        ratio = best[baseline_rev][0] / best["this tree"][0]
+        differ = (flags[baseline_rev] != flags["this tree"]).mean()
+        print(f"  speed-up {ratio:.2f} x; flags differ on {differ:.5f} of the samples")
+
+
 def main(argv=None):
     import dask
     import numpy as np
@@ -99,6 +195,18 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
         "--data", default=None, help="flag this simulated tile (directory) instead"
+    )
+    parser.add_argument(
+        "--plane-kernel",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time the plane kernel alone on N planes (and stop)",
+    )
+    parser.add_argument(
+        "--baseline-rev",
+        default=None,
+        help="with --plane-kernel: also time dsa110/flagging/plane.py of this rev",
     )
     args = parser.parse_args(argv)
 
@@ -123,6 +231,15 @@ def main(argv=None):
         f"channels x {n_p} pols = {vis.nbytes / 2**20:.1f} MiB complex64 "
         f"(simulated/read in {t_sim:.1f} s)"
     )
+    if args.plane_kernel:
+        time_plane_kernel(
+            vis,
+            cross,
+            truth,
+            n_planes=args.plane_kernel,
+            baseline_rev=args.baseline_rev,
+        )
+        return
 
     flag_rfi(ds.isel(baseline_id=slice(0, 2)))  # JIT warm-up (compiled code is cached)
     ours, t_ours, t_ours_1 = None, [], []
