@@ -729,17 +729,19 @@ def _freq_pass(res, out, window, chi, ps, pc, row_dirty, row_max, hit, col_dirty
 def _time_pass(res, out, window, chi, ps, pc, ps_f, pc_f, row, col_dirty):
     """SumThreshold along time for every channel; mark what it flags.
 
-    ``row = (row_dirty, n_updates)``. Each newly flagged sample marks its
+    ``row = (row_dirty, n_updates, hit_mask)``. Each newly flagged sample marks its
     channel in ``col_dirty``; in its row, the frequency prefix sums beyond it
     are corrected in place (minus its residual and its count) for the first
     :data:`_SUFFIX_UPDATES` samples, after which the row is marked stale.
     Windows are tested a row of end points at a time (vectorised over
     channels); the samples of each window found are flagged directly.
     """
-    row_dirty, n_updates = row
+    row_dirty, n_updates, hit_mask = row
     n_t, n_f = res.shape
     for i in range(n_t):
         n_updates[i] = 0
+    # The mask in 8-byte words: a row's hits are found a word at a time.
+    words = hit_mask[: 8 * (n_f // 8)].view(np.uint64)
     for e in range(window, n_t + 1):
         s_hi = ps[e]
         s_lo = ps[e - window]
@@ -748,30 +750,34 @@ def _time_pass(res, out, window, chi, ps, pc, ps_f, pc_f, row, col_dirty):
         n_hit = 0
         for j in range(n_f):
             c = c_hi[j] - c_lo[j]
-            n_hit += (c > 0.0) & (s_hi[j] - s_lo[j] > chi * c)
+            h = (c > 0.0) & (s_hi[j] - s_lo[j] > chi * c)
+            hit_mask[j] = h
+            n_hit += h
         if n_hit == 0:
             continue
-        for j in range(n_f):
-            c = c_hi[j] - c_lo[j]
-            if not (c > 0.0 and s_hi[j] - s_lo[j] > chi * c):
+        for q in range(words.size + 1):
+            if q < words.size and words[q] == 0:
                 continue
-            for i in range(e - window, e):
-                if out[i, j]:
+            for j in range(8 * q, min(8 * q + 8, n_f)):
+                if not hit_mask[j]:
                     continue
-                out[i, j] = True
-                col_dirty[j] = True
-                if row_dirty[i]:
-                    continue
-                if n_updates[i] < _SUFFIX_UPDATES:
-                    n_updates[i] += 1
-                    x = res[i, j]
-                    p_i = ps_f[i, j + 1 :]
-                    q_i = pc_f[i, j + 1 :]
-                    for k in range(p_i.size):
-                        p_i[k] -= x
-                        q_i[k] -= 1.0
-                else:
-                    row_dirty[i] = True
+                for i in range(e - window, e):
+                    if out[i, j]:
+                        continue
+                    out[i, j] = True
+                    col_dirty[j] = True
+                    if row_dirty[i]:
+                        continue
+                    if n_updates[i] < _SUFFIX_UPDATES:
+                        n_updates[i] += 1
+                        x = res[i, j]
+                        p_i = ps_f[i, j + 1 :]
+                        q_i = pc_f[i, j + 1 :]
+                        for k in range(p_i.size):
+                            p_i[k] -= x
+                            q_i[k] -= 1.0
+                    else:
+                        row_dirty[i] = True
 
 
 @njit(**JIT_OPTIONS)
@@ -791,6 +797,7 @@ def plane_scratch(n_t, n_f):
         np.empty(n_t),  # largest unflagged residual per row
         np.empty(n_f),  # largest unflagged residual per channel
         np.ones(n_f, np.bool_),  # channels whose prefix sums are stale
+        np.zeros(n_f, np.uint8),  # windows found, per channel (time passes)
     )
 
 
@@ -827,6 +834,7 @@ def sumthreshold_plane_into(
         row_max,
         col_max,
         col_dirty,
+        hit_mask,
     ) = scratch
     for i in range(n_t):
         for j in range(n_f):
@@ -861,7 +869,7 @@ def sumthreshold_plane_into(
                         pc_t,
                         ps_f,
                         pc_f,
-                        (row_dirty, n_updates),
+                        (row_dirty, n_updates, hit_mask),
                         col_dirty,
                     )
             if window <= n_f:
