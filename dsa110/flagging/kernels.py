@@ -11,6 +11,12 @@ planes of one (baseline, polarization): the result for a sample depends on every
 time and frequency of its plane in the chunk. :mod:`dsa110.flagging.dask`
 rechunks to whole planes before calling them.
 
+Numba's on-disk cache (``cache=True``) keys each kernel by its own file only: the
+kernels here that call :mod:`dsa110.flagging.plane` keep running the cached,
+older plane code after ``plane.py`` alone is edited (seen while developing
+it). Edit or touch this file too, or clear the cache, after changing
+``plane.py``.
+
 References
 ----------
 .. [1] A. R. Offringa et al., "Post-correlation radio frequency interference
