@@ -802,6 +802,17 @@ def _time_pass(res, out, window, chi, ps, pc, ps_f, pc_f, row, col_dirty):
 
 
 @njit(**JIT_OPTIONS)
+def _count(flags):
+    """Count the True values of a 2-D bool array."""
+    n = 0
+    for i in range(flags.shape[0]):
+        f_i = flags[i]
+        for j in range(f_i.size):
+            n += f_i[j]
+    return n
+
+
+@njit(**JIT_OPTIONS)
 def plane_scratch(n_t, n_f):
     """Work arrays of :func:`sumthreshold_plane_into` for planes of this shape."""
     return (
@@ -861,19 +872,25 @@ def sumthreshold_plane_into(
         for j in range(n_f):
             if not np.isfinite(amplitude[i, j]):
                 out[i, j] = True
+    sigma = np.nan
+    n_flagged = -1
     for it in range(n_iter):
-        _smooth_into(amplitude, out, sigma_time, sigma_frequency, res, smooth)
-        for i in range(n_t):
-            for j in range(n_f):
-                res[i, j] = amplitude[i, j] - res[i, j]
-        _, sigma = robust_sigma(res, out, buf, sigma_stride(n_t * n_f))
-        if not (sigma > 0.0):
-            # All flagged, or noise-free: nothing to compare a deviation with.
-            break
+        if _count(out) != n_flagged:
+            _smooth_into(amplitude, out, sigma_time, sigma_frequency, res, smooth)
+            for i in range(n_t):
+                for j in range(n_f):
+                    res[i, j] = amplitude[i, j] - res[i, j]
+            _, sigma = robust_sigma(res, out, buf, sigma_stride(n_t * n_f))
+            if not (sigma > 0.0):
+                # All flagged, or noise-free: nothing to compare a deviation with.
+                break
+            # A new residual: every prefix sum is stale.
+            row_dirty[:] = True
+            col_dirty[:] = True
+            n_flagged = _count(out)
+        # else: the last iteration flagged nothing, so the background, the
+        # residual, σ and the prefix sums (all fresh) are those it had.
         factor = threshold_step ** (n_iter - 1 - it)
-        # A new residual: every prefix sum is stale.
-        row_dirty[:] = True
-        col_dirty[:] = True
         window = 1
         while window <= max_window and (window <= n_t or window <= n_f):
             chi = factor * threshold * sigma / rho ** math.log2(window)

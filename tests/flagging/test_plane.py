@@ -182,3 +182,34 @@ def test_sumthreshold_plane_equals_reference(seed, n_f):
     assert_array_equal(out, ref)
     assert out[:, 17].all() and out[5].mean() > 0.9 and out[20, 150]
     assert (out & ~flags).mean() < 0.5
+
+
+def test_iterations_that_flag_nothing_reuse_the_residual_exactly():
+    # Noise and a faint line that only the last, most sensitive iteration
+    # finds: the first two flag nothing, so the kernel reuses their background,
+    # σ and prefix sums instead of recomputing them; the flags must be those of
+    # the reference, which recomputes everything every iteration.
+    rng = np.random.default_rng(7)
+    n_t, n_f = 24, 768
+    amp = np.abs(
+        8 + rng.standard_normal((n_t, n_f)) + 1j * rng.standard_normal((n_t, n_f))
+    )
+    amp[:, 300] += 1.6
+    flags = np.zeros(amp.shape, bool)
+    args = (6.0, 1.5, 64, 3, 2.0, 2.5, 5.0)
+    # The first two of three iterations: χ × 4 and χ × 2.
+    two = kernels.sumthreshold_plane(
+        amp,
+        flags,
+        threshold=12.0,
+        rho=1.5,
+        max_window=64,
+        n_iter=2,
+        threshold_step=2.0,
+        sigma_time=2.5,
+        sigma_frequency=5.0,
+    )
+    assert not two.any(), "the first iterations must flag nothing here"
+    out = plane.sumthreshold_plane_fast(amp, flags, *args)
+    assert_array_equal(out, _plane_reference(amp, flags, *args))
+    assert out[:, 300].mean() > 0.9
