@@ -444,29 +444,32 @@ class Imager:
             nthreads=self.nthreads,
         )
 
-    def residual(self, model):
+    def residual(self, model, *, fused=False):
         """Dirty image of the data minus the model's visibilities, Jy/beam.
-
-        ``Gᴴ W (V − G M) = Gᴴ W V − Gᴴ W G M``: the data's dirty image (computed
-        once and kept) minus the dirty image of the model's weighted visibilities,
-        which one fused degridding + gridding pass computes without reading or
-        materialising any visibilities
-        (:func:`dsa110.imaging.dask.model_dirty_image`). CuPy-backed data take the
-        separate passes, ``dirty(vis − predict(model))``.
 
         Parameters
         ----------
         model : numpy.ndarray
             ``(npix, npix)`` model image, Jy/pixel.
+        fused : bool, keyword-only
+            False (default): a degridding pass and a gridding pass,
+            ``dirty(vis − predict(model))``. True: ``Gᴴ W V − Gᴴ W G M``, the
+            data's dirty image (computed once and kept) minus the dirty image of
+            the model's weighted visibilities from one fused degridding + gridding
+            pass that reads no visibilities
+            (:func:`dsa110.imaging.dask.model_dirty_image`; NumPy-backed data only).
+            Equal to rounding; on a full tile on 2 cores neither faster nor
+            smaller (benchmarks/RESULTS.md, imaging (d)), hence not the default.
 
         Returns
         -------
         numpy.ndarray
             ``(npix, npix)`` residual image.
         """
-        if not isinstance(self.uvw._meta, np.ndarray) or not isinstance(
+        numpy_backed = isinstance(self.uvw._meta, np.ndarray) and isinstance(
             self.weights._meta, np.ndarray
-        ):
+        )
+        if not (fused and numpy_backed):
             return self.dirty(self.vis - self.predict(model))
         dirty = self.dirty()
         img = imaging_dask.model_dirty_image(
