@@ -79,6 +79,28 @@ def _check_planes(arr, name):
             )
 
 
+def _flags_from_vis(block, vis, flags, *, planes=None, **kwargs):
+    """One ``blockwise`` of ``block(vis, flags, **kwargs)`` → bool flags, same chunks.
+
+    ``planes`` names the caller when its kernel needs whole time–frequency–
+    polarization planes per chunk (checked first).
+    """
+    _check_vis_flags(vis, flags)
+    if planes is not None:
+        _check_planes(vis, planes)
+    return da.blockwise(
+        block,
+        _IDX,
+        vis,
+        _IDX,
+        flags,
+        _IDX,
+        dtype=np.bool_,
+        meta=np.empty((0,) * 4, bool),
+        **kwargs,
+    )
+
+
 def plane_chunks(shape, itemsize, *, target_bytes=128 * 2**20):
     """Chunks holding whole time–frequency–polarization planes of baselines.
 
@@ -148,20 +170,10 @@ def flag_invalid(vis, flags):
     dask.array.Array
         Same shape and chunks, bool.
     """
-    _check_vis_flags(vis, flags)
-    return da.blockwise(
-        _invalid_block,
-        _IDX,
-        vis,
-        _IDX,
-        flags,
-        _IDX,
-        dtype=np.bool_,
-        meta=np.empty((0,) * 4, bool),
-    )
+    return _flags_from_vis(_invalid_block, vis, flags)
 
 
-def _amplitude_block(vis, flags, threshold):
+def _amplitude_block(vis, flags, *, threshold):
     return _on_host(np_flag_amplitude, vis, flags, threshold=threshold)
 
 
@@ -182,19 +194,7 @@ def flag_amplitude(vis, flags, *, threshold):
     dask.array.Array
         Same shape and chunks, bool.
     """
-    _check_vis_flags(vis, flags)
-    return da.blockwise(
-        _amplitude_block,
-        _IDX,
-        vis,
-        _IDX,
-        flags,
-        _IDX,
-        float(threshold),
-        None,
-        dtype=np.bool_,
-        meta=np.empty((0,) * 4, bool),
-    )
+    return _flags_from_vis(_amplitude_block, vis, flags, threshold=float(threshold))
 
 
 def _baselines_block(flags, bad):
@@ -271,9 +271,11 @@ def sumthreshold(
     ValueError
         When a chunk does not hold whole planes.
     """
-    _check_vis_flags(vis, flags)
-    _check_planes(vis, "sumthreshold")
-    kwargs = dict(
+    return _flags_from_vis(
+        _sumthreshold_block,
+        vis,
+        flags,
+        planes="sumthreshold",
         threshold=float(threshold),
         rho=float(rho),
         max_window=int(max_window),
@@ -282,20 +284,9 @@ def sumthreshold(
         sigma_time=float(sigma_time),
         sigma_frequency=float(sigma_frequency),
     )
-    return da.blockwise(
-        _sumthreshold_block,
-        _IDX,
-        vis,
-        _IDX,
-        flags,
-        _IDX,
-        dtype=np.bool_,
-        meta=np.empty((0,) * 4, bool),
-        **kwargs,
-    )
 
 
-def _mad_block(vis, flags, sigma):
+def _mad_block(vis, flags, *, sigma):
     return _on_host(np_mad_clip, vis, flags, sigma=sigma)
 
 
@@ -322,19 +313,8 @@ def mad_clip(vis, flags, *, sigma):
     ValueError
         When a chunk does not hold whole planes.
     """
-    _check_vis_flags(vis, flags)
-    _check_planes(vis, "mad_clip")
-    return da.blockwise(
-        _mad_block,
-        _IDX,
-        vis,
-        _IDX,
-        flags,
-        _IDX,
-        float(sigma),
-        None,
-        dtype=np.bool_,
-        meta=np.empty((0,) * 4, bool),
+    return _flags_from_vis(
+        _mad_block, vis, flags, planes="mad_clip", sigma=float(sigma)
     )
 
 
@@ -430,9 +410,11 @@ def flag_planes(
     ValueError
         When a chunk does not hold whole planes.
     """
-    _check_vis_flags(vis, flags)
-    _check_planes(vis, "flag_planes")
-    kwargs = dict(
+    return _flags_from_vis(
+        _planes_block,
+        vis,
+        flags,
+        planes="flag_planes",
         invalid=bool(invalid),
         sumthreshold=bool(sumthreshold),
         threshold=float(threshold),
@@ -446,15 +428,4 @@ def flag_planes(
         polarization=bool(polarization),
         time_fraction=float(time_fraction),
         frequency_fraction=float(frequency_fraction),
-    )
-    return da.blockwise(
-        _planes_block,
-        _IDX,
-        vis,
-        _IDX,
-        flags,
-        _IDX,
-        dtype=np.bool_,
-        meta=np.empty((0,) * 4, bool),
-        **kwargs,
     )
