@@ -50,21 +50,6 @@ def main():
     parser.add_argument(
         "--freq-chunks", type=int, default=1, help="dask chunks along frequency"
     )
-    parser.add_argument(
-        "--residual",
-        choices=["fused", "separate", "both"],
-        default=None,
-        help="only time one major cycle's residual image (no CLEAN, no WSClean): "
-        "the fused pass (Imager.residual), the separate degrid + grid passes "
-        "(dirty(vis - predict(model))), or both; run one per process to compare "
-        "peak RSS",
-    )
-    parser.add_argument(
-        "--residual-repeat", type=int, default=1, help="calls of each --residual way"
-    )
-    parser.add_argument(
-        "--max-chunks", type=int, default=None, help="Imager.from_dataset max_chunks"
-    )
     args = parser.parse_args()
 
     from dsa110.imaging.fits import write_products
@@ -112,8 +97,6 @@ def main():
         f"simulated {ds.sizes['time']} × {ds.sizes['baseline_id']} × "
         f"{ds.sizes['frequency']} × 2 visibilities in {time.perf_counter() - t0:.1f} s"
     )
-    if args.residual:
-        return time_residual(ds, args)
     with tempfile.TemporaryDirectory() as tmp:
         ms = Path(tmp) / "tile.ms"
         write_ms(ds, ms)
@@ -128,7 +111,7 @@ def main():
         imager = Imager.from_dataset(ds, geometry=geometry, nthreads=args.nthreads)
         imager.dirty()  # warm-up at this size (corrections and phasors are cached)
         t0, c0 = time.perf_counter(), time.process_time()
-        imager.dirty(imager.vis)  # passing the data skips the kept dirty image
+        imager.dirty()
         print(
             f"one dirty image: {time.perf_counter() - t0:.2f} s wall, "
             f"{time.process_time() - c0:.2f} s CPU ({imager.plan.nplanes} w planes, "
@@ -206,64 +189,6 @@ def main():
             f"  source {s.flux:.3f} Jy (apparent): ours {a:.4f}  WSClean {b:.4f}  "
             f"ratio {a / b:.4f}"
         )
-
-
-def time_residual(ds, args):
-    """Time one residual image of a 600-component model, fused and/or separate."""
-    import os
-    import resource
-    import tracemalloc
-
-    from dsa110.imaging.imager import ImageGeometry, Imager
-
-    geometry = ImageGeometry(args.npix, args.cell, 1e-4, True)
-    t0, c0 = time.perf_counter(), time.process_time()
-    imager = Imager.from_dataset(
-        ds, geometry=geometry, nthreads=args.nthreads, max_chunks=args.max_chunks
-    )
-    print(
-        f"Imager.from_dataset: {time.perf_counter() - t0:.2f} s wall, "
-        f"{time.process_time() - c0:.2f} s CPU ({imager.plan.nplanes} w planes, "
-        f"{imager.plan.grid_rows} × {imager.plan.ngy} grids, "
-        f"{imager.vis.npartitions} chunk(s))"
-    )
-    t0, c0 = time.perf_counter(), time.process_time()
-    imager.dirty()
-    print(
-        f"dirty image: {time.perf_counter() - t0:.2f} s wall, "
-        f"{time.process_time() - c0:.2f} s CPU"
-    )
-    rng = np.random.default_rng(1)
-    n = args.npix
-    model = np.zeros((n, n), imager.plan.real_dtype)
-    ix, iy = rng.integers(n // 4, 3 * n // 4, (2, 600))
-    model[ix, iy] = rng.uniform(0.001, 0.1, 600)
-    ways = {
-        "fused": imager.residual,
-        "separate": lambda m: imager.dirty(imager.vis - imager.predict(m)),
-    }
-    names = ["fused", "separate"] if args.residual == "both" else [args.residual]
-    images = {}
-    for rep in range(args.residual_repeat):
-        for name in names:
-            # traced peak: NumPy's allocations during the call (stacks, model
-            # visibilities), the dataset and the simulation's leftovers aside
-            tracemalloc.start()
-            t0, c0 = time.perf_counter(), time.process_time()
-            images[name] = ways[name](model)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            peak = tracemalloc.get_traced_memory()[1] / 2**30
-            tracemalloc.stop()
-            print(
-                f"residual ({name}, call {rep + 1}): {wall:.2f} s wall, "
-                f"{cpu:.2f} s CPU, {peak:.2f} GiB allocated at the peak"
-            )
-    if len(images) == 2:
-        a, b = images["fused"], images["separate"]
-        err = np.linalg.norm(a - b) / np.linalg.norm(b)
-        print(f"fused vs separate: relative L2 difference {err:.1e}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"peak RSS {peak:.2f} GB; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

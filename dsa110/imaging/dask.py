@@ -18,16 +18,9 @@ import numpy as np
 
 from dsa110._compat.array_api import get_array_namespace
 from dsa110.imaging import kernels as np_kernels
-from dsa110.imaging import normal as np_normal
 from dsa110.imaging import weighting as np_weighting
 
-__all__ = [
-    "weight_density",
-    "imaging_weights",
-    "dirty_image",
-    "model_visibilities",
-    "model_dirty_image",
-]
+__all__ = ["weight_density", "imaging_weights", "dirty_image", "model_visibilities"]
 
 #: Largest stack of uv planes a chunk produces at once, bytes.
 MAX_STACK_BYTES = 1 << 30
@@ -225,8 +218,11 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
     if vis.chunks != wgt.chunks:
         raise ValueError("visibilities and weights must be chunked alike")
     freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis.chunks[2],))
-    parts = []
-    for planes in _plane_batches(plan):
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+    image = None
+    for start in range(0, plan.nplanes, batch):
+        planes = range(start, min(start + batch, plan.nplanes))
         stacks = da.blockwise(
             _grid_block,
             "tbfpxy",
@@ -247,46 +243,23 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
             nthreads=nthreads,
             meta=np.empty((0,) * 6, plan.complex_dtype),
         )
-        parts.append(
-            _stacks_to_image(stacks, plan=plan, planes=planes, nthreads=nthreads)
+        # tree-sum the chunks' stacks (4 at a time), adding into the intermediate
+        # stacks instead of concatenating them, then one FFT per plane
+        blocks = list(stacks.to_delayed().ravel())
+        while len(blocks) > 1:
+            blocks = [
+                dask.delayed(_sum_stacks)(*blocks[i : i + 4])
+                for i in range(0, len(blocks), 4)
+            ]
+        part = da.from_delayed(
+            dask.delayed(_image_block)(
+                blocks[0], plan=plan, planes=planes, nthreads=nthreads
+            ),
+            shape=(plan.npix_x, plan.npix_y),
+            dtype=plan.real_dtype,
+            meta=np.empty((0, 0), plan.real_dtype),
         )
-    return _finish(parts, plan)
-
-
-def _plane_batches(plan):
-    """Consecutive w planes in stacks of at most :data:`MAX_STACK_BYTES`."""
-    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
-    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
-    return [
-        range(start, min(start + batch, plan.nplanes))
-        for start in range(0, plan.nplanes, batch)
-    ]
-
-
-def _stacks_to_image(stacks, *, plan, planes, nthreads):
-    """Sum the chunks' plane stacks and Fourier transform each summed plane once."""
-    # tree-sum the chunks' stacks (4 at a time), adding into the intermediate
-    # stacks instead of concatenating them, then one FFT per plane
-    blocks = list(stacks.to_delayed().ravel())
-    while len(blocks) > 1:
-        blocks = [
-            dask.delayed(_sum_stacks)(*blocks[i : i + 4])
-            for i in range(0, len(blocks), 4)
-        ]
-    return da.from_delayed(
-        dask.delayed(_image_block)(
-            blocks[0], plan=plan, planes=planes, nthreads=nthreads
-        ),
-        shape=(plan.npix_x, plan.npix_y),
-        dtype=plan.real_dtype,
-        meta=np.empty((0, 0), plan.real_dtype),
-    )
-
-
-def _finish(parts, plan):
-    image = parts[0]
-    for part in parts[1:]:
-        image = image + part
+        image = part if image is None else image + part
     return image.map_blocks(
         _finish_block,
         dtype=plan.real_dtype,
@@ -352,103 +325,3 @@ def model_visibilities(uvw, freq, model, *, plan, vis_chunks, nthreads=1):
         nthreads=nthreads,
         meta=np.empty((0, 0, 0), plan.complex_dtype),
     )
-
-
-def _model_grids_block(model, *, plan, planes, nthreads):
-    return np_normal.model_planes(model, plan=plan, planes=planes, nthreads=nthreads)
-
-
-def _normal_block(uvw, wgt, freq, model_grids, *, plan, planes, nthreads):
-    xp = get_array_namespace(uvw, wgt)
-    if xp is not np:
-        raise TypeError(
-            "model_dirty_image runs on NumPy chunks only; for CuPy chunks use "
-            "dirty_image of model_visibilities"
-        )
-    grids = np_normal.normal_planes(
-        _rows(uvw),
-        freq,
-        model_grids,
-        _rows(wgt),
-        plan=plan,
-        planes=planes,
-        nthreads=nthreads,
-    )
-    return grids[None, None, None]
-
-
-def model_dirty_image(uvw, wgt, freq, model, *, plan, nthreads=1):
-    """Dirty image of a model's weighted visibilities in one pass per chunk.
-
-    Equal to :func:`dirty_image` of :func:`model_visibilities` with ``wgt`` (to
-    rounding), without the model visibilities: each chunk degrids the model's uv
-    planes and grids the weighted result with the same kernel values
-    (:func:`dsa110.imaging.normal.normal_planes`). The model's planes are Fourier
-    transformed once and shared by all chunks; the chunks' grids are summed and
-    transformed once, as in :func:`dirty_image`. A residual image is the data's
-    dirty image minus this one. The fused pass holds all w planes at once (the
-    model's stack and one per chunk): when they do not fit
-    :data:`MAX_STACK_BYTES`, this takes the separate passes instead.
-
-    Parameters
-    ----------
-    uvw : dask.array.Array
-        ``(time, baseline_id, uvw_label)`` float64, metres (NumPy chunks).
-    wgt : dask.array.Array
-        ``(time, baseline_id, frequency)`` real imaging weights (0 = skip).
-    freq : numpy.ndarray
-        ``(frequency,)`` float64, Hz.
-    model : numpy.ndarray
-        ``(npix_x, npix_y)`` model image (Jy/pixel).
-    plan : GridPlan, keyword-only
-    nthreads : int, keyword-only
-        Threads per task.
-
-    Returns
-    -------
-    dask.array.Array
-        ``(npix_x, npix_y)`` real image (unnormalised, corrected for the kernel).
-    """
-    _check_chunks(uvw, wgt)
-    model = np.asarray(model, dtype=plan.real_dtype)
-    batches = _plane_batches(plan)
-    if len(batches) > 1:  # the fused pass needs every plane at once
-        pred = model_visibilities(
-            uvw, freq, model, plan=plan, vis_chunks=wgt.chunks, nthreads=nthreads
-        )
-        return dirty_image(uvw, pred, wgt, freq, plan=plan, nthreads=nthreads)
-    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(wgt.chunks[2],))
-    parts = []
-    for planes in batches:
-        shape = (len(planes), plan.grid_rows, plan.ngy)
-        model_grids = da.from_delayed(
-            dask.delayed(_model_grids_block)(
-                model, plan=plan, planes=planes, nthreads=nthreads
-            ),
-            shape=shape,
-            dtype=plan.complex_dtype,
-            meta=np.empty((0, 0, 0), plan.complex_dtype),
-        )
-        stacks = da.blockwise(
-            _normal_block,
-            "tbfpxy",
-            uvw,
-            "tbu",
-            wgt,
-            "tbf",
-            freq_da,
-            "f",
-            model_grids,
-            "pxy",
-            concatenate=True,
-            adjust_chunks={"t": 1, "b": 1, "f": 1},
-            dtype=plan.complex_dtype,
-            plan=plan,
-            planes=planes,
-            nthreads=nthreads,
-            meta=np.empty((0,) * 6, plan.complex_dtype),
-        )
-        parts.append(
-            _stacks_to_image(stacks, plan=plan, planes=planes, nthreads=nthreads)
-        )
-    return _finish(parts, plan)

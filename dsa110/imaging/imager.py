@@ -194,7 +194,6 @@ class Imager:
     nthreads: int = 1
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
-    _dirty_data: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_dataset(
@@ -366,21 +365,16 @@ class Imager:
         numpy.ndarray
             ``(npix, npix)`` real image.
         """
-        if vis is None and self._dirty_data is not None:
-            return self._dirty_data.copy()
+        vis = self.vis if vis is None else vis
         img = imaging_dask.dirty_image(
             self.uvw,
-            self.vis if vis is None else vis,
+            vis,
             self.weights,
             self.freq,
             plan=self.plan,
             nthreads=self.nthreads,
         )
-        img = np.asarray(img.compute()) / self.sum_weights
-        if vis is None:
-            # kept for the residuals of the major cycles (see :meth:`residual`)
-            self._dirty_data = img.copy()
-        return img
+        return np.asarray(img.compute()) / self.sum_weights
 
     def psf(self, *, oversize=1, do_wgridding=None):
         """Point-spread function (peak 1 at the centre pixel).
@@ -444,44 +438,9 @@ class Imager:
             nthreads=self.nthreads,
         )
 
-    def residual(self, model, *, fused=False):
-        """Dirty image of the data minus the model's visibilities, Jy/beam.
-
-        Parameters
-        ----------
-        model : numpy.ndarray
-            ``(npix, npix)`` model image, Jy/pixel.
-        fused : bool, keyword-only
-            False (default): a degridding pass and a gridding pass,
-            ``dirty(vis − predict(model))``. True: ``Gᴴ W V − Gᴴ W G M``, the
-            data's dirty image (computed once and kept) minus the dirty image of
-            the model's weighted visibilities from one fused degridding + gridding
-            pass that reads no visibilities
-            (:func:`dsa110.imaging.dask.model_dirty_image`; NumPy-backed data only).
-            Equal to rounding; on a full tile on 2 cores neither faster nor
-            smaller (benchmarks/RESULTS.md, imaging (d)), hence not the default.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(npix, npix)`` residual image.
-        """
-        numpy_backed = isinstance(self.uvw._meta, np.ndarray) and isinstance(
-            self.weights._meta, np.ndarray
-        )
-        if not (fused and numpy_backed):
-            return self.dirty(self.vis - self.predict(model))
-        dirty = self.dirty()
-        img = imaging_dask.model_dirty_image(
-            self.uvw,
-            self.weights,
-            self.freq,
-            np.asarray(model, dtype=self.plan.real_dtype),
-            plan=self.plan,
-            nthreads=self.nthreads,
-        )
-        dirty -= np.asarray(img.compute()) / self.sum_weights
-        return dirty
+    def residual(self, model):
+        """Dirty image of the data minus the model's visibilities, Jy/beam."""
+        return self.dirty(self.vis - self.predict(model))
 
     def coords(self):
         """``l`` and ``m`` of the pixels, radians: two ``(npix,)`` float64 arrays."""
