@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_pipeline.py [--data DIR] [--npix 2400] [--cell 6] [--niter 1000]
+    python benchmarks/bench_pipeline.py [--data DIR] [--npix 2400] [--cell 6] [--niter N]
 
 Simulates (unless ``--data`` holds them) a full-size tile (96 antennas, 16 × 48
 channels, 24 integrations) that holds 3C48's transit, plus sky sources, then runs
@@ -64,7 +64,7 @@ def _simulate(outdir: Path) -> None:
     catalog.to_parquet(outdir / "reference_catalog.parquet")
 
 
-def _run(data: Path, npix: int, cell: float, niter: int, overrides) -> dict:
+def _run(data: Path, npix: int, cell: float, niter: int | None, overrides) -> dict:
     import pandas as pd
 
     from dsa110.pipeline import PipelineContext, load_config, process_tile
@@ -75,7 +75,7 @@ def _run(data: Path, npix: int, cell: float, niter: int, overrides) -> dict:
             f"runtime.data_dir={work}",
             f"imaging.npix={npix}",
             f"imaging.cell_arcsec={cell}",
-            f"imaging.niter={niter}",
+            *([] if niter is None else [f"imaging.niter={niter}"]),
             *overrides,
         ]
     )
@@ -103,7 +103,9 @@ def main():
     parser.add_argument("--data", type=Path)
     parser.add_argument("--npix", type=int, default=2400)
     parser.add_argument("--cell", type=float, default=6.0)
-    parser.add_argument("--niter", type=int, default=1000)
+    parser.add_argument(
+        "--niter", type=int, help="CLEAN components (default: the configuration's)"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -137,8 +139,7 @@ def main():
         str(args.npix),
         "--cell",
         str(args.cell),
-        "--niter",
-        str(args.niter),
+        *([] if args.niter is None else ["--niter", str(args.niter)]),
         *(f"--set={kv}" for kv in args.set),
     )
     print(f"status {out['status']}" + (f" ({out['error']})" if out["error"] else ""))
