@@ -479,7 +479,7 @@ def mad_clip(vis, flags, *, sigma):
         flags.
     """
     n_t, n_b, n_f, n_p = vis.shape
-    out = flags.copy()
+    out = np.empty(flags.shape, np.bool_)
     amp = np.empty((n_t, n_f))
     fl = np.empty((n_t, n_f), dtype=np.bool_)
     buf = np.empty(2 * n_t * n_f)
@@ -488,20 +488,60 @@ def mad_clip(vis, flags, *, sigma):
         for p in range(n_p):
             for i in range(n_t):
                 for j in range(n_f):
-                    a = _amplitude(vis[i, b, j, p])
-                    amp[i, j] = a
+                    amp[i, j] = _amplitude(vis[i, b, j, p])
                     fl[i, j] = flags[i, b, j, p]
-                    if not np.isfinite(a):
-                        out[i, b, j, p] = True
-            med, s = _robust_sigma_select(amp, fl, buf, stride)
-            if not (s > 0.0):
-                continue
-            limit = sigma * s
+            _mad_clip_plane(amp, fl, buf, stride, sigma)
             for i in range(n_t):
                 for j in range(n_f):
-                    if abs(amp[i, j] - med) > limit:
-                        out[i, b, j, p] = True
+                    out[i, b, j, p] = fl[i, j]
     return out
+
+
+@njit(**JIT_OPTIONS)
+def _mad_clip_plane(amp, fl, buf, stride, sigma):
+    """Or the MAD clip of one ``(time, frequency)`` plane of ``|V|`` into ``fl``.
+
+    Non-finite samples always; ``|a − m| > sigma · s`` where ``s > 0`` (``m``,
+    ``s`` from every ``stride``-th unflagged sample, :func:`mad_clip`).
+    """
+    med, s = _robust_sigma_select(amp, fl, buf, stride)
+    limit = sigma * s if s > 0.0 else np.inf
+    n_t, n_f = amp.shape
+    for i in range(n_t):
+        a_i = amp[i]
+        f_i = fl[i]
+        for j in range(n_f):
+            a = a_i[j]
+            # Branch-free: ``not <=`` is also True for NaN, ``isfinite`` for ±Inf.
+            f_i[j] = f_i[j] | (not (abs(a - med) <= limit)) | (not np.isfinite(a))
+
+
+@njit(**JIT_OPTIONS)
+def _extend_plane(fl, time_fraction, frequency_fraction):
+    """Extend the flags of one ``(time, frequency)`` plane in place.
+
+    A channel flagged in more than ``time_fraction`` of the integrations is
+    flagged in all of them; then an integration flagged in more than
+    ``frequency_fraction`` of the channels is flagged in all of them (a fraction
+    ``≥ 1`` disables its step, :func:`extend_flags`).
+    """
+    n_t, n_f = fl.shape
+    if time_fraction < 1.0:
+        for j in range(n_f):
+            cnt = 0
+            for i in range(n_t):
+                cnt += fl[i, j]
+            if cnt > time_fraction * n_t:
+                for i in range(n_t):
+                    fl[i, j] = True
+    if frequency_fraction < 1.0:
+        for i in range(n_t):
+            cnt = 0
+            for j in range(n_f):
+                cnt += fl[i, j]
+            if cnt > frequency_fraction * n_f:
+                for j in range(n_f):
+                    fl[i, j] = True
 
 
 @njit(**JIT_OPTIONS)
@@ -545,20 +585,7 @@ def extend_flags(flags, *, polarization, time_fraction, frequency_fraction):
                             out[i, b, j, p] = True
     for b in range(n_b):
         for p in range(n_p):
-            for j in range(n_f):
-                cnt = 0
-                for i in range(n_t):
-                    cnt += out[i, b, j, p]
-                if cnt > time_fraction * n_t:
-                    for i in range(n_t):
-                        out[i, b, j, p] = True
-            for i in range(n_t):
-                cnt = 0
-                for j in range(n_f):
-                    cnt += out[i, b, j, p]
-                if cnt > frequency_fraction * n_f:
-                    for j in range(n_f):
-                        out[i, b, j, p] = True
+            _extend_plane(out[:, b, :, p], time_fraction, frequency_fraction)
     return out
 
 
@@ -695,15 +722,7 @@ def _flag_planes_impl(
                     scratch,
                 )
             if mad_sigma > 0.0:
-                med, s = _robust_sigma_select(a_p, f_p, buf, stride)
-                # Non-finite |V| always; |V − m| > limit when s > 0 (written
-                # as ``not <=``, which is True for ±Inf and NaN too).
-                limit = mad_sigma * s if s > 0.0 else np.inf
-                for i in range(n_t):
-                    a_i = a_p[i]
-                    f_i = f_p[i]
-                    for j in range(n_f):
-                        f_i[j] = f_i[j] | (not (abs(a_i[j] - med) <= limit))
+                _mad_clip_plane(a_p, f_p, buf, stride, mad_sigma)
         if polarization and n_p > 1:
             for i in range(n_t):
                 for j in range(n_f):
@@ -714,23 +733,7 @@ def _flag_planes_impl(
                         for p in range(n_p):
                             fl[p, i, j] = True
         for p in range(n_p):
-            f_p = fl[p]
-            if time_fraction < 1.0:
-                for j in range(n_f):
-                    cnt = 0
-                    for i in range(n_t):
-                        cnt += f_p[i, j]
-                    if cnt > time_fraction * n_t:
-                        for i in range(n_t):
-                            f_p[i, j] = True
-            if frequency_fraction < 1.0:
-                for i in range(n_t):
-                    cnt = 0
-                    for j in range(n_f):
-                        cnt += f_p[i, j]
-                    if cnt > frequency_fraction * n_f:
-                        for j in range(n_f):
-                            f_p[i, j] = True
+            _extend_plane(fl[p], time_fraction, frequency_fraction)
         for i in range(n_t):
             o_i = out[i, b]
             for p in range(n_p):

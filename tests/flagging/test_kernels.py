@@ -293,3 +293,25 @@ def test_flag_planes_equals_the_three_kernels_in_turn(st, mad, ext):
     )
     assert_array_equal(got, want)
     assert want.sum() > flags.sum() + 24
+
+
+def test_flag_planes_mad_clip_flags_inf_on_a_plane_with_zero_mad():
+    # MAD = 0 (a constant plane): no clip, but non-finite samples are still
+    # flagged, as mad_clip does (flag_planes once let +Inf through here).
+    vis = np.full((6, 1, 16, 1), 2.0 + 0j, dtype=np.complex64)
+    vis[2, 0, 5, 0] = complex(np.inf, 0.0)
+    flags = np.zeros(vis.shape, dtype=bool)
+    want = kernels.mad_clip(vis, flags, sigma=7.0)
+    got = kernels.flag_planes(
+        vis,
+        flags,
+        invalid=False,
+        sumthreshold=False,
+        **ST_KW,
+        mad_sigma=7.0,
+        polarization=False,
+        time_fraction=1.0,
+        frequency_fraction=1.0,
+    )
+    assert want[2, 0, 5, 0] and want.sum() == 1
+    assert_array_equal(got, want)
