@@ -93,6 +93,7 @@ def _run(data: Path, npix: int, cell: float, niter: int | None, overrides) -> di
         "n_measurements": result.n_measurements,
         "peak_rss_gb": peak_rss_gb(),
         "products": str(work / "products"),
+        "robust": cfg.imaging.robust,
     }
 
 
@@ -154,24 +155,13 @@ def main():
         f"(observatory: 900–1200 s on 40 cores)"
     )
     if args.check and out["status"] == "processed":
-        from check_tile_accuracy import check, thermal_sigma
-
-        from dsa110.simulate import load_truth
+        from check_tile_accuracy import check, compare_noise
 
         products = next(p for p in Path(out["products"]).iterdir() if p.is_dir())
         print(f"products in {products}")
         _, sigma_img = check(products, args.data)
-        truth = load_truth(next(args.data.glob("*_truth.npz")))
-        thermal = thermal_sigma(
-            args.data,
-            npix=args.npix,
-            cell=args.cell,
-            robust=0.0,
-            sigma_vis=truth.sigma_jy,
-        )
-        print(
-            f"thermal σ {thermal * 1e3:.3f} mJy/beam: image/thermal "
-            f"{sigma_img / thermal:.2f} (acceptance: within 20 %)"
+        compare_noise(
+            args.data, sigma_img, npix=args.npix, cell=args.cell, robust=out["robust"]
         )
 
 

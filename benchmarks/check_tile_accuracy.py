@@ -33,6 +33,14 @@ from pathlib import Path
 import numpy as np
 
 
+def _one(folder: Path, pattern: str) -> Path:
+    """The file matching ``pattern`` in ``folder``; a clear exit when there is none."""
+    found = sorted(folder.glob(pattern))
+    if not found:
+        raise SystemExit(f"{folder}: no file matching {pattern}")
+    return found[0]
+
+
 def thermal_sigma(data: Path, *, npix: int, cell: float, robust: float, sigma_vis):
     """Thermal σ (Jy/beam) of the tile's Stokes I image with the pipeline's weights."""
     from dsa110.imaging.imager import ImageGeometry, Imager
@@ -50,7 +58,7 @@ def thermal_sigma(data: Path, *, npix: int, cell: float, robust: float, sigma_vi
     return sigma_vis / np.sqrt(2) * np.sqrt(np.sum(w * w)) / np.sum(w)
 
 
-def check(products: Path, data: Path, *, robust: float = 0.0, snr_min: float = 50.0):
+def check(products: Path, data: Path, *, snr_min: float = 50.0):
     """Compare one tile's products with its truth; print and return the figures."""
     import pandas as pd
     from astropy.coordinates import SkyCoord
@@ -59,9 +67,9 @@ def check(products: Path, data: Path, *, robust: float = 0.0, snr_min: float = 5
     from dsa110.photometry.image import read_image
     from dsa110.simulate import load_truth
 
-    truth = load_truth(next(data.glob("*_truth.npz")))
-    pbcor = read_image(next(products.glob("*-image-pb.fits")))
-    residual = read_image(next(products.glob("*-residual.fits")))
+    truth = load_truth(_one(data, "*_truth.npz"))
+    pbcor = read_image(_one(products, "*-image-pb.fits"))
+    residual = read_image(_one(products, "*-residual.fits"))
     f_ref = truth.config.reference_frequency_hz
     ra = np.degrees(truth.source_ra)
     dec = np.degrees(truth.source_dec)
@@ -123,6 +131,23 @@ def check(products: Path, data: Path, *, robust: float = 0.0, snr_min: float = 5
     return rows, sigma_img
 
 
+def compare_noise(
+    data: Path, sigma_img: float, *, npix: int, cell: float, robust: float
+):
+    """Print the residual σ against the tile's thermal σ; return their ratio."""
+    from dsa110.simulate import load_truth
+
+    truth = load_truth(_one(data, "*_truth.npz"))
+    expected = thermal_sigma(
+        data, npix=npix, cell=cell, robust=robust, sigma_vis=truth.sigma_jy
+    )
+    print(
+        f"thermal σ {expected * 1e3:.3f} mJy/beam: image/thermal "
+        f"{sigma_img / expected:.2f} (acceptance: within 20 %)"
+    )
+    return sigma_img / expected
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -134,21 +159,10 @@ def main():
     parser.add_argument("--cell", type=float, default=6.0)
     parser.add_argument("--no-thermal", action="store_true")
     args = parser.parse_args()
-    _, sigma_img = check(args.products, args.data, robust=args.robust)
+    _, sigma_img = check(args.products, args.data)
     if not args.no_thermal:
-        from dsa110.simulate import load_truth
-
-        truth = load_truth(next(args.data.glob("*_truth.npz")))
-        expected = thermal_sigma(
-            args.data,
-            npix=args.npix,
-            cell=args.cell,
-            robust=args.robust,
-            sigma_vis=truth.sigma_jy,
-        )
-        print(
-            f"thermal σ {expected * 1e3:.3f} mJy/beam: image/thermal "
-            f"{sigma_img / expected:.2f} (acceptance: within 20 %)"
+        compare_noise(
+            args.data, sigma_img, npix=args.npix, cell=args.cell, robust=args.robust
         )
 
 
