@@ -385,7 +385,7 @@ def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     (numpy.ndarray, numpy.ndarray) or None
         Radians; None without catalog sources in the field (CLEAN unmasked).
     """
-    from dsa110.catalogs.calibrators import calibrator_list
+    from dsa110.catalogs import angular_separation, calibrator_list
 
     cat = catalog_in_field(ctx, ra_deg, dec_deg, radius_deg)
     if cat is None or cat.empty:
@@ -395,11 +395,10 @@ def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     cals = calibrator_list()
     cal_ra = np.array([c.ra for c in cals], dtype=np.float64)
     cal_dec = np.array([c.dec for c in cals], dtype=np.float64)
-    ra0, dec0 = np.radians(ra_deg), np.radians(dec_deg)
-    cos_sep = np.sin(cal_dec) * np.sin(dec0) + np.cos(cal_dec) * np.cos(dec0) * np.cos(
-        cal_ra - ra0
+    near = (
+        angular_separation(np.degrees(cal_ra), np.degrees(cal_dec), ra_deg, dec_deg)
+        <= radius_deg
     )
-    near = cos_sep >= np.cos(np.radians(radius_deg))
     return np.concatenate([ra, cal_ra[near]]), np.concatenate([dec, cal_dec[near]])
 
 
