@@ -109,7 +109,11 @@ class SourceRepository:
             return {}
         names = list(values)
         ids = self._ids_by_name(names)
-        missing = [values[name] for name in names if name not in ids]
+        # Inserted in name order: concurrent writers of overlapping names then
+        # take the unique index's row locks in one order, so PostgreSQL makes
+        # one wait for the other instead of finding a deadlock (seen in CI
+        # with the rows in each writer's own order).
+        missing = [values[name] for name in sorted(names) if name not in ids]
         if missing:
             dialect = self.session.get_bind().dialect.name
             module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
