@@ -48,6 +48,13 @@ def main():
     parser.add_argument("--nant", type=int, default=None, help="antennas (default all)")
     parser.add_argument("--max-major", type=int, default=10)
     parser.add_argument(
+        "--bda-loss",
+        type=float,
+        default=0.01,
+        help="ours: baseline-dependent averaging bound (the pipeline's 0.01; 0: none). "
+        "WSClean images every channel",
+    )
+    parser.add_argument(
         "--freq-chunks", type=int, default=1, help="dask chunks along frequency"
     )
     args = parser.parse_args()
@@ -108,14 +115,18 @@ def main():
             geometry=ImageGeometry(64, 4.0, 1e-4, True),
             niter=10,
         )
-        imager = Imager.from_dataset(ds, geometry=geometry, nthreads=args.nthreads)
+        imager = Imager.from_dataset(
+            ds, geometry=geometry, nthreads=args.nthreads, bda_loss=args.bda_loss
+        )
         imager.dirty()  # warm-up at this size (corrections and phasors are cached)
         t0, c0 = time.perf_counter(), time.process_time()
         imager.dirty()
         print(
             f"one dirty image: {time.perf_counter() - t0:.2f} s wall, "
             f"{time.process_time() - c0:.2f} s CPU ({imager.plan.nplanes} w planes, "
-            f"{imager.vis.npartitions} chunk(s))"
+            f"{len(imager.parts)} part(s) of "
+            f"{sum(p.vis.size for p in imager.parts) / 1e6:.1f} M visibilities, "
+            f"{max(p.vis.npartitions for p in imager.parts)} chunk(s))"
         )
         t0, c0 = time.perf_counter(), time.process_time()
         ours = image_tile(
@@ -130,6 +141,7 @@ def main():
             mgain=0.8,
             max_major=args.max_major,
             nthreads=args.nthreads,
+            bda_loss=args.bda_loss,
         )
         t_tile, c_tile = time.perf_counter() - t0, time.process_time() - c0
         write_products(ours, Path(tmp) / "ours")

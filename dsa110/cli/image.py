@@ -62,6 +62,13 @@ def register(subparsers):
     )
     p.add_argument("--pb-limit", type=float, default=0.2, help="primary-beam cut-off")
     p.add_argument(
+        "--bda-loss",
+        type=float,
+        default=0.0,
+        help="baseline-dependent averaging in frequency: largest smearing loss at "
+        "the image's edge (default 0: none; 0.01 grids ~30%% of a tile's data)",
+    )
+    p.add_argument(
         "--center",
         default="median_meridian",
         help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg",
@@ -131,6 +138,7 @@ def _image(args):
         mgain=args.mgain,
         pb_limit=args.pb_limit,
         nthreads=args.threads,
+        bda_loss=args.bda_loss,
     )
     if args.subbands:
         for i, products in enumerate(image_subbands(ds, **kwargs)):

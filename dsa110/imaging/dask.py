@@ -149,32 +149,41 @@ def imaging_weights(uvw, weight, freq, density, *, f2=None, **kwargs):
     )
 
 
-def _grid_block(uvw, vis, wgt, freq, *, plan, planes, nthreads):
-    xp = get_array_namespace(uvw, vis, wgt)
-    if xp is np:
-        grids = np_kernels.grid_planes(
-            _rows(uvw),
-            freq,
-            _rows(vis),
-            _rows(wgt),
-            plan=plan,
-            planes=planes,
-            nthreads=nthreads,
-        )
-    else:  # deferred: the GPU module imports CuPy
-        from dsa110.imaging import cuda
+def _grid_blocks(blocks, *, plan, planes, nthreads):
+    """Grid several chunks (each with its own frequencies) onto one stack of planes."""
+    out = None
+    for uvw, vis, wgt, freq in blocks:
+        xp = get_array_namespace(uvw, vis, wgt)
+        if xp is np:
+            if out is None:
+                out = np.zeros(
+                    (len(planes), plan.grid_rows, plan.ngy), plan.complex_dtype
+                )
+            np_kernels.grid_planes(
+                _rows(uvw),
+                freq,
+                _rows(vis),
+                _rows(wgt),
+                plan=plan,
+                planes=planes,
+                nthreads=nthreads,
+                out=out,
+            )
+        else:  # deferred: the GPU module imports CuPy
+            from dsa110.imaging import cuda
 
-        grids = np_kernels.compact_rows(
-            cuda.grid_planes(
-                _rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan, planes=planes
-            ),
-            plan,
-        )
-    return grids[None, None, None]
+            grids = np_kernels.compact_rows(
+                cuda.grid_planes(
+                    _rows(uvw), freq, _rows(vis), _rows(wgt), plan=plan, planes=planes
+                ),
+                plan,
+            )
+            out = grids if out is None else out + grids
+    return out
 
 
 def _sum_stacks(*stacks):
-    """Sum per-chunk plane stacks, in place into the first (an intermediate result)."""
+    """Sum per-task plane stacks, in place into the first (an intermediate result)."""
     out = stacks[0]
     for other in stacks[1:]:
         out += other
@@ -185,25 +194,39 @@ def _image_block(grids, *, plan, planes, nthreads):
     xp = get_array_namespace(grids)
     if xp is not np:
         grids = grids.get()
-    grids = np.ascontiguousarray(grids).reshape(grids.shape[-3:])
     return np_kernels.planes_to_image(
-        grids, plan=plan, planes=planes, nthreads=nthreads
+        np.ascontiguousarray(grids), plan=plan, planes=planes, nthreads=nthreads
     )
 
 
-def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
-    """Dirty image of chunked visibilities: per-chunk grids, summed, one FFT per w plane.
+def _chunk_blocks(uvw, vis, wgt, freq):
+    """``(uvw, vis, wgt, freq)`` of every chunk of one part: delayed blocks, NumPy freq."""
+    _check_chunks(uvw, vis)
+    if vis.chunks != wgt.chunks:
+        raise ValueError("visibilities and weights must be chunked alike")
+    freq = np.asarray(freq, np.float64)
+    edges = np.cumsum((0,) + vis.chunks[2])
+    d_uvw, d_vis, d_wgt = uvw.to_delayed(), vis.to_delayed(), wgt.to_delayed()
+    return [
+        (d_uvw[t, b, 0], d_vis[t, b, f], d_wgt[t, b, f], freq[edges[f] : edges[f + 1]])
+        for t, b, f in np.ndindex(d_vis.shape)
+    ]
+
+
+def dirty_image(parts, *, plan, nthreads=1):
+    """Dirty image of chunked visibilities: per-task grids, summed, one FFT per w plane.
 
     Parameters
     ----------
-    uvw : dask.array.Array
-        ``(time, baseline_id, uvw_label)`` float64, metres.
-    vis : dask.array.Array
-        ``(time, baseline_id, frequency)`` complex64/complex128.
-    wgt : dask.array.Array
-        ``(time, baseline_id, frequency)`` real imaging weights (0 = skip).
-    freq : numpy.ndarray
-        ``(frequency,)`` float64, Hz.
+    parts : sequence of (uvw, vis, wgt, freq)
+        Visibilities with their own channel frequencies (one part, or one per
+        class of :mod:`dsa110.imaging.averaging`), all gridded onto one set of
+        planes:
+
+        - ``uvw``: ``(time, baseline_id, uvw_label)`` float64 dask array, metres;
+        - ``vis``: ``(time, baseline_id, frequency)`` complex64/complex128;
+        - ``wgt``: real imaging weights chunked like ``vis`` (0 = skip);
+        - ``freq``: ``(frequency,)`` float64 NumPy array, Hz.
     plan : GridPlan, keyword-only
         From :func:`dsa110.imaging.kernels.plan_gridding` with the w range of all data.
     nthreads : int, keyword-only
@@ -213,39 +236,34 @@ def dirty_image(uvw, vis, wgt, freq, *, plan, nthreads=1):
     -------
     dask.array.Array
         ``(npix_x, npix_y)`` real dirty image (unnormalised, corrected for the kernel).
+
+    Notes
+    -----
+    There are as many gridding tasks as the part with the most chunks has chunks;
+    task ``j`` grids the ``j``-th chunk of every part (round robin) onto its own
+    stack, so parts with one chunk each share one stack.
     """
-    _check_chunks(uvw, vis)
-    if vis.chunks != wgt.chunks:
-        raise ValueError("visibilities and weights must be chunked alike")
-    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis.chunks[2],))
+    per_part = [_chunk_blocks(*part) for part in parts]
+    ntask = max((len(b) for b in per_part), default=0)
+    if ntask == 0:
+        raise ValueError("parts: no visibilities to grid")
+    tasks = [[] for _ in range(ntask)]
+    for blocks in per_part:
+        for i, block in enumerate(blocks):
+            tasks[i % ntask].append(block)
     plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
     batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
     image = None
     for start in range(0, plan.nplanes, batch):
         planes = range(start, min(start + batch, plan.nplanes))
-        stacks = da.blockwise(
-            _grid_block,
-            "tbfpxy",
-            uvw,
-            "tbu",
-            vis,
-            "tbf",
-            wgt,
-            "tbf",
-            freq_da,
-            "f",
-            new_axes={"p": len(planes), "x": plan.grid_rows, "y": plan.ngy},
-            concatenate=True,
-            adjust_chunks={"t": 1, "b": 1, "f": 1},
-            dtype=plan.complex_dtype,
-            plan=plan,
-            planes=planes,
-            nthreads=nthreads,
-            meta=np.empty((0,) * 6, plan.complex_dtype),
-        )
-        # tree-sum the chunks' stacks (4 at a time), adding into the intermediate
+        blocks = [
+            dask.delayed(_grid_blocks)(
+                task, plan=plan, planes=planes, nthreads=nthreads
+            )
+            for task in tasks
+        ]
+        # tree-sum the tasks' stacks (4 at a time), adding into the intermediate
         # stacks instead of concatenating them, then one FFT per plane
-        blocks = list(stacks.to_delayed().ravel())
         while len(blocks) > 1:
             blocks = [
                 dask.delayed(_sum_stacks)(*blocks[i : i + 4])
@@ -272,56 +290,69 @@ def _finish_block(image, *, plan):
     return np_kernels.finish_image(np.array(image), plan=plan)
 
 
-def _degrid_block(uvw, freq, model, wgt, *, plan, nthreads):
-    vis = np_kernels.dirty2vis(
-        _rows(uvw),
-        freq,
-        model,
-        _rows(wgt) if wgt is not None else None,
-        pixsize_x=plan.pixsize_x,
-        pixsize_y=plan.pixsize_y,
-        epsilon=plan.kernel.epsilon,
-        plan=plan,
-        nthreads=nthreads,
+def _degrid_block(uvw, freq, planes_data, *, plan, planes, nthreads):
+    vis = np_kernels.degrid_planes(
+        planes_data, _rows(uvw), freq, plan=plan, planes=planes, nthreads=nthreads
     )
     return vis.reshape(uvw.shape[:2] + (freq.shape[0],))
 
 
-def model_visibilities(uvw, freq, model, *, plan, vis_chunks, nthreads=1):
+def _model_planes(model, *, plan, planes, nthreads):
+    return np_kernels.image_to_planes(
+        model, plan=plan, planes=planes, nthreads=nthreads
+    )
+
+
+def model_visibilities(parts, model, *, plan, nthreads=1):
     """Degrid a model image to visibilities, chunk by chunk.
+
+    The model's uv planes are computed once (per batch of planes) and read by
+    every chunk of every part.
 
     Parameters
     ----------
-    uvw : dask.array.Array
-        ``(time, baseline_id, uvw_label)`` float64.
-    freq : numpy.ndarray
-        ``(frequency,)`` float64, Hz.
+    parts : sequence of (uvw, freq, vis_chunks)
+        ``uvw``: ``(time, baseline_id, uvw_label)`` float64 dask array;
+        ``freq``: ``(frequency,)`` float64, Hz; ``vis_chunks``: chunks of the
+        output ``(time, baseline_id, frequency)``.
     model : numpy.ndarray
         ``(npix_x, npix_y)`` model image (Jy/pixel).
     plan : GridPlan, keyword-only
-    vis_chunks : tuple, keyword-only
-        Chunks of the output ``(time, baseline_id, frequency)``.
     nthreads : int, keyword-only
 
     Returns
     -------
-    dask.array.Array
-        ``(time, baseline_id, frequency)`` complex model visibilities.
+    list of dask.array.Array
+        ``(time, baseline_id, frequency)`` complex model visibilities, one per part.
     """
-    freq_da = da.from_array(np.asarray(freq, np.float64), chunks=(vis_chunks[2],))
     model = np.asarray(model, dtype=plan.real_dtype)
-    return da.blockwise(
-        _degrid_block,
-        "tbf",
-        uvw,
-        "tbu",
-        freq_da,
-        "f",
-        concatenate=True,
-        dtype=plan.complex_dtype,
-        model=model,
-        wgt=None,
-        plan=plan,
-        nthreads=nthreads,
-        meta=np.empty((0, 0, 0), plan.complex_dtype),
-    )
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+    out = [None] * len(parts)
+    for start in range(0, plan.nplanes, batch):
+        planes = range(start, min(start + batch, plan.nplanes))
+        grids = dask.delayed(_model_planes)(
+            model, plan=plan, planes=planes, nthreads=nthreads
+        )
+        for i, (uvw, freq, vis_chunks) in enumerate(parts):
+            freq_da = da.from_array(
+                np.asarray(freq, np.float64), chunks=(vis_chunks[2],)
+            )
+            vis = da.blockwise(
+                _degrid_block,
+                "tbf",
+                uvw,
+                "tbu",
+                freq_da,
+                "f",
+                grids,
+                None,
+                concatenate=True,
+                dtype=plan.complex_dtype,
+                plan=plan,
+                planes=planes,
+                nthreads=nthreads,
+                meta=np.empty((0, 0, 0), plan.complex_dtype),
+            )
+            out[i] = vis if out[i] is None else out[i] + vis
+    return out

@@ -60,6 +60,8 @@ __all__ = [
     "grid_planes",
     "planes_to_image",
     "finish_image",
+    "image_to_planes",
+    "degrid_planes",
     "vis2dirty",
     "dirty2vis",
 ]
@@ -660,7 +662,9 @@ def _prep(uvw, freq, vis, wgt):
     return uvw, fc, wgt, has_wgt
 
 
-def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthreads=1):
+def grid_planes(
+    uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthreads=1, out=None
+):
     """Grid visibilities onto a stack of w planes (no FFT).
 
     Parameters
@@ -680,6 +684,9 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     bins : dsa110.imaging.tiles.TileBins, keyword-only
         Reuse a binning from :func:`dsa110.imaging.tiles.bin_tiles`.
     nthreads : int, keyword-only
+    out : numpy.ndarray, optional
+        ``(len(planes), plan.grid_rows, ngy)`` grids to add to (several sets of
+        visibilities with their own frequencies onto one stack).
 
     Returns
     -------
@@ -692,8 +699,14 @@ def grid_planes(uvw, freq, vis, wgt=None, *, plan, planes=None, bins=None, nthre
     vis = np.ascontiguousarray(vis)
     _check_dtype(vis.dtype, plan)
     uvw, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
-    out = np.zeros((len(planes), plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
-    if len(planes) == 0:
+    shape = (len(planes), plan.grid_rows, plan.ngy)
+    if out is None:
+        out = np.zeros(shape, dtype=plan.complex_dtype)
+    elif out.shape != shape or out.dtype != plan.complex_dtype:
+        raise ValueError(
+            f"out: expected {shape} {plan.complex_dtype}, got {out.shape} {out.dtype}"
+        )
+    if len(planes) == 0 or vis.size == 0:
         return out
     if planes.step != 1:
         raise ValueError(f"planes={planes!r}: expected consecutive planes")
@@ -976,28 +989,102 @@ def dirty2vis(
             u_max=_u_max(uvw, freq),
         )
     _check_dtype(dirty.dtype, plan)
-    ctype = plan.complex_dtype
     nrow, nchan = np.shape(uvw)[0], np.shape(freq)[0]
-    vis = np.zeros((nrow, nchan), ctype) if out is None else out
+    vis = np.zeros((nrow, nchan), plan.complex_dtype) if out is None else out
     vis[...] = 0
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
     with _threads(nthreads):
         bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
-    corr, nm1 = _corrections(plan)
-    img = (dirty / corr).astype(plan.real_dtype)
-    phasor, step = _phasors(plan, nm1, 0, 1.0)
     nb = _batch_size(plan)
-    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=ctype)
-    sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
-    work = np.empty_like(sub)
-    with _threads(nthreads):
-        for first in range(0, plan.nplanes, nb):
-            grids = stack[: min(nb, plan.nplanes - first)]
-            for grid in grids:
-                _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
-                work[...] = sub  # the inverse FFT overwrites its input
-                _columns_to_grid(work, grid, plan, nthreads)
+    stack = np.empty((nb, plan.grid_rows, plan.ngy), dtype=plan.complex_dtype)
+    for first in range(0, plan.nplanes, nb):
+        planes = range(first, min(first + nb, plan.nplanes))
+        grids = image_to_planes(
+            dirty, plan=plan, planes=planes, nthreads=nthreads, out=stack[: len(planes)]
+        )
+        with _threads(nthreads):
             degrid_batch(
                 grids, vis, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, first)
             )
     return vis
+
+
+def image_to_planes(image, *, plan, planes=None, nthreads=1, out=None):
+    """The uv planes a degridder reads: an image's w-screened, kernel-corrected FFTs.
+
+    The adjoint of :func:`planes_to_image` followed by :func:`finish_image`.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(npix_x, npix_y)`` real model image (Jy/pixel).
+    plan : GridPlan, keyword-only
+    planes : range, keyword-only
+        Which consecutive planes (default all).
+    nthreads : int, keyword-only
+    out : numpy.ndarray, optional
+        ``(len(planes), plan.grid_rows, ngy)`` complex buffer (overwritten).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(planes), plan.grid_rows, ngy)`` complex planes for
+        :func:`degrid_planes`.
+    """
+    planes = range(plan.nplanes) if planes is None else planes
+    image = np.asarray(image)
+    _check_dtype(image.dtype, plan)
+    ctype = plan.complex_dtype
+    if out is None:
+        out = np.empty((len(planes), plan.grid_rows, plan.ngy), dtype=ctype)
+    corr, nm1 = _corrections(plan)
+    img = (image / corr).astype(plan.real_dtype)
+    phasor, step = _phasors(plan, nm1, planes[0] if len(planes) else 0, 1.0)
+    sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
+    work = np.empty_like(sub)
+    with _threads(nthreads):
+        for grid in out:
+            _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
+            work[...] = sub  # the inverse FFT overwrites its input
+            _columns_to_grid(work, grid, plan, nthreads)
+    return out
+
+
+def degrid_planes(grids, uvw, freq, wgt=None, *, plan, planes=None, nthreads=1, out=None):
+    """Visibilities read from the uv planes of :func:`image_to_planes` (no FFT).
+
+    Parameters
+    ----------
+    grids : numpy.ndarray
+        ``(len(planes), plan.grid_rows, ngy)`` complex planes.
+    uvw : numpy.ndarray
+        ``(row, uvw_label)`` float64, metres.
+    freq : numpy.ndarray
+        ``(chan,)`` float64, Hz.
+    wgt : numpy.ndarray, optional
+        ``(row, chan)`` real weights multiplied into the output.
+    plan : GridPlan, keyword-only
+    planes : range, keyword-only
+        The consecutive planes ``grids`` holds (default all).
+    nthreads : int, keyword-only
+    out : numpy.ndarray, optional
+        ``(row, chan)`` complex visibilities to add to (the other planes' share).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(row, chan)`` complex visibilities (``out`` plus these planes' share).
+    """
+    planes = range(plan.nplanes) if planes is None else planes
+    nrow, nchan = np.shape(uvw)[0], np.shape(freq)[0]
+    if out is None:
+        out = np.zeros((nrow, nchan), plan.complex_dtype)
+    if out.size == 0 or len(planes) == 0:
+        return out
+    uvw_c, fc, w, has_wgt = _prep(uvw, freq, out, wgt)
+    with _threads(nthreads):
+        bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
+        degrid_batch(
+            grids, out, w, has_wgt, uvw_c, fc, **_batch_args(bins, plan, planes[0])
+        )
+    return out

@@ -157,6 +157,7 @@ def image_tile(
     auto_mask=4.0,
     pb_limit=DEFAULT_PB_LIMIT,
     nthreads=1,
+    bda_loss=0.0,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -180,6 +181,9 @@ def image_tile(
     pb_limit : float, keyword-only
         Primary-beam blanking level.
     nthreads : int, keyword-only
+    bda_loss : float, keyword-only
+        Baseline-dependent averaging in frequency: the largest smearing loss at the
+        image's edge (0: none); see :meth:`Imager.from_dataset`.
 
     Returns
     -------
@@ -201,6 +205,7 @@ def image_tile(
         taper_arcsec=taper_arcsec,
         uv_range=uv_range,
         nthreads=nthreads,
+        bda_loss=bda_loss,
     )
     n, cell = geometry.npix, geometry.cell_arcsec
     mask = None

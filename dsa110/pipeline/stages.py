@@ -343,6 +343,7 @@ def image_tile_products(
         mgain=im.mgain,
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
+        bda_loss=im.bda_loss,
     )
     files = write_products(products, prefix, png=True, overwrite=True)
     return products, files

@@ -95,10 +95,7 @@ def test_dask_matches_numpy_on_uneven_chunks(uvdata):
     chunks = ((2, 3), (15, 25), (4, 2))
     d_uvw = da.from_array(uvw, chunks=chunks[:2] + (3,))
     img = imaging_dask.dirty_image(
-        d_uvw,
-        da.from_array(vis, chunks=chunks),
-        da.from_array(wgt, chunks=chunks),
-        freq,
+        [(d_uvw, da.from_array(vis, chunks=chunks), da.from_array(wgt, chunks=chunks), freq)],
         plan=plan,
     ).compute()
     # same arithmetic, different summation order of float32 grids
@@ -112,9 +109,8 @@ def test_dask_matches_numpy_on_uneven_chunks(uvdata):
     )
     model = np.zeros((64, 64), np.float32)
     model[10, 40] = 1.0
-    pred = imaging_dask.model_visibilities(
-        d_uvw, freq, model, plan=plan, vis_chunks=chunks
-    ).compute()
+    (pred,) = imaging_dask.model_visibilities([(d_uvw, freq, chunks)], model, plan=plan)
+    pred = pred.compute()
     direct = dirty2vis(
         uvw.reshape(-1, 3), freq, model, plan=plan, pixsize_x=0, pixsize_y=0, epsilon=0
     )
@@ -126,10 +122,14 @@ def test_dask_rejects_mismatched_chunks(uvdata):
     plan = plan_gridding(epsilon=1e-4, dtype=np.complex64, **GRID)
     with pytest.raises(ValueError, match="chunks"):
         imaging_dask.dirty_image(
-            da.from_array(uvw, chunks=(1, 40, 3)),
-            da.from_array(vis, chunks=(5, 40, 6)),
-            da.from_array(wgt, chunks=(5, 40, 6)),
-            freq,
+            [
+                (
+                    da.from_array(uvw, chunks=(1, 40, 3)),
+                    da.from_array(vis, chunks=(5, 40, 6)),
+                    da.from_array(wgt, chunks=(5, 40, 6)),
+                    freq,
+                )
+            ],
             plan=plan,
         )
 
@@ -188,3 +188,61 @@ def test_effective_pb_at_centre_and_limit():
     assert np.all(np.isnan(out[pb < 0.2]))
     ok = pb >= 0.2
     assert_allclose(out[ok], 1.0 / pb[ok])
+
+
+def test_parts_share_one_set_of_planes(uvdata, monkeypatch):
+    """Parts with their own frequencies grid onto one stack: the sum of their images.
+
+    With a stack budget of one plane, the planes go in batches: the model's planes
+    of each batch are computed once and read by every part.
+    """
+    uvw, freq, vis, wgt = uvdata
+    w_range = (
+        np.abs(uvw[..., 2]).min() * 1.2e9 / 299792458.0,
+        np.abs(uvw[..., 2]).max() * freq.max() / 299792458.0,
+    )
+    plan = plan_gridding(epsilon=1e-5, dtype=np.complex64, w_range=w_range, **GRID)
+    assert plan.nplanes > 1
+    freq2 = np.array([1.2e9, 1.25e9])  # the second part: other baselines, other channels
+    a, b = slice(0, 25), slice(25, 40)
+    parts = [
+        (uvw[:, a], vis[:, a], wgt[:, a], freq),
+        (uvw[:, b], vis[:, b, :2], wgt[:, b, :2], freq2),
+    ]
+    dask_parts = [
+        (
+            da.from_array(u, chunks=(2, -1, 3)),
+            da.from_array(v, chunks=(2, -1, -1)),
+            da.from_array(w, chunks=(2, -1, -1)),
+            f,
+        )
+        for u, v, w, f in parts
+    ]
+    monkeypatch.setattr(imaging_dask, "MAX_STACK_BYTES", 1)
+    img = imaging_dask.dirty_image(dask_parts, plan=plan).compute()
+    ref = sum(
+        vis2dirty(
+            u.reshape(-1, 3),
+            f,
+            v.reshape(-1, f.size),
+            w.reshape(-1, f.size),
+            plan=plan,
+            npix_x=0,
+            npix_y=0,
+            pixsize_x=0,
+            pixsize_y=0,
+            epsilon=0,
+        )
+        for u, v, w, f in parts
+    )
+    assert_allclose(img, ref, atol=1e-5 * np.abs(ref).max())
+    model = np.zeros((64, 64), np.float32)
+    model[10, 40], model[33, 20] = 1.0, -0.5
+    predicted = imaging_dask.model_visibilities(
+        [(u, f, v.chunks) for u, v, _, f in dask_parts], model, plan=plan
+    )
+    for (u, _, _, f), pred in zip(parts, predicted):
+        direct = dirty2vis(
+            u.reshape(-1, 3), f, model, plan=plan, pixsize_x=0, pixsize_y=0, epsilon=0
+        )
+        assert_allclose(pred.compute().reshape(direct.shape), direct, atol=1e-6)
