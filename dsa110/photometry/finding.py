@@ -63,6 +63,27 @@ def _gauss(params, xx, yy, k):
     return model
 
 
+def _gauss_jac(params, xx, yy, k):
+    """Jacobian of :func:`_gauss`, ``(pixel, 6 k)`` (analytic: a fit's cost was
+    ~90 % finite-difference evaluations of the model)."""
+    jac = np.empty((xx.size, 6 * k))
+    for c in range(k):
+        amp, x0, y0, sx, sy, th = params[6 * c : 6 * c + 6]
+        ct, st = np.cos(th), np.sin(th)
+        dx, dy = xx - x0, yy - y0
+        u = (ct * dx + st * dy) / sx
+        v = (-st * dx + ct * dy) / sy
+        e = np.exp(-0.5 * (u * u + v * v))
+        g = amp * e
+        jac[:, 6 * c] = e
+        jac[:, 6 * c + 1] = g * (u * ct / sx - v * st / sy)
+        jac[:, 6 * c + 2] = g * (u * st / sx + v * ct / sy)
+        jac[:, 6 * c + 3] = g * u * u / sx
+        jac[:, 6 * c + 4] = g * v * v / sy
+        jac[:, 6 * c + 5] = -g * u * v * (sy / sx - sx / sy)
+    return jac
+
+
 def _peaks(sub, snr, mask, footprint, seed, dip_sigma, max_components):
     """Deblended peak pixels (y, x) of one island, brightest first."""
     from scipy.ndimage import maximum_filter  # deferred: scipy is heavy
@@ -158,7 +179,11 @@ def find_sources(
     labels, nlab = ndimage.label(snr >= flood, structure=np.ones((3, 3)))
     if nlab == 0:
         return pd.DataFrame({c: [] for c in SOURCE_COLUMNS})
-    peaks = ndimage.maximum(snr, labels, np.arange(1, nlab + 1))
+    # each island's peak S/N (ndimage.maximum sorts the whole image: ~1 s at 2400²)
+    inside = labels > 0
+    peaks = np.full(nlab + 1, -np.inf)
+    np.maximum.at(peaks, labels[inside], snr[inside])
+    peaks = peaks[1:]
     slices = ndimage.find_objects(labels)
 
     bcov_pix = beam.pixel_covariance(wcs)
@@ -229,6 +254,9 @@ def find_sources(
                         (_gauss(p, xx, yy, k) - dvals) / sig
                     ),
                     p0,
+                    jac=lambda p, xx=xx, yy=yy, k=k, sig=sig: (
+                        _gauss_jac(p, xx, yy, k) / sig[:, None]
+                    ),
                     bounds=(lo, hi),
                     x_scale="jac",
                     max_nfev=200 * k,

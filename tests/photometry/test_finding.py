@@ -151,3 +151,21 @@ def test_seed_below_flood_rejected(field):
 
     with pytest.raises(ConfigurationError):
         find_sources(field["image"], seed=2.0, flood=3.0)
+
+
+def test_gaussian_jacobian_matches_finite_differences():
+    from dsa110.photometry.finding import _gauss, _gauss_jac
+
+    rng = np.random.default_rng(8)
+    yy, xx = np.mgrid[0:15, 0:17]
+    xx, yy = xx.ravel().astype(float), yy.ravel().astype(float)
+    params = np.array([1.3, 7.2, 6.8, 2.1, 1.4, 0.4, -0.6, 10.5, 4.1, 1.7, 2.6, -1.1])
+    params += rng.normal(0, 0.01, params.size)
+    jac = _gauss_jac(params, xx, yy, 2)
+    step = 1e-6
+    for j in range(params.size):
+        hi, lo = params.copy(), params.copy()
+        hi[j] += step
+        lo[j] -= step
+        numeric = (_gauss(hi, xx, yy, 2) - _gauss(lo, xx, yy, 2)) / (2 * step)
+        assert_allclose(jac[:, j], numeric, atol=1e-7)
