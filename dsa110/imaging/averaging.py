@@ -1,4 +1,4 @@
-"""Baseline-dependent averaging in frequency: fewer visibilities to grid, bounded smearing.
+"""Baseline-dependent averaging in frequency: fewer visibilities, bounded smearing.
 
 A point source at angular distance ``r`` from the phase centre turns, on a baseline
 of projected length ``b``, by ``δ = 2π (b / c) Δν r`` from one channel to the next.
@@ -97,7 +97,7 @@ def _divisors(n):
 
 
 def averaging_factors(uv_length_m, block, channel_width_hz, radius_rad, max_loss):
-    """Channels each baseline may average: the largest divisor of ``block`` within the loss.
+    """Channels each baseline may average: the largest divisor of ``block`` in bound.
 
     Parameters
     ----------
@@ -125,7 +125,7 @@ def averaging_factors(uv_length_m, block, channel_width_hz, radius_rad, max_loss
 
 
 def _channel_block(freq, chunks):
-    """Channels per averaging block, or 1 when channels are not evenly spaced in blocks."""
+    """Channels per averaging block, or 1 when the blocks' channels are uneven."""
     block = math.gcd(*chunks)
     freq = np.asarray(freq, np.float64)
     if block < 2 or freq.size < 2:
@@ -200,7 +200,9 @@ def average_by_baseline(uvw, vis, weight, freq, *, radius_rad, max_loss):
             avg_v = da.map_blocks(
                 _average_vis, v, w, n=int(n), chunks=chunks, dtype=vis.dtype
             )
-            avg_w = da.map_blocks(_sum_weight, w, n=int(n), chunks=chunks, dtype=w.dtype)
+            avg_w = da.map_blocks(
+                _sum_weight, w, n=int(n), chunks=chunks, dtype=w.dtype
+            )
         parts.append(
             VisibilityPart(
                 uvw=uvw[:, idx, :],

@@ -20,7 +20,12 @@ from dsa110._compat.array_api import get_array_namespace
 from dsa110.imaging import kernels as np_kernels
 from dsa110.imaging import weighting as np_weighting
 
-__all__ = ["weight_density", "imaging_weights", "dirty_image", "model_visibilities"]
+__all__ = [
+    "weight_density",
+    "imaging_weights",
+    "dirty_image",
+    "model_visibilities",
+]
 
 #: Largest stack of uv planes a chunk produces at once, bytes.
 MAX_STACK_BYTES = 1 << 30
@@ -213,6 +218,42 @@ def _chunk_blocks(uvw, vis, wgt, freq):
     ]
 
 
+def _planes_per_batch(plan):
+    """W planes per stack within :data:`MAX_STACK_BYTES` (at least one)."""
+    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
+    return max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+
+
+def _tasks(parts):
+    """The chunks of every part dealt round robin into gridding tasks (lists of blocks)."""
+    per_part = [_chunk_blocks(*part) for part in parts]
+    ntask = max((len(b) for b in per_part), default=0)
+    if ntask == 0:
+        raise ValueError("parts: no visibilities to grid")
+    tasks = [[] for _ in range(ntask)]
+    for blocks in per_part:
+        for i, block in enumerate(blocks):
+            tasks[i % ntask].append(block)
+    return tasks
+
+
+def _image_of_stacks(blocks, *, plan, planes, nthreads):
+    """Tree-sum delayed plane stacks (4 at a time, in place) and Fourier transform once."""
+    while len(blocks) > 1:
+        blocks = [
+            dask.delayed(_sum_stacks)(*blocks[i : i + 4])
+            for i in range(0, len(blocks), 4)
+        ]
+    return da.from_delayed(
+        dask.delayed(_image_block)(
+            blocks[0], plan=plan, planes=planes, nthreads=nthreads
+        ),
+        shape=(plan.npix_x, plan.npix_y),
+        dtype=plan.real_dtype,
+        meta=np.empty((0, 0), plan.real_dtype),
+    )
+
+
 def dirty_image(parts, *, plan, nthreads=1):
     """Dirty image of chunked visibilities: per-task grids, summed, one FFT per w plane.
 
@@ -243,16 +284,8 @@ def dirty_image(parts, *, plan, nthreads=1):
     task ``j`` grids the ``j``-th chunk of every part (round robin) onto its own
     stack, so parts with one chunk each share one stack.
     """
-    per_part = [_chunk_blocks(*part) for part in parts]
-    ntask = max((len(b) for b in per_part), default=0)
-    if ntask == 0:
-        raise ValueError("parts: no visibilities to grid")
-    tasks = [[] for _ in range(ntask)]
-    for blocks in per_part:
-        for i, block in enumerate(blocks):
-            tasks[i % ntask].append(block)
-    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
-    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+    tasks = _tasks(parts)
+    batch = _planes_per_batch(plan)
     image = None
     for start in range(0, plan.nplanes, batch):
         planes = range(start, min(start + batch, plan.nplanes))
@@ -262,21 +295,7 @@ def dirty_image(parts, *, plan, nthreads=1):
             )
             for task in tasks
         ]
-        # tree-sum the tasks' stacks (4 at a time), adding into the intermediate
-        # stacks instead of concatenating them, then one FFT per plane
-        while len(blocks) > 1:
-            blocks = [
-                dask.delayed(_sum_stacks)(*blocks[i : i + 4])
-                for i in range(0, len(blocks), 4)
-            ]
-        part = da.from_delayed(
-            dask.delayed(_image_block)(
-                blocks[0], plan=plan, planes=planes, nthreads=nthreads
-            ),
-            shape=(plan.npix_x, plan.npix_y),
-            dtype=plan.real_dtype,
-            meta=np.empty((0, 0), plan.real_dtype),
-        )
+        part = _image_of_stacks(blocks, plan=plan, planes=planes, nthreads=nthreads)
         image = part if image is None else image + part
     return image.map_blocks(
         _finish_block,
@@ -326,8 +345,7 @@ def model_visibilities(parts, model, *, plan, nthreads=1):
         ``(time, baseline_id, frequency)`` complex model visibilities, one per part.
     """
     model = np.asarray(model, dtype=plan.real_dtype)
-    plane_bytes = plan.grid_rows * plan.ngy * np.dtype(plan.complex_dtype).itemsize
-    batch = max(1, min(plan.nplanes, MAX_STACK_BYTES // plane_bytes))
+    batch = _planes_per_batch(plan)
     out = [None] * len(parts)
     for start in range(0, plan.nplanes, batch):
         planes = range(start, min(start + batch, plan.nplanes))

@@ -264,7 +264,9 @@ class Imager:
         if not -2.0 <= robust <= 2.0:
             raise ConfigurationError(f"robust={robust!r}: expected a value in [-2, 2]")
         if not 0.0 <= bda_loss < 1.0:
-            raise ConfigurationError(f"bda_loss={bda_loss!r}: expected a value in [0, 1)")
+            raise ConfigurationError(
+                f"bda_loss={bda_loss!r}: expected a value in [0, 1)"
+            )
         centre = _single_centre(ds)
         vis, nat = stokes_i(ds)
         freq = np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64)
@@ -410,7 +412,9 @@ class Imager:
 
         An averaged visibility's weight is shared equally by the channels it averages.
         """
-        sums = da.compute(*[p.weight.sum(axis=(0, 1), dtype=np.float64) for p in self.parts])
+        sums = da.compute(
+            *[p.weight.sum(axis=(0, 1), dtype=np.float64) for p in self.parts]
+        )
         out = np.zeros(self.freq.shape, np.float64)
         for part, wf in zip(self.parts, sums):
             out += np.repeat(np.asarray(wf) / part.factor, part.factor)
@@ -418,7 +422,9 @@ class Imager:
 
     def time_weights(self):
         """Sum of imaging weights per integration, ``(time,)`` float64."""
-        sums = da.compute(*[p.weight.sum(axis=(1, 2), dtype=np.float64) for p in self.parts])
+        sums = da.compute(
+            *[p.weight.sum(axis=(1, 2), dtype=np.float64) for p in self.parts]
+        )
         return np.sum(np.asarray(sums, np.float64), axis=0)
 
     def dirty(self, vis=None):

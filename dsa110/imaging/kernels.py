@@ -1050,7 +1050,9 @@ def image_to_planes(image, *, plan, planes=None, nthreads=1, out=None):
     return out
 
 
-def degrid_planes(grids, uvw, freq, wgt=None, *, plan, planes=None, nthreads=1, out=None):
+def degrid_planes(
+    grids, uvw, freq, wgt=None, *, plan, planes=None, nthreads=1, out=None
+):
     """Visibilities read from the uv planes of :func:`image_to_planes` (no FFT).
 
     Parameters

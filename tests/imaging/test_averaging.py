@@ -149,7 +149,9 @@ def test_averaged_image_matches_the_full_one_within_the_bound():
     assert_allclose(averaged.time_weights(), full.time_weights(), rtol=1e-6)
     assert_allclose(averaged.ref_frequency, full.ref_frequency, rtol=1e-9)
     for s in sources:
-        ix = npix // 2 + int(round((s.ra - ra0) * np.cos(dec0) / np.radians(cell / 3600)))
+        ix = npix // 2 + int(
+            round((s.ra - ra0) * np.cos(dec0) / np.radians(cell / 3600))
+        )
         iy = npix // 2 + int(round((s.dec - dec0) / np.radians(cell / 3600)))
         win = (slice(ix - 2, ix + 3), slice(iy - 2, iy + 3))
         ratio = images[1][win].max() / images[0][win].max()

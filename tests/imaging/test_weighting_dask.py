@@ -95,7 +95,14 @@ def test_dask_matches_numpy_on_uneven_chunks(uvdata):
     chunks = ((2, 3), (15, 25), (4, 2))
     d_uvw = da.from_array(uvw, chunks=chunks[:2] + (3,))
     img = imaging_dask.dirty_image(
-        [(d_uvw, da.from_array(vis, chunks=chunks), da.from_array(wgt, chunks=chunks), freq)],
+        [
+            (
+                d_uvw,
+                da.from_array(vis, chunks=chunks),
+                da.from_array(wgt, chunks=chunks),
+                freq,
+            )
+        ],
         plan=plan,
     ).compute()
     # same arithmetic, different summation order of float32 grids
@@ -203,7 +210,9 @@ def test_parts_share_one_set_of_planes(uvdata, monkeypatch):
     )
     plan = plan_gridding(epsilon=1e-5, dtype=np.complex64, w_range=w_range, **GRID)
     assert plan.nplanes > 1
-    freq2 = np.array([1.2e9, 1.25e9])  # the second part: other baselines, other channels
+    freq2 = np.array(
+        [1.2e9, 1.25e9]
+    )  # the second part: other baselines, other channels
     a, b = slice(0, 25), slice(25, 40)
     parts = [
         (uvw[:, a], vis[:, a], wgt[:, a], freq),
