@@ -17,6 +17,7 @@ pixel ``(npix // 2, npix // 2)`` at the phase centre. Dirty images are in Jy/bea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -120,6 +121,25 @@ def _as_dask(x):
     return da.from_array(np.asarray(x), chunks=np.shape(x))
 
 
+def _degrid_into(vis, uvw, freq, grids, times, chans, *, plan, planes, nthreads):
+    """Add the planes' share of ``vis[t0:t1, :, c0:c1]`` (in place)."""
+    from dsa110.imaging.kernels import degrid_planes
+
+    (t0, t1), (c0, c1) = times, chans
+    sub = uvw[t0:t1]
+    piece = np.ascontiguousarray(vis[t0:t1, :, c0:c1]).reshape(-1, c1 - c0)
+    degrid_planes(
+        grids,
+        sub.reshape(-1, 3),
+        freq[c0:c1],
+        plan=plan,
+        planes=planes,
+        nthreads=nthreads,
+        out=piece,
+    )
+    vis[t0:t1, :, c0:c1] = piece.reshape(sub.shape[:2] + (c1 - c0,))
+
+
 def _split(n, k):
     """``n`` split into ``k`` near-equal parts."""
     q, r = divmod(n, k)
@@ -157,6 +177,27 @@ def _single_centre(ds):
     return float(ra[0]), float(dec[0])
 
 
+@dataclass(frozen=True)
+class DriftBeamBlock:
+    """A block of integrations and channels and its beam relative to the image's.
+
+    Attributes
+    ----------
+    time_start, time_stop : int
+        Integrations ``[time_start, time_stop)``.
+    freq_low, freq_high : float
+        Visibilities with frequencies in ``[freq_low, freq_high)`` Hz.
+    ratio : numpy.ndarray
+        ``(npix, npix)`` the block's mean beam over the image's effective beam.
+    """
+
+    time_start: int
+    time_stop: int
+    freq_low: float
+    freq_high: float
+    ratio: np.ndarray
+
+
 @dataclass
 class Imager:
     """Image one dataset: weights computed once, dirty images and predictions on demand.
@@ -186,6 +227,8 @@ class Imager:
         Longest ``|u|``, wavelengths.
     w_range : (float, float)
         Range of ``|w|``, wavelengths.
+    drift_beam : list of DriftBeamBlock or None
+        Set by :meth:`use_drift_beam`: model predictions apply each block's beam.
     """
 
     ds: xr.Dataset
@@ -199,6 +242,7 @@ class Imager:
     nthreads: int = 1
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
+    drift_beam: list | None = None
 
     @classmethod
     def from_dataset(
@@ -495,8 +539,122 @@ class Imager:
         img = imaging_dask.dirty_image(parts, plan=plan, nthreads=self.nthreads)
         return np.asarray(img.compute()) / self.sum_weights
 
+    def use_drift_beam(
+        self, pointing_ra, pointing_dec, *, time_chunks=4, freq_chunks=4
+    ):
+        """Predict the model through the drifting primary beam from now on.
+
+        DSA-110 points at the meridian while the sky drifts through its beam, so a
+        source's apparent flux changes across a tile (and, the beam scaling with
+        wavelength, across the band). CLEAN's model is in the units of the image's
+        effective beam ``B̄`` (the weighted mean over integrations and channels, the
+        beam the products are corrected by); with this, each of ``time_chunks ×
+        freq_chunks`` blocks of the data is predicted from ``model × B_block / B̄``,
+        ``B_block`` the beam averaged over the block alone. Each block costs one
+        more set of w-plane FFTs per prediction; the degridding work is unchanged.
+
+        Parameters
+        ----------
+        pointing_ra, pointing_dec : array-like
+            ``(time,)`` pointing centre of each integration, radians.
+        time_chunks, freq_chunks : int, keyword-only
+            Blocks of consecutive integrations and channels (1 and 1: the mean beam
+            only, i.e. no change).
+        """
+        from dsa110.imaging.pbcor import effective_primary_beam
+
+        ntime = self.parts[0].vis.shape[0]
+        pra = np.broadcast_to(np.asarray(pointing_ra, np.float64), (ntime,))
+        pdec = np.broadcast_to(np.asarray(pointing_dec, np.float64), (ntime,))
+        tw, fw = self.time_weights(), self.channel_weights()
+        beam = functools.partial(
+            effective_primary_beam,
+            self.geometry.npix,
+            self.geometry.cell_rad,
+            self.phase_centre,
+        )
+        mean = beam(pra, pdec, self.freq, time_weights=tw, freq_weights=fw)
+        inside = mean > 1e-3
+        tedges = np.linspace(0, ntime, min(int(time_chunks), ntime) + 1).astype(int)
+        nchan = self.freq.size
+        fedges = np.linspace(0, nchan, min(int(freq_chunks), nchan) + 1).astype(int)
+        blocks = []
+        for t0, t1 in zip(tedges[:-1], tedges[1:]):
+            for c0, c1 in zip(fedges[:-1], fedges[1:]):
+                if tw[t0:t1].sum() <= 0 or fw[c0:c1].sum() <= 0:
+                    continue
+                b = beam(
+                    pra[t0:t1],
+                    pdec[t0:t1],
+                    self.freq[c0:c1],
+                    time_weights=tw[t0:t1],
+                    freq_weights=fw[c0:c1],
+                )
+                ratio = np.where(inside, b / np.where(inside, mean, 1), 1.0)
+                # the block's visibilities: mean frequencies between its edges
+                low = -np.inf if c0 == 0 else (self.freq[c0 - 1] + self.freq[c0]) / 2
+                high = (
+                    np.inf if c1 == nchan else (self.freq[c1 - 1] + self.freq[c1]) / 2
+                )
+                blocks.append(
+                    DriftBeamBlock(
+                        int(t0),
+                        int(t1),
+                        float(low),
+                        float(high),
+                        ratio.astype(self.plan.real_dtype),
+                    )
+                )
+        self.drift_beam = blocks
+
+    def _predict_drift(self, model):
+        """Model visibilities block by block through the drifting beam (eager).
+
+        One set of planes at a time; the parts' degridding of a block runs as
+        concurrent dask tasks (the small parts' loops use two threads poorly).
+        """
+        from dsa110.imaging import kernels as np_kernels
+
+        plan = self.plan
+        uvws = [np.asarray(p.uvw.compute(), np.float64) for p in self.parts]
+        out = [np.zeros(p.vis.shape, plan.complex_dtype) for p in self.parts]
+        batch = imaging_dask._planes_per_batch(plan)
+        for block in self.drift_beam:
+            image = (model * block.ratio).astype(plan.real_dtype)
+            for first in range(0, plan.nplanes, batch):
+                planes = range(first, min(first + batch, plan.nplanes))
+                grids = np_kernels.image_to_planes(
+                    image, plan=plan, planes=planes, nthreads=self.nthreads
+                )
+                tasks = []
+                for part, uvw, vis in zip(self.parts, uvws, out):
+                    inside = (part.freq >= block.freq_low) & (
+                        part.freq < block.freq_high
+                    )
+                    chans = np.flatnonzero(inside)
+                    if chans.size:
+                        tasks.append(
+                            dask.delayed(_degrid_into)(
+                                vis,
+                                uvw,
+                                part.freq,
+                                grids,
+                                (block.time_start, block.time_stop),
+                                (int(chans[0]), int(chans[-1]) + 1),
+                                plan=plan,
+                                planes=planes,
+                                nthreads=self.nthreads,
+                            )
+                        )
+                dask.compute(*tasks, scheduler="threads")
+                del grids
+        return [da.from_array(v, chunks=p.vis.chunks) for p, v in zip(self.parts, out)]
+
     def predict(self, model):
         """Model visibilities of a model image (Jy/pixel), lazily.
+
+        Through the drifting primary beam after :meth:`use_drift_beam` (then
+        computed at once, block by block, to hold one set of planes at a time).
 
         Parameters
         ----------
@@ -508,6 +666,8 @@ class Imager:
         list of dask.array.Array
             ``(time, baseline, frequency)`` per part, chunked like its visibilities.
         """
+        if self.drift_beam:
+            return self._predict_drift(np.asarray(model, dtype=self.plan.real_dtype))
         return imaging_dask.model_visibilities(
             [(p.uvw, p.freq, p.vis.chunks) for p in self.parts],
             model,

@@ -158,6 +158,7 @@ def image_tile(
     pb_limit=DEFAULT_PB_LIMIT,
     nthreads=1,
     bda_loss=0.0,
+    drift_beam=None,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -184,6 +185,10 @@ def image_tile(
     bda_loss : float, keyword-only
         Baseline-dependent averaging in frequency: the largest smearing loss at the
         image's edge (0: none); see :meth:`Imager.from_dataset`.
+    drift_beam : (int, int), keyword-only
+        ``(time_chunks, freq_chunks)``: predict the CLEAN model through the beam
+        of each block of integrations and channels (:meth:`Imager.use_drift_beam`);
+        None (default) predicts the model as seen through the image's mean beam.
 
     Returns
     -------
@@ -207,6 +212,13 @@ def image_tile(
         nthreads=nthreads,
         bda_loss=bda_loss,
     )
+    if drift_beam is not None:
+        imager.use_drift_beam(
+            pointing[0],
+            pointing[1],
+            time_chunks=int(drift_beam[0]),
+            freq_chunks=int(drift_beam[1]),
+        )
     n, cell = geometry.npix, geometry.cell_arcsec
     mask = None
     if mask_sources is not None:

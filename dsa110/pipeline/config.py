@@ -157,6 +157,18 @@ class ImagingConfig(_Section):
         "gridding pass ~2.8x faster; sources agree with the unaveraged image to "
         "0.1 % (median)",
     )
+    beam_time_chunks: int = Field(
+        1,
+        ge=1,
+        description="model the drift scan's primary beam in CLEAN's predictions: "
+        "blocks of integrations with their own beam (1 with beam_freq_chunks 1: "
+        "the image's mean beam only)",
+    )
+    beam_freq_chunks: int = Field(
+        1,
+        ge=1,
+        description="blocks of channels with their own beam (see beam_time_chunks)",
+    )
     pb_limit: float = Field(
         0.2,
         gt=0,

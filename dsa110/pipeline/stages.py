@@ -344,6 +344,11 @@ def image_tile_products(
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
+        drift_beam=(
+            None
+            if im.beam_time_chunks == im.beam_freq_chunks == 1
+            else (im.beam_time_chunks, im.beam_freq_chunks)
+        ),
     )
     files = write_products(products, prefix, png=True, overwrite=True)
     return products, files
