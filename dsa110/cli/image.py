@@ -69,6 +69,15 @@ def register(subparsers):
         "the image's edge (default 0: none; 0.01 grids ~30%% of a tile's data)",
     )
     p.add_argument(
+        "--beam-chunks",
+        type=int,
+        nargs=2,
+        metavar=("TIME", "FREQ"),
+        default=None,
+        help="predict CLEAN's model through the drifting primary beam of TIME x FREQ "
+        "blocks of integrations and channels (default: the image's mean beam)",
+    )
+    p.add_argument(
         "--center",
         default="median_meridian",
         help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg",
@@ -139,6 +148,7 @@ def _image(args):
         pb_limit=args.pb_limit,
         nthreads=args.threads,
         bda_loss=args.bda_loss,
+        drift_beam=args.beam_chunks,
     )
     if args.subbands:
         for i, products in enumerate(image_subbands(ds, **kwargs)):

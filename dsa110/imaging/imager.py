@@ -137,7 +137,8 @@ def _degrid_into(vis, uvw, freq, grids, times, chans, *, plan, planes, nthreads)
         nthreads=nthreads,
         out=piece,
     )
-    vis[t0:t1, :, c0:c1] = piece.reshape(sub.shape[:2] + (c1 - c0,))
+    if not np.shares_memory(piece, vis):  # a copy (a channel range): write it back
+        vis[t0:t1, :, c0:c1] = piece.reshape(sub.shape[:2] + (c1 - c0,))
 
 
 def _split(n, k):
@@ -647,8 +648,8 @@ class Imager:
                             )
                         )
                 dask.compute(*tasks, scheduler="threads")
-                del grids
-        return [da.from_array(v, chunks=p.vis.chunks) for p, v in zip(self.parts, out)]
+                del grids, tasks  # one set of planes alive at a time
+        return out
 
     def predict(self, model):
         """Model visibilities of a model image (Jy/pixel), lazily.
@@ -667,7 +668,11 @@ class Imager:
             ``(time, baseline, frequency)`` per part, chunked like its visibilities.
         """
         if self.drift_beam:
-            return self._predict_drift(np.asarray(model, dtype=self.plan.real_dtype))
+            predicted = self._predict_drift(np.asarray(model, self.plan.real_dtype))
+            return [
+                da.from_array(v, chunks=p.vis.chunks)
+                for p, v in zip(self.parts, predicted)
+            ]
         return imaging_dask.model_visibilities(
             [(p.uvw, p.freq, p.vis.chunks) for p in self.parts],
             model,
@@ -677,6 +682,16 @@ class Imager:
 
     def residual(self, model):
         """Dirty image of the data minus the model's visibilities, Jy/beam."""
+        if self.drift_beam:  # the residual visibilities in place of the predicted
+            predicted = self._predict_drift(np.asarray(model, self.plan.real_dtype))
+            for part, vis in zip(self.parts, predicted):
+                np.subtract(part.vis.compute(), vis, out=vis)
+            return self.dirty(
+                [
+                    da.from_array(v, chunks=p.vis.chunks)
+                    for p, v in zip(self.parts, predicted)
+                ]
+            )
         predicted = self.predict(model)
         return self.dirty([p.vis - m for p, m in zip(self.parts, predicted)])
 

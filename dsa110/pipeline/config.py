@@ -158,11 +158,12 @@ class ImagingConfig(_Section):
         "0.1 % (median)",
     )
     beam_time_chunks: int = Field(
-        1,
+        4,
         ge=1,
-        description="model the drift scan's primary beam in CLEAN's predictions: "
-        "blocks of integrations with their own beam (1 with beam_freq_chunks 1: "
-        "the image's mean beam only)",
+        description="CLEAN predicts the model through the drifting primary beam of "
+        "this many blocks of integrations (1 with beam_freq_chunks 1: the image's "
+        "mean beam only). A full tile: 4 blocks cost ~9 s and lower the residual "
+        "from 2.17x to 1.71x thermal on a calibrator tile",
     )
     beam_freq_chunks: int = Field(
         1,

@@ -215,8 +215,11 @@ def test_drift_beam_prediction_follows_the_beam():
         return np.linalg.norm(pred - data) / np.linalg.norm(data)
 
     without = misfit()
+    plain_residual = imager.residual(model)
     imager.use_drift_beam(pra, pdec, time_chunks=1, freq_chunks=1)
     assert_allclose(misfit(), without, rtol=1e-6)  # one block: the mean beam
+    residual = imager.residual(model)
+    assert_allclose(residual, plain_residual, atol=1e-6 * np.abs(plain_residual).max())
     imager.use_drift_beam(pra, pdec, time_chunks=3, freq_chunks=2)
     coarse = misfit()
     imager.use_drift_beam(pra, pdec, time_chunks=6, freq_chunks=4)
