@@ -69,6 +69,12 @@ def register(subparsers):
         "the image's edge (default 0: none; 0.01 grids ~30%% of a tile's data)",
     )
     p.add_argument(
+        "--nterms",
+        type=int,
+        default=1,
+        help="Taylor terms of CLEAN's spectral model (default 1; 2-3: multi-term MFS)",
+    )
+    p.add_argument(
         "--beam-chunks",
         type=int,
         nargs=2,
@@ -149,6 +155,7 @@ def _image(args):
         nthreads=args.threads,
         bda_loss=args.bda_loss,
         drift_beam=args.beam_chunks,
+        nterms=args.nterms,
     )
     if args.subbands:
         for i, products in enumerate(image_subbands(ds, **kwargs)):

@@ -12,9 +12,18 @@ Stopping: ``niter`` (total components), an absolute ``threshold`` (Jy/beam) and 
 reached first. ``mgain`` is the fraction of the peak the minor cycle removes before
 the next major cycle (WSClean's ``-mgain``).
 
+With ``nterms > 1`` the model is a Taylor polynomial in frequency about the image's
+reference frequency, ``I(ν) = Σ_t I_t x^t`` with ``x = (ν − ν_ref) / ν_ref``
+(multi-term multi-frequency synthesis, Rau & Cornwell 2011): the minor cycle works
+on the Taylor-weighted residuals with the Taylor-weighted PSFs and places, at each
+step, the point component whose ``T`` coefficients explain most of them; each major
+cycle predicts ``Σ_t x^t I_t``. This removes the residual sidelobes a single
+flat-spectrum model leaves around a bright source with a steep spectrum.
+
 References
 ----------
 Högbom, J. A. (1974), A&AS 15, 417. Schwab, F. R. (1984), AJ 89, 1076.
+Rau, U. & Cornwell, T. J. (2011), A&A 532, A71.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from dsa110._compat.numba import JIT_OPTIONS
 __all__ = [
     "CleanResult",
     "hogbom_minor_cycle",
+    "multiterm_minor_cycle",
     "mad_sigma",
     "circle_mask",
     "cotton_schwab",
@@ -63,6 +73,129 @@ def _hogbom(values, px, py, psf, model, gain, stop, niter):
                 values[k] -= amp * psf[dx, dy]
         done += 1
     return done, peak
+
+
+@njit(**JIT_OPTIONS)
+def _multiterm_hogbom(values, px, py, psfs, hinv, models, gain, stop, niter):
+    nterm, n = values.shape
+    pcx = psfs.shape[1] // 2
+    pcy = psfs.shape[2] // 2
+    amp = np.empty(nterm)
+    done = 0
+    peak = 0.0
+    while done < niter:
+        best = -1
+        most = 0.0
+        peak = 0.0
+        for k in range(n):
+            # the component's coefficients a = H⁻¹ v explain a·v of the residuals
+            explained = 0.0
+            for i in range(nterm):
+                ai = 0.0
+                for j in range(nterm):
+                    ai += hinv[i, j] * values[j, k]
+                explained += ai * values[i, k]
+            if explained > most:
+                most = explained
+                best = k
+            if abs(values[0, k]) > peak:
+                peak = abs(values[0, k])
+        if best < 0 or peak <= stop:
+            break
+        for i in range(nterm):
+            ai = 0.0
+            for j in range(nterm):
+                ai += hinv[i, j] * values[j, best]
+            amp[i] = gain * ai
+        bx = px[best]
+        by = py[best]
+        for i in range(nterm):
+            models[i, bx, by] += amp[i]
+        for k in range(n):
+            dx = px[k] - bx + pcx
+            dy = py[k] - by + pcy
+            if 0 <= dx < psfs.shape[1] and 0 <= dy < psfs.shape[2]:
+                for i in range(nterm):
+                    sub = 0.0
+                    for j in range(nterm):
+                        sub += amp[j] * psfs[i + j, dx, dy]
+                    values[i, k] -= sub
+        done += 1
+    return done, peak
+
+
+def _active_pixels(residual, mask, stop, active_fraction, max_active):
+    """Indices of the brightest pixels (inside ``mask``) the minor cycle tracks."""
+    absr = np.abs(residual)
+    if mask is not None:
+        absr = np.where(mask, absr, 0.0)
+    idx = np.flatnonzero(absr > active_fraction * stop)
+    if idx.size > max_active:
+        idx = idx[np.argpartition(absr.ravel()[idx], -max_active)[-max_active:]]
+    return idx
+
+
+def multiterm_minor_cycle(
+    residuals,
+    psfs,
+    models,
+    *,
+    gain=0.1,
+    stop=0.0,
+    niter=1000,
+    mask=None,
+    active_fraction=0.5,
+    max_active=200_000,
+):
+    """Multi-term (MT-MFS) Högbom CLEAN on the brightest pixels of the residuals.
+
+    Parameters
+    ----------
+    residuals : sequence of numpy.ndarray
+        ``T`` Taylor-weighted ``(l, m)`` residual images ``R_t`` (not modified).
+    psfs : sequence of numpy.ndarray
+        ``2T − 1`` Taylor-weighted PSF patches ``P_s`` (``P_0`` peaks at 1 at its
+        centre ``(n // 2, n // 2)``).
+    models : numpy.ndarray
+        ``(T, l, m)`` Taylor-coefficient images (Jy/pixel), updated in place.
+    gain, stop, niter, mask, active_fraction, max_active : keyword-only
+        As for :func:`hogbom_minor_cycle`; ``stop`` applies to ``|R_0|``.
+
+    Returns
+    -------
+    niter_done : int
+    peak : float
+        The last peak ``|R_0|`` among the tracked pixels.
+    """
+    nterm = len(residuals)
+    psfs = np.stack([np.asarray(p, dtype=np.float64) for p in psfs])
+    if psfs.shape[0] != 2 * nterm - 1:
+        raise ValueError(
+            f"psfs: expected {2 * nterm - 1} Taylor PSFs for {nterm} terms, "
+            f"got {psfs.shape[0]}"
+        )
+    c = (psfs.shape[1] // 2, psfs.shape[2] // 2)
+    hessian = np.array([[psfs[i + j][c] for j in range(nterm)] for i in range(nterm)])
+    hinv = np.linalg.inv(hessian)
+    idx = _active_pixels(residuals[0], mask, stop, active_fraction, max_active)
+    if idx.size == 0:
+        return 0, 0.0
+    px, py = np.unravel_index(idx, residuals[0].shape)
+    values = np.stack([np.asarray(r).ravel()[idx] for r in residuals]).astype(
+        np.float64
+    )
+    done, peak = _multiterm_hogbom(
+        values,
+        px.astype(np.int64),
+        py.astype(np.int64),
+        psfs,
+        hinv,
+        models,
+        float(gain),
+        float(stop),
+        int(niter),
+    )
+    return int(done), float(peak)
 
 
 def hogbom_minor_cycle(
@@ -106,13 +239,7 @@ def hogbom_minor_cycle(
     peak : float
         The last peak absolute residual among the tracked pixels.
     """
-    absr = np.abs(residual)
-    if mask is not None:
-        absr = np.where(mask, absr, 0.0)
-    level = active_fraction * stop
-    idx = np.flatnonzero(absr > level)
-    if idx.size > max_active:
-        idx = idx[np.argpartition(absr.ravel()[idx], -max_active)[-max_active:]]
+    idx = _active_pixels(residual, mask, stop, active_fraction, max_active)
     if idx.size == 0:
         return 0, 0.0
     px, py = np.unravel_index(idx, residual.shape)
@@ -202,6 +329,9 @@ class CleanResult:
         The final clean mask.
     history : list of dict
         Peak, σ and components per major cycle.
+    spectral_terms : list of numpy.ndarray
+        With ``nterms > 1``: the Taylor-coefficient images ``I_1 …`` (Jy/pixel);
+        ``model`` is ``I_0``, the flux at the reference frequency.
     """
 
     model: np.ndarray
@@ -213,6 +343,7 @@ class CleanResult:
     sigma: float
     mask: np.ndarray | None = None
     history: list = field(default_factory=list)
+    spectral_terms: list = field(default_factory=list)
 
 
 def cotton_schwab(
@@ -229,6 +360,7 @@ def cotton_schwab(
     psf_patch=257,
     dirty=None,
     psf=None,
+    nterms=1,
 ):
     """Cotton–Schwab CLEAN of an :class:`dsa110.imaging.imager.Imager`.
 
@@ -258,7 +390,12 @@ def cotton_schwab(
         Smallest PSF patch the minor cycle subtracts; it always covers the image when
         the PSF is computed here (twice the image size).
     dirty, psf : numpy.ndarray, optional
-        Precomputed dirty image and PSF (ideally twice the image size).
+        Precomputed dirty image and PSF (ideally twice the image size); with
+        ``nterms > 1`` only the plain (Taylor-0) ones.
+    nterms : int, keyword-only
+        Taylor terms of the model's spectrum (1: flat, MFS; 2–3: MT-MFS, at
+        ``nterms`` residual images and ``2 nterms − 1`` minor-cycle PSFs, and
+        ``nterms`` predictions per major cycle).
 
     Returns
     -------
@@ -266,21 +403,32 @@ def cotton_schwab(
     """
     if not 0 < gain <= 1 or not 0 < mgain <= 1:
         raise ValueError(f"gain={gain!r} and mgain={mgain!r} must lie in (0, 1]")
+    if int(nterms) < 1:
+        raise ValueError(f"nterms={nterms!r} must be at least 1")
+    nterms = int(nterms)
     residual = imager.dirty() if dirty is None else dirty
+    residuals = [residual] + [imager.dirty(taylor=t) for t in range(1, nterms)]
     npix = residual.shape[0]
     if psf is None:
-        # the exact (w-gridded) PSF for the products and the beam fit, and a
-        # w-less PSF twice the image size for the minor cycle
+        # the exact (w-gridded) PSF for the products and the beam fit, and w-less
+        # PSFs twice the image size for the minor cycle
         psf = imager.psf()
-        big = imager.psf(oversize=2, do_wgridding=False)
+        bigs = [
+            imager.psf(oversize=2, do_wgridding=False, taylor=t)
+            for t in range(2 * nterms - 1)
+        ]
     else:
-        big = psf
+        bigs = [psf] + [
+            imager.psf(oversize=2, do_wgridding=False, taylor=t)
+            for t in range(1, 2 * nterms - 1)
+        ]
     # the minor cycle subtracts a PSF large enough to reach every pixel of the image
-    n = big.shape[0]
+    n = bigs[0].shape[0]
     half = min(max(psf_patch // 2, npix), n // 2 - 1)
     c = n // 2
-    patch = big[c - half : c + half + 1, c - half : c + half + 1]
-    model = np.zeros(residual.shape, dtype=np.float64)
+    patches = [b[c - half : c + half + 1, c - half : c + half + 1] for b in bigs]
+    models = np.zeros((nterms,) + residual.shape, dtype=np.float64)
+    model = models[0]
     total = 0
     history = []
     user_mask = None if mask is None else np.asarray(mask, dtype=bool)
@@ -311,19 +459,19 @@ def cotton_schwab(
         if len(history) > 2 and peak > 2.0 * history[-2]["peak"]:
             break  # diverging (e.g. a PSF too small for the image): keep what we have
         cycle_stop = max(stop_level, (1.0 - mgain) * peak)
-        done, _ = hogbom_minor_cycle(
-            residual,
-            patch,
-            model,
-            gain=gain,
-            stop=cycle_stop,
-            niter=niter - total,
-            mask=active_mask,
-        )
+        cycle = dict(gain=gain, stop=cycle_stop, niter=niter - total, mask=active_mask)
+        if nterms == 1:
+            done, _ = hogbom_minor_cycle(residual, patches[0], model, **cycle)
+        else:
+            done, _ = multiterm_minor_cycle(residuals, patches, models, **cycle)
         total += done
         if done == 0:
             break
-        residual = imager.residual(model.astype(imager.plan.real_dtype))
+        if nterms == 1:
+            residual = imager.residual(model.astype(imager.plan.real_dtype))
+        else:
+            residuals = imager.residual_terms(models.astype(imager.plan.real_dtype))
+            residual = residuals[0]
     return CleanResult(
         model,
         residual,
@@ -334,4 +482,5 @@ def cotton_schwab(
         mad_sigma(residual),
         active_mask,
         history,
+        [m for m in models[1:]],
     )

@@ -244,6 +244,7 @@ class Imager:
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
     drift_beam: list | None = None
+    _ref_frequency: float | None = field(default=None, repr=False)
 
     @classmethod
     def from_dataset(
@@ -472,7 +473,23 @@ class Imager:
         )
         return np.sum(np.asarray(sums, np.float64), axis=0)
 
-    def dirty(self, vis=None):
+    def taylor_factors(self, part, power):
+        """``((ν − ν_ref) / ν_ref) ** power`` of a part's channels, ``(frequency,)``.
+
+        ``ν_ref`` is :attr:`ref_frequency`: the multi-term (MT-MFS) expansion of a
+        source's spectrum ``I(ν) = Σ_t I_t x^t`` is about it.
+        """
+        if self._ref_frequency is None:
+            self._ref_frequency = self.ref_frequency
+        x = (part.freq - self._ref_frequency) / self._ref_frequency
+        return (x**power).astype(part.weight.dtype)
+
+    def _weights(self, taylor):
+        if taylor == 0:
+            return [p.weight for p in self.parts]
+        return [p.weight * self.taylor_factors(p, taylor) for p in self.parts]
+
+    def dirty(self, vis=None, *, taylor=0):
         """Dirty image of ``vis`` (default: the data), Jy/beam.
 
         Parameters
@@ -480,6 +497,9 @@ class Imager:
         vis : list of dask.array.Array, optional
             One ``(time, baseline, frequency)`` array per part, chunked like the
             part's visibilities.
+        taylor : int, keyword-only
+            Weight each visibility by ``x ** taylor`` too (the Taylor-weighted
+            residuals of multi-term CLEAN; see :meth:`taylor_factors`).
 
         Returns
         -------
@@ -487,14 +507,15 @@ class Imager:
             ``(npix, npix)`` real image.
         """
         vis = [p.vis for p in self.parts] if vis is None else vis
+        weights = self._weights(taylor)
         img = imaging_dask.dirty_image(
-            [(p.uvw, v, p.weight, p.freq) for p, v in zip(self.parts, vis)],
+            [(p.uvw, v, w, p.freq) for p, v, w in zip(self.parts, vis, weights)],
             plan=self.plan,
             nthreads=self.nthreads,
         )
         return np.asarray(img.compute()) / self.sum_weights
 
-    def psf(self, *, oversize=1, do_wgridding=None):
+    def psf(self, *, oversize=1, do_wgridding=None, taylor=0):
         """Point-spread function (peak 1 at the centre pixel).
 
         Parameters
@@ -506,6 +527,9 @@ class Imager:
             Override the image's w-gridding (a w-less PSF is much cheaper at twice
             the size and good enough for CLEAN's minor cycle, whose errors the major
             cycles remove).
+        taylor : int, keyword-only
+            The PSF of the Taylor weights ``x ** taylor`` (multi-term CLEAN's;
+            still divided by the sum of the plain weights).
 
         Returns
         -------
@@ -532,10 +556,10 @@ class Imager:
             (
                 p.uvw,
                 da.ones(p.vis.shape, chunks=p.vis.chunks, dtype=p.vis.dtype),
-                p.weight,
+                w,
                 p.freq,
             )
-            for p in self.parts
+            for p, w in zip(self.parts, self._weights(taylor))
         ]
         img = imaging_dask.dirty_image(parts, plan=plan, nthreads=self.nthreads)
         return np.asarray(img.compute()) / self.sum_weights
@@ -679,6 +703,43 @@ class Imager:
             plan=self.plan,
             nthreads=self.nthreads,
         )
+
+    def residual_terms(self, models):
+        """Taylor-weighted residual images of a multi-term model, Jy/beam.
+
+        Parameters
+        ----------
+        models : sequence of numpy.ndarray
+            ``T`` ``(npix, npix)`` images ``I_t``: the model's spectrum is
+            ``Σ_t I_t x^t`` (:meth:`taylor_factors`).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ``[dirty(r, taylor=t) for t < T]`` of ``r = data − Σ_t x^t predict(I_t)``.
+        """
+        dtype = self.plan.real_dtype
+        if self.drift_beam:
+            resid = [p.vis.compute().copy() for p in self.parts]
+            for t, model in enumerate(models):
+                predicted = self._predict_drift(np.asarray(model, dtype))
+                for part, r, m in zip(self.parts, resid, predicted):
+                    if t:
+                        m *= self.taylor_factors(part, t)
+                    r -= m
+            resid = [
+                da.from_array(r, chunks=p.vis.chunks) for p, r in zip(self.parts, resid)
+            ]
+        else:
+            resid = [p.vis for p in self.parts]
+            for t, model in enumerate(models):
+                predicted = self.predict(np.asarray(model, dtype))
+                resid = [
+                    r - (m * self.taylor_factors(p, t) if t else m)
+                    for p, r, m in zip(self.parts, resid, predicted)
+                ]
+            resid = list(dask.persist(*resid))
+        return [self.dirty(resid, taylor=t) for t in range(len(models))]
 
     def residual(self, model):
         """Dirty image of the data minus the model's visibilities, Jy/beam."""

@@ -159,6 +159,7 @@ def image_tile(
     nthreads=1,
     bda_loss=0.0,
     drift_beam=None,
+    nterms=1,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -189,6 +190,11 @@ def image_tile(
         ``(time_chunks, freq_chunks)``: predict the CLEAN model through the beam
         of each block of integrations and channels (:meth:`Imager.use_drift_beam`);
         None (default) predicts the model as seen through the image's mean beam.
+    nterms : int, keyword-only
+        Taylor terms of CLEAN's spectral model (1: flat; 2–3: multi-term MFS, for
+        bright sources with steep spectra); see
+        :func:`dsa110.imaging.clean.cotton_schwab`. The products hold the flux at
+        the reference frequency.
 
     Returns
     -------
@@ -236,6 +242,7 @@ def image_tile(
         max_major=max_major,
         mask=mask,
         auto_mask=auto_mask,
+        nterms=nterms,
     )
     beam = fit_beam(result.psf, cell)
     restored = restore(result.model, result.residual, beam, cell)
@@ -264,6 +271,7 @@ def image_tile(
         gain=gain,
         mgain=mgain,
         pb_limit=pb_limit,
+        nterms=nterms,
         niter_done=result.niter,
         major_cycles=result.major_cycles,
         center=str(center),

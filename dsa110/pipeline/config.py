@@ -170,6 +170,14 @@ class ImagingConfig(_Section):
         ge=1,
         description="blocks of channels with their own beam (see beam_time_chunks)",
     )
+    nterms: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="Taylor terms of CLEAN's spectral model (2-3: multi-term MFS for "
+        "bright steep-spectrum sources; each term costs a prediction and a gridding "
+        "pass per major cycle)",
+    )
     pb_limit: float = Field(
         0.2,
         gt=0,

@@ -344,6 +344,7 @@ def image_tile_products(
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
+        nterms=im.nterms,
         drift_beam=(
             None
             if im.beam_time_chunks == im.beam_freq_chunks == 1
