@@ -303,7 +303,7 @@ def choose_calibration(
 
 
 def image_tile_products(
-    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None
+    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None, nterms=None
 ):
     """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
 
@@ -316,6 +316,8 @@ def image_tile_products(
         Output prefix (``PREFIX-image.fits`` ...).
     catalog_positions : (ra, dec) arrays in radians, optional
         CLEAN mask centres (known sources).
+    nterms : int, optional
+        Taylor terms of CLEAN's spectral model (default ``imaging.nterms``).
 
     Returns
     -------
@@ -344,7 +346,7 @@ def image_tile_products(
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
-        nterms=im.nterms,
+        nterms=im.nterms if nterms is None else int(nterms),
         drift_beam=(
             None
             if im.beam_time_chunks == im.beam_freq_chunks == 1

@@ -487,8 +487,15 @@ def _run_locked(
             dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
             mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
+            # a tile calibrated on its own transit holds the bright calibrator
+            # at its centre: model its spectrum
+            nterms = (
+                cfg.imaging.calibrator_nterms
+                if result.solved_here
+                else cfg.imaging.nterms
+            )
             products, files = image_tile_products(
-                ds, cfg, tmp_dir / group.group_id, catalog_positions=mask
+                ds, cfg, tmp_dir / group.group_id, catalog_positions=mask, nterms=nterms
             )
             result.rms = float(products.sigma)
         with log.stage("photometry", result.timings):
