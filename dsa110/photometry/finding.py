@@ -51,14 +51,20 @@ SOURCE_COLUMNS = (
 )
 
 
+def _rotated(params, c, xx, yy):
+    """Component ``c``'s amplitude, widths, cos/sin of its angle and its axes' u, v."""
+    amp, x0, y0, sx, sy, th = params[6 * c : 6 * c + 6]
+    ct, st = np.cos(th), np.sin(th)
+    dx, dy = xx - x0, yy - y0
+    u = (ct * dx + st * dy) / sx
+    v = (-st * dx + ct * dy) / sy
+    return amp, sx, sy, ct, st, u, v
+
+
 def _gauss(params, xx, yy, k):
     model = np.zeros_like(xx, dtype=float)
     for c in range(k):
-        amp, x0, y0, sx, sy, th = params[6 * c : 6 * c + 6]
-        ct, st = np.cos(th), np.sin(th)
-        dx, dy = xx - x0, yy - y0
-        u = (ct * dx + st * dy) / sx
-        v = (-st * dx + ct * dy) / sy
+        amp, _, _, _, _, u, v = _rotated(params, c, xx, yy)
         model += amp * np.exp(-0.5 * (u * u + v * v))
     return model
 
@@ -68,11 +74,7 @@ def _gauss_jac(params, xx, yy, k):
     ~90 % finite-difference evaluations of the model)."""
     jac = np.empty((xx.size, 6 * k))
     for c in range(k):
-        amp, x0, y0, sx, sy, th = params[6 * c : 6 * c + 6]
-        ct, st = np.cos(th), np.sin(th)
-        dx, dy = xx - x0, yy - y0
-        u = (ct * dx + st * dy) / sx
-        v = (-st * dx + ct * dy) / sy
+        amp, sx, sy, ct, st, u, v = _rotated(params, c, xx, yy)
         e = np.exp(-0.5 * (u * u + v * v))
         g = amp * e
         jac[:, 6 * c] = e
