@@ -720,15 +720,17 @@ class Imager:
         """
         dtype = self.plan.real_dtype
         if self.drift_beam:
-            resid = [p.vis.compute().copy() for p in self.parts]
-            for t, model in enumerate(models):
+            # the model's visibilities summed in the first term's arrays, then
+            # the residual written over them: no copy of the data
+            total = self._predict_drift(np.asarray(models[0], dtype))
+            for t, model in enumerate(models[1:], start=1):
                 predicted = self._predict_drift(np.asarray(model, dtype))
-                for part, r, m in zip(self.parts, resid, predicted):
-                    if t:
-                        m *= self.taylor_factors(part, t)
-                    r -= m
+                for part, acc, m in zip(self.parts, total, predicted):
+                    acc += m * self.taylor_factors(part, t)
+            for part, r in zip(self.parts, total):
+                np.subtract(part.vis.compute(), r, out=r)
             resid = [
-                da.from_array(r, chunks=p.vis.chunks) for p, r in zip(self.parts, resid)
+                da.from_array(r, chunks=p.vis.chunks) for p, r in zip(self.parts, total)
             ]
         else:
             resid = [p.vis for p in self.parts]
@@ -738,23 +740,13 @@ class Imager:
                     r - (m * self.taylor_factors(p, t) if t else m)
                     for p, r, m in zip(self.parts, resid, predicted)
                 ]
-            resid = list(dask.persist(*resid))
+            if len(models) > 1:  # every Taylor-weighted image reads them
+                resid = list(dask.persist(*resid))
         return [self.dirty(resid, taylor=t) for t in range(len(models))]
 
     def residual(self, model):
         """Dirty image of the data minus the model's visibilities, Jy/beam."""
-        if self.drift_beam:  # the residual visibilities in place of the predicted
-            predicted = self._predict_drift(np.asarray(model, self.plan.real_dtype))
-            for part, vis in zip(self.parts, predicted):
-                np.subtract(part.vis.compute(), vis, out=vis)
-            return self.dirty(
-                [
-                    da.from_array(v, chunks=p.vis.chunks)
-                    for p, v in zip(self.parts, predicted)
-                ]
-            )
-        predicted = self.predict(model)
-        return self.dirty([p.vis - m for p, m in zip(self.parts, predicted)])
+        return self.residual_terms([model])[0]
 
     def coords(self):
         """``l`` and ``m`` of the pixels, radians: two ``(npix,)`` float64 arrays."""
