@@ -517,6 +517,19 @@ def _mad_clip_plane(amp, fl, buf, stride, sigma):
 
 
 @njit(**JIT_OPTIONS)
+def _extend_columns(fl, fraction):
+    """Flag in full every column of ``fl`` flagged in more than ``fraction`` of its rows."""
+    n_r, n_c = fl.shape
+    for j in range(n_c):
+        cnt = 0
+        for i in range(n_r):
+            cnt += fl[i, j]
+        if cnt > fraction * n_r:
+            for i in range(n_r):
+                fl[i, j] = True
+
+
+@njit(**JIT_OPTIONS)
 def _extend_plane(fl, time_fraction, frequency_fraction):
     """Extend the flags of one ``(time, frequency)`` plane in place.
 
@@ -525,23 +538,10 @@ def _extend_plane(fl, time_fraction, frequency_fraction):
     ``frequency_fraction`` of the channels is flagged in all of them (a fraction
     ``≥ 1`` disables its step, :func:`extend_flags`).
     """
-    n_t, n_f = fl.shape
     if time_fraction < 1.0:
-        for j in range(n_f):
-            cnt = 0
-            for i in range(n_t):
-                cnt += fl[i, j]
-            if cnt > time_fraction * n_t:
-                for i in range(n_t):
-                    fl[i, j] = True
+        _extend_columns(fl, time_fraction)
     if frequency_fraction < 1.0:
-        for i in range(n_t):
-            cnt = 0
-            for j in range(n_f):
-                cnt += fl[i, j]
-            if cnt > frequency_fraction * n_f:
-                for j in range(n_f):
-                    fl[i, j] = True
+        _extend_columns(fl.T, frequency_fraction)
 
 
 @njit(**JIT_OPTIONS)
