@@ -17,6 +17,22 @@ GRID = dict(
 )
 
 
+def _direct_dirty(uvw, freq, vis, wgt, plan):
+    """The NumPy-level dirty image of ``(time, baseline, …)`` arrays with ``plan``."""
+    return vis2dirty(
+        uvw.reshape(-1, 3),
+        freq,
+        vis.reshape(-1, freq.size),
+        wgt.reshape(-1, freq.size),
+        plan=plan,
+        npix_x=0,
+        npix_y=0,
+        pixsize_x=0,
+        pixsize_y=0,
+        epsilon=0,
+    )
+
+
 @pytest.fixture
 def uvdata():
     rng = np.random.default_rng(21)
@@ -80,18 +96,7 @@ def test_dask_matches_numpy_on_uneven_chunks(uvdata):
         np.abs(uvw[..., 2]).max() * freq.max() / 299792458.0,
     )
     plan = plan_gridding(epsilon=1e-5, dtype=np.complex64, w_range=w_range, **GRID)
-    ref = vis2dirty(
-        uvw.reshape(-1, 3),
-        freq,
-        vis.reshape(-1, freq.size),
-        wgt.reshape(-1, freq.size),
-        plan=plan,
-        npix_x=0,
-        npix_y=0,
-        pixsize_x=0,
-        pixsize_y=0,
-        epsilon=0,
-    )
+    ref = _direct_dirty(uvw, freq, vis, wgt, plan)
     chunks = ((2, 3), (15, 25), (4, 2))
     d_uvw = da.from_array(uvw, chunks=chunks[:2] + (3,))
     img = imaging_dask.dirty_image(
@@ -229,21 +234,7 @@ def test_parts_share_one_set_of_planes(uvdata, monkeypatch):
     ]
     monkeypatch.setattr(imaging_dask, "MAX_STACK_BYTES", 1)
     img = imaging_dask.dirty_image(dask_parts, plan=plan).compute()
-    ref = sum(
-        vis2dirty(
-            u.reshape(-1, 3),
-            f,
-            v.reshape(-1, f.size),
-            w.reshape(-1, f.size),
-            plan=plan,
-            npix_x=0,
-            npix_y=0,
-            pixsize_x=0,
-            pixsize_y=0,
-            epsilon=0,
-        )
-        for u, v, w, f in parts
-    )
+    ref = sum(_direct_dirty(u, f, v, w, plan) for u, v, w, f in parts)
     assert_allclose(img, ref, atol=1e-5 * np.abs(ref).max())
     model = np.zeros((64, 64), np.float32)
     model[10, 40], model[33, 20] = 1.0, -0.5
