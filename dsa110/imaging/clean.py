@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from dsa110._compat.numba import JIT_OPTIONS
+from dsa110.errors import ConfigurationError
 
 __all__ = [
     "CleanResult",
@@ -404,7 +405,7 @@ def cotton_schwab(
     if not 0 < gain <= 1 or not 0 < mgain <= 1:
         raise ValueError(f"gain={gain!r} and mgain={mgain!r} must lie in (0, 1]")
     if int(nterms) < 1:
-        raise ValueError(f"nterms={nterms!r} must be at least 1")
+        raise ConfigurationError(f"nterms={nterms!r}: expected at least 1")
     nterms = int(nterms)
     residual = imager.dirty() if dirty is None else dirty
     residuals = [residual] + [imager.dirty(taylor=t) for t in range(1, nterms)]

@@ -588,9 +588,21 @@ class Imager:
         """
         from dsa110.imaging.pbcor import effective_primary_beam
 
+        for name, value in (("time_chunks", time_chunks), ("freq_chunks", freq_chunks)):
+            if int(value) < 1:
+                raise ConfigurationError(f"{name}={value!r}: expected at least 1")
         ntime = self.parts[0].vis.shape[0]
-        pra = np.broadcast_to(np.asarray(pointing_ra, np.float64), (ntime,))
-        pdec = np.broadcast_to(np.asarray(pointing_dec, np.float64), (ntime,))
+        pra, pdec = (
+            np.asarray(pointing_ra, np.float64),
+            np.asarray(pointing_dec, np.float64),
+        )
+        if pra.size not in (1, ntime) or pdec.size not in (1, ntime):
+            raise ConfigurationError(
+                f"pointing_ra/pointing_dec: expected one value or {ntime} (one per "
+                f"integration), got {pra.size} and {pdec.size}"
+            )
+        pra = np.broadcast_to(pra.ravel(), (ntime,))
+        pdec = np.broadcast_to(pdec.ravel(), (ntime,))
         tw, fw = self.time_weights(), self.channel_weights()
         beam = functools.partial(
             effective_primary_beam,

@@ -228,3 +228,17 @@ def test_drift_beam_prediction_follows_the_beam():
     # the misfit falls with the blocks' size (0.158 -> 0.026 with 6 x 4 blocks)
     assert fine < coarse < 0.5 * without
     assert fine < 0.2 * without
+
+
+def test_drift_beam_rejects_bad_blocks_and_pointings():
+    from dsa110.errors import ConfigurationError
+
+    ds = rephase(
+        make_visibility_dataset(n_time=2, n_chan_per_subband=1, subbands=range(2)),
+        "median_meridian",
+    )
+    imager = Imager.from_dataset(ds, geometry=ImageGeometry(64, 10.0))
+    with pytest.raises(ConfigurationError, match="time_chunks"):
+        imager.use_drift_beam(0.0, 0.5, time_chunks=0)
+    with pytest.raises(ConfigurationError, match="pointing_ra"):
+        imager.use_drift_beam([0.0, 0.1, 0.2], 0.5)

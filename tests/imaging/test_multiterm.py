@@ -78,3 +78,10 @@ def test_multiterm_minor_cycle_places_one_component_per_point():
     assert done == 1
     assert_allclose(models[:, 10, 21], [a0, a1], rtol=1e-9)
     assert np.count_nonzero(models) == 2
+
+
+def test_nterms_below_one_is_refused(steep):
+    from dsa110.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="nterms"):
+        cotton_schwab(steep, nterms=0)
