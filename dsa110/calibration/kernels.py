@@ -33,10 +33,13 @@ from dsa110._compat.numba import JIT_OPTIONS
 __all__ = ["predict_vis", "accumulate_normal", "stefcal", "apply_gains"]
 
 _TWO_PI = 2.0 * math.pi
+#: Below this many sources the DFT steps one source's phasor along the channels
+#: at a time; from it on, all sources' phasors at once (SIMD across sources).
+_FEW_SOURCES = 6
 _SPEED_OF_LIGHT = 299_792_458.0
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_OPTIONS, fastmath={"reassoc", "contract"})
 def _predict_impl(
     uvw, frequency, lmn, flux, spectral_index, ref_freq, shape, beam, out
 ):
@@ -57,50 +60,86 @@ def _predict_impl(
                 break
     else:
         step = 0.0
-    # FWHM → Gaussian σ, and the Fourier-plane factor 2π² σ².
+    # per source: sin PA, cos PA, and 2π² σ² of the major and minor axes
     fwhm_to_sigma = 1.0 / math.sqrt(8.0 * math.log(2.0))
-    sflux = np.empty(n_chan)
-    for t in range(n_time):
+    gauss = np.zeros((n_src, 4))
+    if has_shape:
         for s in range(n_src):
-            for c in range(n_chan):
-                sflux[c] = flux[s] * (frequency[c] / ref_freq) ** spectral_index[s]
+            gauss[s, 0] = math.sin(shape[s, 2])
+            gauss[s, 1] = math.cos(shape[s, 2])
+            gauss[s, 2] = 2.0 * math.pi**2 * (shape[s, 0] * fwhm_to_sigma) ** 2
+            gauss[s, 3] = 2.0 * math.pi**2 * (shape[s, 1] * fwhm_to_sigma) ** 2
+    sflux = np.empty((n_chan, n_src))
+    amp = np.empty(n_src)
+    delay = np.empty(n_src)
+    zr = np.empty(n_src)
+    zi = np.empty(n_src)
+    dzr = np.empty(n_src)
+    dzi = np.empty(n_src)
+    # Few sources on even channels: one source's phasor recurrence along the
+    # channels at a time. Otherwise all sources per channel, the innermost loops
+    # running over the sources (SIMD lanes; the order of the sum depends on the
+    # number of sources only, never on the chunking).
+    by_source = uniform and n_src < _FEW_SOURCES
+    for t in range(n_time):
+        for c in range(n_chan):
+            for s in range(n_src):
+                sflux[c, s] = flux[s] * (frequency[c] / ref_freq) ** spectral_index[s]
                 if has_beam:
-                    sflux[c] *= beam[t, s, c]
-            l_ = lmn[t, s, 0]
-            m_ = lmn[t, s, 1]
-            n1 = lmn[t, s, 2] - 1.0
-            for b in range(n_bl):
-                u = uvw[t, b, 0]
-                v = uvw[t, b, 1]
-                w = uvw[t, b, 2]
-                delay = (u * l_ + v * m_ + w * n1) / _SPEED_OF_LIGHT  # seconds
-                ph0 = _TWO_PI * delay * frequency[0]
-                z = complex(math.cos(ph0), math.sin(ph0))
-                dph = _TWO_PI * delay * step
-                dz = complex(math.cos(dph), math.sin(dph))
-                for c in range(n_chan):
-                    f = frequency[c]
-                    if not uniform and c > 0:
-                        phase = _TWO_PI * delay * f
-                        z = complex(math.cos(phase), math.sin(phase))
-                    amp = sflux[c]
-                    if has_shape:
-                        inv_lam = f / _SPEED_OF_LIGHT
-                        ul = u * inv_lam
-                        vl = v * inv_lam
-                        sp = math.sin(shape[s, 2])
-                        cp = math.cos(shape[s, 2])
-                        umaj = ul * sp + vl * cp
-                        umin = ul * cp - vl * sp
-                        smaj = shape[s, 0] * fwhm_to_sigma
-                        smin = shape[s, 1] * fwhm_to_sigma
-                        amp *= math.exp(
-                            -2.0 * math.pi**2 * (smaj**2 * umaj**2 + smin**2 * umin**2)
-                        )
-                    out[t, b, c] += amp * z
-                    if uniform:
+                    sflux[c, s] *= beam[t, s, c]
+        for b in range(n_bl):
+            u = uvw[t, b, 0]
+            v = uvw[t, b, 1]
+            w = uvw[t, b, 2]
+            for s in range(n_src):
+                delay[s] = (
+                    u * lmn[t, s, 0] + v * lmn[t, s, 1] + w * (lmn[t, s, 2] - 1.0)
+                ) / _SPEED_OF_LIGHT  # seconds
+                dph = _TWO_PI * delay[s] * step
+                dzr[s] = math.cos(dph)
+                dzi[s] = math.sin(dph)
+            for c in range(n_chan):
+                f = frequency[c]
+                if c == 0 or not uniform:
+                    for s in range(n_src):
+                        phase = _TWO_PI * delay[s] * f
+                        zr[s] = math.cos(phase)
+                        zi[s] = math.sin(phase)
+                if by_source:
+                    break
+                for s in range(n_src):
+                    amp[s] = sflux[c, s]
+                if has_shape:
+                    for s in range(n_src):
+                        amp[s] *= _gaussian_taper(u, v, f, gauss, s)
+                acc_re = 0.0
+                acc_im = 0.0
+                for s in range(n_src):
+                    acc_re += amp[s] * zr[s]
+                    acc_im += amp[s] * zi[s]
+                    r = zr[s] * dzr[s] - zi[s] * dzi[s]
+                    zi[s] = zr[s] * dzi[s] + zi[s] * dzr[s]
+                    zr[s] = r
+                out[t, b, c] += complex(acc_re, acc_im)
+            if by_source:
+                for s in range(n_src):
+                    z = complex(zr[s], zi[s])
+                    dz = complex(dzr[s], dzi[s])
+                    for c in range(n_chan):
+                        a = sflux[c, s]
+                        if has_shape:
+                            a *= _gaussian_taper(u, v, frequency[c], gauss, s)
+                        out[t, b, c] += a * z
                         z *= dz
     return out
+
+
+@njit(**JIT_OPTIONS)
+def _gaussian_taper(u, v, f, gauss, s):
+    """Visibility amplitude of source ``s``'s Gaussian at ``(u, v)`` m and ``f`` Hz."""
+    umaj = (u * gauss[s, 0] + v * gauss[s, 1]) * f / _SPEED_OF_LIGHT
+    umin = (u * gauss[s, 1] - v * gauss[s, 0]) * f / _SPEED_OF_LIGHT
+    return math.exp(-(gauss[s, 2] * umaj**2 + gauss[s, 3] * umin**2))
 
 
 def predict_vis(
