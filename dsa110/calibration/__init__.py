@@ -18,7 +18,12 @@ import numpy as np
 
 from dsa110.calibration.apply import apply_calibration, gains_on
 from dsa110.calibration.diagnostics import plot_bandpass, plot_gains, qa_metrics
-from dsa110.calibration.predict import GaussianSource, predict_model
+from dsa110.calibration.predict import (
+    GaussianSource,
+    PointSource,
+    field_sources,
+    predict_model,
+)
 from dsa110.calibration.solve import (
     DEFAULT_REFANT,
     REFANT_FALLBACK,
@@ -38,6 +43,8 @@ __all__ = [
     "REFANT_FALLBACK",
     "CalibrationError",
     "GaussianSource",
+    "PointSource",
+    "field_sources",
     "apply_calibration",
     "choose_refant",
     "delay_from_bandpass",

@@ -90,6 +90,18 @@ class CalibrationConfig(_Section):
     uvmin_lambda: float = Field(
         1000.0, ge=0, description="uv-range cut for solving, wavelengths"
     )
+    field_model: bool = Field(
+        True,
+        description="solve against the calibrator plus the reference survey's "
+        "sources in the primary beam (field_min_apparent_jy), not the calibrator "
+        "alone: the field's flux otherwise biases every antenna's gains",
+    )
+    field_min_apparent_jy: float = Field(
+        0.02,
+        gt=0,
+        description="smallest beam-attenuated flux of a survey source in the "
+        "calibration model, Jy",
+    )
     gain_solint: Literal["inf"] | float = Field(
         "inf", description="'inf' or seconds, e.g. 60"
     )

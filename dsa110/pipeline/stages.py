@@ -25,6 +25,7 @@ __all__ = [
     "flag_tile",
     "find_calibrator_transit",
     "solve_on_transit",
+    "calibration_field",
     "choose_calibration",
     "image_tile_products",
     "measure_image",
@@ -147,7 +148,7 @@ class CalibrationChoice:
     calibrator: str
 
 
-def solve_on_transit(ds, cal, config: PipelineConfig):
+def solve_on_transit(ds, cal, config: PipelineConfig, field=()):
     """Rephase to the calibrator and solve bandpass and gains.
 
     Parameters
@@ -156,6 +157,9 @@ def solve_on_transit(ds, cal, config: PipelineConfig):
         The (flagged) tile holding the transit.
     cal : Calibrator
     config : PipelineConfig
+    field : sequence of sources
+        The field's other sources, modelled beside the calibrator
+        (:func:`calibration_field`).
 
     Returns
     -------
@@ -168,13 +172,54 @@ def solve_on_transit(ds, cal, config: PipelineConfig):
     c = config.calibration
     return solve_calibration(
         rephase(ds, (cal.ra, cal.dec)),
-        cal,
+        [cal, *field],
         solint=c.gain_solint,
         gain_mode=c.gain_mode,
         refant=c.refant,
         min_snr=c.min_snr,
         min_baselines=c.min_baselines,
         uvmin_lambda=c.uvmin_lambda,
+    )
+
+
+def calibration_field(ctx, ds, cal):
+    """The reference survey's sources to model beside a calibrator in its solve.
+
+    Those whose flux through the primary beam at the transit (pointing at the
+    calibrator's RA) is at least ``calibration.field_min_apparent_jy``, within
+    the beam's first null at the band's lowest frequency; none when
+    ``calibration.field_model`` is off or the survey is not in the catalog store.
+
+    Parameters
+    ----------
+    ctx : PipelineContext
+    ds : xarray.Dataset
+        The tile.
+    cal : Calibrator
+
+    Returns
+    -------
+    list of dsa110.calibration.PointSource
+    """
+    from dsa110.calibration import field_sources
+    from dsa110.telescope import DISH_DIAMETER_M
+
+    c = ctx.config.calibration
+    if not c.field_model:
+        return []
+    freq = np.asarray(ds["frequency"].values, dtype=np.float64)
+    first_null = np.degrees(1.2197 * 299_792_458.0 / (freq.min() * DISH_DIAMETER_M))
+    pointing_dec = float(ds.attrs["pointing_dec"])
+    cat = catalog_in_field(
+        ctx, float(np.degrees(cal.ra)), float(np.degrees(pointing_dec)), first_null
+    )
+    return field_sources(
+        cat,
+        cal.ra,
+        pointing_dec,
+        float(np.mean(freq)),
+        min_apparent_jy=c.field_min_apparent_jy,
+        exclude=[cal],
     )
 
 
@@ -243,7 +288,9 @@ def choose_calibration(
     transit = find_calibrator_transit(ds, cfg)
     if transit is not None:
         cal, idx = transit
-        solutions = solve_on_transit(ds, cal, cfg)
+        field = calibration_field(ctx, ds, cal)
+        solutions = solve_on_transit(ds, cal, cfg, field)
+        solutions.attrs["field_sources"] = len(field)
         antennas = np.union1d(ds["antenna1"].values, ds["antenna2"].values)
         passed, qa = solutions_pass_qa(solutions, antennas)
         path = ctx.subdir("caltables") / f"{group_id}.zarr"

@@ -7,12 +7,11 @@ use :mod:`dsa110.simulate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import xarray as xr
 
 from dsa110 import schema
+from dsa110.calibration.predict import PointSource
 from dsa110.phasing.uvw import (
     baseline_uvw,
     meridian_centers,
@@ -33,16 +32,6 @@ from dsa110.telescope.time import as_time
 __all__ = ["PointSource", "make_visibility_dataset", "correlator_baselines"]
 
 INTEGRATION_S = 12.884901888
-
-
-@dataclass(frozen=True)
-class PointSource:
-    """A point source: ICRS position (radians), flux at 1.4 GHz (Jy), spectral index."""
-
-    ra: float
-    dec: float
-    flux: float
-    spectral_index: float = 0.0
 
 
 def correlator_baselines(antennas):
