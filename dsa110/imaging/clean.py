@@ -402,8 +402,9 @@ def cotton_schwab(
     -------
     CleanResult
     """
-    if not 0 < gain <= 1 or not 0 < mgain <= 1:
-        raise ValueError(f"gain={gain!r} and mgain={mgain!r} must lie in (0, 1]")
+    for name, value in (("gain", gain), ("mgain", mgain)):
+        if not 0 < value <= 1:
+            raise ConfigurationError(f"{name}={value!r}: must lie in (0, 1]")
     if int(nterms) < 1:
         raise ConfigurationError(f"nterms={nterms!r}: expected at least 1")
     nterms = int(nterms)

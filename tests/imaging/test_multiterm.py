@@ -85,3 +85,12 @@ def test_nterms_below_one_is_refused(steep):
 
     with pytest.raises(ConfigurationError, match="nterms"):
         cotton_schwab(steep, nterms=0)
+
+
+@pytest.mark.parametrize("bad", [dict(gain=0.0), dict(gain=1.5), dict(mgain=-0.1)])
+def test_loop_gains_outside_0_1_are_refused_by_name(steep, bad):
+    from dsa110.errors import ConfigurationError
+
+    name = next(iter(bad))
+    with pytest.raises(ConfigurationError, match=f"^{name}="):
+        cotton_schwab(steep, **bad)
