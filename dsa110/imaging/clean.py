@@ -169,14 +169,20 @@ def multiterm_minor_cycle(
         The last peak ``|R_0|`` among the tracked pixels.
     """
     nterm = len(residuals)
-    psfs = np.stack([np.asarray(p, dtype=np.float64) for p in psfs])
+    if not (isinstance(psfs, np.ndarray) and psfs.flags.c_contiguous):
+        # (float32 PSFs stay float32: the products are formed in float64 anyway)
+        psfs = np.stack([np.asarray(p) for p in psfs])
+    if psfs.dtype not in (np.float32, np.float64):
+        psfs = psfs.astype(np.float64)
     if psfs.shape[0] != 2 * nterm - 1:
         raise ValueError(
             f"psfs: expected {2 * nterm - 1} Taylor PSFs for {nterm} terms, "
             f"got {psfs.shape[0]}"
         )
     c = (psfs.shape[1] // 2, psfs.shape[2] // 2)
-    hessian = np.array([[psfs[i + j][c] for j in range(nterm)] for i in range(nterm)])
+    hessian = np.array(
+        [[psfs[i + j][c] for j in range(nterm)] for i in range(nterm)], dtype=np.float64
+    )
     hinv = np.linalg.inv(hessian)
     idx = _active_pixels(residuals[0], mask, stop, active_fraction, max_active)
     if idx.size == 0:
@@ -197,6 +203,14 @@ def multiterm_minor_cycle(
         int(niter),
     )
     return int(done), float(peak)
+
+
+def _contiguous_float(a):
+    """Return ``a`` as a C-contiguous float32/float64 array (no copy when it is one)."""
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    return np.ascontiguousarray(a)
 
 
 def hogbom_minor_cycle(
@@ -249,7 +263,7 @@ def hogbom_minor_cycle(
         values,
         px.astype(np.int64),
         py.astype(np.int64),
-        np.asarray(psf, dtype=np.float64),
+        _contiguous_float(psf),
         model,
         float(gain),
         float(stop),
@@ -428,7 +442,13 @@ def cotton_schwab(
     n = bigs[0].shape[0]
     half = min(max(psf_patch // 2, npix), n // 2 - 1)
     c = n // 2
-    patches = [b[c - half : c + half + 1, c - half : c + half + 1] for b in bigs]
+    # one contiguous stack, filled as the full-size PSFs are let go: no minor cycle
+    # copies them again
+    m = 2 * half + 1
+    patches = np.empty((len(bigs), m, m), dtype=np.result_type(*bigs, np.float32))
+    for i in range(len(bigs)):
+        patches[i] = bigs[i][c - half : c + half + 1, c - half : c + half + 1]
+        bigs[i] = None
     models = np.zeros((nterms,) + residual.shape, dtype=np.float64)
     model = models[0]
     total = 0

@@ -738,7 +738,9 @@ class Imager:
             for t, model in enumerate(models[1:], start=1):
                 predicted = self._predict_drift(np.asarray(model, dtype))
                 for part, acc, m in zip(self.parts, total, predicted):
-                    acc += m * self.taylor_factors(part, t)
+                    m *= self.taylor_factors(part, t)
+                    acc += m
+                del predicted  # one term's visibilities alive besides the sum
             for part, r in zip(self.parts, total):
                 np.subtract(part.vis.compute(), r, out=r)
             resid = [
