@@ -656,12 +656,20 @@ class Imager:
         uvws = [np.asarray(p.uvw.compute(), np.float64) for p in self.parts]
         out = [np.zeros(p.vis.shape, plan.complex_dtype) for p in self.parts]
         batch = imaging_dask._planes_per_batch(plan)
+        # one stack of planes for every block and batch: a fresh ~1 GB array each
+        # time costs its page faults again (~1 s per GB here, most of it the
+        # kernel finding huge pages)
+        stack = np.empty((batch, plan.grid_rows, plan.ngy), plan.complex_dtype)
         for block in self.drift_beam:
             image = (model * block.ratio).astype(plan.real_dtype)
             for first in range(0, plan.nplanes, batch):
                 planes = range(first, min(first + batch, plan.nplanes))
                 grids = np_kernels.image_to_planes(
-                    image, plan=plan, planes=planes, nthreads=self.nthreads
+                    image,
+                    plan=plan,
+                    planes=planes,
+                    nthreads=self.nthreads,
+                    out=stack[: len(planes)],
                 )
                 tasks = []
                 for part, uvw, vis in zip(self.parts, uvws, out):
