@@ -12,6 +12,8 @@ CuPy → :mod:`dsa110.imaging.cuda`).
 
 from __future__ import annotations
 
+import threading
+
 import dask
 import dask.array as da
 import numpy as np
@@ -21,6 +23,7 @@ from dsa110.imaging import kernels as np_kernels
 from dsa110.imaging import weighting as np_weighting
 
 __all__ = [
+    "StackPool",
     "weight_density",
     "imaging_weights",
     "dirty_image",
@@ -29,6 +32,60 @@ __all__ = [
 
 #: Largest stack of uv planes a chunk produces at once, bytes.
 MAX_STACK_BYTES = 1 << 30
+
+
+class StackPool:
+    """Stacks of uv planes handed from one gridding pass to the next (thread-safe).
+
+    A full tile's stack is ~0.7 GB; allocated afresh for every pass, each costs its
+    first-touch page faults again (~1 s per GB on a small VM, most of it the kernel
+    finding huge pages), several seconds per CLEAN. The pool keeps the stacks a
+    pass gives back for the next pass to take. It holds stacks of one shape only:
+    asking for another shape (a PSF twice the image's size) lets the held ones go,
+    so the pool never adds to what the passes themselves hold at once.
+    """
+
+    def __init__(self):
+        self._free = []
+        self._lock = threading.Lock()
+
+    def take(self, shape, dtype, *, zero=False):
+        """Return a stack of ``shape`` and ``dtype``: a held one if any, else a new one.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : numpy.dtype
+        zero : bool, keyword-only
+            Fill it with zeros.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        shape, dtype = tuple(shape), np.dtype(dtype)
+        with self._lock:
+            if self._free and (
+                self._free[0].shape != shape or self._free[0].dtype != dtype
+            ):
+                self._free.clear()
+            stack = self._free.pop() if self._free else None
+        if stack is None:
+            return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+        if zero:
+            stack[...] = 0
+        return stack
+
+    def give(self, stack):
+        """Hand a stack back for the next pass (NumPy arrays only)."""
+        if isinstance(stack, np.ndarray):
+            with self._lock:
+                self._free.append(stack)
+
+    def clear(self):
+        """Let every held stack go."""
+        with self._lock:
+            self._free.clear()
 
 
 def _rows(x):
@@ -154,15 +211,18 @@ def imaging_weights(uvw, weight, freq, density, *, f2=None, **kwargs):
     )
 
 
-def _grid_blocks(blocks, *, plan, planes, nthreads):
+def _grid_blocks(blocks, *, plan, planes, nthreads, pool=None):
     """Grid several chunks (each with its own frequencies) onto one stack of planes."""
     out = None
     for uvw, vis, wgt, freq in blocks:
         xp = get_array_namespace(uvw, vis, wgt)
         if xp is np:
             if out is None:
-                out = np.zeros(
-                    (len(planes), plan.grid_rows, plan.ngy), plan.complex_dtype
+                shape = (len(planes), plan.grid_rows, plan.ngy)
+                out = (
+                    np.zeros(shape, plan.complex_dtype)
+                    if pool is None
+                    else pool.take(shape, plan.complex_dtype, zero=True)
                 )
             np_kernels.grid_planes(
                 _rows(uvw),
@@ -187,21 +247,26 @@ def _grid_blocks(blocks, *, plan, planes, nthreads):
     return out
 
 
-def _sum_stacks(*stacks):
+def _sum_stacks(*stacks, pool=None):
     """Sum per-task plane stacks, in place into the first (an intermediate result)."""
     out = stacks[0]
     for other in stacks[1:]:
         out += other
+        if pool is not None:
+            pool.give(other)
     return out
 
 
-def _image_block(grids, *, plan, planes, nthreads):
+def _image_block(grids, *, plan, planes, nthreads, pool=None):
     xp = get_array_namespace(grids)
     if xp is not np:
         grids = grids.get()
-    return np_kernels.planes_to_image(
+    image = np_kernels.planes_to_image(
         np.ascontiguousarray(grids), plan=plan, planes=planes, nthreads=nthreads
     )
+    if pool is not None:
+        pool.give(grids)
+    return image
 
 
 def _chunk_blocks(uvw, vis, wgt, freq):
@@ -237,16 +302,16 @@ def _tasks(parts):
     return tasks
 
 
-def _image_of_stacks(blocks, *, plan, planes, nthreads):
+def _image_of_stacks(blocks, *, plan, planes, nthreads, pool=None):
     """Tree-sum delayed plane stacks (4 at a time, in place) and Fourier transform once."""
     while len(blocks) > 1:
         blocks = [
-            dask.delayed(_sum_stacks)(*blocks[i : i + 4])
+            dask.delayed(_sum_stacks)(*blocks[i : i + 4], pool=pool)
             for i in range(0, len(blocks), 4)
         ]
     return da.from_delayed(
         dask.delayed(_image_block)(
-            blocks[0], plan=plan, planes=planes, nthreads=nthreads
+            blocks[0], plan=plan, planes=planes, nthreads=nthreads, pool=pool
         ),
         shape=(plan.npix_x, plan.npix_y),
         dtype=plan.real_dtype,
@@ -254,7 +319,7 @@ def _image_of_stacks(blocks, *, plan, planes, nthreads):
     )
 
 
-def dirty_image(parts, *, plan, nthreads=1):
+def dirty_image(parts, *, plan, nthreads=1, pool=None):
     """Dirty image of chunked visibilities: per-task grids, summed, one FFT per w plane.
 
     Parameters
@@ -272,6 +337,9 @@ def dirty_image(parts, *, plan, nthreads=1):
         From :func:`dsa110.imaging.kernels.plan_gridding` with the w range of all data.
     nthreads : int, keyword-only
         Threads per task.
+    pool : StackPool, keyword-only
+        Take the tasks' stacks from it and give them back once transformed (for
+        the next pass); by default each pass allocates its own.
 
     Returns
     -------
@@ -291,11 +359,13 @@ def dirty_image(parts, *, plan, nthreads=1):
         planes = range(start, min(start + batch, plan.nplanes))
         blocks = [
             dask.delayed(_grid_blocks)(
-                task, plan=plan, planes=planes, nthreads=nthreads
+                task, plan=plan, planes=planes, nthreads=nthreads, pool=pool
             )
             for task in tasks
         ]
-        part = _image_of_stacks(blocks, plan=plan, planes=planes, nthreads=nthreads)
+        part = _image_of_stacks(
+            blocks, plan=plan, planes=planes, nthreads=nthreads, pool=pool
+        )
         image = part if image is None else image + part
     return image.map_blocks(
         _finish_block,

@@ -230,6 +230,9 @@ class Imager:
         Range of ``|w|``, wavelengths.
     drift_beam : list of DriftBeamBlock or None
         Set by :meth:`use_drift_beam`: model predictions apply each block's beam.
+    stack_pool : dsa110.imaging.dask.StackPool
+        The w-plane stacks one gridding or prediction pass hands to the next (the
+        Imager holds them between passes; they go with it).
     """
 
     ds: xr.Dataset
@@ -244,6 +247,9 @@ class Imager:
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
     drift_beam: list | None = None
+    stack_pool: imaging_dask.StackPool = field(
+        default_factory=imaging_dask.StackPool, repr=False
+    )
     _ref_frequency: float | None = field(default=None, repr=False)
 
     @classmethod
@@ -512,6 +518,7 @@ class Imager:
             [(p.uvw, v, w, p.freq) for p, v, w in zip(self.parts, vis, weights)],
             plan=self.plan,
             nthreads=self.nthreads,
+            pool=self.stack_pool,
         )
         return np.asarray(img.compute()) / self.sum_weights
 
@@ -561,7 +568,9 @@ class Imager:
             )
             for p, w in zip(self.parts, self._weights(taylor))
         ]
-        img = imaging_dask.dirty_image(parts, plan=plan, nthreads=self.nthreads)
+        img = imaging_dask.dirty_image(
+            parts, plan=plan, nthreads=self.nthreads, pool=self.stack_pool
+        )
         return np.asarray(img.compute()) / self.sum_weights
 
     def use_drift_beam(
@@ -656,10 +665,11 @@ class Imager:
         uvws = [np.asarray(p.uvw.compute(), np.float64) for p in self.parts]
         out = [np.zeros(p.vis.shape, plan.complex_dtype) for p in self.parts]
         batch = imaging_dask._planes_per_batch(plan)
-        # one stack of planes for every block and batch: a fresh ~1 GB array each
-        # time costs its page faults again (~1 s per GB here, most of it the
-        # kernel finding huge pages)
-        stack = np.empty((batch, plan.grid_rows, plan.ngy), plan.complex_dtype)
+        # one stack of planes for every block and batch, from and back to the
+        # pool the gridding passes share (see StackPool)
+        stack = self.stack_pool.take(
+            (batch, plan.grid_rows, plan.ngy), plan.complex_dtype
+        )
         for block in self.drift_beam:
             image = (model * block.ratio).astype(plan.real_dtype)
             for first in range(0, plan.nplanes, batch):
@@ -692,7 +702,8 @@ class Imager:
                             )
                         )
                 dask.compute(*tasks, scheduler="threads")
-                del grids, tasks  # one set of planes alive at a time
+                del grids, tasks
+        self.stack_pool.give(stack)
         return out
 
     def predict(self, model):

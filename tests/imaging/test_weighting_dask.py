@@ -246,3 +246,37 @@ def test_parts_share_one_set_of_planes(uvdata, monkeypatch):
             u.reshape(-1, 3), f, model, plan=plan, pixsize_x=0, pixsize_y=0, epsilon=0
         )
         assert_allclose(pred.compute().reshape(direct.shape), direct, atol=1e-6)
+
+
+def test_stack_pool_hands_stacks_from_pass_to_pass(uvdata):
+    """Passes that share a pool reuse its stacks (zeroed) and image exactly as
+    passes that allocate their own; another shape lets the held ones go."""
+    uvw, freq, vis, wgt = uvdata
+    w_range = (
+        np.abs(uvw[..., 2]).min() * freq.min() / 299792458.0,
+        np.abs(uvw[..., 2]).max() * freq.max() / 299792458.0,
+    )
+    plan = plan_gridding(epsilon=1e-5, dtype=np.complex64, w_range=w_range, **GRID)
+    chunks = ((2, 3), (15, 25), (4, 2))
+    part = (
+        da.from_array(uvw, chunks=chunks[:2] + (3,)),
+        da.from_array(vis, chunks=chunks),
+        da.from_array(wgt, chunks=chunks),
+        freq,
+    )
+    alone = imaging_dask.dirty_image([part], plan=plan).compute()
+    pool = imaging_dask.StackPool()
+    first = imaging_dask.dirty_image([part], plan=plan, pool=pool).compute()
+    held = list(pool._free)
+    assert held and all(s.shape[1:] == (plan.grid_rows, plan.ngy) for s in held)
+    # the held stacks still hold the last pass's transformed planes: a pass
+    # that took them without zeroing would add those in
+    again = imaging_dask.dirty_image([part], plan=plan, pool=pool).compute()
+    assert {id(s) for s in pool._free} == {id(s) for s in held}  # the same arrays
+    np.testing.assert_array_equal(first, alone)
+    np.testing.assert_array_equal(again, alone)
+    other = pool.take((1, 3, 3), np.complex64, zero=True)
+    assert not other.any() and pool._free == []
+    pool.give(other)
+    pool.clear()
+    assert pool._free == []
