@@ -494,6 +494,9 @@ def cotton_schwab(
         else:
             residuals = imager.residual_terms(models.astype(imager.plan.real_dtype))
             residual = residuals[0]
+    pool = getattr(imager, "stack_pool", None)
+    if pool is not None:
+        pool.clear()  # the passes are over: restoring and writing need no stacks
     return CleanResult(
         model,
         residual,

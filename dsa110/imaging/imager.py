@@ -230,9 +230,10 @@ class Imager:
         Range of ``|w|``, wavelengths.
     drift_beam : list of DriftBeamBlock or None
         Set by :meth:`use_drift_beam`: model predictions apply each block's beam.
-    stack_pool : dsa110.imaging.dask.StackPool
+    stack_pool : dsa110.imaging.dask.StackPool or None
         The w-plane stacks one gridding or prediction pass hands to the next (the
-        Imager holds them between passes; they go with it).
+        Imager holds them between passes; they go with it). None: each pass
+        allocates its own (a full tile: ~10 % slower, ~0.25 GB lower peak).
     """
 
     ds: xr.Dataset
@@ -247,7 +248,7 @@ class Imager:
     u_max: float | None = None
     w_range: tuple = (0.0, 0.0)
     drift_beam: list | None = None
-    stack_pool: imaging_dask.StackPool = field(
+    stack_pool: imaging_dask.StackPool | None = field(
         default_factory=imaging_dask.StackPool, repr=False
     )
     _ref_frequency: float | None = field(default=None, repr=False)
@@ -665,10 +666,13 @@ class Imager:
         uvws = [np.asarray(p.uvw.compute(), np.float64) for p in self.parts]
         out = [np.zeros(p.vis.shape, plan.complex_dtype) for p in self.parts]
         batch = imaging_dask._planes_per_batch(plan)
-        # one stack of planes for every block and batch, from and back to the
-        # pool the gridding passes share (see StackPool)
-        stack = self.stack_pool.take(
-            (batch, plan.grid_rows, plan.ngy), plan.complex_dtype
+        # one stack of planes for every block and batch (from and back to the
+        # pool the gridding passes share, see StackPool)
+        shape = (batch, plan.grid_rows, plan.ngy)
+        stack = (
+            np.empty(shape, plan.complex_dtype)
+            if self.stack_pool is None
+            else self.stack_pool.take(shape, plan.complex_dtype)
         )
         for block in self.drift_beam:
             image = (model * block.ratio).astype(plan.real_dtype)
@@ -703,7 +707,8 @@ class Imager:
                         )
                 dask.compute(*tasks, scheduler="threads")
                 del grids, tasks
-        self.stack_pool.give(stack)
+        if self.stack_pool is not None:
+            self.stack_pool.give(stack)
         return out
 
     def predict(self, model):

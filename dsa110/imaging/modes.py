@@ -160,6 +160,7 @@ def image_tile(
     bda_loss=0.0,
     drift_beam=None,
     nterms=1,
+    reuse_stacks=True,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -195,6 +196,10 @@ def image_tile(
         bright sources with steep spectra); see
         :func:`dsa110.imaging.clean.cotton_schwab`. The products hold the flux at
         the reference frequency.
+    reuse_stacks : bool, keyword-only
+        Hand the w-plane stacks from one gridding pass to the next
+        (:class:`dsa110.imaging.dask.StackPool`): on a full tile ~10 % faster, the
+        peak ~0.25 GB higher.
 
     Returns
     -------
@@ -218,6 +223,8 @@ def image_tile(
         nthreads=nthreads,
         bda_loss=bda_loss,
     )
+    if not reuse_stacks:
+        imager.stack_pool = None
     if drift_beam is not None:
         imager.use_drift_beam(
             pointing[0],

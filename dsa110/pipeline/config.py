@@ -182,6 +182,13 @@ class ImagingConfig(_Section):
         ge=1,
         description="blocks of channels with their own beam (see beam_time_chunks)",
     )
+    reuse_stacks: bool = Field(
+        True,
+        description="hand the w-plane stacks (~0.7 GB on a full tile) from one "
+        "gridding pass to the next instead of allocating them afresh: measured on a "
+        "full tile 101.6-108.4 s against 113.4-115.8 s, peak 4.13-4.16 GB against "
+        "3.86-3.88 GB",
+    )
     nterms: int = Field(
         1,
         ge=1,

@@ -394,6 +394,7 @@ def image_tile_products(
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
         nterms=im.nterms if nterms is None else int(nterms),
+        reuse_stacks=im.reuse_stacks,
         drift_beam=(
             None
             if im.beam_time_chunks == im.beam_freq_chunks == 1
