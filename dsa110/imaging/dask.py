@@ -49,6 +49,11 @@ class StackPool:
         self._free = []
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        # a graph sent to a distributed worker carries an empty pool of its own
+        # (the held stacks and the lock stay in this process)
+        return (StackPool, ())
+
     def take(self, shape, dtype, *, zero=False):
         """Return a stack of ``shape`` and ``dtype``: a held one if any, else a new one.
 

@@ -278,5 +278,10 @@ def test_stack_pool_hands_stacks_from_pass_to_pass(uvdata):
     other = pool.take((1, 3, 3), np.complex64, zero=True)
     assert not other.any() and pool._free == []
     pool.give(other)
+    # graphs holding it go to distributed workers: a copy is an empty pool
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(pool))
+    assert isinstance(copy, imaging_dask.StackPool) and copy._free == []
     pool.clear()
     assert pool._free == []
