@@ -169,11 +169,12 @@ def multiterm_minor_cycle(
         The last peak ``|R_0|`` among the tracked pixels.
     """
     nterm = len(residuals)
-    if not (isinstance(psfs, np.ndarray) and psfs.flags.c_contiguous):
-        # (float32 PSFs stay float32: the products are formed in float64 anyway)
-        psfs = np.stack([np.asarray(p) for p in psfs])
-    if psfs.dtype not in (np.float32, np.float64):
-        psfs = psfs.astype(np.float64)
+    # (float32 PSFs stay float32: the products are formed in float64 anyway)
+    psfs = _contiguous_float(
+        psfs
+        if isinstance(psfs, np.ndarray)
+        else np.stack([np.asarray(p) for p in psfs])
+    )
     if psfs.shape[0] != 2 * nterm - 1:
         raise ValueError(
             f"psfs: expected {2 * nterm - 1} Taylor PSFs for {nterm} terms, "

@@ -183,7 +183,7 @@ def solve_on_transit(ds, cal, config: PipelineConfig, field=()):
 
 
 def calibration_field(ctx, ds, cal):
-    """The reference survey's sources to model beside a calibrator in its solve.
+    """Return the reference survey's sources to model beside a calibrator in its solve.
 
     Those whose flux through the primary beam at the transit (pointing at the
     calibrator's RA) is at least ``calibration.field_min_apparent_jy``, within
@@ -202,13 +202,14 @@ def calibration_field(ctx, ds, cal):
     list of dsa110.calibration.PointSource
     """
     from dsa110.calibration import field_sources
-    from dsa110.telescope import DISH_DIAMETER_M
+    from dsa110.telescope import DISH_DIAMETER_M, SPEED_OF_LIGHT
 
     c = ctx.config.calibration
     if not c.field_model:
         return []
     freq = np.asarray(ds["frequency"].values, dtype=np.float64)
-    first_null = np.degrees(1.2197 * 299_792_458.0 / (freq.min() * DISH_DIAMETER_M))
+    # the Airy pattern's first zero: sin θ = 1.2197 λ / D
+    first_null = np.degrees(1.2197 * SPEED_OF_LIGHT / (freq.min() * DISH_DIAMETER_M))
     pointing_dec = float(ds.attrs["pointing_dec"])
     cat = catalog_in_field(
         ctx, float(np.degrees(cal.ra)), float(np.degrees(pointing_dec)), first_null
