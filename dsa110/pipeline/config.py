@@ -139,16 +139,29 @@ class ImagingConfig(_Section):
     )
     robust: float = Field(0.0, ge=-2, le=2, description="Briggs robustness")
     niter: int = Field(
-        10000,
+        30000,
         ge=0,
-        description="CLEAN iterations at most. A transit tile's ~100 catalogue "
-        "sources need several thousand at loop gain 0.1; 1000 stopped CLEAN with "
-        "their sidelobes above 5 sigma (hundreds of spurious blind detections)",
+        description="CLEAN iterations at most (a safeguard: CLEAN stops on its "
+        "threshold or major cycles first). A transit tile's ~100 catalogue sources "
+        "need several thousand at loop gain 0.1 (7315 on a simulated full tile; "
+        "1000 stopped CLEAN with their sidelobes above 5 sigma, hundreds of "
+        "spurious blind detections); a tile holding 3C48's transit ~20000",
     )
     threshold_sigma: float = Field(
         3.0, gt=0, description="CLEAN auto-threshold inside the mask, × MAD noise"
     )
     major_cycles: int = Field(3, ge=1, description="Cotton-Schwab major cycles at most")
+    calibrator_extra_major_cycles: int = Field(
+        1,
+        ge=0,
+        description="more major cycles on a tile whose own calibrator transit was "
+        "solved: at mgain 0.95 each cycle CLEANs to 5 % of its peak, so a 15 Jy "
+        "calibrator needs a fourth cycle before the field's faint sources are "
+        "CLEANed to the threshold. On a simulated 3C48 tile (2 terms) the sources "
+        "of SNR 50-120 came out ~2 % low with 3 cycles (CLEAN stopped at 1.9 mJy, "
+        "7-15 % of their flux left in the residual); with 4: median ratio 0.9934 "
+        "-> 0.9997, none beyond 2 % and 3 sigma, +39 s",
+    )
     mgain: float = Field(
         0.95,
         gt=0,

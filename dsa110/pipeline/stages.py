@@ -351,7 +351,7 @@ def choose_calibration(
 
 
 def image_tile_products(
-    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None, nterms=None
+    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None, calibrator=False
 ):
     """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
 
@@ -364,8 +364,10 @@ def image_tile_products(
         Output prefix (``PREFIX-image.fits`` ...).
     catalog_positions : (ra, dec) arrays in radians, optional
         CLEAN mask centres (known sources).
-    nterms : int, optional
-        Taylor terms of CLEAN's spectral model (default ``imaging.nterms``).
+    calibrator : bool, keyword-only
+        The tile holds the calibrator transit it was calibrated on: CLEAN models
+        the bright calibrator's spectrum (``imaging.calibrator_nterms`` Taylor terms)
+        and runs ``imaging.calibrator_extra_major_cycles`` more major cycles.
 
     Returns
     -------
@@ -389,12 +391,13 @@ def image_tile_products(
         robust=im.robust,
         niter=im.niter,
         auto_threshold=im.threshold_sigma,
-        max_major=im.major_cycles,
+        max_major=im.major_cycles
+        + (im.calibrator_extra_major_cycles if calibrator else 0),
         mgain=im.mgain,
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
-        nterms=im.nterms if nterms is None else int(nterms),
+        nterms=im.calibrator_nterms if calibrator else im.nterms,
         reuse_stacks=im.reuse_stacks,
         drift_beam=(
             None

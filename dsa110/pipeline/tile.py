@@ -488,14 +488,13 @@ def _run_locked(
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
             mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
             # a tile calibrated on its own transit holds the bright calibrator
-            # at its centre: model its spectrum
-            nterms = (
-                cfg.imaging.calibrator_nterms
-                if result.solved_here
-                else cfg.imaging.nterms
-            )
+            # at its centre: CLEAN models its spectrum and goes one cycle deeper
             products, files = image_tile_products(
-                ds, cfg, tmp_dir / group.group_id, catalog_positions=mask, nterms=nterms
+                ds,
+                cfg,
+                tmp_dir / group.group_id,
+                catalog_positions=mask,
+                calibrator=bool(result.solved_here),
             )
             result.rms = float(products.sigma)
         with log.stage("photometry", result.timings):

@@ -1,0 +1,37 @@
+"""The image stage's CLEAN settings: a tile holding its own calibrator transit goes deeper."""
+
+import pytest
+
+
+@pytest.mark.parametrize("calibrator", [False, True])
+def test_calibrator_tile_gets_its_terms_and_extra_major_cycles(
+    tmp_path, make_config, monkeypatch, calibrator
+):
+    import dsa110.imaging.fits
+    import dsa110.imaging.modes
+    from dsa110.pipeline.stages import image_tile_products
+
+    config = make_config(
+        tmp_path / "data",
+        "imaging.major_cycles=2",
+        "imaging.nterms=1",
+        "imaging.calibrator_nterms=3",
+        "imaging.calibrator_extra_major_cycles=2",
+    )
+    seen = {}
+
+    def fake_image_tile(ds, **kwargs):
+        seen.update(kwargs)
+        return "products"
+
+    monkeypatch.setattr(dsa110.imaging.modes, "image_tile", fake_image_tile)
+    monkeypatch.setattr(
+        dsa110.imaging.fits, "write_products", lambda products, prefix, **kw: {}
+    )
+    products, files = image_tile_products(
+        None, config, tmp_path / "tile", calibrator=calibrator
+    )
+    assert products == "products"
+    assert seen["nterms"] == (3 if calibrator else 1)
+    assert seen["max_major"] == (4 if calibrator else 2)
+    assert seen["niter"] == config.imaging.niter
