@@ -10,6 +10,7 @@ from the configuration and pass data between packages.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -350,6 +351,26 @@ def choose_calibration(
     return CalibrationChoice(load_solutions(path), calset_id, False, name)
 
 
+def imaging_threads(config: PipelineConfig) -> int:
+    """Threads of the image stage's kernels: ``imaging.threads``, or all the tile may use.
+
+    Under a Dask worker (``dsa110 reprocess``) that is the worker's threads, else
+    the CPUs this process may run on.
+    """
+    if config.imaging.threads:
+        return int(config.imaging.threads)
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError):  # not running in a Dask worker
+        pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def image_tile_products(
     ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None, calibrator=False
 ):
@@ -399,6 +420,7 @@ def image_tile_products(
         bda_loss=im.bda_loss,
         nterms=im.calibrator_nterms if calibrator else im.nterms,
         reuse_stacks=im.reuse_stacks,
+        nthreads=imaging_threads(config),
         drift_beam=(
             None
             if im.beam_time_chunks == im.beam_freq_chunks == 1
