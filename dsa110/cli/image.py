@@ -8,6 +8,8 @@ tile's median meridian. See :mod:`dsa110.imaging` for the reasoning.
 
 from __future__ import annotations
 
+import os
+
 __all__ = ["register"]
 
 
@@ -89,7 +91,13 @@ def register(subparsers):
         help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg",
     )
     p.add_argument("--subbands", action="store_true", help="one image per subband")
-    p.add_argument("--threads", type=int, default=1, help="threads per gridding task")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads of the gridding kernels and FFTs (0: this process's CPUs; one "
+        "gridding task of them all holds one stack of w planes)",
+    )
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")
     p.set_defaults(func=_image)
 
@@ -152,7 +160,7 @@ def _image(args):
         gain=args.gain,
         mgain=args.mgain,
         pb_limit=args.pb_limit,
-        nthreads=args.threads,
+        nthreads=args.threads or os.cpu_count() or 1,
         bda_loss=args.bda_loss,
         drift_beam=args.beam_chunks,
         nterms=args.nterms,

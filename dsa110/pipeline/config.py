@@ -199,7 +199,7 @@ class ImagingConfig(_Section):
         0,
         ge=0,
         description="threads of the gridding kernels and FFTs; 0: every thread the "
-        "tile may use (its Dask worker's under a cluster, else this process's "
+        "tile may use (its Dask worker's under a cluster, else the machine's "
         "CPUs). One gridding task of N threads holds one stack of w planes (~0.7 GB "
         "on a full tile) where N tasks of one thread held N, and its FFTs use every "
         "thread: measured on a full tile, peak 4.2 -> 3.4 GB",

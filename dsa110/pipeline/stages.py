@@ -355,7 +355,7 @@ def imaging_threads(config: PipelineConfig) -> int:
     """Threads of the image stage's kernels: ``imaging.threads``, or all the tile may use.
 
     Under a Dask worker (``dsa110 reprocess``) that is the worker's threads, else
-    the CPUs this process may run on.
+    the machine's CPUs (``os.cpu_count()``).
     """
     if config.imaging.threads:
         return int(config.imaging.threads)
@@ -364,11 +364,7 @@ def imaging_threads(config: PipelineConfig) -> int:
 
         return max(1, int(get_worker().state.nthreads))
     except (ImportError, ValueError):  # not running in a Dask worker
-        pass
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # no affinity on this platform
-        return max(1, os.cpu_count() or 1)
+        return os.cpu_count() or 1
 
 
 def image_tile_products(
