@@ -95,7 +95,7 @@ def register(subparsers):
         "--threads",
         type=int,
         default=0,
-        help="threads of the gridding kernels and FFTs (0: this process's CPUs; one "
+        help="threads of the gridding kernels and FFTs (0: the machine's CPUs; one "
         "gridding task of them all holds one stack of w planes)",
     )
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")

@@ -352,7 +352,7 @@ def choose_calibration(
 
 
 def imaging_threads(config: PipelineConfig) -> int:
-    """Threads of the image stage's kernels: ``imaging.threads``, or all the tile may use.
+    """Threads of the image stage's kernels: ``imaging.threads``, or all of the tile's.
 
     Under a Dask worker (``dsa110 reprocess``) that is the worker's threads, else
     the machine's CPUs (``os.cpu_count()``).
@@ -368,7 +368,12 @@ def imaging_threads(config: PipelineConfig) -> int:
 
 
 def image_tile_products(
-    ds, config: PipelineConfig, prefix: Path, *, catalog_positions=None, calibrator=False
+    ds,
+    config: PipelineConfig,
+    prefix: Path,
+    *,
+    catalog_positions=None,
+    calibrator=False,
 ):
     """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
 
