@@ -1,4 +1,4 @@
-"""The image stage's CLEAN settings: a tile with its own calibrator transit goes deeper."""
+"""The image stage's CLEAN settings; a calibrator tile goes one cycle deeper."""
 
 import pytest
 
