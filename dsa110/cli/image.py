@@ -144,6 +144,10 @@ def _image(args):
     from dsa110.imaging.imager import ImageGeometry
     from dsa110.imaging.modes import image_subbands, image_tile
 
+    if args.threads < 0:
+        from dsa110.errors import ConfigurationError
+
+        raise ConfigurationError(f"--threads={args.threads}: expected 0 or more")
     ds = _open(args.input)
     geometry = ImageGeometry(args.size, args.cell, args.epsilon, not args.no_wgridding)
     kwargs = dict(

@@ -233,7 +233,8 @@ class Imager:
     stack_pool : dsa110.imaging.dask.StackPool or None
         The w-plane stacks one gridding or prediction pass hands to the next (the
         Imager holds them between passes; they go with it). None: each pass
-        allocates its own (a full tile: ~10 % slower, ~0.25 GB lower peak).
+        allocates its own (a full tile, one single-threaded task per CPU: ~10 %
+        slower, ~0.25 GB lower peak).
     """
 
     ds: xr.Dataset

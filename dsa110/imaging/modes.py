@@ -198,8 +198,8 @@ def image_tile(
         the reference frequency.
     reuse_stacks : bool, keyword-only
         Hand the w-plane stacks from one gridding pass to the next
-        (:class:`dsa110.imaging.dask.StackPool`): on a full tile ~10 % faster, the
-        peak ~0.25 GB higher.
+        (:class:`dsa110.imaging.dask.StackPool`): on a full tile with
+        ``nthreads=1`` ~10 % faster, the peak ~0.25 GB higher.
 
     Returns
     -------

@@ -208,8 +208,9 @@ class ImagingConfig(_Section):
         True,
         description="hand the w-plane stacks (~0.7 GB on a full tile) from one "
         "gridding pass to the next instead of allocating them afresh: measured on a "
-        "full tile 101.6-108.4 s against 113.4-115.8 s, peak 4.13-4.16 GB against "
-        "3.86-3.88 GB",
+        "full tile with one single-threaded gridding task per CPU (threads=1) "
+        "101.6-108.4 s against 113.4-115.8 s, peak 4.13-4.16 GB against "
+        "3.86-3.88 GB; not re-measured with one task of all threads",
     )
     nterms: int = Field(
         1,

@@ -64,3 +64,11 @@ def test_image_command_reports_bad_input(tmp_path, capsys):
     rc = main(["image", str(tmp_path / "missing.hdf5"), str(tmp_path / "x")])
     assert rc == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_image_command_refuses_negative_threads(tmp_path, capsys):
+    args = ["image", str(tmp_path / "in.hdf5"), str(tmp_path / "x"), "--threads", "-2"]
+    rc = main(args)
+    assert rc == 1
+    assert "--threads=-2" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written
