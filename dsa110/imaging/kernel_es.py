@@ -3,9 +3,8 @@
 The kernel is ``φ(t) = exp(β (sqrt(1 − t²) − 1))`` on ``|t| ≤ 1`` (Barnett et al.
 2019), spread over ``support`` grid cells. Its parameters follow from the requested
 accuracy ``epsilon`` at an oversampling factor ``σ = 1.5`` (as ducc0 typically
-picks) with the FINUFFT rules ``support = ceil(ln(1/ε) / (π sqrt(1 − 1/σ))) + 1``
-(one cell more than FINUFFT, for the extra error of gridding in ``w`` too) and
-``β = 0.97 π (1 − 1/(2σ)) · support``.
+picks): the support is the smallest whose estimated error (:func:`aliasing_error`)
+meets ``epsilon``, and ``β = 0.97 π (1 − 1/(2σ)) · support`` (the FINUFFT rule).
 
 For speed the gridding loops never evaluate ``exp`` and ``sqrt``: the kernel's
 ``support`` values at fractional offset ``x ∈ [0, 1)`` are each a polynomial in
@@ -23,7 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ESKernel", "es_kernel", "es_correction", "choose_kernel"]
+__all__ = [
+    "ESKernel",
+    "es_kernel",
+    "es_correction",
+    "aliasing_error",
+    "choose_kernel",
+]
 
 #: Oversampling factor of the uv grid (and of the w planes).
 OVERSAMPLING = 1.5
@@ -118,6 +123,43 @@ def es_correction(nu, *, support, beta):
     return out.reshape(nu.shape)
 
 
+def aliasing_error(support, beta, sigma):
+    """Estimated relative error of gridding with a kernel (and correcting by it).
+
+    The image's pixel at ``ν`` cycles per grid cell (``|ν| ≤ 1 / (2σ)``) receives,
+    besides its own ``ψ̂(ν)``, the aliases ``ψ̂(ν + k)`` of the kernel's transform
+    at every other integer ``k``. The estimate is the RMS over the image of
+    ``√2 Σ_{k≠0} |ψ̂(ν + k)| / ψ̂(ν)``: one axis's aliasing summed over both image
+    axes. Against brute-force DFTs of random wide-field visibilities (with w, σ 1.5
+    and 2, supports 5–8) the measured L2 errors were 1.08–1.24 times the one-axis
+    RMS, i.e. below this estimate in every case.
+
+    Parameters
+    ----------
+    support : int
+        Kernel width in cells.
+    beta : float
+        Shape parameter.
+    sigma : float
+        Grid oversampling factor.
+
+    Returns
+    -------
+    float
+    """
+    # enough nodes for the cosines of the aliases up to |ν| ≈ 5 over the kernel
+    nodes, weights = np.polynomial.legendre.leggauss(16 * int(support) + 64)
+    half = support / 2.0
+    phi = es_kernel(nodes, beta=beta) * weights * half
+
+    def transform(nu):
+        return np.cos(2.0 * np.pi * nu[:, None] * (nodes[None, :] * half)) @ phi
+
+    nu = np.linspace(0.0, 0.5 / sigma, 128)
+    aliases = sum(np.abs(transform(nu + k)) for k in (-4, -3, -2, -1, 1, 2, 3, 4))
+    return float(np.sqrt(2.0 * np.mean((aliases / transform(nu)) ** 2)))
+
+
 def _fit_coeffs(support, beta, epsilon):
     """Monomial coefficients of the kernel's values as polynomials of the offset."""
     x = 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, 160)))  # Chebyshev points on [0, 1]
@@ -162,13 +204,14 @@ def choose_kernel(epsilon, dtype=np.float64):
         raise ValueError(
             f"epsilon={epsilon!r} must lie in [{minimum:g}, 0.1) for {dtype.name} data"
         )
-    # FINUFFT's width for oversampling σ, plus one cell for the error of w-gridding;
-    # σ = 1.5 (smaller FFTs) down to 1e-7, σ = 2 (shorter kernels) below
+    # σ = 1.5 (smaller FFTs) down to 1e-7, σ = 2 (shorter kernels) below; the
+    # shortest kernel whose estimated error meets epsilon (FINUFFT's width rule
+    # ceil(ln(1/ε) / (π sqrt(1 − 1/σ))) is close to it, one cell more is not needed:
+    # at 1e-4, support 6 measures 7.2e-5 against a DFT, support 7 1.3e-5)
     sigma = OVERSAMPLING if epsilon >= 1e-7 else 2.0
-    support = (
-        int(np.ceil(np.log(1.0 / epsilon) / (np.pi * np.sqrt(1.0 - 1.0 / sigma)))) + 1
-    )
-    support = max(3, min(support, 16))
-    beta = 0.97 * np.pi * (1.0 - 1.0 / (2.0 * sigma)) * support
+    for support in range(3, 17):
+        beta = 0.97 * np.pi * (1.0 - 1.0 / (2.0 * sigma)) * support
+        if aliasing_error(support, beta, sigma) <= epsilon:
+            break
     coeffs = _fit_coeffs(support, beta, epsilon)
     return ESKernel(support, beta, coeffs, float(epsilon), sigma)
