@@ -30,6 +30,7 @@ def main():
     parser.add_argument("--raw", type=Path, help="reuse a simulated strip (with reference_catalog.parquet)")
     args = parser.parse_args()
 
+    import dask
     import pandas as pd
     from distributed import Client, LocalCluster
 
@@ -50,8 +51,10 @@ def main():
         overrides = [f"runtime.data_dir={data}", *common]
         peak = float("nan")
         if workers:
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, Client(cluster) as client:
+            # as dsa110's own LocalCluster (runtime.worker_profile, default off)
+            with dask.config.set({"distributed.worker.profile.enabled": False}), \
+                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster, Client(cluster) as client:
                 cfg = load_config(overrides=[*overrides, f"runtime.scheduler={cluster.scheduler_address}"])
                 PipelineContext(cfg).catalog_store.add(catalog, "nvss")
                 t0 = time.perf_counter()

@@ -195,21 +195,26 @@ def _phasors(plan, nm1, first, sign):
     """``exp(sign 2πi w_first (n − 1))`` and the per-plane step, complex arrays.
 
     The phasor is a fresh copy (the accumulation loops advance it in place); both
-    are cached per plan, first plane and sign, because every major cycle of an
-    image asks for the same ones and ``exp`` of a whole image is not cheap.
+    are cached per first plane and sign, because every major cycle of an image
+    asks for the same ones and ``exp`` of a whole image is not cheap. Only the
+    latest plan's are kept: ``w0`` differs from tile to tile, and a full tile's
+    pair holds 92 MB, which a cache across tiles would keep for nothing.
     """
     ctype = plan.complex_dtype
     if nm1 is None:
         one = np.ones((1, 1), ctype)
         return one, one
-    key = (_plan_key(plan), plan.w0, np.dtype(ctype).str, int(first), float(sign))
-    if key not in _PHASORS:
+    this_plan = (_plan_key(plan), plan.w0, np.dtype(ctype).str)
+    key = (*this_plan, int(first), float(sign))
+    entry = _PHASORS.get(key)
+    if entry is None:
         phasor = np.empty(nm1.shape, ctype)
         step = np.empty(nm1.shape, ctype)
         _cis(nm1, sign * 2.0 * np.pi * (plan.w0 + first * plan.dw), phasor)
         _cis(nm1, sign * 2.0 * np.pi * plan.dw, step)
-        if len(_PHASORS) > 4:
-            _PHASORS.clear()
-        _PHASORS[key] = (phasor, step)
-    phasor, step = _PHASORS[key]
+        entry = (phasor, step)
+        for stale in [k for k in list(_PHASORS) if k[:3] != this_plan]:
+            _PHASORS.pop(stale, None)
+        _PHASORS[key] = entry
+    phasor, step = entry
     return phasor.copy(), step

@@ -87,6 +87,7 @@ def _mosaic_task(image_ids, config_json, force):
 @contextlib.contextmanager
 def start_client(config: PipelineConfig, *, out=print):
     """A Dask client: the configured scheduler, or a new ``LocalCluster``."""
+    import dask
     from distributed import Client, LocalCluster
 
     rt = config.runtime
@@ -97,7 +98,10 @@ def start_client(config: PipelineConfig, *, out=print):
             )
             yield client
         return
+    # the workers take the configuration from here (the nanny hands it over)
+    profile = {"distributed.worker.profile.enabled": rt.worker_profile}
     with (
+        dask.config.set(profile),
         LocalCluster(
             n_workers=rt.workers,
             threads_per_worker=rt.threads_per_worker,

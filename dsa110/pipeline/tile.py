@@ -385,6 +385,7 @@ def process_tile(
         ``status`` is ``"failed"`` (with ``error``) rather than raising for a
         bad tile, so that a batch continues.
     """
+    from dsa110._compat.memory import release_free_memory
     from dsa110.db import LockHeldError, hold_lock
     from dsa110.io.h5handle import close_files
 
@@ -410,8 +411,11 @@ def process_tile(
             try:
                 return _run_locked(ctx, group, start)
             finally:
-                # A worker process runs many tiles: let go of this one's files.
+                # A worker process runs many tiles: let go of this one's files,
+                # and of the heap pages its arrays left free (else the process
+                # grows from tile to tile)
                 close_files(group.paths)
+                release_free_memory()
     except LockHeldError as exc:
         return TileResult(
             group.group_id, "locked", time.perf_counter() - start, error=str(exc)
