@@ -67,10 +67,27 @@ def order_tiles(groups, config: PipelineConfig):
     ]
 
 
+def _compute_on_this_worker():
+    """Run the task's own dask graphs on this worker's threads, not on the cluster.
+
+    Inside a task, dask's default scheduler is the cluster (the worker's client): a
+    tile's chunks would be spread over every worker, each worker holding parts of
+    the others' tiles besides its own (the peak per worker grew from 1.47 to 1.77 GB
+    between 12 and 24 small tiles on 2 workers). Set for the whole worker process
+    (dask's configuration is global, and every dsa110 task wants the same).
+    """
+    import dask
+    from distributed import get_worker
+
+    nthreads = get_worker().state.nthreads
+    dask.config.set({"scheduler": "threads", "num_workers": nthreads})
+
+
 def _tile_task(paths, config_json):
     """The Dask task: rebuild the configuration and process one tile."""
     from dsa110.pipeline.config import PipelineConfig
 
+    _compute_on_this_worker()
     config = PipelineConfig.model_validate_json(config_json)
     return process_tile([Path(p) for p in paths], config)
 
@@ -80,6 +97,7 @@ def _mosaic_task(image_ids, config_json, force):
     from dsa110.pipeline.config import PipelineConfig
     from dsa110.pipeline.mosaic import mosaic_tile_images
 
+    _compute_on_this_worker()
     config = PipelineConfig.model_validate_json(config_json)
     return mosaic_tile_images(image_ids, config, force=force)
 

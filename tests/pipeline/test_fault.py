@@ -52,6 +52,12 @@ def test_killed_worker_batch_completes_consistently(night_copy, tmp_path, make_c
                 os.kill(killed, signal.SIGKILL)
             time.sleep(0.2)
         runner.join(timeout=600)
+        # the tiles' own graphs ran inside their tasks, on the workers' threads:
+        # the scheduler saw nothing but the tile and mosaic tasks
+        prefixes = client.run_on_scheduler(
+            lambda dask_scheduler: sorted(dask_scheduler.task_prefixes)
+        )
+    assert set(prefixes) <= {"tile", "mosaic"}, prefixes
     assert killed is not None, "no tile started within 2 minutes"
     results = outcome["results"]
     assert sorted(r.status for r in results) == ["processed"] * 4, [
