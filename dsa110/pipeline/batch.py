@@ -74,12 +74,16 @@ def _compute_on_this_worker():
     tile's chunks would be spread over every worker, each worker holding parts of
     the others' tiles besides its own (the peak per worker grew from 1.47 to 1.77 GB
     between 12 and 24 small tiles on 2 workers). Set for the whole worker process
-    (dask's configuration is global, and every dsa110 task wants the same).
+    (dask's configuration is global, and every dsa110 task wants the same). Outside
+    a Dask task it does nothing.
     """
     import dask
     from distributed import get_worker
 
-    nthreads = get_worker().state.nthreads
+    try:
+        nthreads = get_worker().state.nthreads
+    except ValueError:
+        return  # not in a task: the caller's scheduler applies
     dask.config.set({"scheduler": "threads", "num_workers": nthreads})
 
 
@@ -353,6 +357,7 @@ def reprocess(start, end, *, indir=None, config=None, **overrides) -> dict:
             "reprocess: no input directory (pass indir= or set DSA110_RAW_DIR)"
         )
     cfg = load_config(config, overrides=[f"{k}={v}" for k, v in overrides.items()])
+    _compute_on_this_worker()  # the service submits this function as a Dask task
     results = run_batch(
         indir,
         cfg,

@@ -11,7 +11,7 @@ from dsa110._compat.memory import _malloc_trim, release_free_memory
 from dsa110.imaging import fft
 from dsa110.imaging.kernels import plan_gridding
 from dsa110.pipeline import load_config
-from dsa110.pipeline.batch import start_client
+from dsa110.pipeline.batch import _compute_on_this_worker, start_client
 
 
 def _busy(seconds):
@@ -23,6 +23,15 @@ def _busy(seconds):
 
 def _profiles(dask_worker):
     return len(dask_worker.profile_history)
+
+
+def _scheduler_of_a_task():
+    import dask.base
+
+    before = dask.base.get_scheduler()
+    _compute_on_this_worker()
+    after = dask.base.get_scheduler()
+    return getattr(before, "__self__", None) is not None, after.__module__
 
 
 @pytest.mark.parametrize("enabled", [False, True])
@@ -37,8 +46,21 @@ def test_local_cluster_worker_profiler_follows_the_config(tmp_path, enabled):
     with start_client(cfg, out=lambda *a: None) as client:
         assert client.submit(_busy, 2.5, pure=False).result()
         counts = list(client.run(_profiles).values())
+        on_client, module = client.submit(_scheduler_of_a_task, pure=False).result()
     # the profiler closes a one-second profile cycle at a time
     assert (counts[0] > 0) == enabled
+    # inside a task the default is the cluster's client; a dsa110 task's own graphs
+    # run on the worker's threads instead
+    assert on_client
+    assert module == "dask.threaded"
+
+
+def test_compute_on_this_worker_outside_a_task_changes_nothing():
+    import dask
+
+    before = dask.config.get("scheduler", None)
+    _compute_on_this_worker()
+    assert dask.config.get("scheduler", None) == before
 
 
 def _plan(w_max):
