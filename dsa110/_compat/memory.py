@@ -20,7 +20,7 @@ __all__ = ["release_free_memory"]
 
 @functools.cache
 def _malloc_trim():
-    """glibc's ``malloc_trim``, or None where the C library has none."""
+    """Return glibc's ``malloc_trim``, or None where the C library has none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         trim = libc.malloc_trim
