@@ -78,11 +78,11 @@ def _compute_on_this_worker():
     a Dask task it does nothing.
     """
     import dask
-    from distributed import get_worker
 
-    try:
-        nthreads = get_worker().state.nthreads
-    except ValueError:
+    from dsa110.pipeline.stages import dask_worker_threads
+
+    nthreads = dask_worker_threads()
+    if nthreads is None:
         return  # not in a task: the caller's scheduler applies
     dask.config.set({"scheduler": "threads", "num_workers": nthreads})
 

@@ -359,12 +359,17 @@ def imaging_threads(config: PipelineConfig) -> int:
     """
     if config.imaging.threads:
         return int(config.imaging.threads)
+    return dask_worker_threads() or os.cpu_count() or 1
+
+
+def dask_worker_threads() -> int | None:
+    """Threads of the Dask worker running this code, or None outside a Dask task."""
     try:
         from distributed import get_worker
 
         return max(1, int(get_worker().state.nthreads))
     except (ImportError, ValueError):  # not running in a Dask worker
-        return os.cpu_count() or 1
+        return None
 
 
 def image_tile_products(

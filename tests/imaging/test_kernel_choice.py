@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from dsa110.imaging import kernels
-from dsa110.imaging.kernel_es import _fit_coeffs, aliasing_error, choose_kernel
+from dsa110.imaging.kernel_es import (
+    _fit_coeffs,
+    aliasing_error,
+    choose_kernel,
+    kernel_beta,
+)
 from tests.imaging.conftest import dft_dirty
 
 
@@ -32,8 +37,7 @@ def _measured_error(field, kernel, monkeypatch):
 def _shorter(kernel):
     """The same design one cell shorter."""
     support = kernel.support - 1
-    sigma = kernel.oversampling
-    beta = 0.97 * np.pi * (1.0 - 1.0 / (2.0 * sigma)) * support
+    beta = kernel_beta(support, kernel.oversampling)
     coeffs = _fit_coeffs(support, beta, kernel.epsilon)
     return dataclasses.replace(kernel, support=support, beta=beta, coeffs=coeffs)
 
@@ -51,7 +55,5 @@ def test_support_is_the_shortest_that_meets_epsilon(wide_field, epsilon, monkeyp
 
 
 def test_aliasing_error_falls_with_support():
-    errors = [
-        aliasing_error(w, 0.97 * np.pi * (1 - 1 / 3) * w, 1.5) for w in range(4, 12)
-    ]
+    errors = [aliasing_error(w, kernel_beta(w, 1.5), 1.5) for w in range(4, 12)]
     assert all(b < a / 3 for a, b in zip(errors, errors[1:]))
