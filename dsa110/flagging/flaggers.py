@@ -337,6 +337,10 @@ def flag_rfi(ds, *, strategy="dsa110"):
     st = get_strategy(strategy)
     vis, flags, lazy = _inputs(ds)
     a1, a2 = _antenna_pairs(ds)
+    # Every flagger below reads |V| only (zeros and non-finite samples stay zero
+    # and non-finite): rechunking the float32 amplitudes into whole baseline
+    # planes moves half the bytes of the complex visibilities.
+    vis = abs(vis)
     if lazy:
         vis, flags = fdask.to_planes(vis, flags)
         mod = fdask
