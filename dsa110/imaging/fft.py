@@ -123,6 +123,55 @@ def _columns_to_grid(sub, grid, plan, nthreads):
     return grid
 
 
+def _sparse_image_to_grids(img, cols, nm1, plan, planes, out, nthreads):
+    """W-screened planes of an image whose non-zero pixels lie in columns ``cols``.
+
+    What :func:`_scatter_plane` and :func:`_columns_to_grid` give plane by plane,
+    for a sparse image (a CLEAN model): the transform along ``u`` runs on its
+    non-zero columns only, and each pixel's w phase is evaluated directly (float64
+    phase) rather than advanced over the whole image from plane to plane.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        ``(npix_x, npix_y)`` real image, already divided by the kernel correction.
+    cols : numpy.ndarray
+        Indices of the columns holding every non-zero pixel.
+    nm1 : numpy.ndarray or None
+        ``n − 1`` per pixel (None without w-gridding).
+    plan : GridPlan
+    planes : range
+        The planes ``out`` holds.
+    out : numpy.ndarray
+        ``(len(planes), rows, ngy)`` complex grids, overwritten.
+    nthreads : int
+    """
+    ix, jc = np.nonzero(img[:, cols])
+    values = img[ix, cols[jc]]
+    gx = (ix - plan.npix_x // 2) % plan.ngx
+    h = plan.npix_y // 2
+    gcols = (cols - h) % plan.ngy
+    phase = None if nm1 is None else 2.0 * np.pi * nm1[ix, cols[jc]]
+    work = np.empty((plan.ngx, cols.size), dtype=out.dtype)
+    nrows = out.shape[1]
+    for grid, p in zip(out, planes):
+        work[...] = 0
+        if phase is None:
+            work[gx, jc] = values
+        else:
+            ph = (plan.w0 + p * plan.dw) * phase
+            work[gx, jc] = values * (np.cos(ph) + 1j * np.sin(ph))
+        res = scipy.fft.ifft(
+            work, axis=0, norm="forward", overwrite_x=True, workers=nthreads
+        )
+        grid[...] = 0
+        for dst, src in _row_map(plan, nrows):
+            grid[dst, gcols] = res[src]
+        for rows in _row_slices(plan, nrows):
+            _fft_rows(grid, rows, nthreads, inverse=True)
+    return out
+
+
 @njit(**PARALLEL_JIT_OPTIONS)
 def _scatter_plane(img, sub, phasor, step, use_phasor):
     ngx = sub.shape[0]

@@ -186,3 +186,46 @@ def test_bad_inputs(wide_field):
             epsilon=1e-4,
             dtype=np.complex64,
         )
+
+
+@pytest.mark.parametrize(
+    "ctype,epsilon", [(np.complex64, 1e-4), (np.complex128, 1e-10)]
+)
+@pytest.mark.parametrize("do_w", [True, False])
+def test_sparse_model_planes_equal_the_dense_ones(
+    wide_field, ctype, epsilon, do_w, monkeypatch
+):
+    # A CLEAN model (a few pixels in a few columns) takes image_to_planes' sparse
+    # path: the same visibilities as the dense path, and as the DFT
+    from dsa110.imaging import kernels
+
+    f = wide_field
+    rng = np.random.default_rng(8)
+    rtype = np.float32 if ctype == np.complex64 else np.float64
+    npix, pix = f["npix"], f["pixsize"]
+    img = np.zeros((npix, npix), rtype)
+    pix_index = rng.choice(npix * 9, 12, replace=False)  # 12 pixels in 9 columns
+    ix, iy = pix_index % npix, pix_index // npix * 5
+    img[ix, iy] = rng.uniform(0.1, 2.0, 12)
+    assert np.count_nonzero(img.any(axis=0)) <= kernels.SPARSE_COLUMNS * npix
+    kw = dict(pixsize_x=pix, pixsize_y=pix, epsilon=epsilon, do_wgridding=do_w)
+    sparse = dirty2vis(f["uvw"], f["freq"], img, nthreads=2, **kw)
+    monkeypatch.setattr(kernels, "SPARSE_COLUMNS", -1.0)  # every image dense
+    dense = dirty2vis(f["uvw"], f["freq"], img, nthreads=2, **kw)
+    # the sparse path evaluates each plane's w phase directly rather than by
+    # repeated multiplication: equal to well within epsilon
+    assert_allclose(sparse, dense, rtol=0, atol=epsilon * np.abs(dense).max())
+    l = (np.arange(npix) - npix // 2) * pix
+    nm1 = np.sqrt(1 - l[ix] ** 2 - l[iy] ** 2) - 1 if do_w else 0 * ix
+    u, v, w = (f["uvw"][:, None, :] * f["freq"][None, :, None] / 299792458.0).T
+    ref = np.einsum(
+        "s,crs->rc",
+        img[ix, iy].astype(np.float64),
+        np.exp(
+            2j
+            * np.pi
+            * (u[..., None] * l[ix] + v[..., None] * l[iy] + w[..., None] * nm1)
+        ),
+    )
+    err = np.linalg.norm(sparse - ref) / np.linalg.norm(ref)
+    assert err < epsilon
