@@ -31,6 +31,7 @@ from dsa110.errors import ConfigurationError, DSA110Error
 from dsa110.imaging import dask as imaging_dask
 from dsa110.imaging.averaging import VisibilityPart, average_by_baseline
 from dsa110.imaging.kernels import plan_gridding
+from dsa110.imaging.stokes import stokes_i_block
 from dsa110.imaging.weighting import WEIGHTINGS, briggs_f2
 from dsa110.telescope.beam import SPEED_OF_LIGHT
 
@@ -80,7 +81,8 @@ def stokes_i(ds):
 
     ``I = (w_XX V_XX + w_YY V_YY) / (w_XX + w_YY)`` over unflagged products, with
     weight ``w_XX + w_YY`` (the inverse-variance combination for an unpolarised
-    sky); zero where both are flagged and for autocorrelations.
+    sky); zero where both are flagged and for autocorrelations. One
+    :func:`dsa110.imaging.stokes.stokes_i_block` per chunk (a Numba kernel).
 
     Parameters
     ----------
@@ -101,18 +103,33 @@ def stokes_i(ds):
     vis = _as_dask(ds["VISIBILITY"].data)
     flag = _as_dask(ds["FLAG"].data)
     weight = _as_dask(ds["WEIGHT"].data)
-    ix, iy = pols.index("XX"), pols.index("YY")
-    w = da.where(flag | ~da.isfinite(vis), 0, weight).astype(np.float32)
-    w = da.where(w > 0, w, 0)
+    # the kernel needs both polarizations of a sample in one chunk
+    vis, flag, weight = (a.rechunk({3: -1}) for a in (vis, flag, weight))
     # autocorrelations carry no image information (u = v = w = 0): never image them
     cross = np.asarray(ds["antenna1"].values) != np.asarray(ds["antenna2"].values)
-    w = w * da.from_array(cross.astype(np.float32))[None, :, None, None]
-    wx, wy = w[..., ix], w[..., iy]
-    vx = da.where(wx > 0, vis[..., ix], 0)
-    vy = da.where(wy > 0, vis[..., iy], 0)
-    wsum = wx + wy
-    vi = (wx * vx + wy * vy) / da.where(wsum > 0, wsum, 1)
-    return vi.astype(vis.dtype), wsum
+    kwargs = dict(ix=pols.index("XX"), iy=pols.index("YY"))
+    out = []
+    for product, dtype in (("vis", vis.dtype), ("weight", np.float32)):
+        out.append(
+            da.blockwise(
+                stokes_i_block,
+                "tbf",
+                vis,
+                "tbfp",
+                flag,
+                "tbfp",
+                weight,
+                "tbfp",
+                da.from_array(cross, chunks=(vis.chunks[1],)),
+                "b",
+                concatenate=True,
+                dtype=dtype,
+                meta=np.empty((0, 0, 0), dtype),
+                product=product,
+                **kwargs,
+            )
+        )
+    return tuple(out)
 
 
 def _as_dask(x):
