@@ -234,13 +234,27 @@ def _by_colour(occupied, ntu, ntv):
 
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
-def _horner(coeffs, x, out, W, D):
-    """Kernel taps ``out[:W]`` at offset ``x`` from the coefficients (degree D − 1)."""
+def _horner3(coeffs, xu, xv, xw, ku, kv, kw, do_w, W, D):
+    """Kernel taps ``[:W]`` at offsets ``xu``, ``xv`` and (with ``do_w``) ``xw``.
+
+    Horner's rule on the coefficients (degree ``D − 1``) of each tap.
+
+    The three evaluations of a tap are independent chains of multiply-adds: run
+    side by side they overlap in the pipeline instead of waiting on each other.
+    """
     for a in range(W):
-        acc = coeffs[0, a]
+        au = coeffs[0, a]
+        av = au
+        aw = au
         for d in range(1, D):
-            acc = acc * x + coeffs[d, a]
-        out[a] = acc
+            c = coeffs[d, a]
+            au = au * xu + c
+            av = av * xv + c
+            aw = aw * xw + c
+        ku[a] = au
+        kv[a] = av
+        if do_w:
+            kw[a] = aw
 
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
@@ -338,13 +352,22 @@ def footprint_loops(support, ncoeff):
                                 pv = uvw[r, 1] * f * pixy * ngy
                                 iu0 = math.ceil(pu - half)
                                 iv0 = math.ceil(pv - half)
-                                _horner(rc, iu0 - pu + half, ku, W, D)
-                                _horner(rc, iv0 - pv + half, kv, W, D)
+                                xw = 0.0
                                 if do_w:
                                     pw = (uvw[r, 2] * f - w0) / dw
-                                    _horner(
-                                        rc, math.ceil(pw - half) - pw + half, kw, W, D
-                                    )
+                                    xw = math.ceil(pw - half) - pw + half
+                                _horner3(
+                                    rc,
+                                    iu0 - pu + half,
+                                    iv0 - pv + half,
+                                    xw,
+                                    ku,
+                                    kv,
+                                    kw,
+                                    do_w,
+                                    W,
+                                    D,
+                                )
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
                                 # kernel values as tuples (registers: no aliasing
@@ -446,11 +469,22 @@ def footprint_loops(support, ncoeff):
                             pv = uvw[r, 1] * f * pixy * ngy
                             iu0 = math.ceil(pu - half)
                             iv0 = math.ceil(pv - half)
-                            _horner(rc, iu0 - pu + half, ku, W, D)
-                            _horner(rc, iv0 - pv + half, kv, W, D)
+                            xw = 0.0
                             if do_w:
                                 pw = (uvw[r, 2] * f - w0) / dw
-                                _horner(rc, math.ceil(pw - half) - pw + half, kw, W, D)
+                                xw = math.ceil(pw - half) - pw + half
+                            _horner3(
+                                rc,
+                                iu0 - pu + half,
+                                iv0 - pv + half,
+                                xw,
+                                ku,
+                                kv,
+                                kw,
+                                do_w,
+                                W,
+                                D,
+                            )
                             lu = int(iu0) % ngx - ou
                             lv2 = 2 * (int(iv0) % ngy - ov)
                             # elementwise sums over the footprint rows (vectorised),
