@@ -234,14 +234,22 @@ def _by_colour(occupied, ntu, ntv):
 
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
-def _horner3(coeffs, xu, xv, xw, ku, kv, kw, do_w, W, D):
-    """Kernel taps ``[:W]`` at offsets ``xu``, ``xv`` and (with ``do_w``) ``xw``.
+def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, W, D):
+    """Kernel taps ``ku``, ``kv``, ``kw`` of a visibility; its first cells ``(iu0, iv0)``.
 
-    Horner's rule on the coefficients (degree ``D − 1``) of each tap.
-
-    The three evaluations of a tap are independent chains of multiply-adds: run
-    side by side they overlap in the pipeline instead of waiting on each other.
+    ``pu``, ``pv`` are its grid coordinates (cells), ``ww`` its w (wavelengths);
+    ``kw`` is left alone without ``do_w``. Horner's rule on the coefficients
+    (degree ``D − 1``) of each tap, the three offsets side by side: independent
+    chains of multiply-adds overlap in the pipeline instead of waiting on each other.
     """
+    iu0 = math.ceil(pu - half)
+    iv0 = math.ceil(pv - half)
+    xu = iu0 - pu + half
+    xv = iv0 - pv + half
+    xw = 0.0
+    if do_w:
+        pw = (ww - w0) / dw
+        xw = math.ceil(pw - half) - pw + half
     for a in range(W):
         au = coeffs[0, a]
         av = au
@@ -255,6 +263,7 @@ def _horner3(coeffs, xu, xv, xw, ku, kv, kw, do_w, W, D):
         kv[a] = av
         if do_w:
             kw[a] = aw
+    return iu0, iv0
 
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
@@ -348,26 +357,12 @@ def footprint_loops(support, ncoeff):
                                 if sgn < 0:
                                     val = val.conjugate()
                                 f = sgn * fc[c]
-                                pu = uvw[r, 0] * f * pixx * ngx
-                                pv = uvw[r, 1] * f * pixy * ngy
-                                iu0 = math.ceil(pu - half)
-                                iv0 = math.ceil(pv - half)
-                                xw = 0.0
-                                if do_w:
-                                    pw = (uvw[r, 2] * f - w0) / dw
-                                    xw = math.ceil(pw - half) - pw + half
-                                _horner3(
-                                    rc,
-                                    iu0 - pu + half,
-                                    iv0 - pv + half,
-                                    xw,
-                                    ku,
-                                    kv,
-                                    kw,
-                                    do_w,
-                                    W,
-                                    D,
-                                )
+                                iu0, iv0 = _taps(
+                                    uvw[r, 0] * f * pixx * ngx,
+                                    uvw[r, 1] * f * pixy * ngy,
+                                    uvw[r, 2] * f,
+                                    half, w0, dw, do_w, rc, ku, kv, kw, W, D,
+                                )  # fmt: skip
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
                                 # kernel values as tuples (registers: no aliasing
@@ -465,26 +460,12 @@ def footprint_loops(support, ncoeff):
                             sgn = -1.0
                         for c in range(c0[k], c1[k]):
                             f = sgn * fc[c]
-                            pu = uvw[r, 0] * f * pixx * ngx
-                            pv = uvw[r, 1] * f * pixy * ngy
-                            iu0 = math.ceil(pu - half)
-                            iv0 = math.ceil(pv - half)
-                            xw = 0.0
-                            if do_w:
-                                pw = (uvw[r, 2] * f - w0) / dw
-                                xw = math.ceil(pw - half) - pw + half
-                            _horner3(
-                                rc,
-                                iu0 - pu + half,
-                                iv0 - pv + half,
-                                xw,
-                                ku,
-                                kv,
-                                kw,
-                                do_w,
-                                W,
-                                D,
-                            )
+                            iu0, iv0 = _taps(
+                                uvw[r, 0] * f * pixx * ngx,
+                                uvw[r, 1] * f * pixy * ngy,
+                                uvw[r, 2] * f,
+                                half, w0, dw, do_w, rc, ku, kv, kw, W, D,
+                            )  # fmt: skip
                             lu = int(iu0) % ngx - ou
                             lv2 = 2 * (int(iv0) % ngy - ov)
                             # elementwise sums over the footprint rows (vectorised),
