@@ -235,7 +235,7 @@ def _by_colour(occupied, ntu, ntv):
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
 def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, W, D):
-    """Kernel taps ``ku``, ``kv``, ``kw`` of a visibility; its first cells ``(iu0, iv0)``.
+    """Kernel taps ``ku``, ``kv``, ``kw`` of a visibility; its first cells ``iu0, iv0``.
 
     ``pu``, ``pv`` are its grid coordinates (cells), ``ww`` its w (wavelengths);
     ``kw`` is left alone without ``do_w``. Horner's rule on the coefficients

@@ -215,8 +215,8 @@ def test_sparse_model_planes_equal_the_dense_ones(
     # the sparse path evaluates each plane's w phase directly rather than by
     # repeated multiplication: equal to well within epsilon
     assert_allclose(sparse, dense, rtol=0, atol=epsilon * np.abs(dense).max())
-    l = (np.arange(npix) - npix // 2) * pix
-    nm1 = np.sqrt(1 - l[ix] ** 2 - l[iy] ** 2) - 1 if do_w else 0 * ix
+    lm = (np.arange(npix) - npix // 2) * pix  # l or m of a pixel index
+    nm1 = np.sqrt(1 - lm[ix] ** 2 - lm[iy] ** 2) - 1 if do_w else 0 * ix
     u, v, w = (f["uvw"][:, None, :] * f["freq"][None, :, None] / 299792458.0).T
     ref = np.einsum(
         "s,crs->rc",
@@ -224,7 +224,7 @@ def test_sparse_model_planes_equal_the_dense_ones(
         np.exp(
             2j
             * np.pi
-            * (u[..., None] * l[ix] + v[..., None] * l[iy] + w[..., None] * nm1)
+            * (u[..., None] * lm[ix] + v[..., None] * lm[iy] + w[..., None] * nm1)
         ),
     )
     err = np.linalg.norm(sparse - ref) / np.linalg.norm(ref)
