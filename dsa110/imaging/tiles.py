@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
-from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from dsa110._compat.simd import row_fma, row_load, row_store, row_zeros
 
 __all__: list[str] = []
 
@@ -242,14 +242,15 @@ def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, W, D):
     (degree ``D − 1``) of each tap, the three offsets side by side: independent
     chains of multiply-adds overlap in the pipeline instead of waiting on each other.
     """
+    real = coeffs.dtype.type  # the polynomials in the grids' precision
     iu0 = math.ceil(pu - half)
     iv0 = math.ceil(pv - half)
-    xu = iu0 - pu + half
-    xv = iv0 - pv + half
-    xw = 0.0
+    xu = real(iu0 - pu + half)
+    xv = real(iv0 - pv + half)
+    xw = real(0)
     if do_w:
         pw = (ww - w0) / dw
-        xw = math.ceil(pw - half) - pw + half
+        xw = real(math.ceil(pw - half) - pw + half)
     for a in range(W):
         au = coeffs[0, a]
         av = au
@@ -297,9 +298,10 @@ def footprint_loops(support, ncoeff):
     W = int(support)
     D = int(ncoeff)
     # buffer side: the widest tile (2 TILE − 1 cells) plus the halo
-    # row length of a footprint in floats, padded with zero taps to a multiple of
-    # 8 and at least 16 (LLVM's loop vectoriser skips loops of fewer iterations)
-    W2 = max(16, -(-2 * W // 8) * 8)
+    # row length of a footprint in floats (re, im interleaved), padded with zero
+    # taps to a multiple of 8: whole AVX registers (12 floats, for W = 6, are
+    # split into pieces LLVM handles one float at a time: 1.7 times slower)
+    W2 = -(-2 * W // 8) * 8
     S = 2 * TILE + W2 // 2
 
     @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
@@ -312,10 +314,6 @@ def footprint_loops(support, ncoeff):
         rdt = grids.real.dtype
         half = W / 2.0
         rc = coeffs.astype(rdt)
-        # = W2, but from the array's shape: a trip count LLVM does not know, so it
-        # vectorises the row loops with run-time alias checks instead of fully
-        # unrolling them into scalar code (it cannot prove the buffers distinct)
-        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
         pfirst = 0
         plast = 0
         if do_w:
@@ -365,9 +363,6 @@ def footprint_loops(support, ncoeff):
                                 )  # fmt: skip
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
-                                # kernel values as tuples (registers: no aliasing
-                                # with the buffer, so the row updates vectorise)
-                                kut = to_fixed_tuple(ku, W)
                                 for q in range(q0, q1):
                                     g = q - first
                                     vq = val * kw[q - p0]
@@ -376,11 +371,13 @@ def footprint_loops(support, ncoeff):
                                     for b in range(W):
                                         kvr[2 * b] = vre * kv[b]
                                         kvr[2 * b + 1] = vim * kv[b]
+                                    # the footprint row in registers (see
+                                    # dsa110._compat.simd), added to each row
+                                    kvrow = row_load(kvr, W2)
                                     for a in range(W):
-                                        ka = kut[a]
                                         gr = buf[g, lu + a, lv2 : lv2 + W2]
-                                        for b in range(nrow2):
-                                            gr[b] += ka * kvr[b]
+                                        new = row_fma(row_load(gr, W2), ku[a], kvrow)
+                                        row_store(gr, new)
                     # add the buffer into the grids (periodic wrap) and clear it
                     nv1 = min(ev, ngy - ov)
                     for g in range(gmin, gmax):
@@ -405,10 +402,6 @@ def footprint_loops(support, ncoeff):
         rdt = grids.real.dtype
         half = W / 2.0
         rc = coeffs.astype(rdt)
-        # = W2, but from the array's shape: a trip count LLVM does not know, so it
-        # vectorises the row loops with run-time alias checks instead of fully
-        # unrolling them into scalar code (it cannot prove the buffers distinct)
-        nrow2 = max(16, -(-2 * rc.shape[1] // 8) * 8)
         pfirst = 0
         plast = 0
         if do_w:
@@ -468,17 +461,17 @@ def footprint_loops(support, ncoeff):
                             )  # fmt: skip
                             lu = int(iu0) % ngx - ou
                             lv2 = 2 * (int(iv0) % ngy - ov)
-                            # elementwise sums over the footprint rows (vectorised),
-                            # then the v kernel across the row
-                            for b in range(W2):
-                                acc2[b] = 0
+                            # the footprint rows summed elementwise in one row of
+                            # registers (see dsa110._compat.simd), then the v
+                            # kernel across the row
+                            acc = row_zeros(acc2, W2)
                             for q in range(q0, q1):
                                 g = q - first
+                                kq = kw[q - p0]
                                 for a in range(W):
-                                    ka = ku[a] * kw[q - p0]
                                     gr = buf[g, lu + a, lv2 : lv2 + W2]
-                                    for b in range(nrow2):
-                                        acc2[b] += ka * gr[b]
+                                    acc = row_fma(acc, ku[a] * kq, row_load(gr, W2))
+                            row_store(acc2, acc)
                             sre = ku[0] * 0
                             sim = ku[0] * 0
                             for b in range(W):
