@@ -61,7 +61,7 @@ def _is_row_array(arr):
 
 @intrinsic(prefer_literal=True)
 def row_zeros(typingctx, like, lanes):
-    """A row of ``lanes`` zeros of the float type of ``like`` (a scalar or array)."""
+    """Make a row of ``lanes`` zeros of the float type of ``like`` (scalar or array)."""
     n = _literal_lanes(lanes)
     dtype = like.dtype if isinstance(like, types.Array) else like
     if n is None or not isinstance(dtype, types.Float):
@@ -75,7 +75,7 @@ def row_zeros(typingctx, like, lanes):
 
 @intrinsic(prefer_literal=True)
 def row_load(typingctx, arr, lanes):
-    """The first ``lanes`` elements of a contiguous 1-D float array, as one row.
+    """Read the first ``lanes`` elements of a contiguous 1-D float array as a row.
 
     Not bounds-checked (like Numba's indexing): the array must hold at least
     ``lanes`` elements.
@@ -119,9 +119,7 @@ def row_store(typingctx, arr, row):
 
     Not bounds-checked: the array must hold at least ``row.lanes`` elements.
     """
-    if not (
-        isinstance(row, SimdRow) and _is_row_array(arr) and arr.dtype == row.dtype
-    ):
+    if not (isinstance(row, SimdRow) and _is_row_array(arr) and arr.dtype == row.dtype):
         return None
 
     def codegen(context, builder, signature, args):

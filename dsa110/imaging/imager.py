@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import os
 from dataclasses import dataclass, field
 
@@ -107,29 +108,31 @@ def stokes_i(ds):
     vis, flag, weight = (a.rechunk({3: -1}) for a in (vis, flag, weight))
     # autocorrelations carry no image information (u = v = w = 0): never image them
     cross = np.asarray(ds["antenna1"].values) != np.asarray(ds["antenna2"].values)
-    kwargs = dict(ix=pols.index("XX"), iy=pols.index("YY"))
-    out = []
-    for product, dtype in (("vis", vis.dtype), ("weight", np.float32)):
-        out.append(
-            da.blockwise(
-                stokes_i_block,
-                "tbf",
-                vis,
-                "tbfp",
-                flag,
-                "tbfp",
-                weight,
-                "tbfp",
-                da.from_array(cross, chunks=(vis.chunks[1],)),
-                "b",
-                concatenate=True,
-                dtype=dtype,
-                meta=np.empty((0, 0, 0), dtype),
-                product=product,
-                **kwargs,
-            )
+    # one task per chunk makes both (a tuple); each output picks its half, so
+    # computed together (the imager persists them together) the kernel runs once
+    pairs = da.blockwise(
+        stokes_i_block,
+        "tbf",
+        vis,
+        "tbfp",
+        flag,
+        "tbfp",
+        weight,
+        "tbfp",
+        da.from_array(cross, chunks=(vis.chunks[1],)),
+        "b",
+        concatenate=True,
+        dtype=vis.dtype,
+        meta=np.empty((0, 0, 0), vis.dtype),
+        ix=pols.index("XX"),
+        iy=pols.index("YY"),
+    )
+    return tuple(
+        pairs.map_blocks(
+            operator.itemgetter(i), dtype=dtype, meta=np.empty((0, 0, 0), dtype)
         )
-    return tuple(out)
+        for i, dtype in enumerate((vis.dtype, np.dtype(np.float32)))
+    )
 
 
 def _as_dask(x):

@@ -21,15 +21,14 @@ __all__ = ["stokes_i_block", "stokes_i_arrays"]
 
 
 @njit(**JIT_OPTIONS)
-def _stokes_i_kernel(vis, flag, weight, cross, ix, iy, vis_out, wgt_out, want_vis):
+def _stokes_i_kernel(vis, flag, weight, cross, ix, iy, vis_out, wgt_out):
     nt, nb, nf = wgt_out.shape
     for t in range(nt):
         for b in range(nb):
             if not cross[b]:
                 for f in range(nf):
                     wgt_out[t, b, f] = 0
-                    if want_vis:
-                        vis_out[t, b, f] = 0
+                    vis_out[t, b, f] = 0
                 continue
             for f in range(nf):
                 vx = vis[t, b, f, ix]
@@ -52,19 +51,18 @@ def _stokes_i_kernel(vis, flag, weight, cross, ix, iy, vis_out, wgt_out, want_vi
                 # the weight as stored (float32) also divides
                 ws = np.float64(np.float32(wx + wy))
                 wgt_out[t, b, f] = ws
-                if want_vis:
-                    re = 0.0
-                    im = 0.0
-                    if wx > 0:
-                        re += wx * vx.real
-                        im += wx * vx.imag
-                    if wy > 0:
-                        re += wy * vy.real
-                        im += wy * vy.imag
-                    if ws > 0:
-                        re /= ws
-                        im /= ws
-                    vis_out[t, b, f] = complex(re, im)
+                re = 0.0
+                im = 0.0
+                if wx > 0:
+                    re += wx * vx.real
+                    im += wx * vx.imag
+                if wy > 0:
+                    re += wy * vy.real
+                    im += wy * vy.imag
+                if ws > 0:
+                    re /= ws
+                    im /= ws
+                vis_out[t, b, f] = complex(re, im)
 
 
 def stokes_i_arrays(vis, flag, weight, cross, ix, iy):
@@ -100,30 +98,25 @@ def stokes_i_arrays(vis, flag, weight, cross, ix, iy):
     return vi.astype(vis.dtype), wsum
 
 
-def stokes_i_block(vis, flag, weight, cross, *, ix, iy, product):
-    """Stokes I visibilities or weights of one chunk.
+def stokes_i_block(vis, flag, weight, cross, *, ix, iy):
+    """Stokes I visibilities and weights of one chunk, in one pass.
 
     Parameters
     ----------
     vis, flag, weight, cross, ix, iy
         As for :func:`stokes_i_arrays`.
-    product : {"vis", "weight"}, keyword-only
-        Which of the two to return (a ``dask.array.blockwise`` gives one array).
 
     Returns
     -------
-    array
-        ``(time, baseline, frequency)``: complex visibilities or float32 weights.
+    vis, weight : array
+        ``(time, baseline, frequency)`` complex (``vis``'s dtype) and float32.
     """
     xp = get_array_namespace(vis, flag, weight)
     if xp is not np:
-        return stokes_i_arrays(vis, flag, weight, cross, ix, iy)[
-            0 if product == "vis" else 1
-        ]
+        return stokes_i_arrays(vis, flag, weight, cross, ix, iy)
     shape = vis.shape[:3]
-    want_vis = product == "vis"
     wgt_out = np.empty(shape, np.float32)
-    vis_out = np.empty(shape if want_vis else (0, 0, 0), vis.dtype)
+    vis_out = np.empty(shape, vis.dtype)
     _stokes_i_kernel(
         vis,
         flag,
@@ -133,6 +126,5 @@ def stokes_i_block(vis, flag, weight, cross, *, ix, iy, product):
         int(iy),
         vis_out,
         wgt_out,
-        want_vis,
     )
-    return vis_out if want_vis else wgt_out
+    return vis_out, wgt_out

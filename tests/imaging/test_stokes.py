@@ -1,10 +1,13 @@
 """The Stokes I kernel against the same arithmetic written as array expressions."""
 
+import dask
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from dsa110.imaging import imager
 from dsa110.imaging.stokes import stokes_i_arrays, stokes_i_block
+from dsa110.testing import make_visibility_dataset
 
 
 @pytest.mark.parametrize("ctype", [np.complex64, np.complex128])
@@ -21,8 +24,7 @@ def test_kernel_equals_the_expressions(ctype):
     weight[0, 5, 0, :] = 0.0  # both weights zero: zero visibility and weight
     cross = np.array([False, True, True, True, True, True])  # baseline 0: an auto
     want_vis, want_wgt = stokes_i_arrays(vis, flag, weight, cross, 0, 3)
-    got_vis = stokes_i_block(vis, flag, weight, cross, ix=0, iy=3, product="vis")
-    got_wgt = stokes_i_block(vis, flag, weight, cross, ix=0, iy=3, product="weight")
+    got_vis, got_wgt = stokes_i_block(vis, flag, weight, cross, ix=0, iy=3)
     assert got_vis.dtype == ctype and got_wgt.dtype == np.float32
     assert_array_equal(got_wgt, want_wgt)  # the same float32 sums
     tol = 1e-6 if ctype == np.complex64 else 1e-14
@@ -32,3 +34,26 @@ def test_kernel_equals_the_expressions(ctype):
     assert got_wgt[0, 5, 0] == 0 and got_vis[0, 5, 0] == 0
     # the NaN in XX leaves YY alone
     assert got_vis[0, 1, 2] == vis[0, 1, 2, 3] or flag[0, 1, 2, 3]
+
+
+def test_stokes_i_runs_the_kernel_once_per_chunk(monkeypatch):
+    ds = make_visibility_dataset(
+        n_time=2, n_chan_per_subband=8, subbands=range(2), noise_sigma=1.0
+    )
+    ds = ds.chunk({"time": 1})  # two chunks
+    calls = []
+
+    def counting_block(*args, **kwargs):
+        calls.append(1)
+        return stokes_i_block(*args, **kwargs)
+
+    monkeypatch.setattr(imager, "stokes_i_block", counting_block)
+    vis, wgt = imager.stokes_i(ds)
+    got_vis, got_wgt = dask.compute(vis, wgt)
+    assert len(calls) == 2
+    xx_yy = ds["VISIBILITY"].values  # (XX, YY)
+    cross = ds["antenna1"].values != ds["antenna2"].values
+    # the test dataset's weights are equal and unflagged: I = (XX + YY) / 2
+    assert_allclose(got_vis[:, cross], xx_yy[:, cross].mean(-1), rtol=1e-6, atol=1e-7)
+    assert got_wgt.dtype == np.float32 and np.all(got_wgt[:, cross] > 0)
+    assert not got_wgt[:, ~cross].any()
