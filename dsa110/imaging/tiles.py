@@ -105,11 +105,56 @@ def _key(u, v, w, pixx, pixy, ngx, ngy, half, w0, dw, do_w, ntu, ntv, nplanes):
     return (_tile_of(iu0, ntu) * ntv + _tile_of(iv0, ntv)) * nplanes + p0
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
-def _runs(uvw, fc, mask, has_mask, geo, do_w, counts, fill, row, c0, c1, keys):
-    # pass 1 (fill=False): runs per block of rows; pass 2: write them in row order
+@njit(**JIT_OPTIONS)
+def _channel_key(uvw, fc, r, c, sgn, geo, do_w):
     pixx, pixy, ngx, ngy, half, w0, dw, ntu, ntv, nplanes = geo
-    ngx, ngy, ntu, ntv, nplanes = int(ngx), int(ngy), int(ntu), int(ntv), int(nplanes)
+    f = sgn * fc[c]
+    return _key(
+        uvw[r, 0] * f,
+        uvw[r, 1] * f,
+        uvw[r, 2] * f,
+        pixx,
+        pixy,
+        int(ngx),
+        int(ngy),
+        half,
+        w0,
+        dw,
+        do_w,
+        int(ntu),
+        int(ntv),
+        int(nplanes),
+    )
+
+
+@njit(**JIT_OPTIONS)
+def _run_stop(uvw, fc, r, c, stop, key, sgn, geo, do_w):
+    # the first channel in (c, stop) whose key differs from ``key`` (the key of
+    # channel c), or ``stop``. With the frequencies monotonic, each key of a row
+    # holds one contiguous range of channels (u·f, v·f and w·f are monotonic, and
+    # the tile index wraps round the grid at most once), so the end is found by
+    # galloping and bisection: ~2 log2(run length) keys instead of one per channel
+    lo = c
+    step = 1
+    while lo + step < stop:
+        if _channel_key(uvw, fc, r, lo + step, sgn, geo, do_w) != key:
+            break
+        lo += step
+        step *= 2
+    hi = min(lo + step, stop)  # hi == stop or the key at hi differs
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _channel_key(uvw, fc, r, mid, sgn, geo, do_w) == key:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _runs(uvw, fc, mask, has_mask, geo, do_w, monotonic, counts, fill, row, c0, c1,
+          keys):  # fmt: skip
+    # pass 1 (fill=False): runs per block of rows; pass 2: write them in row order
     nrow = uvw.shape[0]
     nchan = fc.shape[0]
     nblocks = counts.shape[0] - 1
@@ -122,38 +167,34 @@ def _runs(uvw, fc, mask, has_mask, geo, do_w, counts, fill, row, c0, c1, keys):
             sgn = 1.0
             if do_w and uvw[r, 2] < 0:
                 sgn = -1.0
-            last = -1
-            for c in range(nchan):
+            c = 0
+            while c < nchan:
                 if has_mask and not mask[r, c]:
-                    last = -1
+                    c += 1
                     continue
-                f = sgn * fc[c]
-                key = _key(
-                    uvw[r, 0] * f,
-                    uvw[r, 1] * f,
-                    uvw[r, 2] * f,
-                    pixx,
-                    pixy,
-                    ngx,
-                    ngy,
-                    half,
-                    w0,
-                    dw,
-                    do_w,
-                    ntu,
-                    ntv,
-                    nplanes,
-                )
-                if key != last:
+                # the unmasked channels c … stop − 1
+                stop = c + 1
+                while stop < nchan and (not has_mask or mask[r, stop]):
+                    stop += 1
+                while c < stop:
+                    key = _channel_key(uvw, fc, r, c, sgn, geo, do_w)
+                    if monotonic:
+                        end = _run_stop(uvw, fc, r, c, stop, key, sgn, geo, do_w)
+                    else:
+                        end = c + 1
+                        while (
+                            end < stop
+                            and _channel_key(uvw, fc, r, end, sgn, geo, do_w) == key
+                        ):
+                            end += 1
                     n += 1
-                    last = key
                     if fill:
                         k += 1
                         row[k] = r
                         c0[k] = c
+                        c1[k] = end
                         keys[k] = key
-                if fill:
-                    c1[k] = c + 1
+                    c = end
         if not fill:
             counts[b + 1] = n
 
@@ -197,7 +238,9 @@ def bin_tiles(uvw, fc, mask, *, plan, nthreads):
     counts = np.zeros(nblocks + 1, np.int64)
     empty32 = np.empty(0, np.int32)
     empty64 = np.empty(0, np.int64)
-    args = (uvw, fc, m, has_mask, geo, plan.do_wgridding)
+    dfc = np.diff(fc)
+    monotonic = bool(np.all(dfc >= 0) or np.all(dfc <= 0))
+    args = (uvw, fc, m, has_mask, geo, plan.do_wgridding, monotonic)
     _runs(*args, counts, False, empty32, empty32, empty32, empty64)
     np.cumsum(counts, out=counts)
     nrun = int(counts[-1])
