@@ -209,6 +209,35 @@ def read_fits_image(path):
     return from_fits_array(data), header
 
 
+#: Pixels a side a quicklook shows at most (its axes are ~550 screen pixels wide).
+QUICKLOOK_PIXELS = 1200
+
+
+def _quicklook_pixels(data):
+    """Average ``data`` in square blocks to at most :data:`QUICKLOOK_PIXELS` a side.
+
+    Matplotlib averages an image down to the screen's pixels anyway (antialiasing);
+    averaging it first makes that 4–16 times cheaper. Returns the array to show
+    and its ``extent`` in the original pixels (the WCS axes and the beam ellipse
+    stay in those). NaN pixels (beyond the primary-beam limit) are left out of
+    their block's mean; a block of NaNs stays NaN.
+    """
+    ny, nx = data.shape
+    f = -(-max(ny, nx) // QUICKLOOK_PIXELS)
+    if f > 1:
+        by, bx = -(-ny // f), -(-nx // f)
+        padded = np.full((by * f, bx * f), np.nan, dtype=np.float32)
+        padded[:ny, :nx] = data
+        blocks = padded.reshape(by, f, bx, f)
+        counts = np.isfinite(blocks).sum(axis=(1, 3))
+        sums = np.nansum(blocks, axis=(1, 3))
+        data = np.divide(
+            sums, counts, out=np.full(sums.shape, np.nan, np.float32), where=counts > 0
+        )
+        ny, nx = by * f, bx * f
+    return data, (-0.5, nx - 0.5, -0.5, ny - 0.5)
+
+
 def write_png_quicklook(path, image, header, *, title=None, vmin=None, vmax=None):
     """A PNG quicklook: sky coordinates, colour bar and the restoring beam.
 
@@ -238,17 +267,23 @@ def write_png_quicklook(path, image, header, *, title=None, vmin=None, vmax=None
 
     path = Path(path)
     data = to_fits_array(image)
-    finite = np.isfinite(data)
-    sigma = mad_sigma(data[finite]) if finite.any() else 1.0
+    # the colour range from a quarter of the pixels (every other row and column):
+    # plenty for a median and a 99.9th percentile
+    sample = data[::2, ::2]
+    finite = np.isfinite(sample)
+    sigma = mad_sigma(sample[finite]) if finite.any() else 1.0
     if vmin is None:
         vmin = -3 * sigma
     if vmax is None:
-        vmax = float(np.nanpercentile(data, 99.9)) if finite.any() else 1.0
+        vmax = float(np.nanpercentile(sample, 99.9)) if finite.any() else 1.0
         vmax = max(vmax, vmin + 1e-12)
     wcs = WCS(header).celestial
     fig = plt.figure(figsize=(8, 7), dpi=100)
     ax = fig.add_subplot(projection=wcs)
-    im = ax.imshow(data, origin="lower", cmap="inferno", vmin=vmin, vmax=vmax)
+    shown, extent = _quicklook_pixels(data)
+    im = ax.imshow(
+        shown, origin="lower", cmap="inferno", vmin=vmin, vmax=vmax, extent=extent
+    )
     ax.coords.grid(color="white", alpha=0.3, ls=":")
     ax.set_xlabel("RA (ICRS)")
     ax.set_ylabel("Dec (ICRS)")
