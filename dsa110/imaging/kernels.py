@@ -991,8 +991,11 @@ def dirty2vis(
         )
     _check_dtype(dirty.dtype, plan)
     nrow, nchan = np.shape(uvw)[0], np.shape(freq)[0]
-    vis = np.zeros((nrow, nchan), plan.complex_dtype) if out is None else out
-    vis[...] = 0
+    if out is None:
+        vis = np.zeros((nrow, nchan), plan.complex_dtype)
+    else:
+        vis = out
+        vis[...] = 0
     uvw_c, fc, w, has_wgt = _prep(uvw, freq, vis, wgt)
     with _threads(nthreads):
         bins = _tile_bins(uvw_c, fc, w, has_wgt, plan, nthreads)
@@ -1053,13 +1056,14 @@ def image_to_planes(image, *, plan, planes=None, nthreads=1, out=None):
         # a CLEAN model: transform its non-zero columns only
         return _sparse_image_to_grids(img, cols, nm1, plan, planes, out, nthreads)
     phasor, step = _phasors(plan, nm1, planes[0] if len(planes) else 0, 1.0)
-    sub = np.zeros((plan.ngx, plan.npix_y), dtype=ctype)
-    work = np.empty_like(sub)
+    sub = np.empty((plan.ngx, plan.npix_y), dtype=ctype)
+    # the rows of ``sub`` no image row lands on (_scatter_plane writes the others)
+    hole = slice(plan.npix_x - plan.npix_x // 2, plan.ngx - plan.npix_x // 2)
     with _threads(nthreads):
         for grid in out:
             _scatter_plane(img, sub, phasor, step, plan.do_wgridding)
-            work[...] = sub  # the inverse FFT overwrites its input
-            _columns_to_grid(work, grid, plan, nthreads)
+            sub[hole] = 0  # again: the inverse FFT overwrites its input
+            _columns_to_grid(sub, grid, plan, nthreads)
     return out
 
 
