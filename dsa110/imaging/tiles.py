@@ -15,7 +15,11 @@ after the other, the tiles of a colour in parallel, without locks or atomics.
 Degridding copies a tile's grid values into the buffer and reads from it.
 
 The loops are compiled for each kernel support ``W`` and polynomial degree (Numba
-closure constants), so the tap loops are fully unrolled and vectorised. The helpers
+closure constants). A footprint row (``W`` complex cells, padded to whole AVX
+registers) and the ``W`` taps of a kernel are register rows
+(:mod:`dsa110._compat.simd`): the kernels are evaluated for all taps at once, and
+a row is added into or read from the buffer with one multiply-add per register,
+the degridder's sums staying in registers across the footprint. The helpers
 they call are module-level functions taking ``W`` and ``D`` as arguments, inlined
 into the loops' Numba IR where the constants propagate: a closure cell holding
 another Numba dispatcher would make ``cache=True`` miss in every new process,
@@ -277,13 +281,14 @@ def _by_colour(occupied, ntu, ntv):
 
 
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
-def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, W, D):
+def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, WK, D):
     """Kernel taps ``ku``, ``kv``, ``kw`` of a visibility; its first cells ``iu0, iv0``.
 
     ``pu``, ``pv`` are its grid coordinates (cells), ``ww`` its w (wavelengths);
     ``kw`` is left alone without ``do_w``. Horner's rule on the coefficients
-    (degree ``D − 1``) of each tap, the three offsets side by side: independent
-    chains of multiply-adds overlap in the pipeline instead of waiting on each other.
+    (``coeffs``: ``(D, WK)``, the taps padded with zeros to ``WK`` lanes), all
+    taps at once in register rows (:mod:`dsa110._compat.simd`), the three offsets
+    side by side: independent chains of multiply-adds overlap in the pipeline.
     """
     real = coeffs.dtype.type  # the polynomials in the grids' precision
     iu0 = math.ceil(pu - half)
@@ -294,19 +299,18 @@ def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, W, D):
     if do_w:
         pw = (ww - w0) / dw
         xw = real(math.ceil(pw - half) - pw + half)
-    for a in range(W):
-        au = coeffs[0, a]
-        av = au
-        aw = au
-        for d in range(1, D):
-            c = coeffs[d, a]
-            au = au * xu + c
-            av = av * xv + c
-            aw = aw * xw + c
-        ku[a] = au
-        kv[a] = av
-        if do_w:
-            kw[a] = aw
+    au = row_load(coeffs[0], WK)
+    av = au
+    aw = au
+    for d in range(1, D):
+        c = row_load(coeffs[d], WK)
+        au = row_fma(c, xu, au)
+        av = row_fma(c, xv, av)
+        aw = row_fma(c, xw, aw)
+    row_store(ku, au)
+    row_store(kv, av)
+    if do_w:
+        row_store(kw, aw)
     return iu0, iv0
 
 
@@ -345,6 +349,8 @@ def footprint_loops(support, ncoeff):
     # taps to a multiple of 8: whole AVX registers (12 floats, for W = 6, are
     # split into pieces LLVM handles one float at a time: 1.7 times slower)
     W2 = -(-2 * W // 8) * 8
+    # the taps of one axis, padded with zeros to whole AVX registers
+    WK = -(-W // 8) * 8
     S = 2 * TILE + W2 // 2
 
     @njit(fastmath=_FASTMATH, **PARALLEL_JIT_OPTIONS)
@@ -356,7 +362,10 @@ def footprint_loops(support, ncoeff):
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
-        rc = coeffs.astype(rdt)
+        rc = np.zeros((D, WK), dtype=rdt)  # the taps padded with zeros to WK
+        for d in range(D):
+            for a in range(W):
+                rc[d, a] = coeffs[d, a]
         pfirst = 0
         plast = 0
         if do_w:
@@ -367,9 +376,9 @@ def footprint_loops(support, ncoeff):
             hi = colour_starts[colour + 1]
             for t in prange(nwork):
                 buf = np.zeros((nb, S, 2 * S), dtype=rdt)
-                ku = np.empty(W, dtype=rdt)
-                kv = np.empty(W, dtype=rdt)
-                kw = np.ones(W, dtype=rdt)
+                ku = np.empty(WK, dtype=rdt)
+                kv = np.empty(WK, dtype=rdt)
+                kw = np.ones(WK, dtype=rdt)
                 kvr = np.zeros(W2, dtype=rdt)
                 for i in range(lo + t, hi, nwork):
                     tile = tiles[i]
@@ -402,7 +411,7 @@ def footprint_loops(support, ncoeff):
                                     uvw[r, 0] * f * pixx * ngx,
                                     uvw[r, 1] * f * pixy * ngy,
                                     uvw[r, 2] * f,
-                                    half, w0, dw, do_w, rc, ku, kv, kw, W, D,
+                                    half, w0, dw, do_w, rc, ku, kv, kw, WK, D,
                                 )  # fmt: skip
                                 lu = int(iu0) % ngx - ou
                                 lv2 = 2 * (int(iv0) % ngy - ov)
@@ -444,7 +453,10 @@ def footprint_loops(support, ncoeff):
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
-        rc = coeffs.astype(rdt)
+        rc = np.zeros((D, WK), dtype=rdt)  # the taps padded with zeros to WK
+        for d in range(D):
+            for a in range(W):
+                rc[d, a] = coeffs[d, a]
         pfirst = 0
         plast = 0
         if do_w:
@@ -453,9 +465,9 @@ def footprint_loops(support, ncoeff):
         ntiles = tiles.shape[0]
         for t in prange(nwork):
             buf = np.empty((nb, S, 2 * S), dtype=rdt)
-            ku = np.empty(W, dtype=rdt)
-            kv = np.empty(W, dtype=rdt)
-            kw = np.ones(W, dtype=rdt)
+            ku = np.empty(WK, dtype=rdt)
+            kv = np.empty(WK, dtype=rdt)
+            kw = np.ones(WK, dtype=rdt)
             acc2 = np.empty(W2, dtype=rdt)
             for i in range(t, ntiles, nwork):
                 tile = tiles[i]
@@ -500,7 +512,7 @@ def footprint_loops(support, ncoeff):
                                 uvw[r, 0] * f * pixx * ngx,
                                 uvw[r, 1] * f * pixy * ngy,
                                 uvw[r, 2] * f,
-                                half, w0, dw, do_w, rc, ku, kv, kw, W, D,
+                                half, w0, dw, do_w, rc, ku, kv, kw, WK, D,
                             )  # fmt: skip
                             lu = int(iu0) % ngx - ou
                             lv2 = 2 * (int(iv0) % ngy - ov)
