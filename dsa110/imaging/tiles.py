@@ -280,6 +280,17 @@ def _by_colour(occupied, ntu, ntv):
     return occupied[order].astype(np.int64), starts
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _padded_coefficients(coeffs, like, W, WK):
+    """``coeffs`` (``(D, W)``) in ``like``'s floats, padded with zero taps to ``WK``."""
+    D = coeffs.shape[0]
+    rc = np.zeros((D, WK), dtype=like.dtype)
+    for d in range(D):
+        for a in range(W):
+            rc[d, a] = coeffs[d, a]
+    return rc
+
+
 @njit(fastmath=_FASTMATH, inline="always", **JIT_OPTIONS)
 def _taps(pu, pv, ww, half, w0, dw, do_w, coeffs, ku, kv, kw, WK, D):
     """Kernel taps ``ku``, ``kv``, ``kw`` of a visibility; its first cells ``iu0, iv0``.
@@ -362,10 +373,7 @@ def footprint_loops(support, ncoeff):
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
-        rc = np.zeros((D, WK), dtype=rdt)  # the taps padded with zeros to WK
-        for d in range(D):
-            for a in range(W):
-                rc[d, a] = coeffs[d, a]
+        rc = _padded_coefficients(coeffs, gridsf, W, WK)
         pfirst = 0
         plast = 0
         if do_w:
@@ -453,10 +461,7 @@ def footprint_loops(support, ncoeff):
         gridsf = grids.view(grids.real.dtype)
         rdt = grids.real.dtype
         half = W / 2.0
-        rc = np.zeros((D, WK), dtype=rdt)  # the taps padded with zeros to WK
-        for d in range(D):
-            for a in range(W):
-                rc[d, a] = coeffs[d, a]
+        rc = _padded_coefficients(coeffs, gridsf, W, WK)
         pfirst = 0
         plast = 0
         if do_w:
