@@ -40,9 +40,11 @@ class StackPool:
     A full tile's stack is ~0.7 GB; allocated afresh for every pass, each costs its
     first-touch page faults again (~1 s per GB on a small VM, most of it the kernel
     finding huge pages), several seconds per CLEAN. The pool keeps the stacks a
-    pass gives back for the next pass to take. It holds stacks of one shape only:
-    asking for another shape (a PSF twice the image's size) lets the held ones go,
-    so the pool never adds to what the passes themselves hold at once.
+    pass gives back for the next pass to take, each of the shape asked for. It holds
+    stacks of one grid shape only (any number of planes: a pass's batches of planes
+    need not be equal): asking for another grid (a PSF twice the image's size) lets
+    the held ones go, so the pool never adds to what the passes themselves hold at
+    once.
     """
 
     def __init__(self):
@@ -70,11 +72,20 @@ class StackPool:
         """
         shape, dtype = tuple(shape), np.dtype(dtype)
         with self._lock:
-            if self._free and (
-                self._free[0].shape != shape or self._free[0].dtype != dtype
-            ):
-                self._free.clear()
-            stack = self._free.pop() if self._free else None
+            match = [
+                i
+                for i, s in enumerate(self._free)
+                if s.shape == shape and s.dtype == dtype
+            ]
+            stack = self._free.pop(match[-1]) if match else None
+            if stack is None:
+                # another grid's stacks go; this grid's (other plane counts: a
+                # pass's batches of planes need not be equal) stay
+                self._free = [
+                    s
+                    for s in self._free
+                    if s.shape[1:] == shape[1:] and s.dtype == dtype
+                ]
         if stack is None:
             return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
         if zero:

@@ -279,6 +279,16 @@ def test_stack_pool_hands_stacks_from_pass_to_pass(uvdata):
     other = pool.take((1, 3, 3), np.complex64, zero=True)
     assert not other.any() and pool._free == []
     pool.give(other)
+    # batches of unequal plane counts on one grid: each take gets its own shape
+    seven, three = np.ones((7, 3, 3), np.complex64), np.ones((3, 3, 3), np.complex64)
+    pool.give(seven)
+    pool.give(three)
+    pool.give(pool.take((7, 3, 3), np.complex64))  # held: 1 × (1,…), 3, 7 planes
+    got = pool.take((3, 3, 3), np.complex64, zero=True)
+    assert got is three and not got.any()
+    assert pool.take((7, 3, 3), np.complex64) is seven
+    assert [s.shape for s in pool._free] == [(1, 3, 3)]
+    pool.give(other)
     # graphs holding it go to distributed workers: a copy is an empty pool
     import pickle
 
