@@ -6,11 +6,12 @@ chain of store-to-load latencies, because it cannot prove the accumulator distin
 from the rows. A scalar sum is kept in a register, but vectorising it needs
 re-association (fast-math), which we do not allow (STYLE §4). :class:`SimdRow` is a
 Numba type whose value is one LLVM vector (``<lanes x float>``): a loop-carried
-``SimdRow`` stays in registers, and each :func:`row_fma` is one fused multiply-add
-per lane, in the order written — no re-association.
+``SimdRow`` stays in registers, and each :func:`row_fma` is one multiply-add per
+lane (fused where the CPU has FMA), in the order written — no re-association.
 
-Three intrinsics read, update and write rows; ``lanes`` must be a compile-time
-constant (a literal or a closure constant of the kernel)::
+Four intrinsics make, read, update and write rows (LLVM IR through llvmlite, which
+Numba itself builds on); ``lanes`` must be a compile-time constant (a literal or a
+closure constant of the kernel)::
 
     acc = row_zeros(out, 16)
     for a in range(n):
