@@ -14,8 +14,10 @@ source with SNR > 50 found at its true position within 0.1 beam and with its flu
 within 2 % after CLEAN and PB correction; the image noise within 20 % of the thermal
 expectation):
 
-* flux: forced photometry (:func:`dsa110.photometry.forced_photometry`) on the
-  PB-corrected image at each true position, against ``S·(ν_image/ν_ref)^α``;
+* flux: forced photometry (:func:`dsa110.photometry.forced_photometry`) at each
+  true position, PB-corrected at the source (the fit on the apparent image, divided
+  by the primary beam there, as the pipeline measures), against
+  ``S·(ν_image/ν_ref)^α``, for the sources where the beam is above the PB limit;
 * position: the pipeline's blind catalogue (``*-sources.csv``) matched to the truth
   within one beam, the offset in units of the restoring beam's geometric mean FWHM;
 * noise: the robust σ (MAD) of the residual image inside the primary-beam limit,
@@ -63,12 +65,16 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     import pandas as pd
     from astropy.coordinates import SkyCoord
 
+    from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT
     from dsa110.photometry import forced_photometry
     from dsa110.photometry.image import read_image
+    from dsa110.pipeline.stages import read_primary_beam
     from dsa110.simulate import load_truth
 
     truth = load_truth(_one(data, "*_truth.npz"))
     pbcor = read_image(_one(products, "*-image-pb.fits"))
+    apparent_path = _one(products, "*-image.fits")
+    apparent = read_image(apparent_path)
     residual = read_image(_one(products, "*-residual.fits"))
     f_ref = truth.config.reference_frequency_hz
     ra = np.degrees(truth.source_ra)
@@ -76,7 +82,14 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     expected = (
         truth.source_flux * (pbcor.frequency / f_ref) ** truth.source_spectral_index
     )
-    phot = forced_photometry(pbcor, ra, dec)
+    # PREFIX-pb.fits beside PREFIX-image.fits (a glob would also match -image-pb)
+    pb_path = apparent_path.with_name(
+        apparent_path.name.replace("-image.fits", "-pb.fits")
+    )
+    beam = read_primary_beam(pb_path, apparent.data.shape)
+    phot = forced_photometry(
+        apparent, ra, dec, primary_beam=beam, pb_limit=DEFAULT_PB_LIMIT
+    )
     inside = phot["inside"].to_numpy() & np.isfinite(phot["flux"].to_numpy())
     inside &= phot["snr"].to_numpy() > snr_min
     ratio = phot["flux"].to_numpy() / expected

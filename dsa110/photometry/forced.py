@@ -20,6 +20,7 @@ from dsa110.photometry.background import BackgroundGrid, estimate_background
 
 __all__ = [
     "forced_photometry",
+    "beam_at",
     "group_positions",
     "correlation_table",
     "variance_table",
@@ -67,6 +68,35 @@ def variance_table(qa, qb, qc, half, corr, *, nsub=9):
             dx, dy = px - ux, py - uy
             b = np.exp(-0.5 * (qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy))
             out[j, i] = b @ rho @ b
+    return out
+
+
+def beam_at(primary_beam, x, y, inside):
+    """Interpolate the primary beam at pixel positions (bilinear).
+
+    Parameters
+    ----------
+    primary_beam : numpy.ndarray, shape (y, x)
+    x, y : numpy.ndarray, shape (source,), float64
+        Pixel positions (0-based).
+    inside : numpy.ndarray, shape (source,), bool
+        Positions on the image; the others get NaN.
+
+    Returns
+    -------
+    numpy.ndarray, shape (source,), float64
+    """
+    ny, nx = primary_beam.shape
+    out = np.full(x.shape, np.nan)
+    xi, yi = x[inside], y[inside]
+    x0 = np.clip(np.floor(xi).astype(np.int64), 0, max(nx - 2, 0))
+    y0 = np.clip(np.floor(yi).astype(np.int64), 0, max(ny - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, nx - 1), np.minimum(y0 + 1, ny - 1)
+    fx, fy = np.clip(xi - x0, 0.0, 1.0), np.clip(yi - y0, 0.0, 1.0)
+    b = primary_beam
+    out[inside] = (1 - fy) * ((1 - fx) * b[y0, x0] + fx * b[y0, x1]) + fy * (
+        (1 - fx) * b[y1, x0] + fx * b[y1, x1]
+    )
     return out
 
 
@@ -141,6 +171,8 @@ def forced_photometry(
     group_fwhm=2.0,
     noise="beam",
     exact_errors=False,
+    primary_beam=None,
+    pb_limit=0.0,
 ):
     """Measure flux densities at given sky positions (matched filter, joint for blends).
 
@@ -163,12 +195,25 @@ def forced_photometry(
         Sum the noise covariance over every pixel pair of every box. By
         default isolated sources in full, unblanked boxes use a tabulated,
         interpolated sum (:func:`variance_table`; ~1e-4 relative accuracy).
+    primary_beam : numpy.ndarray, shape (y, x), keyword-only
+        The primary beam of an *apparent* (not beam-corrected) ``image``: the fit
+        is made on ``image`` and each position's flux, error, rms and background
+        are divided by the beam there (bilinear), i.e. corrected for the beam at
+        the source. On a beam-corrected image the beam's gradient over a box is
+        fitted as part of the source: its first order cancels only in a full
+        box, and a box cut by the PB limit's blanking is left with its
+        brighter-beam side (low by ~0.5 % at a gradient of 0.7 % per pixel);
+        measured this way the fit is exact and its noise uniform.
+    pb_limit : float, keyword-only
+        With ``primary_beam``: positions where the beam is below this (or not
+        finite) get NaN fluxes, as on a corrected image blanked there.
 
     Returns
     -------
     pandas.DataFrame
         One row per input position, in input order: ``ra``, ``dec``, ``x``,
         ``y`` (pixels), ``flux`` (Jy, the peak in Jy/beam), ``flux_err``,
+        ``pb`` (the primary beam at the position; 1 without ``primary_beam``),
         ``snr``, ``chi2``, ``npix``, ``rms``, ``bkg``, ``group``, ``n_group``
         (sources in the joint fit), ``inside`` (bool).
 
@@ -193,6 +238,13 @@ def forced_photometry(
         raise ConfigurationError(
             f"ra and dec differ in shape: {ra.shape} vs {dec.shape}"
         )
+    if primary_beam is not None:
+        primary_beam = np.asarray(primary_beam)
+        if primary_beam.shape != data.shape:
+            raise ConfigurationError(
+                f"primary_beam: shape {primary_beam.shape} differs from the "
+                f"image's {data.shape}"
+            )
     wcs, beam = image.wcs, image.beam
     qa, qb, qc = beam.pixel_quadratic(wcs)
     fwhm = beam.fwhm_pixels(wcs)
@@ -282,6 +334,13 @@ def forced_photometry(
     out_ngroup[sidx] = np.diff(group_start)[
         np.repeat(np.arange(ng), np.diff(group_start))
     ]
+    gain = np.ones(ra.size)
+    if primary_beam is not None:
+        gain = beam_at(primary_beam, x, y, inside)
+        seen = np.isfinite(gain) & (gain > 0) & (gain >= pb_limit)
+        gain = np.where(seen, gain, np.nan)
+        out_flux, out_err = out_flux / gain, out_err / gain
+        bkg, rms = bkg / gain, rms / gain
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = out_flux / out_err
     return pd.DataFrame(
@@ -295,6 +354,7 @@ def forced_photometry(
             "snr": snr,
             "chi2": out_chi2,
             "npix": out_npix,
+            "pb": np.where(inside, gain, np.nan),
             "rms": np.where(inside, rms, np.nan),
             "bkg": np.where(inside, bkg, np.nan),
             "group": out_group,

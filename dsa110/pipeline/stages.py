@@ -491,7 +491,39 @@ def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     return np.concatenate([ra, cal_ra[near]]), np.concatenate([dec, cal_dec[near]])
 
 
-def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
+def read_primary_beam(path: Path, shape) -> np.ndarray:
+    """Read a primary-beam FITS product as a ``(y, x)`` array of the image's shape.
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not FITS or its beam is not of ``shape``.
+    """
+    from astropy.io import fits  # deferred: keep the package import light
+
+    from dsa110.errors import FileFormatError
+
+    try:
+        data = fits.getdata(path)
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
+    data = np.squeeze(np.asarray(data, np.float64))
+    if data.shape != tuple(shape):
+        raise FileFormatError(
+            path, f"primary beam of shape {data.shape}, image {tuple(shape)}"
+        )
+    return data
+
+
+def measure_image(
+    image_path: Path,
+    ctx,
+    *,
+    image_id: str,
+    time_mjd: float,
+    apparent_path: Path | None = None,
+    pb_path: Path | None = None,
+):
     """Forced photometry at catalog positions, blind source finding and QA on one image.
 
     Parameters
@@ -503,6 +535,12 @@ def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
         The image's id in the measurement table.
     time_mjd : float
         The image's epoch.
+    apparent_path, pb_path : Path, keyword-only
+        The same image before primary-beam correction, and its primary beam:
+        with both, the forced photometry fits the apparent image and divides by
+        the beam at each source (see :func:`dsa110.photometry.forced_photometry`'s
+        ``primary_beam``), unbiased up to the PB limit; blind finding and QA stay
+        on the corrected image.
 
     Returns
     -------
@@ -554,12 +592,22 @@ def measure_image(image_path: Path, ctx, *, image_id: str, time_mjd: float):
             sources,
             None,
         )
-    forced = forced_photometry(
-        image,
-        catalog["ra"].to_numpy(),
-        catalog["dec"].to_numpy(),
-        background=background,
-    )
+    if apparent_path is not None and pb_path is not None:
+        apparent = read_image(apparent_path)
+        forced = forced_photometry(
+            apparent,
+            catalog["ra"].to_numpy(),
+            catalog["dec"].to_numpy(),
+            primary_beam=read_primary_beam(pb_path, apparent.data.shape),
+            pb_limit=ctx.config.imaging.pb_limit,
+        )
+    else:
+        forced = forced_photometry(
+            image,
+            catalog["ra"].to_numpy(),
+            catalog["dec"].to_numpy(),
+            background=background,
+        )
     qa = image_qa(
         image,
         catalog,

@@ -504,7 +504,12 @@ def _run_locked(
         with log.stage("photometry", result.timings):
             time_mjd = products.mid_time / 86400.0 + 40587.0
             measurements, sources, qa = measure_image(
-                files["image-pb"], ctx, image_id=group.group_id, time_mjd=time_mjd
+                files["image-pb"],
+                ctx,
+                image_id=group.group_id,
+                time_mjd=time_mjd,
+                apparent_path=files["image"],
+                pb_path=files["pb"],
             )
             if not sources.empty:
                 from dsa110.photometry import write_table

@@ -144,3 +144,63 @@ def test_tabulated_errors_match_exact_sums(field):
     # bilinear interpolation of a smooth sub-pixel function: ~1e-4 relative
     assert_allclose(fast["flux_err"], exact["flux_err"], rtol=1e-3)
     assert (fast["n_group"] == 1).sum() > 100  # the table path was exercised
+
+
+def _steep_beam(shape, limit):
+    """A Gaussian primary beam whose `limit` contour crosses the image's middle."""
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+    # centred far left: the beam falls from ~0.4 to ~0.1 across the image
+    r2 = (xx + 3 * nx) ** 2 + (yy - ny / 2) ** 2
+    s2 = -((3.5 * nx) ** 2) / (2 * np.log(limit))  # beam = limit at x = nx / 2
+    return np.exp(-r2 / (2 * s2))
+
+
+def test_primary_beam_correction_at_the_source():
+    from dsa110.errors import ConfigurationError
+
+    shape, limit = (128, 128), 0.2
+    pb = _steep_beam(shape, limit)
+    wcs_img = simulate_image(shape, beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    # one source well inside the limit, one whose fitting box the limit cuts,
+    # one just outside it
+    x = np.array([40.3, 62.6, 66.0])
+    y = np.array([64.2, 40.7, 90.0])
+    ra, dec = wcs_img.wcs.pixel_to_world_values(x, y)
+    flux = np.array([0.5, 0.3, 0.2])
+    from dsa110.photometry.forced import beam_at
+
+    gain = beam_at(pb, x, y, np.ones(3, bool))
+    # a restored image: each source the restoring beam at its apparent flux
+    apparent = simulate_image(
+        shape,
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux * gain,
+        rms=0.0,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        dtype=np.float64,
+    )
+    flat = (np.zeros(shape), np.ones(shape))
+    res = forced_photometry(
+        apparent, ra, dec, background=flat, primary_beam=pb, pb_limit=limit
+    )
+    assert_allclose(res["flux"].iloc[:2], flux[:2], rtol=1e-9)
+    assert_allclose(res["pb"].iloc[:2], gain[:2], rtol=1e-12)
+    assert np.isnan(res["flux"].iloc[2]) and res["inside"].iloc[2]
+
+    # the same sources on the corrected image, blanked below the limit: in a
+    # full box the beam's gradient (~0.7 % per pixel) cancels to first order;
+    # the box the blanking cuts keeps its brighter-beam side, and is low
+    corrected = simulate_image(
+        shape, beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
+    )
+    corrected.data = np.where(pb >= limit, apparent.data / pb, np.nan)
+    on_corrected = forced_photometry(corrected, ra[:2], dec[:2], background=flat)
+    assert abs(on_corrected["flux"].iloc[0] / flux[0] - 1) < 1e-3
+    assert on_corrected["flux"].iloc[1] / flux[1] < 0.997
+
+    with pytest.raises(ConfigurationError, match="primary_beam"):
+        forced_photometry(apparent, ra, dec, primary_beam=pb[:-1])
