@@ -469,7 +469,7 @@ def footprint_loops(support, ncoeff):
             plast = min(first + nb - 1, nplanes - 1)
         ntiles = tiles.shape[0]
         for t in prange(nwork):
-            buf = np.empty((nb, S, 2 * S), dtype=rdt)
+            buf = np.zeros((nb, S, 2 * S), dtype=rdt)
             ku = np.empty(WK, dtype=rdt)
             kv = np.empty(WK, dtype=rdt)
             kw = np.ones(WK, dtype=rdt)
