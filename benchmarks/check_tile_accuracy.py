@@ -67,8 +67,7 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
 
     from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT
     from dsa110.photometry import forced_photometry
-    from dsa110.photometry.image import read_image
-    from dsa110.pipeline.stages import read_primary_beam
+    from dsa110.photometry.image import read_image, read_primary_beam
     from dsa110.simulate import load_truth
 
     truth = load_truth(_one(data, "*_truth.npz"))

@@ -39,6 +39,19 @@ def register(subparsers) -> None:
         default="beam",
         help="noise correlation model for the errors (default beam)",
     )
+    p.add_argument(
+        "--pb",
+        default=None,
+        help="primary-beam FITS of IMAGE: IMAGE is then the apparent (uncorrected) "
+        "image, and each flux is corrected by the beam at its source (the "
+        "pipeline's way; exact up to the PB limit)",
+    )
+    p.add_argument(
+        "--pb-limit",
+        type=float,
+        default=None,
+        help="with --pb: no flux where the beam is below this (default 0.2)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run)
 
@@ -54,7 +67,7 @@ def _run(args) -> int:
     from dsa110.catalogs.surveys import read_table
     from dsa110.errors import ConfigurationError, FileFormatError
     from dsa110.photometry.forced import forced_photometry
-    from dsa110.photometry.image import read_image
+    from dsa110.photometry.image import read_image, read_primary_beam
     from dsa110.photometry.regions import write_table
 
     image = read_image(args.image)
@@ -83,8 +96,22 @@ def _run(args) -> int:
         cat = CatalogStore(root).cone_search(
             float(ra0), float(dec0), radius, surveys=[args.survey]
         )
+    beam = {}
+    if args.pb is not None:
+        from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT
+
+        limit = DEFAULT_PB_LIMIT if args.pb_limit is None else args.pb_limit
+        beam = dict(
+            primary_beam=read_primary_beam(args.pb, image.shape), pb_limit=limit
+        )
+    elif args.pb_limit is not None:
+        raise ConfigurationError("--pb-limit needs --pb (the primary-beam image)")
     res = forced_photometry(
-        image, cat["ra"].to_numpy(float), cat["dec"].to_numpy(float), noise=args.noise
+        image,
+        cat["ra"].to_numpy(float),
+        cat["dec"].to_numpy(float),
+        noise=args.noise,
+        **beam,
     )
     extra = [c for c in ("name", "flux_int", "survey") if c in cat]
     for c in extra:

@@ -11,7 +11,7 @@ import numpy as np
 from dsa110.errors import FileFormatError
 from dsa110.photometry.beam import Beam
 
-__all__ = ["Image", "read_image", "write_image"]
+__all__ = ["Image", "read_image", "read_primary_beam", "write_image"]
 
 
 @dataclass
@@ -109,6 +109,40 @@ def read_image(path) -> Image:
     # FITS is big-endian; the kernels want native byte order
     data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
     return Image(data, wcs, beam, freq, {"path": str(path)})
+
+
+def read_primary_beam(path, shape) -> np.ndarray:
+    """Read a primary-beam FITS image as a ``(y, x)`` array of an image's shape.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        FITS file (e.g. the imaging's ``PREFIX-pb.fits``); degenerate axes dropped.
+    shape : tuple of int
+        ``(y, x)`` shape of the image the beam belongs to.
+
+    Returns
+    -------
+    numpy.ndarray, float64
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not FITS or its beam is not of ``shape``.
+    """
+    from astropy.io import fits  # deferred: keep the package import light
+
+    path = Path(path)
+    try:
+        data = fits.getdata(path)
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
+    data = np.squeeze(np.asarray(data, np.float64))
+    if data.shape != tuple(shape):
+        raise FileFormatError(
+            path, f"primary beam of shape {data.shape}, image {tuple(shape)}"
+        )
+    return data
 
 
 def write_image(image: Image, path, *, overwrite: bool = False) -> Path:

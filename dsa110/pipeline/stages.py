@@ -491,30 +491,6 @@ def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     return np.concatenate([ra, cal_ra[near]]), np.concatenate([dec, cal_dec[near]])
 
 
-def read_primary_beam(path: Path, shape) -> np.ndarray:
-    """Read a primary-beam FITS product as a ``(y, x)`` array of the image's shape.
-
-    Raises
-    ------
-    FileFormatError
-        When the file is not FITS or its beam is not of ``shape``.
-    """
-    from astropy.io import fits  # deferred: keep the package import light
-
-    from dsa110.errors import FileFormatError
-
-    try:
-        data = fits.getdata(path)
-    except (OSError, ValueError) as exc:
-        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
-    data = np.squeeze(np.asarray(data, np.float64))
-    if data.shape != tuple(shape):
-        raise FileFormatError(
-            path, f"primary beam of shape {data.shape}, image {tuple(shape)}"
-        )
-    return data
-
-
 def measure_image(
     image_path: Path,
     ctx,
@@ -560,6 +536,7 @@ def measure_image(
         image_qa,
         read_image,
     )
+    from dsa110.photometry.image import read_primary_beam
 
     image = read_image(image_path)
     ny, nx = image.data.shape

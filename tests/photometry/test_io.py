@@ -127,3 +127,47 @@ def test_cli_sources_and_photometry(tmp_path, capsys):
         == 1
     )
     assert "bad.csv" in capsys.readouterr().err
+
+
+def test_cli_photometry_with_the_primary_beam(tmp_path):
+    from astropy.io import fits
+
+    from dsa110.photometry.forced import beam_at
+
+    rng = np.random.default_rng(5)
+    shape = (160, 160)
+    ra, dec = random_positions(8, shape, rng, min_sep_pix=20)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    pb = np.exp(-((xx + 200.0) ** 2 + (yy - 80.0) ** 2) / (2 * 250.0**2))
+    wcs_img = simulate_image(shape, beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
+    x, y = wcs_img.wcs.world_to_pixel_values(ra, dec)
+    flux = rng.uniform(0.05, 0.2, 8)
+    apparent = simulate_image(
+        shape,
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux * beam_at(pb, x, y, np.ones(8, bool)),
+        rms=1e-4,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=rng,
+    )
+    write_image(apparent, tmp_path / "img.fits")
+    fits.PrimaryHDU(pb, header=apparent.header()).writeto(tmp_path / "pb.fits")
+    pd.DataFrame({"ra": ra, "dec": dec}).to_csv(tmp_path / "pos.csv", index=False)
+    args = ["photometry", str(tmp_path / "img.fits"), "--catalog"]
+    args += [str(tmp_path / "pos.csv"), "-o", str(tmp_path / "f.csv")]
+    assert main(args + ["--pb", str(tmp_path / "pb.fits"), "--pb-limit", "0.1"]) == 0
+    forced = pd.read_csv(tmp_path / "f.csv")
+    # beams at the apparent flux, corrected at each source: the true fluxes
+    # within the (beam-corrected) errors
+    z = (forced["flux"] - flux) / forced["flux_err"]
+    assert np.all(np.abs(z) < 4)
+    assert_allclose(forced["flux"], flux, rtol=0.02)
+    assert (forced["pb"] < 0.9).all()
+    # a beam of another shape is named, not broadcast
+    fits.PrimaryHDU(pb[:-1]).writeto(tmp_path / "small.fits")
+    bad = args + ["--pb", str(tmp_path / "small.fits"), "--overwrite"]
+    assert main(bad) != 0
+    assert main(args + ["--pb-limit", "0.1", "--overwrite"]) != 0
