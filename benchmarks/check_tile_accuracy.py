@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/check_tile_accuracy.py --products DIR --data DIR [--robust 0]
+        [--second PRODUCTS2 DATA2]
 
 ``--products`` is one tile's product folder written by
 ``dsa110.pipeline.process_tile`` (``*-image-pb.fits``, ``*-residual.fits``,
@@ -60,26 +61,26 @@ def thermal_sigma(data: Path, *, npix: int, cell: float, robust: float, sigma_vi
     return sigma_vis / np.sqrt(2) * np.sqrt(np.sum(w * w)) / np.sum(w)
 
 
-def check(products: Path, data: Path, *, snr_min: float = 50.0):
-    """Compare one tile's products with its truth; print and return the figures."""
-    import pandas as pd
-    from astropy.coordinates import SkyCoord
+def flux_ratios(products: Path, data: Path):
+    """Forced photometry at every true position: measured / expected flux and SNR.
 
+    Returns
+    -------
+    ratio, snr : numpy.ndarray, shape (source,)
+        In the truth's source order; NaN off the image or below the PB limit.
+    """
     from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT
     from dsa110.photometry import forced_photometry
     from dsa110.photometry.image import read_image, read_primary_beam
     from dsa110.simulate import load_truth
 
     truth = load_truth(_one(data, "*_truth.npz"))
-    pbcor = read_image(_one(products, "*-image-pb.fits"))
     apparent_path = _one(products, "*-image.fits")
     apparent = read_image(apparent_path)
-    residual = read_image(_one(products, "*-residual.fits"))
-    f_ref = truth.config.reference_frequency_hz
-    ra = np.degrees(truth.source_ra)
-    dec = np.degrees(truth.source_dec)
     expected = (
-        truth.source_flux * (pbcor.frequency / f_ref) ** truth.source_spectral_index
+        truth.source_flux
+        * (apparent.frequency / truth.config.reference_frequency_hz)
+        ** truth.source_spectral_index
     )
     # PREFIX-pb.fits beside PREFIX-image.fits (a glob would also match -image-pb)
     pb_path = apparent_path.with_name(
@@ -87,11 +88,36 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     )
     beam = read_primary_beam(pb_path, apparent.data.shape)
     phot = forced_photometry(
-        apparent, ra, dec, primary_beam=beam, pb_limit=DEFAULT_PB_LIMIT
+        apparent,
+        np.degrees(truth.source_ra),
+        np.degrees(truth.source_dec),
+        primary_beam=beam,
+        pb_limit=DEFAULT_PB_LIMIT,
     )
-    inside = phot["inside"].to_numpy() & np.isfinite(phot["flux"].to_numpy())
-    inside &= phot["snr"].to_numpy() > snr_min
-    ratio = phot["flux"].to_numpy() / expected
+    flux = np.where(phot["inside"].to_numpy(), phot["flux"].to_numpy(), np.nan)
+    return flux / expected, phot["snr"].to_numpy()
+
+
+def check(products: Path, data: Path, *, snr_min: float = 50.0):
+    """Compare one tile's products with its truth; print and return the figures."""
+    import pandas as pd
+    from astropy.coordinates import SkyCoord
+
+    from dsa110.photometry.image import read_image
+    from dsa110.simulate import load_truth
+
+    truth = load_truth(_one(data, "*_truth.npz"))
+    pbcor = read_image(_one(products, "*-image-pb.fits"))
+    residual = read_image(_one(products, "*-residual.fits"))
+    ra = np.degrees(truth.source_ra)
+    dec = np.degrees(truth.source_dec)
+    expected = (
+        truth.source_flux
+        * (pbcor.frequency / truth.config.reference_frequency_hz)
+        ** truth.source_spectral_index
+    )
+    ratio, snr = flux_ratios(products, data)
+    inside = np.isfinite(ratio) & (snr > snr_min)
 
     beam_arcsec = np.sqrt(pbcor.beam.bmaj * pbcor.beam.bmin) * 3600  # FWHM, degrees
     truth_sky = SkyCoord(ra[inside], dec[inside], unit="deg")
@@ -116,7 +142,7 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
             "dec": dec[inside],
             "expected_jy": expected[inside],
             "ratio": ratio[inside],
-            "snr": phot["snr"].to_numpy()[inside],
+            "snr": snr[inside],
             "offset_beam": offset,
         }
     ).sort_values("expected_jy", ascending=False)
@@ -141,6 +167,39 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
         f"{sigma_img * 1e3:.3f} mJy/beam"
     )
     return rows, sigma_img
+
+
+def systematic(first, second, *, snr_min: float = 50.0):
+    """Split the flux errors into noise and a systematic part, from two noise draws.
+
+    ``first`` and ``second`` are ``(products, data)`` of two simulations of the same
+    sky with different noise seeds (``bench_pipeline.py --seed``). The difference of
+    a source's two ratios is noise only: its spread in units of the photometry's
+    errors says whether those errors are honest (1.0). The mean of the two ratios
+    holds the systematic part once; its spread about the median, less the noise's
+    share, is the systematic rms per source.
+
+    Returns
+    -------
+    dict
+        ``pull`` (std of the differences in σ), ``systematic_rms``, ``n``.
+    """
+    r1, s1 = flux_ratios(*first)
+    r2, s2 = flux_ratios(*second)
+    use = np.isfinite(r1) & np.isfinite(r2) & (s1 > snr_min)
+    e1, e2 = r1[use] / s1[use], r2[use] / s2[use]  # 1σ of each ratio
+    pull = float(np.std((r1[use] - r2[use]) / np.hypot(e1, e2)))
+    mean = (r1[use] + r2[use]) / 2
+    noise_var = np.mean((e1**2 + e2**2) / 4)
+    excess = np.mean((mean - np.median(mean)) ** 2) - noise_var
+    sys_rms = float(np.sqrt(max(excess, 0.0)))
+    print(
+        f"two noise draws, {use.sum()} sources with SNR > {snr_min:g}: the ratios' "
+        f"difference spreads {pull:.2f}× the photometry's errors (1: honest); "
+        f"systematic error {100 * sys_rms:.2f} % rms per source, noise "
+        f"{100 * np.sqrt(noise_var):.2f} % rms (of the mean of the two)"
+    )
+    return {"pull": pull, "systematic_rms": sys_rms, "n": int(use.sum())}
 
 
 def compare_noise(
@@ -170,8 +229,18 @@ def main():
     parser.add_argument("--npix", type=int, default=2400)
     parser.add_argument("--cell", type=float, default=6.0)
     parser.add_argument("--no-thermal", action="store_true")
+    parser.add_argument(
+        "--second",
+        nargs=2,
+        type=Path,
+        metavar=("PRODUCTS", "DATA"),
+        help="the same sky with another noise seed: split the flux errors into "
+        "noise and systematic parts",
+    )
     args = parser.parse_args()
     _, sigma_img = check(args.products, args.data)
+    if args.second:
+        systematic((args.products, args.data), tuple(args.second))
     if not args.no_thermal:
         compare_noise(
             args.data, sigma_img, npix=args.npix, cell=args.cell, robust=args.robust
