@@ -66,8 +66,9 @@ def flux_ratios(products: Path, data: Path):
 
     Returns
     -------
-    ratio, snr : numpy.ndarray, shape (source,)
-        In the truth's source order; NaN off the image or below the PB limit.
+    ratio, snr, expected : numpy.ndarray, shape (source,)
+        In the truth's source order (ratio NaN off the image or below the PB
+        limit); ``expected`` is the true flux at the image's frequency, Jy.
     """
     from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT
     from dsa110.photometry import forced_photometry
@@ -95,7 +96,7 @@ def flux_ratios(products: Path, data: Path):
         pb_limit=DEFAULT_PB_LIMIT,
     )
     flux = np.where(phot["inside"].to_numpy(), phot["flux"].to_numpy(), np.nan)
-    return flux / expected, phot["snr"].to_numpy()
+    return flux / expected, phot["snr"].to_numpy(), expected
 
 
 def check(products: Path, data: Path, *, snr_min: float = 50.0):
@@ -111,12 +112,7 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     residual = read_image(_one(products, "*-residual.fits"))
     ra = np.degrees(truth.source_ra)
     dec = np.degrees(truth.source_dec)
-    expected = (
-        truth.source_flux
-        * (pbcor.frequency / truth.config.reference_frequency_hz)
-        ** truth.source_spectral_index
-    )
-    ratio, snr = flux_ratios(products, data)
+    ratio, snr, expected = flux_ratios(products, data)
     inside = np.isfinite(ratio) & (snr > snr_min)
 
     beam_arcsec = np.sqrt(pbcor.beam.bmaj * pbcor.beam.bmin) * 3600  # FWHM, degrees
@@ -184,8 +180,8 @@ def systematic(first, second, *, snr_min: float = 50.0):
     dict
         ``pull`` (std of the differences in σ), ``systematic_rms``, ``n``.
     """
-    r1, s1 = flux_ratios(*first)
-    r2, s2 = flux_ratios(*second)
+    r1, s1, _ = flux_ratios(*first)
+    r2, s2, _ = flux_ratios(*second)
     use = np.isfinite(r1) & np.isfinite(r2) & (s1 > snr_min)
     e1, e2 = r1[use] / s1[use], r2[use] / s2[use]  # 1σ of each ratio
     pull = float(np.std((r1[use] - r2[use]) / np.hypot(e1, e2)))

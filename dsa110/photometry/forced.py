@@ -86,17 +86,17 @@ def beam_at(primary_beam, x, y, inside):
     -------
     numpy.ndarray, shape (source,), float64
     """
-    ny, nx = primary_beam.shape
+    from scipy.ndimage import map_coordinates  # deferred: scipy is heavy
+
     out = np.full(x.shape, np.nan)
-    xi, yi = x[inside], y[inside]
-    x0 = np.clip(np.floor(xi).astype(np.int64), 0, max(nx - 2, 0))
-    y0 = np.clip(np.floor(yi).astype(np.int64), 0, max(ny - 2, 0))
-    x1, y1 = np.minimum(x0 + 1, nx - 1), np.minimum(y0 + 1, ny - 1)
-    fx, fy = np.clip(xi - x0, 0.0, 1.0), np.clip(yi - y0, 0.0, 1.0)
-    b = primary_beam
-    out[inside] = (1 - fy) * ((1 - fx) * b[y0, x0] + fx * b[y0, x1]) + fy * (
-        (1 - fx) * b[y1, x0] + fx * b[y1, x1]
-    )
+    if inside.any():
+        # as BackgroundGrid.at: order 1, edge values beyond the last pixel centre
+        out[inside] = map_coordinates(
+            np.asarray(primary_beam, np.float64),
+            np.vstack([y[inside], x[inside]]),
+            order=1,
+            mode="nearest",
+        )
     return out
 
 

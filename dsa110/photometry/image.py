@@ -55,6 +55,27 @@ class Image:
         return hdr
 
 
+def _primary_image(path: Path):
+    """Read the primary HDU's header and image, degenerate axes dropped.
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not FITS or its primary HDU holds no image.
+    """
+    from astropy.io import fits  # deferred: keep the package import light
+
+    try:
+        with fits.open(path) as hdul:
+            hdr = hdul[0].header.copy()
+            data = hdul[0].data
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
+    if data is None or data.ndim < 2:
+        raise FileFormatError(path, "primary HDU holds no image", field="NAXIS")
+    return hdr, np.squeeze(data)
+
+
 def read_image(path) -> Image:
     """Read a FITS image (degenerate frequency/Stokes axes are dropped).
 
@@ -73,19 +94,10 @@ def read_image(path) -> Image:
         When the file is not a FITS image, has more than two non-degenerate
         axes, or lacks a celestial WCS or a restoring beam.
     """
-    from astropy.io import fits  # deferred: keep the package import light
     from astropy.wcs import WCS  # deferred: keep the package import light
 
     path = Path(path)
-    try:
-        with fits.open(path) as hdul:
-            hdr = hdul[0].header.copy()
-            data = hdul[0].data
-    except (OSError, ValueError) as exc:
-        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
-    if data is None or data.ndim < 2:
-        raise FileFormatError(path, "primary HDU holds no image", field="NAXIS")
-    data = np.squeeze(data)
+    hdr, data = _primary_image(path)
     if data.ndim != 2:
         raise FileFormatError(
             path, f"image has {data.ndim} non-degenerate axes, need 2"
@@ -130,14 +142,9 @@ def read_primary_beam(path, shape) -> np.ndarray:
     FileFormatError
         When the file is not FITS or its beam is not of ``shape``.
     """
-    from astropy.io import fits  # deferred: keep the package import light
-
     path = Path(path)
-    try:
-        data = fits.getdata(path)
-    except (OSError, ValueError) as exc:
-        raise FileFormatError(path, f"cannot read as FITS: {exc}") from exc
-    data = np.squeeze(np.asarray(data, np.float64))
+    _, data = _primary_image(path)
+    data = np.asarray(data, np.float64)
     if data.shape != tuple(shape):
         raise FileFormatError(
             path, f"primary beam of shape {data.shape}, image {tuple(shape)}"

@@ -569,22 +569,16 @@ def measure_image(
             sources,
             None,
         )
+    measured, how = image, dict(background=background)
     if apparent_path is not None and pb_path is not None:
-        apparent = read_image(apparent_path)
-        forced = forced_photometry(
-            apparent,
-            catalog["ra"].to_numpy(),
-            catalog["dec"].to_numpy(),
-            primary_beam=read_primary_beam(pb_path, apparent.data.shape),
+        measured = read_image(apparent_path)
+        how = dict(
+            primary_beam=read_primary_beam(pb_path, measured.data.shape),
             pb_limit=ctx.config.imaging.pb_limit,
         )
-    else:
-        forced = forced_photometry(
-            image,
-            catalog["ra"].to_numpy(),
-            catalog["dec"].to_numpy(),
-            background=background,
-        )
+    forced = forced_photometry(
+        measured, catalog["ra"].to_numpy(), catalog["dec"].to_numpy(), **how
+    )
     qa = image_qa(
         image,
         catalog,
