@@ -137,9 +137,18 @@ def solve_calibration(
         uv_frequency=uv_frequency,
         beam=beam,
     )
-    k = solve_delay(ds, calibrator, **common) if delay else None
+    # the sky's model visibilities once for every solve: its DFT (a calibrator
+    # and the field's sources) is most of a solve's work
+    model = predict_model(ds, calibrator, beam=beam, persist=True)
+    k = solve_delay(ds, calibrator, model=model, **common) if delay else None
     bp = solve_bandpass(
-        ds, calibrator, fill_gaps=fill_gaps, solnorm=solnorm, prior=k, **common
+        ds,
+        calibrator,
+        fill_gaps=fill_gaps,
+        solnorm=solnorm,
+        prior=k,
+        model=model,
+        **common,
     )
     prior = bp if k is None else bp.merge(k[["DELAY"]], compat="override")
     gains = solve_gains(
@@ -149,6 +158,7 @@ def solve_calibration(
         mode=gain_mode,
         bandpass=prior,
         calwt=calwt,
+        model=model,
         **common,
     )
     parts = [bp, gains] + ([k[["DELAY"]]] if k is not None else [])

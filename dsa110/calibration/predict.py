@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -250,7 +251,7 @@ def _predict_block(uvw, frequency, lmn, scale, shape=None):
     )
 
 
-def predict_model(ds, sky, *, beam: bool = True) -> xr.DataArray:
+def predict_model(ds, sky, *, beam: bool = True, persist: bool = False) -> xr.DataArray:
     """Model visibilities of ``sky`` at the dataset's phase centres (lazy).
 
     Spectra (including the Perley & Butler polynomials of primary calibrators)
@@ -266,12 +267,17 @@ def predict_model(ds, sky, *, beam: bool = True) -> xr.DataArray:
         See :func:`sky_arrays` (points and :class:`GaussianSource`).
     beam : bool, keyword-only
         Attenuate by the primary beam.
+    persist : bool, keyword-only
+        Compute it now and hold its chunks in memory (:func:`dask.persist`), in
+        the visibilities' precision (complex64 for DSA-110 data: half the
+        memory), for several solves to share.
 
     Returns
     -------
     xarray.DataArray
         ``(time, baseline_id, frequency)`` complex128, chunked like
-        ``ds.VISIBILITY`` (polarization-independent: an unpolarised sky).
+        ``ds.VISIBILITY`` (polarization-independent: an unpolarised sky); with
+        ``persist``, computed and in the visibilities' dtype.
     """
     from dsa110.telescope import airy_beam
 
@@ -305,6 +311,12 @@ def predict_model(ds, sky, *, beam: bool = True) -> xr.DataArray:
         concatenate=True,
         shape=shape,
     )
+    if persist:
+        # chunks held as computed: no concatenated copy (as compute() makes),
+        # and none when a solve wraps them again (as from_array() of NumPy does)
+        (model,) = dask.persist(
+            model.astype(np.result_type(ds["VISIBILITY"].dtype, np.complex64))
+        )
     return xr.DataArray(
         model,
         dims=(schema.TIME, schema.BASELINE, schema.FREQUENCY),

@@ -176,15 +176,30 @@ def _time_chunks(tbin):
     return tuple(int(x) for x in np.diff(bounds))
 
 
-def _prepare(ds, sky, tbin, beam):
+def _model_array(model, ds):
+    """Return a precomputed model's values, checked against the dataset's shape."""
+    values = model.data if isinstance(model, xr.DataArray) else model
+    expected = ds["VISIBILITY"].shape[:3]
+    if tuple(np.shape(values)) != tuple(expected):
+        raise ConfigurationError(
+            f"model: expected shape {tuple(expected)} (time, baseline_id, "
+            f"frequency) of the dataset's visibilities, got {tuple(np.shape(values))}"
+        )
+    return values
+
+
+def _prepare(ds, sky, tbin, beam, model=None):
     vis = ds["VISIBILITY"].data
     if not isinstance(vis, da.Array):
         ds = ds.chunk({schema.FREQUENCY: min(48, ds.sizes[schema.FREQUENCY])})
     ds = ds.chunk(
         {schema.TIME: _time_chunks(tbin), schema.BASELINE: -1, schema.POLARIZATION: -1}
     )
-    model = predict_model(ds, sky, beam=beam).data
     chunks = ds["VISIBILITY"].data.chunks
+    if model is None:
+        model = predict_model(ds, sky, beam=beam).data
+    else:
+        model = da.asarray(_model_array(model, ds)).rechunk(chunks[:3])
     flag = da.asarray(ds["FLAG"].data).rechunk(chunks)
     weight = da.asarray(ds["WEIGHT"].data).rechunk(chunks)
     return ds, ds["VISIBILITY"].data, flag, weight, model
@@ -281,10 +296,11 @@ def _solve(
     tol,
     beam,
     calwt=True,
+    model=None,
 ):
     times = np.asarray(ds[schema.TIME].values)
     tbin = _intervals(times, solint, float(np.median(ds["integration_time"].values)))
-    ds, vis, flag, weight, model = _prepare(ds, sky, tbin, beam)
+    ds, vis, flag, weight, model = _prepare(ds, sky, tbin, beam, model)
     a1 = np.asarray(ds["antenna1"].values, dtype=np.int64)
     a2 = np.asarray(ds["antenna2"].values, dtype=np.int64)
     n_ant, names = _antenna_axis(ds)
@@ -389,6 +405,7 @@ def solve_bandpass(
     tol: float = 1e-10,
     beam: bool = True,
     prior=None,
+    model=None,
 ) -> xr.Dataset:
     """Per-channel, per-polarization complex bandpass over the whole dataset.
 
@@ -424,6 +441,10 @@ def solve_bandpass(
     prior : xarray.Dataset, optional, keyword-only
         Solutions already known (e.g. ``DELAY`` from :func:`solve_delay`),
         folded into the model; the bandpass is then what remains.
+    model : xarray.DataArray or array-like, optional, keyword-only
+        The sky's model visibilities, ``(time, baseline_id, frequency)`` of
+        ``ds`` (a :func:`dsa110.calibration.predict.predict_model` result, e.g.
+        computed once for several solves); predicted from ``sky`` when None.
 
     Returns
     -------
@@ -449,6 +470,7 @@ def solve_bandpass(
         max_iter=max_iter,
         tol=tol,
         beam=beam,
+        model=model,
     )
     g, ok, snr = r["gains"][0], r["ok"][0], r["snr"][0]  # (chan, ant, pol)
     g, ok = _fill_gaps(g, ok, fill_gaps)
@@ -507,6 +529,7 @@ def solve_gains(
     max_iter: int = 200,
     tol: float = 1e-10,
     beam: bool = True,
+    model=None,
 ) -> xr.Dataset:
     """Frequency-independent complex gains per solution interval.
 
@@ -533,7 +556,7 @@ def solve_gains(
         instead of 1.2e-3 with 15 % bandpass ripple).
     refant, min_snr, min_baselines, uvmin_lambda, uvmax_lambda, uv_frequency
         As for :func:`solve_bandpass`.
-    max_iter, tol, beam
+    max_iter, tol, beam, model
         As for :func:`solve_bandpass`.
 
     Returns
@@ -570,6 +593,7 @@ def solve_gains(
         tol=tol,
         beam=beam,
         calwt=calwt,
+        model=model,
     )
     g, ok, snr = r["gains"][:, 0], r["ok"][:, 0], r["snr"][:, 0]  # (time, ant, pol)
     return xr.Dataset(
@@ -630,6 +654,7 @@ def solve_delay(
     uvmin_lambda: float = 1000.0,
     uv_frequency="channel",
     beam: bool = True,
+    model=None,
 ):
     """Per-antenna delays (K): per-channel StEFCal solutions, then their phase slope.
 
@@ -644,7 +669,7 @@ def solve_delay(
         Visibility dataset.
     sky : source or sequence of sources
         The calibrator model.
-    refant, min_snr, min_baselines, uvmin_lambda, uv_frequency, beam
+    refant, min_snr, min_baselines, uvmin_lambda, uv_frequency, beam, model
         As for :func:`solve_bandpass` (a lower ``min_snr`` by default: the fit
         averages over channels).
 
@@ -664,6 +689,7 @@ def solve_delay(
         uv_frequency=uv_frequency,
         solnorm=False,
         beam=beam,
+        model=model,
     )
     out = delay_from_bandpass(bp).to_dataset()
     out = out.assign_coords(antenna_name=("antenna", bp["antenna_name"].values))

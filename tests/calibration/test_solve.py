@@ -232,6 +232,40 @@ def test_chunked_equals_unchunked(calibrator_tile, sim):
     assert_allclose(g2.GAIN.values, g1.GAIN.values, rtol=1e-5, atol=1e-6)
 
 
+def test_precomputed_model_gives_the_same_solutions(calibrator_tile):
+    """``model=``: one prediction shared by several solves (solve_calibration's)."""
+    from dsa110.calibration import solve_calibration
+    from dsa110.errors import ConfigurationError
+
+    ds, truth, src, sigma = calibrator_tile
+    lazy = predict_model(ds.chunk({"frequency": 5}), src)
+    model = predict_model(ds.chunk({"frequency": 5}), src, persist=True)
+    assert model.dtype == np.result_type(ds.VISIBILITY.dtype, np.complex64)
+    # complex64 values of the same DFT
+    expected = lazy.values
+    assert_allclose(model.values, expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+    bp = solve_bandpass(ds, src)
+    bp_m = solve_bandpass(ds, src, model=model)
+    # the model's float32 rounding only (solutions agree to the data's precision)
+    assert_allclose(bp_m.BANDPASS.values, bp.BANDPASS.values, rtol=1e-5, atol=1e-6)
+    g = solve_gains(ds, src, bandpass=bp)
+    g_m = solve_gains(ds, src, bandpass=bp, model=model.values)
+    assert_allclose(g_m.GAIN.values, g.GAIN.values, rtol=1e-5, atol=1e-6)
+    # the model given is the one used: twice the sky, gains 1/√2 as large
+    g_2 = solve_gains(ds, src, bandpass=bp, model=2 * model.values)
+    assert_allclose(
+        np.abs(g_2.GAIN.values),
+        np.abs(g.GAIN.values) / np.sqrt(2),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    both = solve_calibration(ds, src)
+    assert_allclose(both.BANDPASS.values, bp.BANDPASS.values, rtol=1e-5, atol=1e-6)
+    assert_allclose(both.GAIN.values, g.GAIN.values, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigurationError, match="model: expected shape"):
+        solve_bandpass(ds, src, model=model.values[:, :, :-1])
+
+
 def test_solnorm(calibrator_tile, sim):
     ds, truth, src, sigma = calibrator_tile
     bp = solve_bandpass(ds, src, solnorm=True)
