@@ -77,32 +77,37 @@ def _hogbom(values, px, py, psf, model, gain, stop, niter):
 
 
 @njit(**JIT_OPTIONS)
+def _explained(values, k, hinv):
+    """Return ``a · v`` at tracked pixel ``k`` (explained by ``a = H⁻¹ v``)."""
+    nterm = values.shape[0]
+    explained = 0.0
+    for i in range(nterm):
+        ai = 0.0
+        for j in range(nterm):
+            ai += hinv[i, j] * values[j, k]
+        explained += ai * values[i, k]
+    return explained
+
+
+@njit(**JIT_OPTIONS)
 def _multiterm_hogbom(values, px, py, psfs, hinv, models, gain, stop, niter):
+    # psfs: (l, m, 2T − 1), the terms last: the values one subtraction reads share
+    # a cache line (the tracked pixels land anywhere in a PSF of ~100 MB per term)
     nterm, n = values.shape
-    pcx = psfs.shape[1] // 2
-    pcy = psfs.shape[2] // 2
+    pcx = psfs.shape[0] // 2
+    pcy = psfs.shape[1] // 2
     amp = np.empty(nterm)
-    done = 0
+    best = -1
+    most = 0.0
     peak = 0.0
-    while done < niter:
-        best = -1
-        most = 0.0
-        peak = 0.0
-        for k in range(n):
-            # the component's coefficients a = H⁻¹ v explain a·v of the residuals
-            explained = 0.0
-            for i in range(nterm):
-                ai = 0.0
-                for j in range(nterm):
-                    ai += hinv[i, j] * values[j, k]
-                explained += ai * values[i, k]
-            if explained > most:
-                most = explained
-                best = k
-            if abs(values[0, k]) > peak:
-                peak = abs(values[0, k])
-        if best < 0 or peak <= stop:
-            break
+    for k in range(n):
+        explained = _explained(values, k, hinv)
+        if explained > most:
+            most = explained
+            best = k
+        peak = max(peak, abs(values[0, k]))
+    done = 0
+    while done < niter and best >= 0 and peak > stop:
         for i in range(nterm):
             ai = 0.0
             for j in range(nterm):
@@ -112,15 +117,24 @@ def _multiterm_hogbom(values, px, py, psfs, hinv, models, gain, stop, niter):
         by = py[best]
         for i in range(nterm):
             models[i, bx, by] += amp[i]
+        # subtract the component and search for the next in one pass
+        best = -1
+        most = 0.0
+        peak = 0.0
         for k in range(n):
             dx = px[k] - bx + pcx
             dy = py[k] - by + pcy
-            if 0 <= dx < psfs.shape[1] and 0 <= dy < psfs.shape[2]:
+            if 0 <= dx < psfs.shape[0] and 0 <= dy < psfs.shape[1]:
                 for i in range(nterm):
                     sub = 0.0
                     for j in range(nterm):
-                        sub += amp[j] * psfs[i + j, dx, dy]
+                        sub += amp[j] * psfs[dx, dy, i + j]
                     values[i, k] -= sub
+            explained = _explained(values, k, hinv)
+            if explained > most:
+                most = explained
+                best = k
+            peak = max(peak, abs(values[0, k]))
         done += 1
     return done, peak
 
@@ -147,6 +161,7 @@ def multiterm_minor_cycle(
     mask=None,
     active_fraction=0.5,
     max_active=200_000,
+    terms_last=False,
 ):
     """Multi-term (MT-MFS) Högbom CLEAN on the brightest pixels of the residuals.
 
@@ -156,33 +171,42 @@ def multiterm_minor_cycle(
         ``T`` Taylor-weighted ``(l, m)`` residual images ``R_t`` (not modified).
     psfs : sequence of numpy.ndarray
         ``2T − 1`` Taylor-weighted PSF patches ``P_s`` (``P_0`` peaks at 1 at its
-        centre ``(n // 2, n // 2)``).
+        centre ``(n // 2, n // 2)``): a sequence or ``(2T − 1, n, n)`` array, or
+        with ``terms_last`` an ``(n, n, 2T − 1)`` array.
     models : numpy.ndarray
         ``(T, l, m)`` Taylor-coefficient images (Jy/pixel), updated in place.
     gain, stop, niter, mask, active_fraction, max_active : keyword-only
         As for :func:`hogbom_minor_cycle`; ``stop`` applies to ``|R_0|``.
+    terms_last : bool, keyword-only
+        ``psfs`` is ``(n, n, 2T − 1)``, the layout the loop reads (the three
+        values one subtraction needs share a cache line: 1.3× faster on a full
+        tile's 26 000 tracked pixels); otherwise it is transposed to it (a copy).
 
     Returns
     -------
     niter_done : int
     peak : float
-        The last peak ``|R_0|`` among the tracked pixels.
+        The peak ``|R_0|`` among the tracked pixels after the last component.
     """
     nterm = len(residuals)
     # (float32 PSFs stay float32: the products are formed in float64 anyway)
-    psfs = _contiguous_float(
-        psfs
-        if isinstance(psfs, np.ndarray)
-        else np.stack([np.asarray(p) for p in psfs])
-    )
-    if psfs.shape[0] != 2 * nterm - 1:
+    if not terms_last:
+        stacked = (
+            psfs
+            if isinstance(psfs, np.ndarray)
+            else np.stack([np.asarray(p) for p in psfs])
+        )
+        psfs = np.moveaxis(np.asarray(stacked), 0, -1)
+    psfs = _contiguous_float(psfs)
+    if psfs.ndim != 3 or psfs.shape[2] != 2 * nterm - 1:
         raise ValueError(
             f"psfs: expected {2 * nterm - 1} Taylor PSFs for {nterm} terms, "
-            f"got {psfs.shape[0]}"
+            f"got shape {psfs.shape} (terms {'last' if terms_last else 'first'})"
         )
-    c = (psfs.shape[1] // 2, psfs.shape[2] // 2)
+    c = (psfs.shape[0] // 2, psfs.shape[1] // 2)
     hessian = np.array(
-        [[psfs[i + j][c] for j in range(nterm)] for i in range(nterm)], dtype=np.float64
+        [[psfs[c + (i + j,)] for j in range(nterm)] for i in range(nterm)],
+        dtype=np.float64,
     )
     hinv = np.linalg.inv(hessian)
     idx = _active_pixels(residuals[0], mask, stop, active_fraction, max_active)
@@ -444,11 +468,17 @@ def cotton_schwab(
     half = min(max(psf_patch // 2, npix), n // 2 - 1)
     c = n // 2
     # one contiguous stack, filled as the full-size PSFs are let go: no minor cycle
-    # copies them again
+    # copies them again (multi-term: the terms along the last axis, as its loop
+    # reads them)
     m = 2 * half + 1
-    patches = np.empty((len(bigs), m, m), dtype=np.result_type(*bigs, np.float32))
+    shape = (1, m, m) if nterms == 1 else (m, m, len(bigs))
+    patches = np.empty(shape, dtype=np.result_type(*bigs, np.float32))
     for i in range(len(bigs)):
-        patches[i] = bigs[i][c - half : c + half + 1, c - half : c + half + 1]
+        window = bigs[i][c - half : c + half + 1, c - half : c + half + 1]
+        if nterms == 1:
+            patches[i] = window
+        else:
+            patches[:, :, i] = window
         bigs[i] = None
     models = np.zeros((nterms,) + residual.shape, dtype=np.float64)
     model = models[0]
@@ -486,7 +516,9 @@ def cotton_schwab(
         if nterms == 1:
             done, _ = hogbom_minor_cycle(residual, patches[0], model, **cycle)
         else:
-            done, _ = multiterm_minor_cycle(residuals, patches, models, **cycle)
+            done, _ = multiterm_minor_cycle(
+                residuals, patches, models, terms_last=True, **cycle
+            )
         total += done
         if done == 0:
             break

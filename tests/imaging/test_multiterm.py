@@ -124,3 +124,58 @@ def test_float32_psfs_clean_exactly_like_float64():
         residuals, psfs.astype(np.float64), t64, gain=0.1, stop=0.5, niter=300
     )
     assert a == b and np.array_equal(t32, t64)
+
+
+def _reference_multiterm(residuals, psfs, models, gain, stop, niter):
+    """MT-MFS Högbom as written in Rau & Cornwell (2011): a full search, then a
+    full subtraction, per component (the loop under test fuses the two)."""
+    nterm = len(residuals)
+    c = psfs[0].shape[0] // 2
+    hinv = np.linalg.inv(
+        [[psfs[i + j][c, c] for j in range(nterm)] for i in range(nterm)]
+    )
+    res = np.array(residuals, dtype=np.float64)
+    n = res.shape[1]
+    for done in range(niter):
+        a = np.einsum("ij,jxy->ixy", hinv, res)
+        explained = (a * res).sum(axis=0)
+        if np.abs(res[0]).max() <= stop:
+            return done
+        x, y = np.unravel_index(np.argmax(explained), explained.shape)
+        amp = gain * a[:, x, y]
+        models[:, x, y] += amp
+        for i in range(nterm):
+            for j in range(nterm):
+                res[i] -= amp[j] * psfs[i + j][c - x : c - x + n, c - y : c - y + n]
+    return niter
+
+
+@pytest.mark.parametrize("terms_last", [False, True])
+def test_multiterm_minor_cycle_equals_the_two_pass_reference(terms_last):
+    rng = np.random.default_rng(7)
+    n = 40
+    base = rng.normal(0, 0.03, (2 * n + 1, 2 * n + 1))
+    base = (base + base[::-1, ::-1]) / 2
+    base[n, n] = 1.0
+    psfs = np.stack([base, 0.05 * base[::-1], 0.01 * base])
+    psfs[1, n, n], psfs[2, n, n] = 0.03, 0.004
+    residuals = [rng.normal(0, 1, (n, n)), rng.normal(0, 0.3, (n, n))]
+    expected = np.zeros((2, n, n))
+    want = _reference_multiterm(residuals, psfs, expected, 0.2, 1.5, 150)
+    models = np.zeros((2, n, n))
+    given = np.ascontiguousarray(np.moveaxis(psfs, 0, -1)) if terms_last else psfs
+    done, peak = multiterm_minor_cycle(
+        residuals,
+        given,
+        models,
+        gain=0.2,
+        stop=1.5,
+        niter=150,
+        active_fraction=0.0,
+        terms_last=terms_last,
+    )
+    assert done == want > 10
+    assert_allclose(models, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="3 Taylor PSFs"):
+        fewer = given[..., :2] if terms_last else given[:2]
+        multiterm_minor_cycle(residuals, fewer, models, terms_last=terms_last)
