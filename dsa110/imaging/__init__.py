@@ -10,7 +10,8 @@ Layers (the codex-africanus/ducc0 shape):
 * :mod:`dsa110.imaging.imager` — dataset-level dirty images, PSFs and predictions;
   :mod:`dsa110.imaging.clean` — Högbom/Cotton–Schwab; :mod:`dsa110.imaging.beam`;
   :mod:`dsa110.imaging.pbcor`; :mod:`dsa110.imaging.fits`; :mod:`dsa110.imaging.modes`;
-  :mod:`dsa110.imaging.mosaic`.
+  :mod:`dsa110.imaging.mosaic`; :mod:`dsa110.imaging.subtract` (a calibrator's
+  visibilities subtracted before imaging and restored after).
 
 Default geometry for a full DSA-110 tile
 ----------------------------------------
@@ -43,6 +44,7 @@ from dsa110.imaging.modes import (
     snapshot_search,
 )
 from dsa110.imaging.pbcor import effective_primary_beam, pb_correct
+from dsa110.imaging.subtract import apparent_flux, subtract_sources
 from dsa110.imaging.weighting import imaging_weights, weight_density
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "ImageProducts",
     "Imager",
     "ImagingError",
+    "apparent_flux",
     "circle_mask",
     "cotton_schwab",
     "dirty2vis",
@@ -70,6 +73,7 @@ __all__ = [
     "restore",
     "snapshot_search",
     "stokes_i",
+    "subtract_sources",
     "vis2dirty",
     "weight_density",
     "write_fits_image",

@@ -161,6 +161,7 @@ def image_tile(
     drift_beam=None,
     nterms=1,
     reuse_stacks=True,
+    subtract=None,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -200,6 +201,13 @@ def image_tile(
         Hand the w-plane stacks from one gridding pass to the next
         (:class:`dsa110.imaging.dask.StackPool`): on a full tile with
         ``nthreads=1`` ~10 % faster, the peak ~0.25 GB higher.
+    subtract : source or sequence of sources, optional, keyword-only
+        Bright sources with known spectra (the calibrator a tile was calibrated
+        on) subtracted from the visibilities before imaging, through the beam
+        of every integration and channel, and added back to the restored image
+        as restoring-beam Gaussians with the flux the image gives them
+        (:mod:`dsa110.imaging.subtract`); the model image holds CLEAN's
+        components only.
 
     Returns
     -------
@@ -213,6 +221,10 @@ def image_tile(
         ds = rephase(ds, center)
     else:
         pointing = _pointings(ds)
+    if subtract is not None:
+        from dsa110.imaging.subtract import subtract_sources
+
+        ds = subtract_sources(ds, subtract)
     imager = Imager.from_dataset(
         ds,
         geometry=geometry,
@@ -254,6 +266,21 @@ def image_tile(
     beam = fit_beam(result.psf, cell)
     restored = restore(result.model, result.residual, beam, cell)
     fweights = imager.channel_weights()
+    subtracted = None
+    if subtract is not None:
+        from dsa110.calibration.predict import sky_arrays
+        from dsa110.imaging.subtract import add_point_sources, apparent_flux
+
+        flux = apparent_flux(
+            ds, subtract, time_weights=imager.time_weights(), freq_weights=fweights
+        )
+        ra, dec = sky_arrays(subtract, imager.freq)[:2]
+        pixels = radec_to_pixel(ra, dec, imager.phase_centre, cell, n)
+        add_point_sources(restored, pixels, flux, beam, cell)
+        subtracted = [
+            dict(ra_deg=float(np.degrees(r)), dec_deg=float(np.degrees(d)), jy=float(f))
+            for r, d, f in zip(ra, dec, flux)
+        ]
     pb = effective_primary_beam(
         n,
         geometry.cell_rad,
@@ -283,6 +310,8 @@ def image_tile(
         major_cycles=result.major_cycles,
         center=str(center),
     )
+    if subtracted is not None:
+        params["subtracted"] = subtracted
     return ImageProducts(
         restored,
         result.residual,

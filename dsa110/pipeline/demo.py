@@ -280,12 +280,6 @@ def run_demo(
         "imaging.cell_arcsec=6.0",
         "imaging.niter=300",
         "imaging.major_cycles=2",
-        # the demo's calibrator tiles are imaged with one Taylor term and no
-        # extra major cycle, like its targets: two terms (the pipeline's default
-        # there) take ~11 s a tile instead of ~6 s and the demo's 3 minutes; its
-        # science is the targets' light curves
-        "imaging.calibrator_nterms=1",
-        "imaging.calibrator_extra_major_cycles=0",
         "variability.preset=moderate",
         "variability.min_epochs=5",
         # sigma-deviation (max|f - mean| / the light curve's own std) cannot

@@ -141,12 +141,16 @@ class CalibrationChoice:
     solved_here : bool
         True when this tile held the calibrator transit they were solved on.
     calibrator : str
+    source : Calibrator or None
+        The calibrator solved on, when ``solved_here``: the model the calibrated
+        data were made to match (see ``imaging.subtract_calibrator``).
     """
 
     solutions: object
     calibration_set_id: int
     solved_here: bool
     calibrator: str
+    source: object = None
 
 
 def solve_on_transit(ds, cal, config: PipelineConfig, field=()):
@@ -320,7 +324,7 @@ def choose_calibration(
             )
             calset_id = calset.id
         if passed:
-            return CalibrationChoice(solutions, calset_id, True, name)
+            return CalibrationChoice(solutions, calset_id, True, name, cal)
         failed_here = f"; the solutions on {name} in this tile failed QA ({qa})"
     else:
         failed_here = ""
@@ -391,10 +395,14 @@ def image_tile_products(
         Output prefix (``PREFIX-image.fits`` ...).
     catalog_positions : (ra, dec) arrays in radians, optional
         CLEAN mask centres (known sources).
-    calibrator : bool, keyword-only
-        The tile holds the calibrator transit it was calibrated on: CLEAN models
-        the bright calibrator's spectrum (``imaging.calibrator_nterms`` Taylor terms)
-        and runs ``imaging.calibrator_extra_major_cycles`` more major cycles.
+    calibrator : bool or Calibrator, keyword-only
+        The tile holds the calibrator transit it was calibrated on (the
+        calibrator itself, or True when unknown). With ``imaging.subtract_calibrator``
+        and the calibrator given, its model is subtracted from the visibilities
+        and restored into the image (:mod:`dsa110.imaging.subtract`); otherwise
+        CLEAN models the bright calibrator's spectrum (``imaging.calibrator_nterms``
+        Taylor terms) and runs ``imaging.calibrator_extra_major_cycles`` more
+        major cycles.
 
     Returns
     -------
@@ -406,6 +414,12 @@ def image_tile_products(
 
     im = config.imaging
     geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
+    subtract = None
+    if calibrator is not None and not isinstance(calibrator, bool):
+        if im.subtract_calibrator:
+            subtract, calibrator = [calibrator], False
+    # CLEAN models the calibrator itself unless it was subtracted
+    calibrator = bool(calibrator)
     # The reader's chunks (one file's integrations x one subband) are kept: the
     # Imager rechunks the Stokes I visibilities into as many gridding tasks as
     # threads itself. Rechunking the whole tile into one chunk here made every
@@ -432,6 +446,7 @@ def image_tile_products(
             if im.beam_time_chunks == im.beam_freq_chunks == 1
             else (im.beam_time_chunks, im.beam_freq_chunks)
         ),
+        subtract=subtract,
     )
     files = write_products(products, prefix, png=True, overwrite=True)
     return products, files

@@ -481,9 +481,13 @@ def _run_locked(
                     choice.calibrator,
                     choice.solved_here,
                 )
+                calibrator_here = (
+                    (choice.source or True) if choice.solved_here else False
+                )
                 calset_id = choice.calibration_set_id
         else:
             calset_id = None
+            calibrator_here = False
         with log.stage("image", result.timings):
             shutil.rmtree(tmp_dir, ignore_errors=True)
             tmp_dir.mkdir(parents=True)
@@ -492,13 +496,14 @@ def _run_locked(
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
             mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
             # a tile calibrated on its own transit holds the bright calibrator
-            # at its centre: CLEAN models its spectrum and goes one cycle deeper
+            # at its centre: subtracted and restored (imaging.subtract_calibrator),
+            # or CLEAN models its spectrum and goes one cycle deeper
             products, files = image_tile_products(
                 ds,
                 cfg,
                 tmp_dir / group.group_id,
                 catalog_positions=mask,
-                calibrator=bool(result.solved_here),
+                calibrator=calibrator_here,
             )
             result.rms = float(products.sigma)
         with log.stage("photometry", result.timings):
