@@ -1054,7 +1054,8 @@ def image_to_planes(image, *, plan, planes=None, nthreads=1, out=None):
     cols = np.flatnonzero(img.any(axis=0))
     if cols.size <= SPARSE_COLUMNS * plan.npix_y:
         # a CLEAN model: transform its non-zero columns only
-        return _sparse_image_to_grids(img, cols, nm1, plan, planes, out, nthreads)
+        with _threads(nthreads):
+            return _sparse_image_to_grids(img, cols, nm1, plan, planes, out, nthreads)
     phasor, step = _phasors(plan, nm1, planes[0] if len(planes) else 0, 1.0)
     sub = np.empty((plan.ngx, plan.npix_y), dtype=ctype)
     # the rows of ``sub`` no image row lands on (_scatter_plane writes the others)
