@@ -191,9 +191,15 @@ class ImagingConfig(_Section):
         "from 2.17x to 1.71x thermal on a calibrator tile",
     )
     beam_freq_chunks: int = Field(
-        1,
+        2,
         ge=1,
-        description="blocks of channels with their own beam (see beam_time_chunks)",
+        description="blocks of channels with their own beam (see beam_time_chunks): "
+        "the beam narrows across the band, so a source far from the centre has a "
+        "steep apparent spectrum that one flat model per block leaves in the "
+        "residual. Full simulated tiles, 2 against 1: spurious blind detections "
+        "around the field's edge sources 76 -> 24, systematic flux error 0.70 -> "
+        "0.61 % rms, noise 1.07 -> 1.03x thermal, +4-6 s a tile (4: 20 spurious, "
+        "+11 s)",
     )
     threads: int = Field(
         0,
