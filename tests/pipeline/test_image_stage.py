@@ -1,11 +1,17 @@
-"""The image stage's CLEAN settings; a calibrator tile goes one cycle deeper."""
+"""The image stage's CLEAN settings; a calibrator tile subtracts its calibrator,
+or CLEANs it with more terms and one cycle deeper."""
 
 import pytest
 
+CAL = object()  # stands for the Calibrator a tile was solved on
 
-@pytest.mark.parametrize("calibrator", [False, True])
+
+@pytest.mark.parametrize(
+    "calibrator, subtract_calibrator",
+    [(False, True), (True, True), (CAL, True), (CAL, False)],
+)
 def test_calibrator_tile_gets_its_terms_and_extra_major_cycles(
-    tmp_path, make_config, monkeypatch, calibrator
+    tmp_path, make_config, monkeypatch, calibrator, subtract_calibrator
 ):
     import dsa110.imaging.fits
     import dsa110.imaging.modes
@@ -17,6 +23,7 @@ def test_calibrator_tile_gets_its_terms_and_extra_major_cycles(
         "imaging.nterms=1",
         "imaging.calibrator_nterms=3",
         "imaging.calibrator_extra_major_cycles=2",
+        f"imaging.subtract_calibrator={str(subtract_calibrator).lower()}",
     )
     seen = {}
 
@@ -32,8 +39,13 @@ def test_calibrator_tile_gets_its_terms_and_extra_major_cycles(
         None, config, tmp_path / "tile", calibrator=calibrator
     )
     assert products == "products"
-    assert seen["nterms"] == (3 if calibrator else 1)
-    assert seen["max_major"] == (4 if calibrator else 2)
+    # the calibrator itself given: subtracted and restored, CLEAN as on any tile;
+    # only "a calibrator tile" (True) or subtraction off: CLEAN models it
+    subtracted = calibrator is CAL and subtract_calibrator
+    assert seen["subtract"] == ([CAL] if subtracted else None)
+    cleaned = bool(calibrator) and not subtracted
+    assert seen["nterms"] == (3 if cleaned else 1)
+    assert seen["max_major"] == (4 if cleaned else 2)
     assert seen["niter"] == config.imaging.niter
     assert seen["nthreads"] == imaging_threads(config)
 
@@ -48,7 +60,10 @@ def test_imaging_threads_from_config_process_or_dask_worker(tmp_path, make_confi
     assert imaging_threads(make_config(tmp_path, "imaging.threads=3")) == 3
     config = make_config(tmp_path)
     assert imaging_threads(config) == os.cpu_count()
-    with LocalCluster(
-        n_workers=1, threads_per_worker=3, processes=False, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=3, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         assert client.submit(imaging_threads, config).result() == 3

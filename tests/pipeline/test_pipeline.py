@@ -49,6 +49,11 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
         assert not still_open
     # Calibrator tiles first, solving; target tiles use their day's solutions.
     assert [r.solved_here for r in results] == [True, True, False, False]
+    # ... and subtracting their calibrator before imaging (restored after)
+    from astropy.io import fits
+
+    histories = [str(fits.getheader(r.image)["HISTORY"]) for r in results]
+    assert ["subtracted" in h for h in histories] == [True, True, False, False]
     assert _count(ctx, CalibrationSet) == 2
     assert _count(ctx, Observation, Observation.status == "processed") == 4
     assert _count(ctx, Image) == 4
