@@ -97,10 +97,15 @@ class CalibrationConfig(_Section):
         "alone: the field's flux otherwise biases every antenna's gains",
     )
     field_min_apparent_jy: float = Field(
-        0.02,
+        0.005,
         gt=0,
         description="smallest beam-attenuated flux of a survey source in the "
-        "calibration model, Jy",
+        "calibration model, Jy. The gains partly fit away what the model leaves "
+        "out (flux suppression of unmodelled sources): on the simulated 3C48 tile "
+        "at 0.02 the 13 SNR > 50 sources left out came out 0.5 % low on average "
+        "against the truth's gains, one near the PB limit 3.7 % low in every noise "
+        "draw; at 0.005 (all 102 sources) none. Each source costs ~0.045 s of DFT "
+        "per full tile on 2 cores",
     )
     gain_solint: Literal["inf"] | float = Field(
         "inf", description="'inf' or seconds, e.g. 60"
