@@ -414,12 +414,10 @@ def image_tile_products(
 
     im = config.imaging
     geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
-    subtract = None
-    if calibrator is not None and not isinstance(calibrator, bool):
-        if im.subtract_calibrator:
-            subtract, calibrator = [calibrator], False
+    source = None if isinstance(calibrator, bool) else calibrator
+    subtract = [source] if source is not None and im.subtract_calibrator else None
     # CLEAN models the calibrator itself unless it was subtracted
-    calibrator = bool(calibrator)
+    clean_calibrator = bool(calibrator) and subtract is None
     # The reader's chunks (one file's integrations x one subband) are kept: the
     # Imager rechunks the Stokes I visibilities into as many gridding tasks as
     # threads itself. Rechunking the whole tile into one chunk here made every
@@ -433,12 +431,12 @@ def image_tile_products(
         niter=im.niter,
         auto_threshold=im.threshold_sigma,
         max_major=im.major_cycles
-        + (im.calibrator_extra_major_cycles if calibrator else 0),
+        + (im.calibrator_extra_major_cycles if clean_calibrator else 0),
         mgain=im.mgain,
         mask_sources=catalog_positions,
         pb_limit=im.pb_limit,
         bda_loss=im.bda_loss,
-        nterms=im.calibrator_nterms if calibrator else im.nterms,
+        nterms=im.calibrator_nterms if clean_calibrator else im.nterms,
         reuse_stacks=im.reuse_stacks,
         nthreads=imaging_threads(config),
         drift_beam=(
