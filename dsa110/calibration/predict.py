@@ -11,6 +11,7 @@ import xarray as xr
 
 from dsa110 import schema
 from dsa110._compat.array_api import get_array_namespace
+from dsa110.errors import ConfigurationError
 
 __all__ = [
     "PointSource",
@@ -167,6 +168,16 @@ def sky_arrays(sky, frequency):
     sources = _as_list(sky)
     if not sources:
         raise ValueError("the sky model has no sources")
+    for k, s in enumerate(sources):
+        if not (
+            hasattr(s, "ra")
+            and hasattr(s, "dec")
+            and (hasattr(s, "flux_density") or hasattr(s, "flux"))
+        ):
+            raise ConfigurationError(
+                f"sky[{k}]: {s!r} is not a source (needs ra, dec and flux_density "
+                "or flux)"
+            )
     freq = np.asarray(frequency, dtype=np.float64)
     ra = np.array([s.ra for s in sources], dtype=np.float64)
     dec = np.array([s.dec for s in sources], dtype=np.float64)

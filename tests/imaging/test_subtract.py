@@ -45,6 +45,8 @@ def test_subtracting_the_simulated_sources_leaves_nothing(field):
     assert np.abs(one).max() > 0.1 * faint.flux  # the faint source is left
     with pytest.raises(ConfigurationError, match="polarization"):
         subtract_sources(ds.assign_coords(polarization=["XY", "YX"]), [bright])
+    with pytest.raises(ConfigurationError, match=r"sky\[1\]: '3C48' is not a source"):
+        subtract_sources(ds, [bright, "3C48"])
 
 
 def test_apparent_flux_is_the_dirty_image_at_the_source():
