@@ -8,6 +8,8 @@ the per-antenna solutions are ever gathered.
 
 from __future__ import annotations
 
+import operator
+
 import dask.array as da
 import numpy as np
 
@@ -243,11 +245,10 @@ def solve_cells(
     )
 
 
-def _apply_block(vis, flag, gains, gain_flag, a1, a2, *, want_flag):
-    out, out_flag = np_apply_gains(
+def _apply_block(vis, flag, gains, gain_flag, a1, a2):
+    return np_apply_gains(
         to_numpy(vis), to_numpy(flag), a1, a2, to_numpy(gains), to_numpy(gain_flag)
     )
-    return out_flag if want_flag else out
 
 
 def apply_gains(vis, flag, gains, gain_flag, antenna1, antenna2):
@@ -288,10 +289,20 @@ def apply_gains(vis, flag, gains, gain_flag, antenna1, antenna2):
         antenna2,
         None,
     )
-    out_vis = da.blockwise(
-        _apply_block, "tbfp", *args, concatenate=True, dtype=vis.dtype, want_flag=False
+    # one task per chunk makes both outputs (a tuple); each output picks its
+    # half, so computed together the kernel runs once per chunk, not twice
+    pairs = da.blockwise(
+        _apply_block,
+        "tbfp",
+        *args,
+        concatenate=True,
+        dtype=vis.dtype,
+        meta=np.empty((0, 0, 0, 0), vis.dtype),
     )
-    out_flag = da.blockwise(
-        _apply_block, "tbfp", *args, concatenate=True, dtype=bool, want_flag=True
+    out_vis, out_flag = (
+        pairs.map_blocks(
+            operator.itemgetter(i), dtype=dtype, meta=np.empty((0, 0, 0, 0), dtype)
+        )
+        for i, dtype in enumerate((vis.dtype, np.dtype(bool)))
     )
     return out_vis, out_flag

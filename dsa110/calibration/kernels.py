@@ -519,19 +519,30 @@ def apply_gains(vis, flag, antenna1, antenna2, gains, gain_flag):
         ``flag`` OR either antenna's gain flag.
     """
     n_time, n_bl, n_chan, n_pol = vis.shape
+    n_ant = gains.shape[1]
     out = np.empty_like(vis)
     out_flag = np.empty_like(flag)
+    # one reciprocal per antenna, not one division per baseline:
+    # 1 / (g_i conj(g_j)) = (1 / g_i) · conj(1 / g_j)
+    inverse = np.empty((n_ant, n_chan, n_pol), np.complex128)
+    bad = np.empty((n_ant, n_chan, n_pol), np.bool_)
     for t in range(n_time):
+        for a in range(n_ant):
+            for ch in range(n_chan):
+                for p in range(n_pol):
+                    g = gains[t, a, ch, p]
+                    bad[a, ch, p] = gain_flag[t, a, ch, p] or g == 0
+                    inverse[a, ch, p] = 0 if bad[a, ch, p] else 1.0 / g
         for k in range(n_bl):
             i = antenna1[k]
             j = antenna2[k]
             for ch in range(n_chan):
                 for p in range(n_pol):
-                    gij = gains[t, i, ch, p] * gains[t, j, ch, p].conjugate()
-                    bad = gain_flag[t, i, ch, p] or gain_flag[t, j, ch, p] or gij == 0
-                    out_flag[t, k, ch, p] = flag[t, k, ch, p] or bad
-                    if bad:
-                        out[t, k, ch, p] = vis[t, k, ch, p]
+                    v = vis[t, k, ch, p]
+                    if bad[i, ch, p] or bad[j, ch, p]:
+                        out_flag[t, k, ch, p] = True
+                        out[t, k, ch, p] = v
                     else:
-                        out[t, k, ch, p] = vis[t, k, ch, p] / gij
+                        out_flag[t, k, ch, p] = flag[t, k, ch, p]
+                        out[t, k, ch, p] = v * (inverse[i, ch, p] * inverse[j, ch, p].conjugate())
     return out, out_flag
