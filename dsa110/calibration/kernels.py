@@ -33,10 +33,71 @@ from dsa110._compat.numba import JIT_OPTIONS
 __all__ = ["predict_vis", "accumulate_normal", "stefcal", "apply_gains"]
 
 _TWO_PI = 2.0 * math.pi
+_INV_TWO_PI = 1.0 / _TWO_PI
 #: Below this many sources the DFT steps one source's phasor along the channels
 #: at a time; from it on, all sources' phasors at once (SIMD across sources).
 _FEW_SOURCES = 6
 _SPEED_OF_LIGHT = 299_792_458.0
+
+
+@njit(**JIT_OPTIONS, inline="always")
+def _cos_sin(x):
+    """``(cos x, sin x)`` without a library call, so that loops of it vectorize.
+
+    ``x`` is reduced to ``[-π, π]`` in float64 (absolute error ~``|x|`` · 1e-16,
+    the rounding ``x`` already carries), a quarter of it goes through the Taylor
+    series of sine and cosine to ``(π/4)^15 / 15!`` ≈ 2e-14, and the angle is
+    doubled twice. Measured against NumPy for ``|x|`` < 3000 rad (the phases of
+    DSA-110's longest baselines 2° out): ≤ 2e-13 absolute. A pair costs ~1.3 ns
+    on one AVX-512 core, against ~30 ns for ``math.cos`` and ``math.sin``
+    (Numba without SVML calls libm once per element): those calls were 3/4 of
+    the DFT's time on a full tile's 48-channel chunks.
+    """
+    r = 0.25 * (x - _TWO_PI * np.rint(x * _INV_TWO_PI))
+    r2 = r * r
+    s = r * (
+        1.0
+        + r2
+        * (
+            -1.0 / 6.0
+            + r2
+            * (
+                1.0 / 120.0
+                + r2
+                * (
+                    -1.0 / 5040.0
+                    + r2
+                    * (
+                        1.0 / 362880.0
+                        + r2 * (-1.0 / 39916800.0 + r2 * (1.0 / 6227020800.0))
+                    )
+                )
+            )
+        )
+    )
+    c = 1.0 + r2 * (
+        -0.5
+        + r2
+        * (
+            1.0 / 24.0
+            + r2
+            * (
+                -1.0 / 720.0
+                + r2
+                * (
+                    1.0 / 40320.0
+                    + r2
+                    * (
+                        -1.0 / 3628800.0
+                        + r2 * (1.0 / 479001600.0 - r2 * (1.0 / 87178291200.0))
+                    )
+                )
+            )
+        )
+    )
+    s, c = 2.0 * s * c, (c - s) * (c + s)
+    s, c = 2.0 * s * c, (c - s) * (c + s)
+    return c, s
 
 
 @njit(**JIT_OPTIONS, fastmath={"reassoc", "contract"})
@@ -81,30 +142,40 @@ def _predict_impl(
     # running over the sources (SIMD lanes; the order of the sum depends on the
     # number of sources only, never on the chunking).
     by_source = uniform and n_src < _FEW_SOURCES
+    # delay per metre of u, v, w: contiguous per source, so that the loops over
+    # the sources below vectorize (with _cos_sin inlined: no library call)
+    tau_u = np.empty(n_src)
+    tau_v = np.empty(n_src)
+    tau_w = np.empty(n_src)
+    step_rad = _TWO_PI * step
+    first_rad = _TWO_PI * frequency[0] if n_chan > 0 else 0.0
     for t in range(n_time):
         for c in range(n_chan):
             for s in range(n_src):
                 sflux[c, s] = flux[s] * (frequency[c] / ref_freq) ** spectral_index[s]
                 if has_beam:
                     sflux[c, s] *= beam[t, s, c]
+        for s in range(n_src):
+            tau_u[s] = lmn[t, s, 0] / _SPEED_OF_LIGHT
+            tau_v[s] = lmn[t, s, 1] / _SPEED_OF_LIGHT
+            tau_w[s] = (lmn[t, s, 2] - 1.0) / _SPEED_OF_LIGHT
         for b in range(n_bl):
             u = uvw[t, b, 0]
             v = uvw[t, b, 1]
             w = uvw[t, b, 2]
             for s in range(n_src):
-                delay[s] = (
-                    u * lmn[t, s, 0] + v * lmn[t, s, 1] + w * (lmn[t, s, 2] - 1.0)
-                ) / _SPEED_OF_LIGHT  # seconds
-                dph = _TWO_PI * delay[s] * step
-                dzr[s] = math.cos(dph)
-                dzi[s] = math.sin(dph)
+                d = u * tau_u[s] + v * tau_v[s] + w * tau_w[s]  # seconds
+                delay[s] = d
+                dzr[s], dzi[s] = _cos_sin(step_rad * d)
+                zr[s], zi[s] = _cos_sin(first_rad * d)
             for c in range(n_chan):
                 f = frequency[c]
-                if c == 0 or not uniform:
+                if c > 0 and not uniform:
+                    # the same rounding as channel 0's: the result of a channel
+                    # does not depend on where a chunk starts
+                    channel_rad = _TWO_PI * f
                     for s in range(n_src):
-                        phase = _TWO_PI * delay[s] * f
-                        zr[s] = math.cos(phase)
-                        zi[s] = math.sin(phase)
+                        zr[s], zi[s] = _cos_sin(channel_rad * delay[s])
                 if by_source:
                     break
                 for s in range(n_src):
@@ -544,5 +615,7 @@ def apply_gains(vis, flag, antenna1, antenna2, gains, gain_flag):
                         out[t, k, ch, p] = v
                     else:
                         out_flag[t, k, ch, p] = flag[t, k, ch, p]
-                        out[t, k, ch, p] = v * (inverse[i, ch, p] * inverse[j, ch, p].conjugate())
+                        out[t, k, ch, p] = v * (
+                            inverse[i, ch, p] * inverse[j, ch, p].conjugate()
+                        )
     return out, out_flag
