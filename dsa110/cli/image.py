@@ -77,6 +77,13 @@ def register(subparsers):
         help="Taylor terms of CLEAN's spectral model (default 1; 2-3: multi-term MFS)",
     )
     p.add_argument(
+        "--no-restore-points",
+        action="store_true",
+        help="restore CLEAN's pixel components as they are (default: a cluster "
+        "that fits one point source is restored as one Gaussian at its sub-pixel "
+        "position)",
+    )
+    p.add_argument(
         "--beam-chunks",
         type=int,
         nargs=2,
@@ -168,6 +175,7 @@ def _image(args):
         bda_loss=args.bda_loss,
         drift_beam=args.beam_chunks,
         nterms=args.nterms,
+        restore_points=not args.no_restore_points,
     )
     if args.subbands:
         for i, products in enumerate(image_subbands(ds, **kwargs)):

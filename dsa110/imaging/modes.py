@@ -162,6 +162,7 @@ def image_tile(
     nterms=1,
     reuse_stacks=True,
     subtract=None,
+    restore_points=True,
 ):
     """CLEANed, restored and primary-beam-corrected image of a tile.
 
@@ -208,6 +209,13 @@ def image_tile(
         as restoring-beam Gaussians with the flux the image gives them
         (:mod:`dsa110.imaging.subtract`); the model image holds CLEAN's
         components only.
+    restore_points : bool, keyword-only
+        Restore each bright cluster of CLEAN components that is one point
+        source (fitted through the PSF:
+        :func:`dsa110.imaging.points.fit_point_clusters`) as one
+        restoring-beam Gaussian at its sub-pixel position, instead of the
+        cluster's pixel components (whose ring shows as ripples around a
+        source between pixel centres); residual and model are unchanged.
 
     Returns
     -------
@@ -264,7 +272,23 @@ def image_tile(
         nterms=nterms,
     )
     beam = fit_beam(result.psf, cell)
-    restored = restore(result.model, result.residual, beam, cell)
+    points = []
+    if restore_points:
+        from dsa110.imaging.points import fit_point_clusters, restore_with_points
+
+        # a cluster reaches the edge of its mask circle, whose centre may be
+        # up to a pixel from the brightest component that seeds the cluster
+        points = fit_point_clusters(
+            result.model,
+            result.psf,
+            result.sigma,
+            radius_pixels=mask_radius_arcsec / cell + 1.5,
+        )
+        restored = restore_with_points(
+            result.model, result.residual, beam, cell, points
+        )
+    else:
+        restored = restore(result.model, result.residual, beam, cell)
     fweights = imager.channel_weights()
     subtracted = None
     if subtract is not None:
@@ -309,6 +333,7 @@ def image_tile(
         niter_done=result.niter,
         major_cycles=result.major_cycles,
         center=str(center),
+        restored_points=len(points),
     )
     if subtracted is not None:
         params["subtracted"] = subtracted

@@ -445,6 +445,7 @@ def image_tile_products(
             else (im.beam_time_chunks, im.beam_freq_chunks)
         ),
         subtract=subtract,
+        restore_points=im.restore_points,
     )
     files = write_products(products, prefix, png=True, overwrite=True)
     return products, files
