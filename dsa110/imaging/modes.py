@@ -208,7 +208,8 @@ def image_tile(
         of every integration and channel, and added back to the restored image
         as restoring-beam Gaussians with the flux the image gives them
         (:mod:`dsa110.imaging.subtract`); the model image holds CLEAN's
-        components only.
+        components only. Sources outside the image are subtracted and not
+        restored (bright neighbours whose sidelobes reach into the image).
     restore_points : bool, keyword-only
         Restore each bright cluster of CLEAN components that is one point
         source (fitted through the PSF:
@@ -299,11 +300,19 @@ def image_tile(
             ds, subtract, time_weights=imager.time_weights(), freq_weights=fweights
         )
         ra, dec = sky_arrays(subtract, imager.freq)[:2]
-        pixels = radec_to_pixel(ra, dec, imager.phase_centre, cell, n)
-        add_point_sources(restored, pixels, flux, beam, cell)
+        px, py = radec_to_pixel(ra, dec, imager.phase_centre, cell, n)
+        # a source outside the image (a bright neighbour whose sidelobes reach
+        # in) is only subtracted: there is nothing to restore it into
+        inside = (px >= 0) & (px <= n - 1) & (py >= 0) & (py <= n - 1)
+        add_point_sources(restored, (px[inside], py[inside]), flux[inside], beam, cell)
         subtracted = [
-            dict(ra_deg=float(np.degrees(r)), dec_deg=float(np.degrees(d)), jy=float(f))
-            for r, d, f in zip(ra, dec, flux)
+            dict(
+                ra_deg=float(np.degrees(r)),
+                dec_deg=float(np.degrees(d)),
+                jy=float(f),
+                restored=bool(k),
+            )
+            for r, d, f, k in zip(ra, dec, flux, inside)
         ]
     pb = effective_primary_beam(
         n,

@@ -240,6 +240,16 @@ class ImagingConfig(_Section):
         "calibrator_extra_major_cycles. On the simulated 3C48 tile: imaging "
         "50 -> ~25 s, see benchmarks/RESULTS.md (pipeline)",
     )
+    outlier_min_apparent_jy: float = Field(
+        0.01,
+        ge=0,
+        description="subtract the reference survey's sources outside the image "
+        "whose flux through the primary beam (at the band's centre) reaches this, "
+        "Jy, from the visibilities before imaging (0: none). CLEAN cannot model "
+        "a source beyond the image's edge; its sidelobes stay in the image. On a "
+        "simulated full tile one 27 mJy source 10' beyond the edge left 7 spurious "
+        "blind detections (5-8 sigma) along its sidelobes",
+    )
     restore_points: bool = Field(
         True,
         description="restore each bright cluster of CLEAN components that fits "

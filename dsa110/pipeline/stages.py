@@ -383,6 +383,7 @@ def image_tile_products(
     *,
     catalog_positions=None,
     calibrator=False,
+    outliers=(),
 ):
     """CLEAN image of the calibrated tile rephased to its median meridian, written as FITS/PNG.
 
@@ -415,7 +416,8 @@ def image_tile_products(
     im = config.imaging
     geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
     source = None if isinstance(calibrator, bool) else calibrator
-    subtract = [source] if source is not None and im.subtract_calibrator else None
+    subtract = [source] if source is not None and im.subtract_calibrator else []
+    subtract = [*subtract, *outliers] or None
     # CLEAN models the calibrator itself unless it was subtracted
     clean_calibrator = bool(calibrator) and subtract is None
     # The reader's chunks (one file's integrations x one subband) are kept: the
@@ -466,6 +468,67 @@ def catalog_in_field(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
     return cat[
         cat["flux_int"] >= ctx.config.photometry.min_catalog_flux_jy
     ].reset_index(drop=True)
+
+
+def outlier_sources(ctx, centre, frequency):
+    """Survey sources outside the tile image bright enough through the beam to matter.
+
+    CLEAN models only what lies inside the image; a source beyond its edge
+    keeps its sidelobes in it. These are subtracted from the visibilities with
+    the survey's flux (:func:`dsa110.imaging.subtract.subtract_sources`): as good
+    as the survey's flux and the beam model there, and no worse than leaving
+    them when those are within a factor of two.
+
+    Parameters
+    ----------
+    ctx : PipelineContext
+    centre : (float, float)
+        The image's centre, ICRS radians: the tile's median meridian
+        (:func:`dsa110.phasing.resolve_center`), where the beam points.
+    frequency : array-like
+        The tile's channel frequencies, Hz.
+
+    Returns
+    -------
+    list of PointSource
+        Beyond the image's pixels, within the main lobe of the beam at the
+        lowest frequency, with apparent flux at the band's centre of at least
+        ``imaging.outlier_min_apparent_jy``; brightest first.
+    """
+    from dsa110.calibration.predict import field_sources
+    from dsa110.imaging.modes import radec_to_pixel
+    from dsa110.telescope import DISH_DIAMETER_M
+
+    im = ctx.config.imaging
+    if im.outlier_min_apparent_jy <= 0:
+        return []
+    freq = np.asarray(frequency, dtype=np.float64)
+    first_null = 1.22 * 299_792_458.0 / freq.min() / DISH_DIAMETER_M  # radians
+    ra, dec = (float(c) for c in centre)
+    cat = catalog_in_field(
+        ctx, np.degrees(ra), np.degrees(dec), float(np.degrees(first_null))
+    )
+    if cat is None or cat.empty:
+        return []
+    sources = field_sources(
+        cat,
+        ra,
+        dec,
+        float(np.mean(freq)),
+        min_apparent_jy=im.outlier_min_apparent_jy,
+    )
+    if not sources:
+        return []
+    ix, iy = radec_to_pixel(
+        np.array([s.ra for s in sources]),
+        np.array([s.dec for s in sources]),
+        (ra, dec),
+        im.cell_arcsec,
+        im.npix,
+    )
+    n = im.npix
+    outside = (ix < 0) | (ix > n - 1) | (iy < 0) | (iy > n - 1)
+    return [s for s, o in zip(sources, outside) if o]
 
 
 def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):

@@ -31,6 +31,7 @@ from dsa110.pipeline.stages import (
     image_tile_products,
     measure_image,
     open_tile,
+    outlier_sources,
     utc_datetime,
 )
 
@@ -495,6 +496,11 @@ def _run_locked(
             dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
             half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
             mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
+            from dsa110.phasing import resolve_center
+
+            outliers = outlier_sources(
+                ctx, resolve_center(ds, "median_meridian"), ds["frequency"].values
+            )
             # a tile calibrated on its own transit holds the bright calibrator
             # at its centre: subtracted and restored (imaging.subtract_calibrator),
             # or CLEAN models its spectrum and goes one cycle deeper
@@ -504,6 +510,7 @@ def _run_locked(
                 tmp_dir / group.group_id,
                 catalog_positions=mask,
                 calibrator=calibrator_here,
+                outliers=outliers,
             )
             result.rms = float(products.sigma)
         with log.stage("photometry", result.timings):

@@ -110,3 +110,40 @@ def test_image_tile_restores_the_subtracted_source(field):
     box = (slice(fx - 2, fx + 3), slice(fy - 2, fy + 3))
     assert_allclose(sub.pbcor[box].max(), faint.flux, rtol=2e-3)
     assert_allclose(flat.pbcor[box].max(), faint.flux, rtol=0.03)
+
+
+def test_a_source_outside_the_image_is_subtracted_not_restored():
+    """A bright neighbour beyond the image's edge leaves its sidelobes in the
+    image, which CLEAN cannot model; subtracted, there is nothing to restore."""
+    ants = _antennas()
+    kw = dict(n_time=2, n_chan_per_subband=2, subbands=[0, 8, 15], antennas=ants)
+    ra0, dec0 = median_meridian(make_visibility_dataset(**kw))
+    step = np.radians(CELL / 3600)
+    outside = PointSource(ra0, dec0 + 90 * step, 5.0)  # 26 pixels beyond the edge
+    inside = PointSource(ra0 + 10 * step / np.cos(dec0), dec0 - 12 * step, 0.2)
+    ds = make_visibility_dataset(sources=[outside, inside], **kw)
+    x, y = radec_to_pixel(outside.ra, outside.dec, median_meridian(ds), CELL, NPIX)
+    assert not (0 <= float(x) <= NPIX - 1 and 0 <= float(y) <= NPIX - 1)
+    opts = dict(
+        geometry=ImageGeometry(NPIX, CELL, 1e-5),
+        weighting="natural",
+        niter=500,
+        auto_threshold=0.0,
+        threshold=1e-3,
+        max_major=2,
+    )
+    sub = image_tile(ds, subtract=[outside], **opts)
+    kept = image_tile(ds, **opts)
+    (record,) = sub.params["subtracted"]
+    assert record["restored"] is False
+    # its sidelobes are gone from the image; nothing of it was added back
+    x, y = radec_to_pixel(inside.ra, inside.dec, sub.centre, CELL, NPIX)
+    ix, iy = int(round(float(x))), int(round(float(y)))
+    away = np.ones((NPIX, NPIX), bool)
+    away[ix - 6 : ix + 7, iy - 6 : iy + 7] = False
+    assert np.abs(sub.restored[away]).max() < 0.1 * np.abs(kept.restored[away]).max()
+    # and the source inside comes out at its flux (measured: 0.1998 Jy; with the
+    # neighbour's sidelobes over it, 0.103)
+    box = (slice(ix - 2, ix + 3), slice(iy - 2, iy + 3))
+    assert_allclose(sub.pbcor[box].max(), inside.flux, rtol=0.01)
+    assert abs(kept.pbcor[box].max() - inside.flux) > 0.1 * inside.flux

@@ -64,3 +64,41 @@ def test_no_survey_leaves_clean_unmasked(tmp_path, make_config):
     cal = get_calibrator("3C48")
     ctx = _context(tmp_path, make_config)
     assert clean_mask_centres(ctx, np.degrees(cal.ra), np.degrees(cal.dec), 2.0) is None
+
+
+def test_outliers_are_the_bright_survey_sources_beyond_the_image(tmp_path, make_config):
+    """Outside the image (512 x 8": 0.57 deg to an edge), inside the beam's main
+    lobe and bright through it; nothing when switched off."""
+    import pandas as pd
+
+    from dsa110.pipeline import PipelineContext
+    from dsa110.pipeline.stages import outlier_sources
+
+    ra0, dec0 = 30.0, 40.0
+    freq = np.linspace(1.31e9, 1.50e9, 8)
+    rows = [  # (offset north deg, flux Jy)
+        (0.3, 1.0),  # inside the image
+        (1.0, 1.0),  # beyond its edge, ~0.7 Jy through the beam: an outlier
+        (1.0, 0.005),  # beyond, but 3.5 mJy through the beam
+        (4.5, 50.0),  # beyond the main lobe (first null ~3.3 deg)
+    ]
+    survey = pd.DataFrame(
+        {
+            "name": [f"S{i}" for i in range(len(rows))],
+            "ra": ra0,
+            "dec": [dec0 + d for d, _ in rows],
+            "flux_int": [f for _, f in rows],
+        }
+    )
+    config = make_config(tmp_path / "data", "photometry.min_catalog_flux_jy=0.001")
+    ctx = PipelineContext(config)
+    ctx.catalog_store.add(survey, ctx.config.photometry.survey)
+    centre = (np.radians(ra0), np.radians(dec0))
+    (found,) = outlier_sources(ctx, centre, freq)
+    assert_allclose(np.degrees([found.ra, found.dec]), [ra0, dec0 + 1.0], atol=1e-9)
+    assert found.flux == 1.0
+    off = PipelineContext(
+        make_config(tmp_path / "off", "imaging.outlier_min_apparent_jy=0")
+    )
+    off.catalog_store.add(survey, off.config.photometry.survey)
+    assert outlier_sources(off, centre, freq) == []
