@@ -32,6 +32,7 @@ from dsa110.telescope.beam import SPEED_OF_LIGHT
 __all__ = [
     "VisibilityPart",
     "smearing_loss",
+    "smearing_response",
     "averaging_factors",
     "average_by_baseline",
 ]
@@ -90,6 +91,61 @@ def smearing_loss(n, uv_length_m, channel_width_hz, radius_rad):
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.sin(n * half) / (n * np.sin(half))
     return 1.0 - np.abs(np.where(half == 0, 1.0, ratio))
+
+
+def smearing_response(uvw, weight, factor, channel_width_hz, dir_l, dir_m):
+    """Fraction of a point source's flux an image of averaged visibilities keeps.
+
+    A source at direction cosines ``(l, m)`` turns by ``δ = 2π Δν τ`` from one
+    channel to the next, ``τ = (u l + v m + w (n − 1)) / c``; a visibility
+    averaged over ``f`` channels (about their mean frequency) holds it times the
+    discrete sinc ``sin(f δ/2) / (f sin(δ/2))``. The image's response is that
+    factor weighted by the imaging weights, over all visibilities (unaveraged ones
+    count 1): what the primary beam is to the sky, this is to the averaging.
+
+    Parameters
+    ----------
+    uvw : sequence of numpy.ndarray
+        Per part, ``(time, baseline, 3)`` metres.
+    weight : sequence of numpy.ndarray
+        Per part, ``(time, baseline)`` imaging weights summed over its channels.
+    factor : sequence of int
+        Per part, the channels each of its visibilities averages.
+    channel_width_hz : float
+        The dataset's channel spacing.
+    dir_l, dir_m : numpy.ndarray
+        Direction cosines ``l``, ``m`` (any shape, the same).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``dir_l``, in ``(0, 1]``.
+    """
+    dir_l = np.asarray(dir_l, np.float64)
+    dir_m = np.asarray(dir_m, np.float64)
+    n1 = np.sqrt(np.maximum(1.0 - dir_l * dir_l - dir_m * dir_m, 0.0)) - 1.0
+    num = np.zeros(dir_l.shape)
+    total = 0.0
+    for xyz, w, f in zip(uvw, weight, factor):
+        w = np.asarray(w, np.float64).ravel()
+        total += float(w.sum())
+        if f == 1:
+            num += w.sum()
+            continue
+        keep = w > 0
+        w = w[keep]
+        xyz = np.asarray(xyz, np.float64).reshape(-1, 3)[keep]
+        scale = np.pi * abs(channel_width_hz) / SPEED_OF_LIGHT  # δ/2 per metre
+        for idx in np.ndindex(dir_l.shape):
+            half = scale * (
+                xyz[:, 0] * dir_l[idx] + xyz[:, 1] * dir_m[idx] + xyz[:, 2] * n1[idx]
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                d = np.sin(f * half) / (f * np.sin(half))
+            num[idx] += float(np.sum(w * np.where(half == 0, 1.0, d)))
+    if total <= 0:
+        return np.ones(dir_l.shape)
+    return num / total
 
 
 def _divisors(n):

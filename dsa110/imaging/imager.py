@@ -494,6 +494,43 @@ class Imager:
             out += np.repeat(np.asarray(wf) / part.factor, part.factor)
         return out
 
+    def smearing_response(self, dir_l, dir_m):
+        """Return what the baseline-dependent averaging keeps of a point source.
+
+        See :func:`dsa110.imaging.averaging.smearing_response`: 1 everywhere
+        without averaging (``bda_loss=0``), down to ``1 − bda_loss`` at worst at
+        the image's edge. Multiplied into the primary beam, it corrects the
+        averaging's flux loss as the beam corrects the dishes'.
+
+        Parameters
+        ----------
+        dir_l, dir_m : numpy.ndarray
+            Direction cosines ``l``, ``m`` relative to the phase centre (the
+            same shape).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape of ``dir_l``, float64.
+        """
+        from dsa110.imaging.averaging import smearing_response
+
+        if all(p.factor == 1 for p in self.parts) or self.freq.size < 2:
+            return np.ones(np.shape(dir_l))
+        averaged = [p for p in self.parts if p.factor > 1]
+        rest = [p for p in self.parts if p.factor == 1]
+        sums = da.compute(
+            *[p.weight.sum(axis=2, dtype=np.float64) for p in averaged],
+            *[p.weight.sum(dtype=np.float64) for p in rest],
+            *[p.uvw for p in averaged],
+        )
+        k = len(averaged)
+        weights = list(sums[:k]) + [np.atleast_1d(w) for w in sums[k : k + len(rest)]]
+        uvws = list(sums[k + len(rest) :]) + [np.zeros((1, 3))] * len(rest)
+        factors = [p.factor for p in averaged] + [1] * len(rest)
+        width = float(np.median(np.diff(np.sort(self.freq))))
+        return smearing_response(uvws, weights, factors, width, dir_l, dir_m)
+
     def time_weights(self):
         """Sum of imaging weights per integration, ``(time,)`` float64."""
         sums = da.compute(

@@ -96,6 +96,27 @@ class ImageProducts:
         )
 
 
+def _smearing_map(imager, npix, cell_rad, coarse=17):
+    """The averaging's point-source response on the image's pixels (1 without).
+
+    Evaluated on a coarse grid that covers the pixel centres at both ends and
+    interpolated by a bicubic spline: it is smooth (quadratic in the distance
+    from the centre near it).
+    """
+    if all(p.factor == 1 for p in imager.parts):
+        return np.ones((npix, npix))
+    import scipy.interpolate
+
+    pix = np.linspace(0, npix - 1, coarse)
+    lm = (pix - npix // 2) * cell_rad
+    grid = imager.smearing_response(
+        lm[:, None] + 0 * lm[None, :], 0 * lm[:, None] + lm[None, :]
+    )
+    coords = np.arange(npix, dtype=np.float64)
+    spline = scipy.interpolate.RectBivariateSpline(pix, pix, grid, kx=3, ky=3)
+    return np.minimum(spline(coords, coords, grid=True), 1.0)
+
+
 def radec_to_pixel(ra, dec, centre, cell_arcsec, npix):
     """Pixel ``(ix, iy)`` of ICRS positions in an ``(l, m)`` image (SIN projection).
 
@@ -304,6 +325,11 @@ def image_tile(
         # a source outside the image (a bright neighbour whose sidelobes reach
         # in) is only subtracted: there is nothing to restore it into
         inside = (px >= 0) & (px <= n - 1) & (py >= 0) & (py <= n - 1)
+        # restored as the image holds them: through the averaging's response
+        # (the PB-corrected image divides it out with the primary beam)
+        flux = flux * imager.smearing_response(
+            (px - n // 2) * geometry.cell_rad, (py - n // 2) * geometry.cell_rad
+        )
         add_point_sources(restored, (px[inside], py[inside]), flux[inside], beam, cell)
         subtracted = [
             dict(
@@ -324,6 +350,8 @@ def image_tile(
         time_weights=imager.time_weights(),
         freq_weights=fweights,
     )
+    smearing = _smearing_map(imager, n, geometry.cell_rad)
+    pb = pb * smearing
     pbcor = pb_correct(restored, pb, pb_limit=pb_limit)
     freq = imager.freq
     ref = float(np.sum(fweights * freq) / np.sum(fweights))
@@ -343,6 +371,7 @@ def image_tile(
         major_cycles=result.major_cycles,
         center=str(center),
         restored_points=len(points),
+        smearing_min=float(smearing.min()),
     )
     if subtracted is not None:
         params["subtracted"] = subtracted

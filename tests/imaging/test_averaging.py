@@ -242,3 +242,39 @@ def test_drift_beam_rejects_bad_blocks_and_pointings():
         imager.use_drift_beam(0.0, 0.5, time_chunks=0)
     with pytest.raises(ConfigurationError, match="pointing_ra"):
         imager.use_drift_beam([0.0, 0.1, 0.2], 0.5)
+
+
+def test_smearing_response_is_what_the_averaged_image_keeps():
+    """The dirty image of a point source at a pixel centre, averaged over the
+    unaveraged one, is the response the averaging's weights and uvw predict."""
+    ants = np.asarray(ACTIVE_ANTENNAS)[::4] - 1
+    empty = make_visibility_dataset(n_time=2, n_chan_per_subband=8, antennas=ants)
+    ra0, dec0 = median_meridian(empty)
+    npix, cell = 320, 10.0
+    step = np.radians(cell / 3600)
+    # (l, m) of a pixel 0.85 of the way to the edge, on its centre (SIN inverse)
+    dl, dm = 136 * step, -50 * step
+    dn = np.sqrt(1 - dl**2 - dm**2)
+    dec = np.arcsin(dm * np.cos(dec0) + dn * np.sin(dec0))
+    ra = ra0 + np.arctan2(dl, dn * np.cos(dec0) - dm * np.sin(dec0))
+    ds = make_visibility_dataset(
+        sources=[PointSource(ra, dec, 1.0)],
+        n_time=2,
+        n_chan_per_subband=8,
+        antennas=ants,
+        subbands=range(4),
+        beam=False,
+    )
+    ds = rephase(ds, "median_meridian")
+    geometry = ImageGeometry(npix, cell, 1e-5)
+    full, averaged = (
+        Imager.from_dataset(ds, geometry=geometry, weighting="natural", bda_loss=b)
+        for b in (0.0, 0.1)
+    )
+    pix = (npix // 2 + 136, npix // 2 - 50)
+    kept = averaged.dirty()[pix] / full.dirty()[pix]
+    predicted = averaged.smearing_response(np.array(dl), np.array(dm))
+    assert kept < 0.995  # the averaging loses a measurable fraction here
+    assert_allclose(predicted, kept, rtol=1e-4)
+    assert full.smearing_response(np.array([dl]), np.array([dm])) == [1.0]
+    assert_allclose(averaged.smearing_response(np.zeros(3), np.zeros(3)), 1.0)
