@@ -111,6 +111,19 @@ def test_no_averaging_across_uneven_channels(small):
     assert [p.factor for p in parts] == [1]
 
 
+def _rephased_tile(sources, ants):
+    """2 integrations × 4 subbands of 8 channels, no beam, at the median meridian."""
+    ds = make_visibility_dataset(
+        sources=sources,
+        n_time=2,
+        n_chan_per_subband=8,
+        antennas=ants,
+        subbands=range(4),
+        beam=False,
+    )
+    return rephase(ds, "median_meridian")
+
+
 def test_averaged_image_matches_the_full_one_within_the_bound():
     """A source near the image's edge keeps its flux to the smearing bound."""
     ants = np.asarray(ACTIVE_ANTENNAS)[::4] - 1
@@ -122,15 +135,7 @@ def test_averaged_image_matches_the_full_one_within_the_bound():
         PointSource(ra0 + 0.8 * edge / np.cos(dec0), dec0, 1.0),
         PointSource(ra0, dec0 + 0.3 * edge, 0.5),
     ]
-    ds = make_visibility_dataset(
-        sources=sources,
-        n_time=2,
-        n_chan_per_subband=8,
-        antennas=ants,
-        subbands=range(4),
-        beam=False,
-    )
-    ds = rephase(ds, "median_meridian")
+    ds = _rephased_tile(sources, ants)
     geometry = ImageGeometry(npix, cell, 1e-5)
     images, imagers = [], []
     for loss in (0.0, 0.01):
@@ -174,6 +179,7 @@ def test_drift_beam_prediction_follows_the_beam():
     """
     from dsa110.imaging.modes import _pointings
     from dsa110.imaging.pbcor import effective_primary_beam, pixel_radec
+
     table = antenna_table()
     idx = np.asarray(ACTIVE_ANTENNAS) - 1
     dist = np.linalg.norm(table.ecef[idx] - table.ecef[idx].mean(axis=0), axis=1)
@@ -257,15 +263,7 @@ def test_smearing_response_is_what_the_averaged_image_keeps():
     dn = np.sqrt(1 - dl**2 - dm**2)
     dec = np.arcsin(dm * np.cos(dec0) + dn * np.sin(dec0))
     ra = ra0 + np.arctan2(dl, dn * np.cos(dec0) - dm * np.sin(dec0))
-    ds = make_visibility_dataset(
-        sources=[PointSource(ra, dec, 1.0)],
-        n_time=2,
-        n_chan_per_subband=8,
-        antennas=ants,
-        subbands=range(4),
-        beam=False,
-    )
-    ds = rephase(ds, "median_meridian")
+    ds = _rephased_tile([PointSource(ra, dec, 1.0)], ants)
     geometry = ImageGeometry(npix, cell, 1e-5)
     full, averaged = (
         Imager.from_dataset(ds, geometry=geometry, weighting="natural", bda_loss=b)
