@@ -109,9 +109,7 @@ def _smearing_map(imager, npix, cell_rad, coarse=17):
 
     pix = np.linspace(0, npix - 1, coarse)
     lm = (pix - npix // 2) * cell_rad
-    grid = imager.smearing_response(
-        lm[:, None] + 0 * lm[None, :], 0 * lm[:, None] + lm[None, :]
-    )
+    grid = imager.smearing_response(*np.meshgrid(lm, lm, indexing="ij"))
     coords = np.arange(npix, dtype=np.float64)
     spline = scipy.interpolate.RectBivariateSpline(pix, pix, grid, kx=3, ky=3)
     return np.minimum(spline(coords, coords, grid=True), 1.0)

@@ -416,10 +416,10 @@ def image_tile_products(
     im = config.imaging
     geometry = ImageGeometry(im.npix, im.cell_arcsec, im.epsilon, True)
     source = None if isinstance(calibrator, bool) else calibrator
-    subtract = [source] if source is not None and im.subtract_calibrator else []
-    subtract = [*subtract, *outliers] or None
+    calibrator_subtracted = source is not None and im.subtract_calibrator
     # CLEAN models the calibrator itself unless it was subtracted
-    clean_calibrator = bool(calibrator) and subtract is None
+    clean_calibrator = bool(calibrator) and not calibrator_subtracted
+    subtract = [*([source] if calibrator_subtracted else []), *outliers] or None
     # The reader's chunks (one file's integrations x one subband) are kept: the
     # Imager rechunks the Stokes I visibilities into as many gridding tasks as
     # threads itself. Rechunking the whole tile into one chunk here made every

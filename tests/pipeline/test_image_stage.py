@@ -4,6 +4,7 @@ or CLEANs it with more terms and one cycle deeper."""
 import pytest
 
 CAL = object()  # stands for the Calibrator a tile was solved on
+OUT = object()  # a survey source beyond the image's edge
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,14 @@ def test_calibrator_tile_gets_its_terms_and_extra_major_cycles(
     assert seen["max_major"] == (4 if cleaned else 2)
     assert seen["niter"] == config.imaging.niter
     assert seen["nthreads"] == imaging_threads(config)
+    # sources beyond the image's edge are subtracted too, and change nothing else
+    seen.clear()
+    image_tile_products(
+        None, config, tmp_path / "tile", calibrator=calibrator, outliers=[OUT]
+    )
+    assert seen["subtract"] == ([CAL] if subtracted else []) + [OUT]
+    assert seen["nterms"] == (3 if cleaned else 1)
+    assert seen["max_major"] == (4 if cleaned else 2)
 
 
 def test_imaging_threads_from_config_process_or_dask_worker(tmp_path, make_config):
