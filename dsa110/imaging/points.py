@@ -5,11 +5,12 @@ cannot be one component, so CLEAN builds it from a cluster: a few positive
 components around the position and a ring of smaller ones of both signs, out to
 the edge of its mask circle, which reproduces the source through the PSF (in
 the measured part of the uv plane) but not through the restoring beam. Restored,
-the ring shows as ripples: on a simulated full tile a source 0.3, 0.4 pixel off a
-pixel centre leaves 1.7 % of its flux (0.5 % beyond 30″) of model convolved with
-the beam minus the Gaussian it should be, against 0.1 % for a source on a pixel
-centre; around the field's bright sources the blind finder picked those up as
-5–8σ "sources" 30–50″ away.
+the ring shows as ripples: one simulated source 1.1° out, 0.3, 0.4 pixel off a
+pixel centre, leaves 1.3 % of its flux of model convolved with the beam minus one
+Gaussian of that flux, against 0.15 % on a pixel centre, and CLEAN's components
+sum to 0.68 % more than its flux (``benchmarks/check_point_restoring.py``); on a
+simulated full tile the blind finder picked the ripples around the field's bright
+sources up as 5–8σ "sources" 30–50″ away.
 
 :func:`fit_point_clusters` fits each bright cluster, through the PSF, as one point
 at a sub-pixel position; where the point reproduces the cluster's dirty-image
@@ -148,7 +149,7 @@ def fit_point_clusters(
     if model.shape != psf.shape:
         raise ValueError(f"model {model.shape} and psf {psf.shape} differ in shape")
     if not np.isfinite(sigma) or sigma < 0 or r <= 0:
-        raise ValueError(f"sigma ({sigma}) and radius_pixels ({r}) must be positive")
+        raise ValueError(f"sigma ({sigma}) must be >= 0 and radius_pixels ({r}) > 0")
     idx = np.argwhere(model != 0)
     if idx.size == 0:
         return []
@@ -189,7 +190,7 @@ def fit_point_clusters(
         w = flux[members]
         cx = float(np.sum(w * (idx[members, 0] - idx[k, 0]))) / total
         cy = float(np.sum(w * (idx[members, 1] - idx[k, 1]))) / total
-        # the cut-out's centre is the PSF's peak: shift to the seed's window
+        # the fit starts at the cluster's centroid, relative to the seed
         fit = _fit_window(response, psf_ft, cut.shape, fx, fy, cx, cy, half)
         if fit is None:
             continue
