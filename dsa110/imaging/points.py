@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from dsa110.imaging.beam import gaussian_image
+from dsa110.imaging.beam import restore
+from dsa110.imaging.subtract import add_point_sources
 
 __all__ = ["PointCluster", "fit_point_clusters", "restore_with_points"]
 
@@ -229,21 +230,10 @@ def restore_with_points(model, residual, beam, cell_arcsec, points):
     numpy.ndarray
         ``(l, m)`` Jy/beam, of ``residual``'s dtype.
     """
-    from dsa110.imaging.beam import restore
-
     rest = np.array(model, dtype=np.float64, copy=True)
     for p in points:
         rest[p.pixels] = 0.0
-    out = restore(rest, residual, beam, cell_arcsec).astype(np.float64)
-    half = int(np.ceil(3.0 * beam.bmaj / cell_arcsec)) + 1
-    n_l, n_m = out.shape
-    for p in points:
-        i0, j0 = int(round(p.x)), int(round(p.y))
-        a0, a1 = max(i0 - half, 0), min(i0 + half + 1, n_l)
-        b0, b1 = max(j0 - half, 0), min(j0 + half + 1, n_m)
-        if a0 >= a1 or b0 >= b1:
-            continue
-        out[a0:a1, b0:b1] += p.flux * gaussian_image(
-            (a1 - a0, b1 - b0), beam, cell_arcsec, centre=(p.x - a0, p.y - b0)
-        )
-    return out.astype(residual.dtype)
+    out = restore(rest, residual, beam, cell_arcsec)
+    pixels = (np.array([p.x for p in points]), np.array([p.y for p in points]))
+    fluxes = np.array([p.flux for p in points])
+    return add_point_sources(out, pixels, fluxes, beam, cell_arcsec)

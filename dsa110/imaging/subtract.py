@@ -123,11 +123,24 @@ def add_point_sources(image, pixels, fluxes, beam, cell_arcsec):
     -------
     numpy.ndarray
         ``image``.
+
+    Notes
+    -----
+    Each Gaussian is drawn within 3 major-axis FWHM of its peak (where it has
+    fallen to 1.5e-11), not over the whole image.
     """
     from dsa110.imaging.beam import gaussian_image
 
+    half = int(np.ceil(3.0 * beam.bmaj / cell_arcsec)) + 1
+    n_l, n_m = image.shape
     for x, y, s in zip(*(np.atleast_1d(a) for a in (*pixels, fluxes))):
-        image += (
-            s * gaussian_image(image.shape, beam, cell_arcsec, centre=(x, y))
+        i0, j0 = int(round(float(x))), int(round(float(y)))
+        a0, a1 = max(i0 - half, 0), min(i0 + half + 1, n_l)
+        b0, b1 = max(j0 - half, 0), min(j0 + half + 1, n_m)
+        if a0 >= a1 or b0 >= b1:
+            continue
+        window = (a1 - a0, b1 - b0)
+        image[a0:a1, b0:b1] += (
+            s * gaussian_image(window, beam, cell_arcsec, centre=(x - a0, y - b0))
         ).astype(image.dtype)
     return image
