@@ -310,14 +310,13 @@ def image_tile(
     else:
         restored = restore(result.model, result.residual, beam, cell)
     fweights = imager.channel_weights()
+    tweights = imager.time_weights()
     subtracted = None
     if subtract is not None:
         from dsa110.calibration.predict import sky_arrays
         from dsa110.imaging.subtract import add_point_sources, apparent_flux
 
-        flux = apparent_flux(
-            ds, subtract, time_weights=imager.time_weights(), freq_weights=fweights
-        )
+        flux = apparent_flux(ds, subtract, time_weights=tweights, freq_weights=fweights)
         ra, dec = sky_arrays(subtract, imager.freq)[:2]
         px, py = radec_to_pixel(ra, dec, imager.phase_centre, cell, n)
         # a source outside the image (a bright neighbour whose sidelobes reach
@@ -345,7 +344,7 @@ def image_tile(
         pointing[0],
         pointing[1],
         imager.freq,
-        time_weights=imager.time_weights(),
+        time_weights=tweights,
         freq_weights=fweights,
     )
     smearing = _smearing_map(imager, n, geometry.cell_rad)
