@@ -497,13 +497,13 @@ def outlier_sources(ctx, centre, frequency):
     """
     from dsa110.calibration.predict import field_sources
     from dsa110.imaging.modes import radec_to_pixel
-    from dsa110.telescope import DISH_DIAMETER_M
+    from dsa110.telescope import DISH_DIAMETER_M, SPEED_OF_LIGHT
 
     im = ctx.config.imaging
     if im.outlier_min_apparent_jy <= 0:
         return []
     freq = np.asarray(frequency, dtype=np.float64)
-    first_null = 1.22 * 299_792_458.0 / freq.min() / DISH_DIAMETER_M  # radians
+    first_null = 1.22 * SPEED_OF_LIGHT / freq.min() / DISH_DIAMETER_M  # radians
     ra, dec = (float(c) for c in centre)
     cat = catalog_in_field(
         ctx, np.degrees(ra), np.degrees(dec), float(np.degrees(first_null))
