@@ -206,26 +206,56 @@ def calibration_field(ctx, ds, cal):
     -------
     list of dsa110.calibration.PointSource
     """
-    from dsa110.calibration import field_sources
-    from dsa110.telescope import DISH_DIAMETER_M, SPEED_OF_LIGHT
-
     c = ctx.config.calibration
     if not c.field_model:
         return []
-    freq = np.asarray(ds["frequency"].values, dtype=np.float64)
+    return survey_in_beam(
+        ctx,
+        (cal.ra, float(ds.attrs["pointing_dec"])),
+        ds["frequency"].values,
+        c.field_min_apparent_jy,
+        exclude=[cal],
+    )
+
+
+def survey_in_beam(ctx, pointing, frequency, min_apparent_jy, *, exclude=()):
+    """Return the reference survey's sources the primary beam lets through.
+
+    Parameters
+    ----------
+    ctx : PipelineContext
+    pointing : (float, float)
+        Where the beam points, ICRS radians.
+    frequency : array-like
+        The tile's channel frequencies, Hz.
+    min_apparent_jy : float
+        Smallest flux through the beam at the band's centre, Jy.
+    exclude : sequence of sources, keyword-only
+        Already modelled (see :func:`dsa110.calibration.field_sources`).
+
+    Returns
+    -------
+    list of dsa110.calibration.PointSource
+        Within the beam's first null at the band's lowest frequency; brightest
+        (through the beam) first; empty without the survey in the catalog store.
+    """
+    from dsa110.calibration import field_sources
+    from dsa110.telescope import DISH_DIAMETER_M, SPEED_OF_LIGHT
+
+    freq = np.asarray(frequency, dtype=np.float64)
     # the Airy pattern's first zero: sin θ = 1.2197 λ / D
     first_null = np.degrees(1.2197 * SPEED_OF_LIGHT / (freq.min() * DISH_DIAMETER_M))
-    pointing_dec = float(ds.attrs["pointing_dec"])
+    ra, dec = (float(c) for c in pointing)
     cat = catalog_in_field(
-        ctx, float(np.degrees(cal.ra)), float(np.degrees(pointing_dec)), first_null
+        ctx, float(np.degrees(ra)), float(np.degrees(dec)), first_null
     )
     return field_sources(
         cat,
-        cal.ra,
-        pointing_dec,
+        ra,
+        dec,
         float(np.mean(freq)),
-        min_apparent_jy=c.field_min_apparent_jy,
-        exclude=[cal],
+        min_apparent_jy=min_apparent_jy,
+        exclude=exclude,
     )
 
 
@@ -495,28 +525,13 @@ def outlier_sources(ctx, centre, frequency):
         lowest frequency, with apparent flux at the band's centre of at least
         ``imaging.outlier_min_apparent_jy``; brightest first.
     """
-    from dsa110.calibration.predict import field_sources
     from dsa110.imaging.modes import radec_to_pixel
-    from dsa110.telescope import DISH_DIAMETER_M, SPEED_OF_LIGHT
 
     im = ctx.config.imaging
     if im.outlier_min_apparent_jy <= 0:
         return []
-    freq = np.asarray(frequency, dtype=np.float64)
-    first_null = 1.22 * SPEED_OF_LIGHT / freq.min() / DISH_DIAMETER_M  # radians
     ra, dec = (float(c) for c in centre)
-    cat = catalog_in_field(
-        ctx, np.degrees(ra), np.degrees(dec), float(np.degrees(first_null))
-    )
-    if cat is None or cat.empty:
-        return []
-    sources = field_sources(
-        cat,
-        ra,
-        dec,
-        float(np.mean(freq)),
-        min_apparent_jy=im.outlier_min_apparent_jy,
-    )
+    sources = survey_in_beam(ctx, (ra, dec), frequency, im.outlier_min_apparent_jy)
     if not sources:
         return []
     ix, iy = radec_to_pixel(
