@@ -123,6 +123,8 @@ def smearing_response(uvw, weight, factor, channel_width_hz, dir_l, dir_m):
     """
     dir_l = np.asarray(dir_l, np.float64)
     dir_m = np.asarray(dir_m, np.float64)
+    if dir_l.shape != dir_m.shape:
+        raise ValueError(f"dir_l {dir_l.shape} and dir_m {dir_m.shape} differ in shape")
     n1 = np.sqrt(np.maximum(1.0 - dir_l * dir_l - dir_m * dir_m, 0.0)) - 1.0
     num = np.zeros(dir_l.shape)
     total = 0.0

@@ -124,6 +124,11 @@ def add_point_sources(image, pixels, fluxes, beam, cell_arcsec):
     numpy.ndarray
         ``image``.
 
+    Raises
+    ------
+    ConfigurationError
+        When the positions and fluxes differ in number.
+
     Notes
     -----
     Each Gaussian is drawn within 3 major-axis FWHM of its peak (where it has
@@ -131,9 +136,17 @@ def add_point_sources(image, pixels, fluxes, beam, cell_arcsec):
     """
     from dsa110.imaging.beam import gaussian_image
 
+    xs, ys, fluxes = (
+        np.atleast_1d(np.asarray(a, np.float64)) for a in (*pixels, fluxes)
+    )
+    if not xs.shape == ys.shape == fluxes.shape:
+        raise ConfigurationError(
+            f"pixels/fluxes: {xs.shape} and {ys.shape} positions for {fluxes.shape} "
+            "fluxes"
+        )
     half = int(np.ceil(3.0 * beam.bmaj / cell_arcsec)) + 1
     n_l, n_m = image.shape
-    for x, y, s in zip(*(np.atleast_1d(a) for a in (*pixels, fluxes))):
+    for x, y, s in zip(xs, ys, fluxes):
         i0, j0 = int(round(float(x))), int(round(float(y)))
         a0, a1 = max(i0 - half, 0), min(i0 + half + 1, n_l)
         b0, b1 = max(j0 - half, 0), min(j0 + half + 1, n_m)

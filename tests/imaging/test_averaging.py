@@ -276,3 +276,5 @@ def test_smearing_response_is_what_the_averaged_image_keeps():
     assert_allclose(predicted, kept, rtol=1e-4)
     assert full.smearing_response(np.array([dl]), np.array([dm])) == [1.0]
     assert_allclose(averaged.smearing_response(np.zeros(3), np.zeros(3)), 1.0)
+    with pytest.raises(ValueError, match="dir_l .* dir_m"):
+        averaged.smearing_response(np.zeros(3), np.zeros(2))

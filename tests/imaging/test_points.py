@@ -90,3 +90,14 @@ def test_nothing_to_restore_and_bad_input():
         fit_point_clusters(np.zeros((8, 9)), psf, 1e-3, radius_pixels=2)
     with pytest.raises(ValueError, match="radius_pixels"):
         fit_point_clusters(np.zeros((8, 8)), psf, 1e-3, radius_pixels=0)
+
+
+def test_gaussians_need_a_flux_for_every_position():
+    from dsa110.errors import ConfigurationError
+    from dsa110.imaging.beam import Beam
+    from dsa110.imaging.subtract import add_point_sources
+
+    image = np.zeros((16, 16), np.float32)
+    with pytest.raises(ConfigurationError, match="pixels/fluxes"):
+        add_point_sources(image, ([3.2, 8.0], [4.1, 9.0]), [1.0], Beam(20, 15, 0), 6.0)
+    assert not image.any()  # nothing drawn before the check
