@@ -26,7 +26,12 @@ MAX_ID = 2**31 - 1
 
 
 def get_session(request: Request):
-    """Yield a session; commit after the route returns, roll back on error."""
+    """Yield a session; commit after the route returns, roll back on error.
+
+    Used with ``scope="function"`` (:data:`SessionDep`): the commit finishes
+    before the response is sent, so a client that has its answer reads what it
+    wrote, and a failed commit is an error response, not a lost write.
+    """
     session = request.app.state.sessionmaker()
     try:
         yield session
@@ -88,7 +93,7 @@ def utc(value: dt.datetime | None, field: str = "time") -> dt.datetime | None:
         ) from exc
 
 
-#: A database session for one request (committed when the route returns).
-SessionDep = Annotated[Session, Depends(get_session)]
+#: A database session for one request, committed before the response is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 #: The ``limit``/``offset`` window of a list route.
 PageDep = Annotated[Pagination, Depends(pagination)]

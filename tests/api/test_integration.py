@@ -33,12 +33,11 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live(pipeline_night, build_night_app):
-    """``(base_url, night, runner)``: uvicorn serving the pipeline's database."""
+@contextlib.contextmanager
+def _uvicorn(app):
+    """Serve ``app`` with uvicorn on a free local port; yield the base URL."""
     import uvicorn
 
-    app, runner, engine = build_night_app(pipeline_night)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
@@ -50,9 +49,19 @@ def live(pipeline_night, build_night_app):
         assert time.monotonic() < deadline, "uvicorn did not start"
         assert thread.is_alive(), "uvicorn stopped during start-up"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", pipeline_night, runner
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(pipeline_night, build_night_app):
+    """``(base_url, night, runner)``: uvicorn serving the pipeline's database."""
+    app, runner, engine = build_night_app(pipeline_night)
+    with _uvicorn(app) as base:
+        yield base, pipeline_night, runner
     engine.dispose()
 
 
@@ -416,6 +425,38 @@ class _Checked(httpx.Client):
             resp.text[:300],
         )
         return resp
+
+
+def test_a_write_is_committed_before_its_response_is_sent(tmp_path, build_app, api_key):
+    """A client that has the answer to a POST reads what it wrote.
+
+    The commit is slowed down so that a commit made after the response (FastAPI's
+    default for dependencies with ``yield``) would be seen still pending.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from dsa110.db import models
+
+    app, filled, _, engine = build_app(tmp_path)
+    cand_id = filled.candidates[0]
+
+    def slow_commit(session):
+        time.sleep(0.5)
+
+    event.listen(app.state.sessionmaker, "before_commit", slow_commit)
+    with _uvicorn(app) as base:
+        resp = httpx.post(
+            f"{base}{V1}/candidates/{cand_id}/status",
+            json={"status": "confirmed", "note": "committed first"},
+            headers={"X-API-Key": api_key},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        with Session(engine) as session:
+            stored = session.get(models.Candidate, cand_id)
+            assert (stored.status, stored.note) == ("confirmed", "committed first")
+    engine.dispose()
 
 
 @pytest.mark.slow  # the `live` fixture runs a pipeline night (~70 s)

@@ -213,7 +213,6 @@ def test_mosaic_stage_end_to_end(wrap_run, tmp_path):
         w = np.where(ok, pb**2 / tile_noise[member] ** 2, 0.0)
         num += w * np.nan_to_num(f["flux"].to_numpy())
         den += w
-    print(forced["flux"].to_numpy()[inside], (num / den)[inside], flux[inside])
     np.testing.assert_allclose(
         forced["flux"].to_numpy()[inside], (num / den)[inside], rtol=0.1
     )
