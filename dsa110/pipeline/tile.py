@@ -492,15 +492,17 @@ def _run_locked(
         with log.stage("image", result.timings):
             shutil.rmtree(tmp_dir, ignore_errors=True)
             tmp_dir.mkdir(parents=True)
-            ra_c = float(np.degrees(np.median(ds["phase_center_ra"].values)))
-            dec_c = float(np.degrees(ds.attrs["pointing_dec"]))
-            half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
-            mask = clean_mask_centres(ctx, ra_c, dec_c, half_width * 1.4)
             from dsa110.phasing import resolve_center
 
-            outliers = outlier_sources(
-                ctx, resolve_center(ds, "median_meridian"), ds["frequency"].values
+            # the image's centre (ICRS), which both the mask and the outliers
+            # are chosen around; the pointing declination of date lies ~8'
+            # away by precession
+            centre = resolve_center(ds, "median_meridian")
+            half_width = cfg.imaging.npix * cfg.imaging.cell_arcsec / 3600 / 2
+            mask = clean_mask_centres(
+                ctx, *np.degrees(centre).tolist(), half_width * 1.4
             )
+            outliers = outlier_sources(ctx, centre, ds["frequency"].values)
             # a tile calibrated on its own transit holds the bright calibrator
             # at its centre: subtracted and restored (imaging.subtract_calibrator),
             # or CLEAN models its spectrum and goes one cycle deeper
