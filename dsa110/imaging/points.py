@@ -16,11 +16,17 @@ sources up as 5–8σ "sources" 30–50″ away.
 at a sub-pixel position; where the point reproduces the cluster's dirty-image
 response to within what would be detectable (``k_sigma`` × the noise, or a
 fraction of the flux), :func:`restore_with_points` restores it as one Gaussian
-there instead of the cluster. The residual, the model image and everything
-CLEAN predicted are unchanged: only what the restored image shows of the cluster
-is, and only by an amount below the detection level. A cluster that is not one
-point (an extended source, a neighbour inside the cluster above that level) is
-left as CLEAN made it.
+there instead of the cluster, and what of the cluster the point does not carry
+through the PSF (``cluster ⊗ PSF − flux · PSF``, below that level by
+construction) is added to the residual: near the source the restored image is
+the point's Gaussian plus the residual of the point model. In noise that matters:
+CLEAN over-subtracts a source where noise raised its first peaks and leaves a
+hole below its threshold, which the cluster's extra components balance and a
+point alone does not (one simulated source at SNR 125, with and without the
+same noise: −0.08 % → −0.01 %, and the noise's scatter about the truth 0.15 % →
+0.02 %). The residual and model images and everything CLEAN predicted are
+unchanged. A cluster that is not one point (an extended source, a neighbour
+inside the cluster above that level) is left as CLEAN made it.
 """
 
 from __future__ import annotations
@@ -56,6 +62,12 @@ class PointCluster:
     misfit : float
         Largest ``|cluster ⊗ PSF − flux · PSF(· − (x, y))|`` over the fit
         window, Jy/beam.
+    remainder : numpy.ndarray
+        ``cluster ⊗ PSF − flux · PSF(· − (x, y))`` on the fit window, Jy/beam,
+        tapered from the cluster's circle to zero at the window's edge: what of
+        the cluster the point does not carry, as the dirty image sees it.
+    origin : tuple of int
+        ``(l, m)`` image pixel of ``remainder[0, 0]``.
     """
 
     x: float
@@ -64,6 +76,8 @@ class PointCluster:
     clean_flux: float
     pixels: tuple
     misfit: float
+    remainder: np.ndarray
+    origin: tuple
 
 
 def _shifted(psf_ft, shape, dx, dy, fx, fy):
@@ -73,7 +87,11 @@ def _shifted(psf_ft, shape, dx, dy, fx, fy):
 
 
 def _fit_window(response, psf_ft, shape, fx, fy, dx, dy, half):
-    """Fit ``flux · PSF(· − (dx, dy))`` to ``response`` on the window (Gauss–Newton)."""
+    """Fit ``flux · PSF(· − (dx, dy))`` to ``response`` on the window (Gauss–Newton).
+
+    Returns ``(dx, dy, flux, response − flux · PSF(· − (dx, dy)))``, or None when
+    the fit fails (no positive flux, or the point leaves the cluster).
+    """
     c = shape[0] // 2
     win = (slice(c - half, c + half + 1), slice(c - half, c + half + 1))
     target = response.ravel()
@@ -98,7 +116,7 @@ def _fit_window(response, psf_ft, shape, fx, fy, dx, dy, half):
             break
     p = _shifted(psf_ft, shape, dx, dy, fx, fy)[win]
     flux = float(np.sum(p * response)) / float(np.sum(p * p))
-    return dx, dy, flux, float(np.max(np.abs(response - flux * p)))
+    return dx, dy, flux, response - flux * p
 
 
 def fit_point_clusters(
@@ -172,6 +190,11 @@ def fit_point_clusters(
     psf_ft = scipy.fft.rfft2(cut)
     fx = scipy.fft.fftfreq(cut.shape[0])[:, None]
     fy = scipy.fft.rfftfreq(cut.shape[1])[None, :]
+    # the remainder is kept on the cluster's circle and tapered to zero at the
+    # window's edge (a cosine over the PSF main lobe's margin): no step there
+    rho = np.hypot(*np.mgrid[-half : half + 1, -half : half + 1])
+    taper = np.clip((half - rho) / (half - r), 0.0, 1.0)
+    taper = 0.5 - 0.5 * np.cos(np.pi * taper)
     found = []
     for k in order:
         if taken[k] or flux[k] <= 0:
@@ -195,7 +218,8 @@ def fit_point_clusters(
         fit = _fit_window(response, psf_ft, cut.shape, fx, fy, cx, cy, half)
         if fit is None:
             continue
-        dx, dy, s, misfit = fit
+        dx, dy, s, remainder = fit
+        misfit = float(np.max(np.abs(remainder)))
         if misfit > max(k_sigma * sigma, rel_tol * s):
             continue
         found.append(
@@ -206,13 +230,35 @@ def fit_point_clusters(
                 clean_flux=total,
                 pixels=(idx[members, 0], idx[members, 1]),
                 misfit=misfit,
+                remainder=remainder * taper,
+                origin=(int(idx[k, 0]) - half, int(idx[k, 1]) - half),
             )
         )
     return found
 
 
+def _add_window(image, window, origin):
+    """Add ``window`` to ``image`` with its ``[0, 0]`` at ``origin``, clipped."""
+    i0, j0 = origin
+    a0, b0 = max(i0, 0), max(j0, 0)
+    a1 = min(i0 + window.shape[0], image.shape[0])
+    b1 = min(j0 + window.shape[1], image.shape[1])
+    if a1 > a0 and b1 > b0:
+        image[a0:a1, b0:b1] += window[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0]
+
+
 def restore_with_points(model, residual, beam, cell_arcsec, points):
     """Restored image with each point cluster as one Gaussian at its position.
+
+    What of a cluster the point does not carry (its ``remainder``) is added to
+    the residual: it is restored through the PSF, as flux CLEAN left is, not
+    dropped. Near a source the image then holds the dirty image's value less
+    the rest of the model, as with CLEAN's own restoring: in noise, CLEAN's
+    first components sit on the brightest noise-raised pixels and the source
+    is over-subtracted there by a fraction of σ that no later cycle clears
+    (below its threshold); the cluster holds that excess, a point fit over
+    the cluster's window does not, and without it the image is low at the
+    source by that hole (one simulated source at SNR 125: −0.17 %).
 
     Parameters
     ----------
@@ -231,9 +277,12 @@ def restore_with_points(model, residual, beam, cell_arcsec, points):
         ``(l, m)`` Jy/beam, of ``residual``'s dtype.
     """
     rest = np.array(model, dtype=np.float64, copy=True)
+    residual = np.asarray(residual)
+    through_psf = residual.astype(np.float64, copy=True)
     for p in points:
         rest[p.pixels] = 0.0
-    out = restore(rest, residual, beam, cell_arcsec)
+        _add_window(through_psf, p.remainder, p.origin)
+    out = restore(rest, through_psf.astype(residual.dtype), beam, cell_arcsec)
     pixels = (np.array([p.x for p in points]), np.array([p.y for p in points]))
     fluxes = np.array([p.flux for p in points])
     return add_point_sources(out, pixels, fluxes, beam, cell_arcsec)
