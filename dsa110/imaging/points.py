@@ -251,14 +251,10 @@ def restore_with_points(model, residual, beam, cell_arcsec, points):
     """Restored image with each point cluster as one Gaussian at its position.
 
     What of a cluster the point does not carry (its ``remainder``) is added to
-    the residual: it is restored through the PSF, as flux CLEAN left is, not
-    dropped. Near a source the image then holds the dirty image's value less
-    the rest of the model, as with CLEAN's own restoring: in noise, CLEAN's
-    first components sit on the brightest noise-raised pixels and the source
-    is over-subtracted there by a fraction of σ that no later cycle clears
-    (below its threshold); the cluster holds that excess, a point fit over
-    the cluster's window does not, and without it the image is low at the
-    source by that hole (one simulated source at SNR 125: −0.17 %).
+    the residual, i.e. restored through the PSF as flux CLEAN left is, not
+    dropped: near the source the image is the point's Gaussian plus the
+    residual of the point model (see the module's notes on CLEAN's
+    over-subtraction in noise).
 
     Parameters
     ----------
