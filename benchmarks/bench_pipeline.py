@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_pipeline.py [--data DIR] [--field calibrator|regular]
-        [--seed N] [--npix 2400] [--cell 6] [--niter N] [--set KEY=VALUE] [--check]
+        [--seed N] [--no-noise] [--npix 2400] [--cell 6] [--niter N]
+        [--set KEY=VALUE] [--check]
 
 Simulates (unless ``--data`` already holds a tile's files) a full-size tile (96
 antennas, 16 × 48 channels, 24 integrations) of a 2° NVSS-like field of 102 sources
@@ -34,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import peak_rss_gb, run_isolated  # noqa: E402
 
 
-def _simulate(outdir: Path, *, field: str = "calibrator", seed: int = 2) -> None:
+def _simulate(
+    outdir: Path, *, field: str = "calibrator", seed: int = 2, noise: bool = True
+) -> None:
     from astropy import units as u
     from astropy.time import Time
 
@@ -70,6 +73,7 @@ def _simulate(outdir: Path, *, field: str = "calibrator", seed: int = 2) -> None
         sources=sky,
         population=False,
         gains=field == "calibrator",
+        noise=noise,
     )
     catalog.to_parquet(outdir / "reference_catalog.parquet")
 
@@ -123,6 +127,13 @@ def main():
     parser.add_argument(
         "--seed", type=int, default=2, help="the simulation's noise seed (default 2)"
     )
+    parser.add_argument(
+        "--no-noise",
+        action="store_true",
+        help="simulate the sky without noise (run it with "
+        "--set flagging.enabled=false: with no noise to measure, the flagger "
+        "flags the sky's own fringes; see check_tile_accuracy.py --noise-free)",
+    )
     parser.add_argument("--npix", type=int, default=2400)
     parser.add_argument("--cell", type=float, default=6.0)
     parser.add_argument(
@@ -149,9 +160,10 @@ def main():
         args.data = Path(tempfile.mkdtemp(prefix="dsa110-bench-tile-"))
     if not any(args.data.glob("*_sb??.hdf5")):
         t0 = time.perf_counter()
-        _simulate(args.data, field=args.field, seed=args.seed)
+        _simulate(args.data, field=args.field, seed=args.seed, noise=not args.no_noise)
         print(
-            f"simulated a full {args.field} tile (seed {args.seed}) in "
+            f"simulated a full {args.field} tile (seed {args.seed}"
+            f"{', no noise' if args.no_noise else ''}) in "
             f"{time.perf_counter() - t0:.0f} s into {args.data}"
         )
     out = run_isolated(

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/check_tile_accuracy.py --products DIR --data DIR [--robust 0]
-        [--second PRODUCTS2 DATA2]
+        [--second PRODUCTS2 DATA2] [--noise-free PRODUCTS0 DATA0]
 
 ``--products`` is one tile's product folder written by
 ``dsa110.pipeline.process_tile`` (``*-image-pb.fits``, ``*-residual.fits``,
@@ -26,6 +26,11 @@ expectation):
   simulation's per-visibility σ and the imaging weights (Briggs, from
   :class:`dsa110.imaging.imager.Imager` on the same tile). The simulator adds the
   noise before the gains, so after calibration σ_vis is ``truth.sigma_jy``.
+
+``--second`` (the same sky, another noise seed) splits the flux errors into noise
+and a systematic part; ``--noise-free`` (the same sky without noise,
+``bench_pipeline.py --no-noise``) gives the systematic part directly, for the
+sources with SNR > 50 in the noisy tile.
 """
 
 from __future__ import annotations
@@ -198,6 +203,39 @@ def systematic(first, second, *, snr_min: float = 50.0):
     return {"pull": pull, "systematic_rms": sys_rms, "n": int(use.sum())}
 
 
+def noise_free(noisy, clean, *, snr_min: float = 50.0):
+    """The flux errors without noise, for the sources with SNR > 50 with it.
+
+    ``noisy`` and ``clean`` are ``(products, data)`` of the same sky simulated with
+    and without noise (``bench_pipeline.py --no-noise``): the second's errors are
+    the imaging's systematic part alone, counted for the sources the acceptance
+    counts in the first (a noise-free image has no SNR of its own).
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_within_2pc``, ``max_error``, ``rms_error``, ``median``.
+    """
+    r1, s1, _ = flux_ratios(*noisy)
+    r0, _, _ = flux_ratios(*clean)
+    use = np.isfinite(r1) & np.isfinite(r0) & (s1 > snr_min)
+    err = r0[use] - 1
+    out = {
+        "n": int(use.sum()),
+        "n_within_2pc": int(np.sum(np.abs(err) <= 0.02)),
+        "max_error": float(np.max(np.abs(err))) if use.any() else np.nan,
+        "rms_error": float(np.sqrt(np.mean(err**2))) if use.any() else np.nan,
+        "median": float(np.median(r0[use])) if use.any() else np.nan,
+    }
+    print(
+        f"without noise, the {out['n']} sources with SNR > {snr_min:g} with it: "
+        f"{out['n_within_2pc']} within 2 %, largest error "
+        f"{100 * out['max_error']:.2f} %, rms {100 * out['rms_error']:.2f} %, "
+        f"median ratio {out['median']:.4f}"
+    )
+    return out
+
+
 def compare_noise(
     data: Path, sigma_img: float, *, npix: int, cell: float, robust: float
 ):
@@ -205,6 +243,9 @@ def compare_noise(
     from dsa110.simulate import load_truth
 
     truth = load_truth(_one(data, "*_truth.npz"))
+    if not truth.sigma_jy > 0:
+        print("the simulation has no noise: no thermal σ to compare with")
+        return np.nan
     expected = thermal_sigma(
         data, npix=npix, cell=cell, robust=robust, sigma_vis=truth.sigma_jy
     )
@@ -233,10 +274,20 @@ def main():
         help="the same sky with another noise seed: split the flux errors into "
         "noise and systematic parts",
     )
+    parser.add_argument(
+        "--noise-free",
+        nargs=2,
+        type=Path,
+        metavar=("PRODUCTS", "DATA"),
+        help="the same sky without noise: its flux errors for the sources with "
+        "SNR > 50 here (the systematic part alone)",
+    )
     args = parser.parse_args()
     _, sigma_img = check(args.products, args.data)
     if args.second:
         systematic((args.products, args.data), tuple(args.second))
+    if args.noise_free:
+        noise_free((args.products, args.data), tuple(args.noise_free))
     if not args.no_thermal:
         compare_noise(
             args.data, sigma_img, npix=args.npix, cell=args.cell, robust=args.robust
