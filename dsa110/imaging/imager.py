@@ -273,6 +273,7 @@ class Imager:
         default_factory=imaging_dask.StackPool, repr=False
     )
     _ref_frequency: float | None = field(default=None, repr=False)
+    _smearing_inputs: tuple | None = field(default=None, repr=False)
 
     @classmethod
     def from_dataset(
@@ -517,19 +518,25 @@ class Imager:
 
         if all(p.factor == 1 for p in self.parts) or self.freq.size < 2:
             return np.ones(np.shape(dir_l))
-        averaged = [p for p in self.parts if p.factor > 1]
-        rest = [p for p in self.parts if p.factor == 1]
-        sums = da.compute(
-            *[p.weight.sum(axis=2, dtype=np.float64) for p in averaged],
-            *[p.weight.sum(dtype=np.float64) for p in rest],
-            *[p.uvw for p in averaged],
-        )
-        k = len(averaged)
-        weights = list(sums[:k]) + [np.atleast_1d(w) for w in sums[k : k + len(rest)]]
-        uvws = list(sums[k + len(rest) :]) + [np.zeros((1, 3))] * len(rest)
-        factors = [p.factor for p in averaged] + [1] * len(rest)
-        width = float(np.median(np.diff(np.sort(self.freq))))
-        return smearing_response(uvws, weights, factors, width, dir_l, dir_m)
+        if self._smearing_inputs is None:
+            # computed once: image_tile asks at the subtracted sources and on
+            # the map's grid
+            averaged = [p for p in self.parts if p.factor > 1]
+            rest = [p for p in self.parts if p.factor == 1]
+            sums = da.compute(
+                *[p.weight.sum(axis=2, dtype=np.float64) for p in averaged],
+                *[p.weight.sum(dtype=np.float64) for p in rest],
+                *[p.uvw for p in averaged],
+            )
+            k = len(averaged)
+            weights = list(sums[:k]) + [
+                np.atleast_1d(w) for w in sums[k : k + len(rest)]
+            ]
+            uvws = list(sums[k + len(rest) :]) + [np.zeros((1, 3))] * len(rest)
+            factors = [p.factor for p in averaged] + [1] * len(rest)
+            width = float(np.median(np.diff(np.sort(self.freq))))
+            self._smearing_inputs = (uvws, weights, factors, width)
+        return smearing_response(*self._smearing_inputs, dir_l, dir_m)
 
     def time_weights(self):
         """Sum of imaging weights per integration, ``(time,)`` float64."""
