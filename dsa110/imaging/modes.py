@@ -27,6 +27,7 @@ __all__ = [
     "image_subbands",
     "snapshot_search",
     "radec_to_pixel",
+    "pixels_inside",
     "CHANNELS_PER_SUBBAND",
 ]
 
@@ -138,6 +139,16 @@ def radec_to_pixel(ra, dec, centre, cell_arcsec, npix):
     m = np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(ra - ra0)
     cell = np.radians(cell_arcsec / 3600)
     return l / cell + npix // 2, m / cell + npix // 2
+
+
+def pixels_inside(ix, iy, npix):
+    """Whether fractional pixels ``(ix, iy)`` lie on an ``npix`` × ``npix`` image.
+
+    Between the first and the last pixel centres, inclusive: what a source
+    restored into the image needs, and what a source beyond its edge is not.
+    """
+    ix, iy = np.asarray(ix), np.asarray(iy)
+    return (ix >= 0) & (ix <= npix - 1) & (iy >= 0) & (iy <= npix - 1)
 
 
 def _pointings(ds):
@@ -321,7 +332,7 @@ def image_tile(
         px, py = radec_to_pixel(ra, dec, imager.phase_centre, cell, n)
         # a source outside the image (a bright neighbour whose sidelobes reach
         # in) is only subtracted: there is nothing to restore it into
-        inside = (px >= 0) & (px <= n - 1) & (py >= 0) & (py <= n - 1)
+        inside = pixels_inside(px, py, n)
         # restored as the image holds them: through the averaging's response
         # (the PB-corrected image divides it out with the primary beam)
         flux = flux * imager.smearing_response(

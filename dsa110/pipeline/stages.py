@@ -525,7 +525,7 @@ def outlier_sources(ctx, centre, frequency):
         lowest frequency, with apparent flux at the band's centre of at least
         ``imaging.outlier_min_apparent_jy``; brightest first.
     """
-    from dsa110.imaging.modes import radec_to_pixel
+    from dsa110.imaging.modes import pixels_inside, radec_to_pixel
 
     im = ctx.config.imaging
     if im.outlier_min_apparent_jy <= 0:
@@ -541,9 +541,8 @@ def outlier_sources(ctx, centre, frequency):
         im.cell_arcsec,
         im.npix,
     )
-    n = im.npix
-    outside = (ix < 0) | (ix > n - 1) | (iy < 0) | (iy > n - 1)
-    return [s for s, o in zip(sources, outside) if o]
+    inside = pixels_inside(ix, iy, im.npix)
+    return [s for s, k in zip(sources, inside) if not k]
 
 
 def clean_mask_centres(ctx, ra_deg: float, dec_deg: float, radius_deg: float):
