@@ -19,6 +19,8 @@ expectation):
   true position, PB-corrected at the source (the fit on the apparent image, divided
   by the primary beam there, as the pipeline measures), against
   ``S·(ν_image/ν_ref)^α``, for the sources where the beam is above the PB limit;
+  the count beyond 2 % beside the count the noise alone puts there (each ratio's
+  1σ is ratio/SNR: 2 % at SNR 50) and the chance that the noise leaves none;
 * position: the pipeline's blind catalogue (``*-sources.csv``) matched to the truth
   within one beam, the offset in units of the restoring beam's geometric mean FWHM;
 * noise: the robust σ (MAD) of the residual image inside the primary-beam limit,
@@ -157,11 +159,21 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
             & (np.abs(rows["ratio"] - 1) * rows["snr"] > 3)
         )
     )
+    # How many the noise alone puts beyond 2 %: each ratio's 1σ is ratio/SNR, and
+    # the count beyond is a sum of Bernoulli trials with p = P(|N(0, σ)| > 2 %).
+    from scipy.special import erfc
+
+    p_beyond = erfc(0.02 / (rows["ratio"] / rows["snr"]).to_numpy() / np.sqrt(2))
+    n_noise = float(np.sum(p_beyond))
+    n_noise_sd = float(np.sqrt(np.sum(p_beyond * (1 - p_beyond))))
+    p_all = float(np.prod(1 - p_beyond))  # chance that the noise leaves every one within
     n_pos = int(np.sum(rows["offset_beam"] <= 0.1))
     n_found = int(np.sum(np.isfinite(rows["offset_beam"])))
     print(rows.head(12).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print(
         f"SNR > {snr_min:g} inside the PB limit: {n} sources; flux within 2 %: {n_flux}; "
+        f"beyond 2 %: {n - n_flux} (the noise alone: {n_noise:.1f} ± {n_noise_sd:.1f}, "
+        f"none with probability {100 * p_all:.1f} %); "
         f"beyond 2 % and 3σ: {n_off}; median ratio {np.median(rows['ratio']):.4f}; "
         f"found within a beam: {n_found}, "
         f"within 0.1 beam: {n_pos} (beam {beam_arcsec:.1f}″); residual σ "
