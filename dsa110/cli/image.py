@@ -89,8 +89,9 @@ def register(subparsers):
         nargs=2,
         metavar=("TIME", "FREQ"),
         default=None,
-        help="predict CLEAN's model through the drifting primary beam of TIME x FREQ "
-        "blocks of integrations and channels (default: the image's mean beam)",
+        help="predict CLEAN's model through the drifting primary beam of TIME "
+        "blocks of integrations at FREQ frequencies interpolated across the band "
+        "(default: the image's mean beam)",
     )
     p.add_argument(
         "--center",

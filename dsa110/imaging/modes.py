@@ -221,8 +221,9 @@ def image_tile(
         image's edge (0: none); see :meth:`Imager.from_dataset`.
     drift_beam : (int, int), keyword-only
         ``(time_chunks, freq_chunks)``: predict the CLEAN model through the beam
-        of each block of integrations and channels (:meth:`Imager.use_drift_beam`);
-        None (default) predicts the model as seen through the image's mean beam.
+        of each block of integrations, at ``freq_chunks`` frequencies interpolated
+        linearly across the band (:meth:`Imager.use_drift_beam`); None (default)
+        predicts the model as seen through the image's mean beam.
     nterms : int, keyword-only
         Taylor terms of CLEAN's spectral model (1: flat; 2–3: multi-term MFS, for
         bright sources with steep spectra); see

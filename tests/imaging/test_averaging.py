@@ -170,12 +170,13 @@ def test_averaged_image_matches_the_full_one_within_the_bound():
     assert_allclose(psf[npix // 2, npix // 2], 1.0, rtol=1e-4)
 
 
-def test_drift_beam_prediction_follows_the_beam():
-    """A source far out drifts through the beam: block-wise predictions fit the data.
+@pytest.fixture(scope="module")
+def drifting_source():
+    """A 2 Jy source 1.2° east and 0.5° north of the centre, seen through the beam.
 
-    The model is the source's apparent flux in the image's mean beam at its pixel;
-    predicted through the mean beam the visibilities miss the drift (and the beam's
-    change across the band), through the blocks' beams they follow it.
+    Returns the Imager (natural weights, 512² × 20″), the model (the source's
+    apparent flux in the image's mean beam at its pixel), the data and the
+    pointings.
     """
     from dsa110.imaging.modes import _pointings
     from dsa110.imaging.pbcor import effective_primary_beam, pixel_radec
@@ -214,26 +215,70 @@ def test_drift_beam_prediction_follows_the_beam():
     )
     model = np.zeros((npix, npix), np.float64)
     model[ix, iy] = 2.0 * mean[ix, iy]
-    data = imager.parts[0].vis.compute()
+    return imager, model, imager.parts[0].vis.compute(), (pra, pdec)
 
-    def misfit():
-        (pred,) = da.compute(*imager.predict(model))
-        return np.linalg.norm(pred - data) / np.linalg.norm(data)
 
-    without = misfit()
+def _misfit(imager, model, data):
+    (pred,) = da.compute(*imager.predict(model))
+    return np.linalg.norm(pred - data) / np.linalg.norm(data)
+
+
+def test_drift_beam_prediction_follows_the_beam(drifting_source):
+    """A source far out drifts through the beam: block-wise predictions fit the data.
+
+    Predicted through the mean beam the visibilities miss the drift (and the beam's
+    change across the band), through the blocks' beams they follow it.
+    """
+    imager, model, data, (pra, pdec) = drifting_source
+    imager.drift_beam = None
+    without = _misfit(imager, model, data)
     plain_residual = imager.residual(model)
     imager.use_drift_beam(pra, pdec, time_chunks=1, freq_chunks=1)
-    assert_allclose(misfit(), without, rtol=1e-6)  # one block: the mean beam
+    # one block: the mean beam
+    assert_allclose(_misfit(imager, model, data), without, rtol=1e-6)
     residual = imager.residual(model)
     assert_allclose(residual, plain_residual, atol=1e-6 * np.abs(plain_residual).max())
     imager.use_drift_beam(pra, pdec, time_chunks=3, freq_chunks=2)
-    coarse = misfit()
+    coarse = _misfit(imager, model, data)
     imager.use_drift_beam(pra, pdec, time_chunks=6, freq_chunks=4)
-    fine = misfit()
+    fine = _misfit(imager, model, data)
     assert without > 0.1  # the drift is visible in the data (0.158)
-    # the misfit falls with the blocks' size (0.158 -> 0.026 with 6 x 4 blocks)
+    # the misfit falls with the blocks' size
     assert fine < coarse < 0.5 * without
     assert fine < 0.2 * without
+
+
+def test_drift_beam_interpolates_the_beam_across_the_band(drifting_source):
+    """With a block per integration, what is left is the band: one beam for it
+    misses the beam's slope across the band; two frequencies, interpolated, do as
+    well as a beam for every channel (the data are the source through the beam of
+    every channel; the rest, 0.7 %, is the same with the beam of every channel)."""
+    imager, model, data, (pra, pdec) = drifting_source
+    ntime, nchan = data.shape[0], imager.freq.size
+    misfit = {}
+    for nodes in (1, 2, nchan):
+        imager.use_drift_beam(pra, pdec, time_chunks=ntime, freq_chunks=nodes)
+        misfit[nodes] = _misfit(imager, model, data)
+    imager.drift_beam = None
+    assert misfit[1] > 0.04  # the beam's change across the band, at 1.3° (0.053)
+    assert misfit[2] < 0.15 * misfit[1]  # 0.0068
+    assert_allclose(misfit[2], misfit[nchan], rtol=2e-3)
+
+
+def test_drift_beam_channel_weights_interpolate_linearly():
+    from dsa110.imaging.imager import DriftBeamBlock
+
+    nodes = (1.3e9, 1.4e9, 1.5e9)
+    freq = np.linspace(1.25e9, 1.55e9, 31)
+    blocks = [DriftBeamBlock(0, 1, nodes, k, np.ones((2, 2))) for k in range(3)]
+    weights = np.array([b.channel_weights(freq) for b in blocks])
+    assert_allclose(weights.sum(axis=0), 1.0, atol=1e-12)
+    # any linear function of frequency is reproduced, beyond the end nodes too
+    assert_allclose(weights.T @ (2.0 + 3e-9 * np.asarray(nodes)), 2.0 + 3e-9 * freq)
+    assert_allclose([b.channel_weights(nodes) for b in blocks], np.eye(3), atol=1e-12)
+    assert np.all(weights[2][freq <= 1.4e9] == 0)  # nothing beyond its neighbours
+    one = DriftBeamBlock(0, 1, (1.4e9,), 0, np.ones((2, 2)))
+    assert_allclose(one.channel_weights(freq), 1.0)
 
 
 def test_drift_beam_rejects_bad_blocks_and_pointings():
