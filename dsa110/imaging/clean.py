@@ -425,7 +425,11 @@ def cotton_schwab(
     auto_mask : float, keyword-only
         First clean (unmasked) down to ``auto_mask × σ``, then continue down to
         ``auto_threshold × σ`` only where the model already has components (the
-        semantics of WSClean's ``-auto-mask``).
+        semantics of WSClean's ``-auto-mask``). Not used with ``mask``: the
+        components then lie inside it, so the second phase's mask would be
+        ``mask`` itself, and the first phase only held CLEAN above the threshold
+        for a major cycle (with few cycles, for good: the 3 of a full tile ended
+        at ``auto_mask`` σ).
     psf_patch : int, keyword-only
         Smallest PSF patch the minor cycle subtracts; it always covers the image when
         the PSF is computed here (twice the image size).
@@ -486,7 +490,9 @@ def cotton_schwab(
     history = []
     user_mask = None if mask is None else np.asarray(mask, dtype=bool)
     active_mask = user_mask
-    masking = False  # auto-masking phase started (WSClean's -auto-mask semantics)
+    # auto-masking phase started (WSClean's -auto-mask semantics); with the user's
+    # mask there is no first phase: the model's components ∪ the mask is the mask
+    masking = user_mask is not None
     stop_level = threshold
     for major in range(max_major):
         sigma = mad_sigma(residual, active_mask)
