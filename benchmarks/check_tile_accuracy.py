@@ -166,7 +166,8 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     p_beyond = erfc(0.02 / (rows["ratio"] / rows["snr"]).to_numpy() / np.sqrt(2))
     n_noise = float(np.sum(p_beyond))
     n_noise_sd = float(np.sqrt(np.sum(p_beyond * (1 - p_beyond))))
-    p_all = float(np.prod(1 - p_beyond))  # chance that the noise leaves every one within
+    # the chance that the noise leaves every one within 2 %
+    p_all = float(np.prod(1 - p_beyond))
     n_pos = int(np.sum(rows["offset_beam"] <= 0.1))
     n_found = int(np.sum(np.isfinite(rows["offset_beam"])))
     print(rows.head(12).to_string(index=False, float_format=lambda x: f"{x:.4f}"))

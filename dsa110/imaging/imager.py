@@ -155,9 +155,7 @@ def _degrid_into(
     piece = np.ascontiguousarray(vis[t0:t1, :, c0:c1]).reshape(-1, c1 - c0)
     wgt = None
     if chan_weights is not None:
-        wgt = np.broadcast_to(
-            np.asarray(chan_weights, plan.real_dtype), piece.shape
-        )
+        wgt = np.broadcast_to(np.asarray(chan_weights, plan.real_dtype), piece.shape)
     degrid_planes(
         grids,
         sub.reshape(-1, 3),
@@ -821,9 +819,7 @@ class Imager:
                                 planes=planes,
                                 nthreads=self.nthreads,
                                 chan_weights=(
-                                    None
-                                    if np.all(share[c0:c1] == 1)
-                                    else share[c0:c1]
+                                    None if np.all(share[c0:c1] == 1) else share[c0:c1]
                                 ),
                             )
                         )
