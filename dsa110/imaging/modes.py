@@ -285,12 +285,11 @@ def image_tile(
             freq_chunks=int(drift_beam[1]),
         )
     n, cell = geometry.npix, geometry.cell_arcsec
-    mask = None
+    mask = centres = None
     if mask_sources is not None:
         ix, iy = radec_to_pixel(*mask_sources, imager.phase_centre, cell, n)
-        mask = circle_mask(
-            (n, n), np.stack([ix, iy], axis=-1), mask_radius_arcsec / cell
-        )
+        centres = np.stack([ix, iy], axis=-1)
+        mask = circle_mask((n, n), centres, mask_radius_arcsec / cell)
     result = cotton_schwab(
         imager,
         niter=niter,
@@ -315,6 +314,7 @@ def image_tile(
             result.psf,
             result.sigma,
             radius_pixels=mask_radius_arcsec / cell + 1.5,
+            centres=centres,
         )
         restored = restore_with_points(
             result.model, result.residual, beam, cell, points

@@ -26,7 +26,9 @@ point alone does not (one simulated source at SNR 125, with and without the
 same noise: −0.08 % → −0.01 %, and the noise's scatter about the truth 0.15 % →
 0.02 %). The residual and model images and everything CLEAN predicted are
 unchanged. A cluster that is not one point (an extended source, a neighbour
-inside the cluster above that level) is left as CLEAN made it.
+inside the cluster above that level) is left as CLEAN made it; given the mask
+circles' centres, a neighbour's components stay out of the cluster (each joins
+the source whose centre is nearest).
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ def fit_point_clusters(
     sigma,
     *,
     radius_pixels,
+    centres=None,
     min_snr=50.0,
     k_sigma=8.0,
     rel_tol=5e-3,
@@ -152,6 +155,14 @@ def fit_point_clusters(
         The image noise, Jy/beam.
     radius_pixels : float, keyword-only
         A cluster's radius (CLEAN's mask radius around a source).
+    centres : numpy.ndarray, optional, keyword-only
+        ``(source, 2)`` fractional ``(l, m)`` pixels of the mask circles' centres.
+        With them a component joins a cluster only if the centre nearest to it
+        is the seed's: two sources closer than the radius each keep their own
+        components (on a simulated tile a 25 mJy source 9 pixels from a 209 mJy
+        one put one of its components in the bright one's cluster, whose misfit
+        then failed the fit — 2.5 % of its flux — and whose ring, restored as
+        CLEAN made it, held a 7σ "source" 47″ away).
     min_snr : float, keyword-only
         Smallest cluster flux considered, in ``sigma``.
     k_sigma, rel_tol : float, keyword-only
@@ -173,6 +184,11 @@ def fit_point_clusters(
     if idx.size == 0:
         return []
     flux = model[idx[:, 0], idx[:, 1]].astype(np.float64)
+    nearest = np.zeros(flux.size, np.int64)  # every component one source's
+    if centres is not None and len(centres):
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(np.asarray(centres, np.float64).reshape(-1, 2)).query(idx)
     order = np.argsort(-flux)
     taken = np.zeros(flux.size, bool)
     ri = int(np.ceil(r))
@@ -200,7 +216,7 @@ def fit_point_clusters(
         if taken[k] or flux[k] <= 0:
             continue
         d2 = np.sum((idx - idx[k]) ** 2, axis=1)
-        members = (~taken) & (d2 <= r * r)
+        members = (~taken) & (d2 <= r * r) & (nearest == nearest[k])
         total = float(flux[members].sum())
         if total < min_snr * sigma:
             continue

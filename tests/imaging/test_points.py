@@ -121,6 +121,38 @@ def test_a_neighbour_inside_the_circle_keeps_the_components(uv):
     assert fit_point_clusters(model, psf, 1.0, radius_pixels=11.5) == []
 
 
+def test_each_source_keeps_its_own_components_with_the_mask_centres(uv):
+    """Two sources closer than the cluster's radius: given the mask circles'
+    centres, each cluster takes only the components nearer its own centre and
+    the bright one is a point; without them it takes some of its neighbour's
+    and is none. (The faint one's side of the bisector holds the bright one's
+    ring as well: fitted, it misses by more than its 0.5 %, and stays as CLEAN
+    made it.)"""
+    bright = (N // 2 + 0.3, N // 2 + 0.4)
+    faint = (N // 2 + 0.2 - 9, N // 2 - 0.1 + 2)  # 9.2 pixels away, 10 %
+    psf = _dirty(uv, [(0.0, 0.0, 1.0)])
+    dirty = _dirty(
+        uv,
+        [
+            (bright[0] - N // 2, bright[1] - N // 2, 2.0),
+            (faint[0] - N // 2, faint[1] - N // 2, 0.2),
+        ],
+    )
+    centres = np.array([bright, faint])
+    model = np.zeros_like(dirty)
+    mask = circle_mask(dirty.shape, centres, 10)
+    hogbom_minor_cycle(dirty, psf, model, gain=0.1, stop=1e-4, niter=20000, mask=mask)
+    alone = fit_point_clusters(model, psf, 1e-4, radius_pixels=11.5)
+    assert all(np.hypot(q.x - bright[0], q.y - bright[1]) > 1 for q in alone)
+    found = fit_point_clusters(model, psf, 1e-4, radius_pixels=11.5, centres=centres)
+    assert len(found) == 1
+    q = found[0]
+    assert_allclose((q.x, q.y), bright, atol=0.01)
+    assert_allclose(q.flux, 2.0, rtol=3e-3)
+    # none of the neighbour's components went with it
+    assert np.all(np.hypot(*(np.array(q.pixels) - np.array(faint)[:, None])) > 4.5)
+
+
 def test_nothing_to_restore_and_bad_input():
     psf = np.zeros((8, 8))
     psf[4, 4] = 1.0
