@@ -173,7 +173,8 @@ def check(products: Path, data: Path, *, snr_min: float = 50.0):
     print(rows.head(12).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print(
         f"SNR > {snr_min:g} inside the PB limit: {n} sources; flux within 2 %: {n_flux}; "
-        f"beyond 2 %: {n - n_flux} (the noise alone: {n_noise:.1f} ± {n_noise_sd:.1f}, "
+        f"beyond 2 %: {n - n_flux} (the noise alone: "
+        f"{n_noise:.1f} ± {n_noise_sd:.1f}, "
         f"none with probability {100 * p_all:.1f} %); "
         f"beyond 2 % and 3σ: {n_off}; median ratio {np.median(rows['ratio']):.4f}; "
         f"found within a beam: {n_found}, "

@@ -232,7 +232,7 @@ class DriftBeamBlock:
     ratio: np.ndarray
 
     def channel_weights(self, freq):
-        """The node's share of the interpolated beam at each frequency.
+        """Return the node's share of the interpolated beam at each frequency.
 
         Parameters
         ----------
@@ -246,15 +246,18 @@ class DriftBeamBlock:
             at it, 0 at its neighbours and beyond; > 1 or < 0 where the outer
             segments are extrapolated). The nodes' weights sum to 1.
         """
-        freq = np.asarray(freq, np.float64)
-        nodes = np.asarray(self.freq_nodes, np.float64)
-        if nodes.size == 1:
-            return np.ones(freq.shape)
-        seg = np.clip(np.searchsorted(nodes, freq) - 1, 0, nodes.size - 2)
-        t = (freq - nodes[seg]) / (nodes[seg + 1] - nodes[seg])
-        return np.where(seg == self.node, 1 - t, 0.0) + np.where(
-            seg + 1 == self.node, t, 0.0
-        )
+        return _node_weights(freq, self.freq_nodes, self.node)
+
+
+def _node_weights(freq, nodes, node):
+    """Linear interpolation's weight of ``nodes[node]`` at ``freq`` (extrapolated)."""
+    freq = np.asarray(freq, np.float64)
+    nodes = np.asarray(nodes, np.float64)
+    if nodes.size == 1:
+        return np.ones(freq.shape)
+    seg = np.clip(np.searchsorted(nodes, freq) - 1, 0, nodes.size - 2)
+    t = (freq - nodes[seg]) / (nodes[seg + 1] - nodes[seg])
+    return np.where(seg == node, 1 - t, 0.0) + np.where(seg + 1 == node, t, 0.0)
 
 
 @dataclass
@@ -745,19 +748,37 @@ class Imager:
                 if fw[c0:c1].sum() > 0
             )
         )
+        # each node's share of the band's weighted mean under the interpolation
+        shares = [
+            np.average(_node_weights(self.freq, nodes, k), weights=fw)
+            for k in range(len(nodes))
+        ]
         blocks = []
         for t0, t1 in zip(tedges[:-1], tedges[1:]):
             if tw[t0:t1].sum() <= 0:
                 continue
-            for k, node in enumerate(nodes):
-                freq, weights = (self.freq, fw) if len(nodes) == 1 else ([node], [1.0])
-                b = beam(
-                    pra[t0:t1],
-                    pdec[t0:t1],
-                    np.asarray(freq, np.float64),
-                    time_weights=tw[t0:t1],
-                    freq_weights=np.asarray(weights, np.float64),
+            block_beam = functools.partial(
+                beam, pra[t0:t1], pdec[t0:t1], time_weights=tw[t0:t1]
+            )
+            # the block's mean beam over the band, which the interpolation is
+            # scaled to keep: the beam's curvature across the band would bias the
+            # model's apparent flux (Airy beam: −0.05 % at 1.7°, −0.15 % at 2°)
+            band_mean = block_beam(self.freq, freq_weights=fw)
+            if len(nodes) == 1:
+                node_beams = [band_mean]
+            else:
+                node_beams = [
+                    block_beam(np.array([node]), freq_weights=np.ones(1))
+                    for node in nodes
+                ]
+                interpolated = sum(c * b for c, b in zip(shares, node_beams))
+                scale = np.where(
+                    interpolated > 0,
+                    band_mean / np.where(interpolated > 0, interpolated, 1),
+                    1.0,
                 )
+                node_beams = [b * scale for b in node_beams]
+            for k, b in enumerate(node_beams):
                 ratio = np.where(inside, b / np.where(inside, mean, 1), 1.0)
                 blocks.append(
                     DriftBeamBlock(
