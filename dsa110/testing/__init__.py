@@ -1,5 +1,9 @@
 """Helpers for tests and examples: small in-memory datasets that follow the schema."""
 
-from dsa110.testing.datasets import PointSource, make_visibility_dataset
+from dsa110.testing.datasets import (
+    PointSource,
+    core_antennas,
+    make_visibility_dataset,
+)
 
-__all__ = ["PointSource", "make_visibility_dataset"]
+__all__ = ["PointSource", "core_antennas", "make_visibility_dataset"]

@@ -19,6 +19,7 @@ from dsa110.phasing.uvw import (
     uvw_basis,
 )
 from dsa110.telescope import (
+    ACTIVE_ANTENNAS,
     DISH_DIAMETER_M,
     SPEED_OF_LIGHT,
     airy_beam,
@@ -29,7 +30,12 @@ from dsa110.telescope import (
 )
 from dsa110.telescope.time import as_time
 
-__all__ = ["PointSource", "make_visibility_dataset", "correlator_baselines"]
+__all__ = [
+    "PointSource",
+    "make_visibility_dataset",
+    "correlator_baselines",
+    "core_antennas",
+]
 
 INTEGRATION_S = 12.884901888
 
@@ -54,6 +60,30 @@ def correlator_baselines(antennas):
     pairs = [(i, j) for jj, j in enumerate(ants) for i in ants[: jj + 1]]
     a1, a2 = np.array(pairs, dtype=np.int32).T
     return a1, a2
+
+
+def core_antennas(step=1, *, radius_m=400.0):
+    """Every ``step``-th active antenna within ``radius_m`` of the array's centre.
+
+    Small, fast test arrays: the core's baselines (< 800 m by default) keep
+    images small (a few hundred pixels of 10–20″ cover the beam's main lobe).
+
+    Parameters
+    ----------
+    step : int
+        Take every ``step``-th of them.
+    radius_m : float, keyword-only
+        Distance from the active antennas' mean position, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        0-based antenna indices.
+    """
+    table = antenna_table()
+    idx = np.asarray(ACTIVE_ANTENNAS) - 1
+    dist = np.linalg.norm(table.ecef[idx] - table.ecef[idx].mean(axis=0), axis=1)
+    return idx[dist < radius_m][::step]
 
 
 def make_visibility_dataset(

@@ -12,9 +12,9 @@ from dsa110.imaging.averaging import (
 )
 from dsa110.imaging.imager import ImageGeometry, Imager
 from dsa110.phasing import median_meridian, rephase
-from dsa110.telescope import ACTIVE_ANTENNAS, antenna_table
+from dsa110.telescope import ACTIVE_ANTENNAS
 from dsa110.telescope.beam import SPEED_OF_LIGHT
-from dsa110.testing import PointSource, make_visibility_dataset
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
 
 
 def test_smearing_loss_is_the_average_of_the_channels_phasors():
@@ -181,10 +181,7 @@ def drifting_source():
     from dsa110.imaging.modes import _pointings
     from dsa110.imaging.pbcor import effective_primary_beam, pixel_radec
 
-    table = antenna_table()
-    idx = np.asarray(ACTIVE_ANTENNAS) - 1
-    dist = np.linalg.norm(table.ecef[idx] - table.ecef[idx].mean(axis=0), axis=1)
-    ants = idx[dist < 400][::2]  # the core: baselines < 800 m
+    ants = core_antennas(2)  # the core: baselines < 800 m
     empty = make_visibility_dataset(n_time=12, n_chan_per_subband=2, antennas=ants)
     ra0, dec0 = median_meridian(empty)
     npix, cell = 512, 20.0

@@ -6,8 +6,7 @@ import pytest
 from dsa110.imaging.clean import circle_mask, cotton_schwab, mad_sigma
 from dsa110.imaging.imager import ImageGeometry, Imager
 from dsa110.phasing import median_meridian, rephase
-from dsa110.telescope import ACTIVE_ANTENNAS, antenna_table
-from dsa110.testing import PointSource, make_visibility_dataset
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
 
 NPIX, CELL = 256, 10.0
 
@@ -15,10 +14,7 @@ NPIX, CELL = 256, 10.0
 @pytest.fixture(scope="module")
 def bright_in_noise():
     """A 20 Jy source (SNR ~1100) off the centre, with noise; natural weights."""
-    table = antenna_table()
-    idx = np.asarray(ACTIVE_ANTENNAS) - 1
-    dist = np.linalg.norm(table.ecef[idx] - table.ecef[idx].mean(axis=0), axis=1)
-    ants = idx[dist < 400][::3]
+    ants = core_antennas(3)
     kw = dict(n_time=3, n_chan_per_subband=2, antennas=ants)
     ra0, dec0 = median_meridian(make_visibility_dataset(**kw))
     step = np.radians(CELL / 3600)

@@ -7,8 +7,7 @@ from numpy.testing import assert_allclose
 from dsa110.imaging.clean import cotton_schwab, mad_sigma, multiterm_minor_cycle
 from dsa110.imaging.imager import ImageGeometry, Imager
 from dsa110.phasing import median_meridian, rephase
-from dsa110.telescope import ACTIVE_ANTENNAS, antenna_table
-from dsa110.testing import PointSource, make_visibility_dataset
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
 
 NPIX, CELL = 256, 10.0
 ALPHA = -1.5
@@ -16,10 +15,7 @@ ALPHA = -1.5
 
 @pytest.fixture(scope="module")
 def steep():
-    table = antenna_table()
-    idx = np.asarray(ACTIVE_ANTENNAS) - 1
-    dist = np.linalg.norm(table.ecef[idx] - table.ecef[idx].mean(axis=0), axis=1)
-    ants = idx[dist < 400][::3]
+    ants = core_antennas(3)
     empty = make_visibility_dataset(n_time=3, n_chan_per_subband=2, antennas=ants)
     ra0, dec0 = median_meridian(empty)
     step = np.radians(CELL / 3600)

@@ -9,19 +9,10 @@ from dsa110.imaging.fits import read_fits_image, write_products
 from dsa110.imaging.imager import ImageGeometry
 from dsa110.imaging.modes import image_tile, radec_to_pixel, snapshot_search
 from dsa110.phasing import median_meridian
-from dsa110.telescope import ACTIVE_ANTENNAS, antenna_table
-from dsa110.testing import PointSource, make_visibility_dataset
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
 
 NPIX, CELL = 384, 10.0
 NOISE = 0.05  # Jy per real/imaginary part per visibility and polarization
-
-
-def core_antennas(step=3):
-    table = antenna_table()
-    idx = np.asarray(ACTIVE_ANTENNAS) - 1
-    centre = table.ecef[idx].mean(axis=0)
-    dist = np.linalg.norm(table.ecef[idx] - centre, axis=1)
-    return idx[dist < 400][::step]
 
 
 def subpixel_peak(image, ix, iy):
@@ -40,7 +31,7 @@ def subpixel_peak(image, ix, iy):
 
 @pytest.fixture(scope="module")
 def tile():
-    ants = core_antennas()
+    ants = core_antennas(3)
     empty = make_visibility_dataset(n_time=3, n_chan_per_subband=1, antennas=ants)
     ra0, dec0 = median_meridian(empty)
     rng = np.random.default_rng(11)
