@@ -6,8 +6,7 @@ from numpy.testing import assert_allclose
 
 from dsa110.cli import main
 from dsa110.phasing import median_meridian
-from dsa110.testing import PointSource, make_visibility_dataset
-from tests.imaging.test_tile import core_antennas
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
 
 
 def test_image_and_mosaic_commands(tmp_path, capsys):

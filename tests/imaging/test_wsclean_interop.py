@@ -13,8 +13,8 @@ from numpy.testing import assert_allclose
 from dsa110.imaging.imager import ImageGeometry
 from dsa110.imaging.modes import image_tile, radec_to_pixel
 from dsa110.phasing import median_meridian, rephase
-from dsa110.testing import PointSource, make_visibility_dataset
-from tests.imaging.test_tile import core_antennas, subpixel_peak
+from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
+from tests.imaging.test_tile import subpixel_peak
 
 pytestmark = pytest.mark.skipif(shutil.which("wsclean") is None, reason="needs wsclean")
 
