@@ -698,7 +698,7 @@ class Imager:
         (∝ ν^−2.5 at 1.7°): one constant beam per range of channels left a
         sawtooth in the model's spectrum whose sidelobes stayed in the residual
         (0.7 % of an edge source with two ranges); the interpolation leaves
-        0.2 % of the beam there (rms over the band; 0.05 % at 1.4°). Each node
+        0.2 % of the beam there (rms over the band; 0.03 % at 1.4°). Each node
         and block costs one set of w-plane FFTs per prediction; each visibility
         is degridded from the two nodes about its frequency.
 
