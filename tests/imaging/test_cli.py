@@ -59,6 +59,42 @@ def test_image_and_mosaic_commands(tmp_path, capsys):
     )  # one tile: the same image
 
 
+def test_image_command_predicts_through_the_drifting_beam(tmp_path):
+    """``--beam-chunks T F`` reaches the imaging (the FITS history says so): the
+    model of a source 0.5° out, predicted through the beam of each block, leaves
+    less residual than through the mean beam (measured σ 0.085 -> 0.038 mJy)."""
+    from dsa110.imaging.clean import mad_sigma
+    from dsa110.imaging.fits import read_fits_image
+    from dsa110.photometry import forced_photometry
+    from dsa110.photometry.image import read_image
+
+    zarr_store = pytest.importorskip("dsa110.io.zarr_store")
+    ants = core_antennas(step=4)
+    ra0, dec0 = median_meridian(make_visibility_dataset(n_time=4, antennas=ants))
+    source = PointSource(ra0 + np.radians(0.5) / np.cos(dec0), dec0, 1.0)
+    ds = make_visibility_dataset(
+        sources=[source], n_time=4, n_chan_per_subband=2, antennas=ants, beam=True
+    )
+    store = tmp_path / "tile.zarr"
+    zarr_store.write_zarr(ds, store)
+    args = ["--size", "256", "--cell", "20", "--niter", "500", "--no-png"]
+    sigma = {}
+    for name, extra in (("mean", []), ("drift", ["--beam-chunks", "2", "2"])):
+        prefix = tmp_path / name
+        assert main(["image", str(store), str(prefix), *args, *extra]) == 0
+        residual, _ = read_fits_image(f"{prefix}-residual.fits")
+        sigma[name] = mad_sigma(residual)
+    _, header = read_fits_image(tmp_path / "drift-image-pb.fits")
+    assert "drift_beam=[2, 2]" in "\n".join(str(h) for h in header["HISTORY"])
+    assert sigma["drift"] < 0.7 * sigma["mean"]
+    phot = forced_photometry(
+        read_image(tmp_path / "drift-image-pb.fits"),
+        np.degrees([source.ra]),
+        np.degrees([source.dec]),
+    )
+    assert_allclose(phot["flux"][0], 1.0, rtol=0.01)  # measured 0.994
+
+
 def test_image_command_reports_bad_input(tmp_path, capsys):
     rc = main(["image", str(tmp_path / "missing.hdf5"), str(tmp_path / "x")])
     assert rc == 1
