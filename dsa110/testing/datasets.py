@@ -65,8 +65,9 @@ def correlator_baselines(antennas):
 def core_antennas(step=1, *, radius_m=400.0):
     """Every ``step``-th active antenna within ``radius_m`` of the array's centre.
 
-    Small, fast test arrays: the core's baselines (< 800 m by default) keep
-    images small (a few hundred pixels of 10–20″ cover the beam's main lobe).
+    Small, fast test arrays: the core's baselines (< 800 m by default) keep the
+    synthesized beam about a minute of arc wide, so a few hundred pixels of
+    10–20″ image a degree or more.
 
     Parameters
     ----------
