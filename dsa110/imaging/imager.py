@@ -813,6 +813,16 @@ class Imager:
         )
         for block in self.drift_beam:
             image = (model * block.ratio).astype(plan.real_dtype)
+            # each part's channels this node reaches and their weights (the same
+            # for every batch of planes)
+            reach = []
+            for part, uvw, vis in zip(self.parts, uvws, out):
+                share = block.channel_weights(part.freq)
+                chans = np.flatnonzero(share)
+                if chans.size:
+                    c0, c1 = int(chans[0]), int(chans[-1]) + 1
+                    weights = None if np.all(share[c0:c1] == 1) else share[c0:c1]
+                    reach.append((part.freq, uvw, vis, (c0, c1), weights))
             for first in range(0, plan.nplanes, batch):
                 planes = range(first, min(first + batch, plan.nplanes))
                 grids = np_kernels.image_to_planes(
@@ -822,28 +832,21 @@ class Imager:
                     nthreads=self.nthreads,
                     out=stack[: len(planes)],
                 )
-                tasks = []
-                for part, uvw, vis in zip(self.parts, uvws, out):
-                    share = block.channel_weights(part.freq)
-                    chans = np.flatnonzero(share)
-                    if chans.size:
-                        c0, c1 = int(chans[0]), int(chans[-1]) + 1
-                        tasks.append(
-                            dask.delayed(_degrid_into)(
-                                vis,
-                                uvw,
-                                part.freq,
-                                grids,
-                                (block.time_start, block.time_stop),
-                                (c0, c1),
-                                plan=plan,
-                                planes=planes,
-                                nthreads=self.nthreads,
-                                chan_weights=(
-                                    None if np.all(share[c0:c1] == 1) else share[c0:c1]
-                                ),
-                            )
-                        )
+                tasks = [
+                    dask.delayed(_degrid_into)(
+                        vis,
+                        uvw,
+                        freq,
+                        grids,
+                        (block.time_start, block.time_stop),
+                        chans,
+                        plan=plan,
+                        planes=planes,
+                        nthreads=self.nthreads,
+                        chan_weights=weights,
+                    )
+                    for freq, uvw, vis, chans, weights in reach
+                ]
                 dask.compute(*tasks, scheduler="threads")
                 del grids, tasks
         if self.stack_pool is not None:
