@@ -185,10 +185,14 @@ def fit_point_clusters(
         return []
     flux = model[idx[:, 0], idx[:, 1]].astype(np.float64)
     nearest = np.zeros(flux.size, np.int64)  # every component one source's
+    if centres is not None:
+        centres = np.asarray(centres, np.float64)
+        if centres.ndim != 2 or centres.shape[1] != 2:
+            raise ValueError(f"centres: expected (source, 2), got {centres.shape}")
     if centres is not None and len(centres):
         from scipy.spatial import cKDTree
 
-        _, nearest = cKDTree(np.asarray(centres, np.float64).reshape(-1, 2)).query(idx)
+        _, nearest = cKDTree(centres).query(idx)
     order = np.argsort(-flux)
     taken = np.zeros(flux.size, bool)
     ri = int(np.ceil(r))

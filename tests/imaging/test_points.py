@@ -161,6 +161,8 @@ def test_nothing_to_restore_and_bad_input():
         fit_point_clusters(np.zeros((8, 9)), psf, 1e-3, radius_pixels=2)
     with pytest.raises(ValueError, match="radius_pixels"):
         fit_point_clusters(np.zeros((8, 8)), psf, 1e-3, radius_pixels=0)
+    with pytest.raises(ValueError, match=r"centres: expected \(source, 2\)"):
+        fit_point_clusters(psf, psf, 1e-3, radius_pixels=2, centres=[4.0, 4.0])
 
 
 def test_gaussians_need_a_flux_for_every_position():
