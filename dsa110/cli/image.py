@@ -98,7 +98,11 @@ def register(subparsers):
         default="median_meridian",
         help="phase centre: median_meridian, a calibrator name or 'RA,DEC' deg",
     )
-    p.add_argument("--subbands", action="store_true", help="one image per subband")
+    p.add_argument(
+        "--subbands",
+        action="store_true",
+        help="one image per DSA-110 subband the channels fall in: PREFIX-spwNN-*",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -107,6 +111,11 @@ def register(subparsers):
         "gridding task of them all holds one stack of w planes)",
     )
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing products (default: refuse before imaging)",
+    )
     p.set_defaults(func=_image)
 
     m = subparsers.add_parser(
@@ -119,6 +128,7 @@ def register(subparsers):
     m.add_argument("images", nargs="+", help="PREFIX-image-pb.fits files")
     m.add_argument("out", help="output prefix")
     m.add_argument("--pb-limit", type=float, default=0.2, help="primary-beam cut-off")
+    m.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     m.set_defaults(func=_mosaic)
 
 
@@ -148,16 +158,32 @@ def _open(inputs):
 def _image(args):
     import numpy as np
 
-    from dsa110.imaging.fits import write_products
+    from dsa110.imaging.fits import product_paths, refuse_existing, write_products
     from dsa110.imaging.imager import ImageGeometry
-    from dsa110.imaging.modes import image_subbands, image_tile
+    from dsa110.imaging.modes import (
+        check_clean_options,
+        image_subbands,
+        image_tile,
+        subband_windows,
+    )
 
     if args.threads < 0:
         from dsa110.errors import ConfigurationError
 
         raise ConfigurationError(f"--threads={args.threads}: expected 0 or more")
-    ds = _open(args.input)
+    # every option no image can be made with is refused before the data are read
     geometry = ImageGeometry(args.size, args.cell, args.epsilon, not args.no_wgridding)
+    check_clean_options(
+        niter=args.niter,
+        threshold=args.threshold,
+        auto_threshold=args.auto_threshold,
+        auto_mask=args.auto_mask or None,
+        pb_limit=args.pb_limit,
+    )
+    png = not args.no_png
+    if not args.overwrite and not args.subbands:
+        refuse_existing(product_paths(args.outprefix, png=png).values())
+    ds = _open(args.input)
     kwargs = dict(
         center=args.center,
         geometry=geometry,
@@ -179,17 +205,20 @@ def _image(args):
         restore_points=not args.no_restore_points,
     )
     if args.subbands:
-        for i, products in enumerate(image_subbands(ds, **kwargs)):
-            write_products(
-                products, f"{args.outprefix}-spw{i:02d}", png=not args.no_png
-            )
+        prefixes = [f"{args.outprefix}-spw{sb:02d}" for sb, _ in subband_windows(ds)]
+        if not args.overwrite:
+            for prefix in prefixes:
+                refuse_existing(product_paths(prefix, png=png).values())
+        for prefix, (_, products) in zip(prefixes, image_subbands(ds, **kwargs)):
+            write_products(products, prefix, png=png)
+            beam = products.beam
             print(
-                f"spw{i:02d}: beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ "
+                f"{prefix}: beam {beam.bmaj:.1f}″×{beam.bmin:.1f}″ "
                 f"σ {products.sigma * 1e3:.3f} mJy/beam"
             )
         return 0
     products = image_tile(ds, **kwargs)
-    files = write_products(products, args.outprefix, png=not args.no_png)
+    files = write_products(products, args.outprefix, png=png)
     peak = float(np.nanmax(products.pbcor))
     print(
         f"beam {products.beam.bmaj:.1f}″×{products.beam.bmin:.1f}″ PA {products.beam.bpa:.0f}°, "
@@ -205,6 +234,9 @@ def _image(args):
 def _mosaic(args):
     from dsa110.imaging.mosaic import mosaic_fits
 
-    for path in mosaic_fits(args.images, args.out, pb_limit=args.pb_limit).values():
+    mosaic = mosaic_fits(
+        args.images, args.out, pb_limit=args.pb_limit, overwrite=args.overwrite
+    )
+    for path in mosaic.values():
         print(path)
     return 0

@@ -158,6 +158,7 @@ def write_fits_image(path, image, header, *, overwrite=True):
         from dsa110.errors import OutputExistsError
 
         raise OutputExistsError(f"{path}: exists (pass overwrite=True)")
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = to_fits_array(image).astype(np.float32)[None, None]
     hdu = fits.PrimaryHDU(data=data, header=header)
     fd, tmp = tempfile.mkstemp(
@@ -306,6 +307,7 @@ def write_png_quicklook(path, image, header, *, title=None, vmin=None, vmax=None
             )
         )
     ax.set_title(title or f"{header.get('TELESCOP', '')} {header.get('DATE-OBS', '')}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".png", dir=path.parent or "."
     )
@@ -320,12 +322,59 @@ def write_png_quicklook(path, image, header, *, title=None, vmin=None, vmax=None
     return path
 
 
+#: The FITS products of one image, by name: ``PREFIX-{name}.fits``.
+PRODUCT_NAMES = ("image", "image-pb", "residual", "model", "psf", "pb")
+
+
+def product_paths(prefix, *, png=True):
+    """The files :func:`write_products` writes for ``prefix``.
+
+    Parameters
+    ----------
+    prefix : str or Path
+    png : bool, keyword-only
+        Include the quicklook ``PREFIX-image.png``.
+
+    Returns
+    -------
+    dict of str to Path
+        By product name (``"png"`` for the quicklook).
+    """
+    prefix = str(prefix)
+    paths = {name: Path(f"{prefix}-{name}.fits") for name in PRODUCT_NAMES}
+    if png:
+        paths["png"] = Path(f"{prefix}-image.png")
+    return paths
+
+
+def refuse_existing(paths):
+    """Raise when any of ``paths`` exists: checked before any work is done.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+
+    Raises
+    ------
+    OutputExistsError
+        Naming the existing files.
+    """
+    from dsa110.errors import OutputExistsError
+
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing:
+        raise OutputExistsError(
+            f"{', '.join(existing)}: exist(s) already (pass overwrite to replace)"
+        )
+
+
 def write_products(products, prefix, *, png=True, overwrite=True):
     """Write an :class:`~dsa110.imaging.modes.ImageProducts` as FITS files (+ PNG).
 
-    Files: ``PREFIX-image.fits`` (restored), ``-image-pb.fits`` (PB-corrected),
-    ``-residual.fits``, ``-model.fits`` (Jy/pixel), ``-psf.fits``, ``-pb.fits`` and
-    ``PREFIX-image.png``.
+    Files (:func:`product_paths`): ``PREFIX-image.fits`` (restored),
+    ``-image-pb.fits`` (PB-corrected), ``-residual.fits``, ``-model.fits``
+    (Jy/pixel), ``-psf.fits``, ``-pb.fits`` and ``PREFIX-image.png``; each
+    written under a temporary name and renamed into place.
 
     Parameters
     ----------
@@ -333,12 +382,20 @@ def write_products(products, prefix, *, png=True, overwrite=True):
     prefix : str or Path
     png : bool, keyword-only
     overwrite : bool, keyword-only
+        Replace existing files; otherwise, when any of them exists, write none.
 
     Returns
     -------
     dict of str to Path
+
+    Raises
+    ------
+    OutputExistsError
+        Without ``overwrite``, when any of the files exists.
     """
-    prefix = str(prefix)
+    paths = product_paths(prefix, png=png)
+    if not overwrite:
+        refuse_existing(paths.values())
     n = products.restored.shape[0]
     history = [f"dsa110 imaging: {k}={v}" for k, v in products.params.items()]
     common = dict(
@@ -352,7 +409,7 @@ def write_products(products, prefix, *, png=True, overwrite=True):
         history=history,
     )
     beam = products.beam
-    items = {
+    items = {  # in PRODUCT_NAMES' order
         "image": (products.restored, "JY/BEAM", beam),
         "image-pb": (products.pbcor, "JY/BEAM", beam),
         "residual": (products.residual, "JY/BEAM", beam),
@@ -367,13 +424,17 @@ def write_products(products, prefix, *, png=True, overwrite=True):
             float(products.sigma),
             "robust residual sigma before PB correction",
         )
-        out[name] = write_fits_image(
-            f"{prefix}-{name}.fits", img, header, overwrite=overwrite
-        )
+        out[name] = write_fits_image(paths[name], img, header, overwrite=overwrite)
     if png:
         header = image_header(bunit="JY/BEAM", beam=beam, **common)
-        out["png"] = write_png_quicklook(f"{prefix}-image.png", products.pbcor, header)
+        out["png"] = write_png_quicklook(paths["png"], products.pbcor, header)
     return out
 
 
-__all__ += ["write_products", "Beam"]
+__all__ += [
+    "PRODUCT_NAMES",
+    "product_paths",
+    "refuse_existing",
+    "write_products",
+    "Beam",
+]

@@ -64,12 +64,32 @@ class ImageGeometry:
         Gridding accuracy.
     do_wgridding : bool
         Correct for ``w`` (needed for DSA-110's wide field).
+
+    Raises
+    ------
+    ConfigurationError
+        For a size that is not an even integer ≥ 16, a cell that is not a
+        positive finite number, or an ``epsilon`` outside (0, 0.1).
     """
 
     npix: int = 4096
     cell_arcsec: float = 3.0
     epsilon: float = 1e-4
     do_wgridding: bool = True
+
+    def __post_init__(self):
+        if int(self.npix) != self.npix or self.npix < 16 or self.npix % 2:
+            raise ConfigurationError(
+                f"npix={self.npix!r}: the image size must be an even number ≥ 16"
+            )
+        if not (np.isfinite(self.cell_arcsec) and self.cell_arcsec > 0):
+            raise ConfigurationError(
+                f"cell_arcsec={self.cell_arcsec!r}: expected a positive pixel size"
+            )
+        if not (np.isfinite(self.epsilon) and 0 < self.epsilon < 0.1):
+            raise ConfigurationError(
+                f"epsilon={self.epsilon!r}: the gridding accuracy must lie in (0, 0.1)"
+            )
 
     @property
     def cell_rad(self):

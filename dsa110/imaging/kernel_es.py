@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsa110.errors import ConfigurationError
+
 __all__ = [
     "ESKernel",
     "es_kernel",
@@ -200,16 +202,17 @@ def choose_kernel(epsilon, dtype=np.float64):
 
     Raises
     ------
-    ValueError
-        When ``epsilon`` is below what the precision can deliver, or not below 0.1.
+    ConfigurationError
+        When ``epsilon`` is below what the precision can deliver, or not below 0.1
+        (a ``ValueError``).
     """
     dtype = np.dtype(dtype)
     if dtype.kind == "c":
         dtype = np.dtype(np.float32 if dtype == np.complex64 else np.float64)
     minimum = MIN_EPSILON.get(dtype, 1e-12)
     if not (minimum <= epsilon < 0.1):
-        raise ValueError(
-            f"epsilon={epsilon!r} must lie in [{minimum:g}, 0.1) for {dtype.name} data"
+        raise ConfigurationError(
+            f"epsilon={epsilon!r}: must lie in [{minimum:g}, 0.1) for {dtype.name} data"
         )
     # σ = 1.5 (smaller FFTs) down to 1e-7, σ = 2 (shorter kernels) below; the
     # shortest kernel whose estimated error meets epsilon (FINUFFT's width rule

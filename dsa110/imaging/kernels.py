@@ -39,6 +39,7 @@ from numba import njit, prange
 
 from dsa110._compat.array_api import get_array_namespace
 from dsa110._compat.numba import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from dsa110.errors import ConfigurationError
 from dsa110.imaging.fft import (
     _accumulate_plane,
     _columns_to_grid,
@@ -169,7 +170,9 @@ def plan_gridding(
     GridPlan
     """
     if npix_x % 2 or npix_y % 2 or npix_x < 16 or npix_y < 16:
-        raise ValueError(f"image size ({npix_x}, {npix_y}) must be even and ≥ 16")
+        raise ConfigurationError(
+            f"image size ({npix_x}, {npix_y}): must be even and ≥ 16 pixels"
+        )
     dtype = np.dtype(dtype)
     real = (
         np.dtype(np.float32)

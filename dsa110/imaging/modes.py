@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from dsa110 import schema
+from dsa110.errors import ConfigurationError
 from dsa110.imaging.beam import Beam, fit_beam, restore
 from dsa110.imaging.clean import circle_mask, cotton_schwab, mad_sigma
 from dsa110.imaging.imager import ImageGeometry, Imager
@@ -23,16 +24,14 @@ from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT, effective_primary_beam, pb_co
 
 __all__ = [
     "ImageProducts",
+    "check_clean_options",
     "image_tile",
     "image_subbands",
+    "subband_windows",
     "snapshot_search",
     "radec_to_pixel",
     "pixels_inside",
-    "CHANNELS_PER_SUBBAND",
 ]
-
-#: Channels of one DSA-110 subband (spectral window).
-CHANNELS_PER_SUBBAND = 48
 
 
 @dataclass
@@ -167,6 +166,29 @@ def _date_obs(ds):
     return Time(t0 - half, format="unix", scale="utc").isot
 
 
+def check_clean_options(*, niter, threshold, auto_threshold, auto_mask, pb_limit):
+    """Refuse CLEAN and PB options no image can be made with, before any work.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the option: ``niter`` below 0, a negative or non-finite
+        ``threshold`` or ``auto_threshold``, an ``auto_mask`` level that is
+        not positive, a ``pb_limit`` outside (0, 1).
+    """
+    if int(niter) != niter or niter < 0:
+        raise ConfigurationError(f"niter={niter!r}: expected a count ≥ 0")
+    for name, value in (("threshold", threshold), ("auto_threshold", auto_threshold)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ConfigurationError(f"{name}={value!r}: expected a finite value ≥ 0")
+    if auto_mask is not None and not (np.isfinite(auto_mask) and auto_mask > 0):
+        raise ConfigurationError(
+            f"auto_mask={auto_mask!r}: expected a level > 0 σ (None: no auto-mask)"
+        )
+    if not 0 < pb_limit < 1:
+        raise ConfigurationError(f"pb_limit={pb_limit!r}: must lie in (0, 1)")
+
+
 def image_tile(
     ds,
     *,
@@ -252,7 +274,20 @@ def image_tile(
     Returns
     -------
     ImageProducts
+
+    Raises
+    ------
+    ConfigurationError
+        For an option no image can be made with (see
+        :func:`check_clean_options`), before the data are read.
     """
+    check_clean_options(
+        niter=niter,
+        threshold=threshold,
+        auto_threshold=auto_threshold,
+        auto_mask=auto_mask,
+        pb_limit=pb_limit,
+    )
     geometry = geometry or ImageGeometry()
     if center is not None:
         from dsa110.phasing import rephase
@@ -408,32 +443,71 @@ def image_tile(
     )
 
 
-def image_subbands(ds, *, channels_per_subband=CHANNELS_PER_SUBBAND, **kwargs):
-    """One :func:`image_tile` per spectral window of ``channels_per_subband`` channels.
+def subband_windows(ds, channels_per_subband=None):
+    """The dataset's spectral windows: a label and a channel slice each.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Channels in ascending frequency.
+    channels_per_subband : int, optional
+        Windows of this many channels, labelled 0, 1, ... (their number must
+        divide the channels). Default: the DSA-110 subbands the frequencies
+        fall in (:func:`dsa110.telescope.subband_of_frequency`), labelled by
+        subband number, whatever their channel counts (averaged, or a subband
+        missing from the group).
+
+    Returns
+    -------
+    list of (int, slice)
+        In ascending frequency.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``channels_per_subband`` is not a positive divisor of the channels.
+    """
+    nchan = ds.sizes[schema.FREQUENCY]
+    if channels_per_subband is not None:
+        step = int(channels_per_subband)
+        if step <= 0 or nchan % step:
+            raise ConfigurationError(
+                f"channels_per_subband={channels_per_subband!r}: {nchan} channels "
+                "are not a multiple of it"
+            )
+        return [(k // step, slice(k, k + step)) for k in range(0, nchan, step)]
+    from dsa110.telescope import subband_of_frequency  # deferred: telescope model
+
+    sb = subband_of_frequency(np.asarray(ds[schema.FREQUENCY].values))
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(sb)) + 1])
+    stops = np.concatenate([starts[1:], [nchan]])
+    return [(int(sb[a]), slice(int(a), int(b))) for a, b in zip(starts, stops)]
+
+
+def image_subbands(ds, *, channels_per_subband=None, **kwargs):
+    """One :func:`image_tile` per spectral window, made as the caller asks for it.
+
+    A generator: each window's products can be written and dropped before the
+    next is made (a full tile's 16 subband images at 4096² would otherwise be
+    held at once, ~6 GB).
 
     Parameters
     ----------
     ds : xarray.Dataset
     channels_per_subband : int, keyword-only
+        See :func:`subband_windows` (default: the DSA-110 subbands).
     **kwargs
         Passed to :func:`image_tile`.
 
-    Returns
-    -------
-    list of ImageProducts
+    Yields
+    ------
+    label : int
+        The subband number (or window index, see :func:`subband_windows`).
+    products : ImageProducts
         In ascending frequency.
     """
-    nchan = ds.sizes[schema.FREQUENCY]
-    if nchan % channels_per_subband:
-        raise ValueError(
-            f"frequency: {nchan} channels are not a multiple of {channels_per_subband}"
-        )
-    return [
-        image_tile(
-            ds.isel({schema.FREQUENCY: slice(s, s + channels_per_subband)}), **kwargs
-        )
-        for s in range(0, nchan, channels_per_subband)
-    ]
+    for label, channels in subband_windows(ds, channels_per_subband):
+        yield label, image_tile(ds.isel({schema.FREQUENCY: channels}), **kwargs)
 
 
 def snapshot_search(

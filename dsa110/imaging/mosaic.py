@@ -104,19 +104,45 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
     out : str
         Output prefix (a trailing ``.fits`` is removed).
     pb_limit : float, keyword-only
+        In (0, 1).
     overwrite : bool, keyword-only
+        Replace existing outputs; otherwise, when any exists, write none.
 
     Returns
     -------
     dict of str to Path
+
+    Raises
+    ------
+    MosaicError
+        For a ``pb_limit`` outside (0, 1) or an output that is one of the inputs
+        (or their beams), before anything is read.
+    OutputExistsError
+        Without ``overwrite``, when an output exists.
     """
+    from pathlib import Path
+
     from astropy.io import fits
     from astropy.wcs import WCS
 
     from dsa110.errors import FileFormatError
     from dsa110.imaging.clean import mad_sigma
-    from dsa110.imaging.fits import write_fits_image
+    from dsa110.imaging.fits import refuse_existing, write_fits_image
 
+    if not 0 < pb_limit < 1:
+        raise MosaicError(f"pb_limit={pb_limit!r}: must lie in (0, 1)")
+    out = str(out)
+    if out.endswith(".fits"):
+        out = out[: -len(".fits")]
+    outputs = {name: Path(f"{out}{name}.fits") for name in ("", "-weight", "-noise")}
+    inputs = {Path(p).resolve() for p in paths} | {
+        Path(_beam_path(p)).resolve() for p in paths
+    }
+    clash = [str(p) for p in outputs.values() if p.resolve() in inputs]
+    if clash:
+        raise MosaicError(f"{', '.join(clash)}: the output would overwrite an input")
+    if not overwrite:
+        refuse_existing(outputs.values())
     images, beams, wcss, noises, headers = [], [], [], [], []
     for path in paths:
         try:
@@ -142,9 +168,6 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
     mosaic, weight, noise, wcs_out = linear_mosaic(
         images, beams, wcss, noises, pb_limit=pb_limit
     )
-    out = str(out)
-    if out.endswith(".fits"):
-        out = out[: -len(".fits")]
     base = headers[0]
     result = {}
     for name, data, unit in (
@@ -166,6 +189,6 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
         from dsa110.imaging.fits import from_fits_array
 
         result[name or "mosaic"] = write_fits_image(
-            f"{out}{name}.fits", from_fits_array(data), header, overwrite=overwrite
+            outputs[name], from_fits_array(data), header, overwrite=overwrite
         )
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.interpolate
 
+from dsa110.errors import ConfigurationError
 from dsa110.telescope.beam import airy_beam
 
 __all__ = ["pixel_radec", "effective_primary_beam", "pb_correct", "DEFAULT_PB_LIMIT"]
@@ -143,7 +144,7 @@ def pb_correct(image, beam, *, pb_limit=DEFAULT_PB_LIMIT):
         ``(l, m)``, the dtype of ``image``.
     """
     if not 0 < pb_limit < 1:
-        raise ValueError(f"pb_limit={pb_limit!r} must lie in (0, 1)")
+        raise ConfigurationError(f"pb_limit={pb_limit!r}: must lie in (0, 1)")
     ok = beam >= pb_limit
     out = np.full(image.shape, np.nan, dtype=image.dtype)
     out[ok] = image[ok] / beam[ok]

@@ -97,6 +97,10 @@ def resolve_center(ds: xr.Dataset, center):
                 raise ConfigurationError(
                     f"center {center!r}: expected 'RA,DEC' in degrees"
                 ) from None
+            if not (np.isfinite(ra_deg) and -90.0 <= dec_deg <= 90.0):
+                raise ConfigurationError(
+                    f"center {center!r}: RA must be finite and Dec within ±90°"
+                )
             return np.radians(ra_deg), np.radians(dec_deg)
         from dsa110.catalogs.calibrators import get_calibrator
 

@@ -23,22 +23,9 @@ def test_image_and_mosaic_commands(tmp_path, capsys):
     store = tmp_path / "tile.zarr"
     zarr_store.write_zarr(ds, store)
     prefix = tmp_path / "img"
-    rc = main(
-        [
-            "image",
-            str(store),
-            str(prefix),
-            "--size",
-            "128",
-            "--cell",
-            "20",
-            "--niter",
-            "300",
-            "--no-png",
-            "--threads",
-            "1",
-        ]
-    )
+    args = ["image", str(store), str(prefix), "--size", "128", "--cell", "20"]
+    args += ["--niter", "300", "--no-png", "--threads", "1"]
+    rc = main(args)
     assert rc == 0
     out = capsys.readouterr().out
     assert "beam" in out and "components" in out
@@ -50,6 +37,12 @@ def test_image_and_mosaic_commands(tmp_path, capsys):
     assert_allclose(
         np.nanmax(img[60:68, 60:68]), 1.0, rtol=0.03
     )  # noise + pixelization
+    # a rerun to the same prefix refuses before imaging, the products untouched
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("img-*")}
+    assert main(args) == 1
+    assert "img-image.fits" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("img-*")} == before
+    assert main([*args, "--overwrite"]) == 0
     pytest.importorskip("reproject")
     rc = main(["mosaic", f"{prefix}-image-pb.fits", str(tmp_path / "mos")])
     assert rc == 0
@@ -57,6 +50,53 @@ def test_image_and_mosaic_commands(tmp_path, capsys):
     assert_allclose(
         np.nanmax(mos), np.nanmax(img), rtol=0.02
     )  # one tile: the same image
+    capsys.readouterr()
+    # a mosaic whose output is one of its inputs, or with an impossible PB
+    # limit, is refused and nothing is written
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.fits")}
+    clash = ["mosaic", f"{prefix}-image-pb.fits", f"{prefix}-image-pb", "--overwrite"]
+    assert main(clash) == 1
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "mosaic",
+                f"{prefix}-image-pb.fits",
+                str(tmp_path / "m2"),
+                "--pb-limit",
+                "2",
+            ]
+        )
+        == 1
+    )
+    assert "pb_limit=2.0" in capsys.readouterr().err
+    assert main(["mosaic", f"{prefix}-image-pb.fits", str(tmp_path / "mos")]) == 1
+    assert "mos.fits" in capsys.readouterr().err  # exists: refused
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.fits")} == before
+
+
+def test_image_command_images_each_subband(tmp_path, capsys):
+    """``--subbands`` makes one image per DSA-110 subband the channels fall in,
+    named by subband number, whatever their channel count."""
+    zarr_store = pytest.importorskip("dsa110.io.zarr_store")
+    from dsa110.imaging.fits import read_fits_image
+    from dsa110.telescope import subband_of_frequency
+
+    ants = core_antennas(step=4)
+    ds = make_visibility_dataset(n_time=2, n_chan_per_subband=3, antennas=ants)
+    ds = ds.isel(frequency=slice(0, 9))  # three subbands of three channels
+    store = tmp_path / "tile.zarr"
+    zarr_store.write_zarr(ds, store)
+    prefix = tmp_path / "img"
+    args = ["--size", "64", "--cell", "40", "--niter", "50", "--no-png"]
+    assert main(["image", str(store), str(prefix), "--subbands", *args]) == 0
+    expected = sorted(set(subband_of_frequency(ds["frequency"].values)))
+    written = sorted(tmp_path.glob("img-spw*-image.fits"))
+    assert [p.name for p in written] == [
+        f"img-spw{sb:02d}-image.fits" for sb in expected
+    ]
+    refs = [read_fits_image(p)[1]["CRVAL3"] for p in written]
+    assert len(set(refs)) == 3
 
 
 def test_image_command_predicts_through_the_drifting_beam(tmp_path):
@@ -99,6 +139,30 @@ def test_image_command_reports_bad_input(tmp_path, capsys):
     rc = main(["image", str(tmp_path / "missing.hdf5"), str(tmp_path / "x")])
     assert rc == 1
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--size", "511"], "npix=511"),
+        (["--size", "0"], "npix=0"),
+        (["--cell", "0"], "cell_arcsec=0.0"),
+        (["--cell", "nan"], "cell_arcsec=nan"),
+        (["--epsilon", "0"], "epsilon=0.0"),
+        (["--pb-limit", "1.5"], "pb_limit=1.5"),
+        (["--niter", "-5"], "niter=-5"),
+        (["--threshold", "-1"], "threshold=-1.0"),
+    ],
+)
+def test_image_command_refuses_bad_options_before_reading(
+    tmp_path, capsys, option, message
+):
+    # the input does not exist: the option is refused before it is looked for
+    args = ["image", str(tmp_path / "in.hdf5"), str(tmp_path / "x"), *option]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dsa110: error:") and message in err
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_image_command_refuses_negative_threads(tmp_path, capsys):

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import scipy.ndimage
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
+from dsa110.errors import ConfigurationError
 from dsa110.imaging.fits import read_fits_image, write_products
 from dsa110.imaging.imager import ImageGeometry
 from dsa110.imaging.modes import image_tile, radec_to_pixel, snapshot_search
@@ -157,19 +158,41 @@ def test_subband_images(tile):
 
     ds, sources, _ = tile
     # 16 channels (one per subband here) in 4 spectral windows of 4 channels
-    products = image_subbands(
+    images = image_subbands(
         ds,
         channels_per_subband=4,
         geometry=ImageGeometry(npix=128, cell_arcsec=30.0),
         niter=200,
         nthreads=2,
     )
-    assert len(products) == 4
+    labels, products = zip(*images)
+    assert labels == (0, 1, 2, 3)
     refs = [p.ref_frequency for p in products]
     assert np.all(np.diff(refs) > 0)  # ascending frequency
     freq = ds["frequency"].values
     assert_allclose(
         refs[0], freq[:4].mean(), rtol=1e-3
     )  # weighted mean of its channels
-    with pytest.raises(ValueError, match="multiple"):
-        image_subbands(ds, channels_per_subband=5)
+    with pytest.raises(ConfigurationError, match="channels_per_subband"):
+        next(image_subbands(ds, channels_per_subband=5))
+
+
+def test_subband_windows_follow_the_dsa110_subbands(tile):
+    from dsa110.imaging.modes import subband_windows
+    from dsa110.telescope import subband_of_frequency
+
+    ds = tile[0]
+    sb = subband_of_frequency(ds["frequency"].values)
+    windows = subband_windows(ds)
+    # one window per subband present, whatever its channel count, labelled by
+    # its number and covering every channel once
+    assert [label for label, _ in windows] == sorted(set(sb), key=list(sb).index)
+    covered = np.concatenate([np.arange(ds.sizes["frequency"])[s] for _, s in windows])
+    assert_array_equal(covered, np.arange(ds.sizes["frequency"]))
+    for label, s in windows:
+        assert np.all(sb[s] == label)
+    # a subband missing from the group: its neighbours keep their numbers
+    keep = sb != sb[len(sb) // 2]
+    gap = subband_windows(ds.isel(frequency=np.flatnonzero(keep)))
+    assert sb[len(sb) // 2] not in [label for label, _ in gap]
+    assert len(gap) == len(windows) - 1
