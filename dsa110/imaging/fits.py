@@ -119,6 +119,7 @@ def image_header(
     site = default_site()
     xyz = _site_xyz(site)
     h["OBSGEO-X"], h["OBSGEO-Y"], h["OBSGEO-Z"] = xyz
+    h["OBSGEO-L"], h["OBSGEO-B"], h["OBSGEO-H"] = _wcslib_geodetic(h)
     h["ORIGIN"] = "dsa110"
     for line in history:
         h.add_history(str(line))
@@ -133,6 +134,27 @@ def _site_xyz(site):
         site.longitude_rad * u.rad, site.latitude_rad * u.rad, site.height_m * u.m
     )
     return tuple(float(v) for v in loc.to_value(u.m))
+
+
+def _wcslib_geodetic(header):
+    """``OBSGEO-L/B/H`` as WCSLIB derives them from the header's ``OBSGEO-X/Y/Z``.
+
+    A header with one triple only has the other filled in by WCSLIB on every
+    read, and one whose triples differ by more than WCSLIB's tolerance (its
+    geodetic conversion and astropy's differ by 3 m in height at OVRO) is
+    "fixed": either way astropy warns (``FITSFixedWarning: 'obsfix'``) each
+    time the file is opened. Writing WCSLIB's own values avoids both.
+    """
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        geodetic = WCS(header).wcs.obsgeo[3:6]
+    if not np.all(np.isfinite(geodetic)):
+        raise ValueError("WCSLIB derived no geodetic position from OBSGEO-X/Y/Z")
+    return tuple(float(v) for v in geodetic)
 
 
 def write_fits_image(path, image, header, *, overwrite=True):
