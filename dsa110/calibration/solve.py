@@ -18,7 +18,7 @@ import xarray as xr
 from dsa110 import schema
 from dsa110.calibration import dask as cdask
 from dsa110.calibration.predict import predict_model
-from dsa110.errors import ConfigurationError, DSA110Error
+from dsa110.errors import ConfigurationError, DSA110Error, DSA110Warning
 
 __all__ = [
     "DEFAULT_REFANT",
@@ -246,6 +246,13 @@ def choose_refant(ok, snr, names, *, refant=DEFAULT_REFANT, fallback=REFANT_FALL
         if good[order[0]] == 0:
             raise CalibrationError("no antenna has any solution")
         return int(order[0])
+    if str(refant) not in names:
+        warnings.warn(
+            f"refant={str(refant)!r}: no antenna of that name in the data; "
+            f"trying the fallbacks {list(fallback)}",
+            DSA110Warning,
+            stacklevel=2,
+        )
     for cand in (str(refant),) + tuple(fallback):
         if cand in names and good[names.index(cand)] > 0:
             return names.index(cand)

@@ -53,8 +53,10 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 1 on a library error (printed without a
-        traceback), 2 on a usage error.
+        Exit status: 0 on success, 1 on a library error or one from the file
+        system (no such folder, not a folder, permission denied, disk full:
+        printed without a traceback), 2 on a usage error; a command may
+        document others (``dsa110 run``: 75 when another run holds the tile).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
     _set_numba_cache_dir()
     try:
         return int(args.func(args) or 0)
-    except DSA110Error as exc:
+    except (DSA110Error, OSError) as exc:
         print(f"dsa110: error: {exc}", file=sys.stderr)
         return 1
 

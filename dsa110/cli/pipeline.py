@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-__all__ = ["register"]
+__all__ = ["register", "EXIT_LOCKED"]
+
+#: ``dsa110 run``'s exit status when another run holds the tile (sysexits'
+#: EX_TEMPFAIL: not processed by this run, try again later).
+EXIT_LOCKED = 75
 
 
 def _set_arg(p) -> None:
@@ -51,6 +55,9 @@ def register(subparsers) -> None:
         "run",
         help="process one tile end to end",
         description="Open, flag, calibrate, image and measure one group; record it in the database.",
+        epilog="Exit status: 0 processed or skipped (done before), 1 failed, "
+        f"{EXIT_LOCKED} another run holds the tile's lock (not processed by this "
+        "one: try again later).",
     )
     p.add_argument(
         "input", nargs="+", help="a group directory, or the group's subband files"
@@ -116,6 +123,8 @@ def _run(args) -> int:
     )
     for stage, sec in result.timings.items():
         print(f"  {stage:12s} {sec:7.2f} s")
+    if result.status == "locked":
+        return EXIT_LOCKED
     return 1 if result.status == "failed" else 0
 
 

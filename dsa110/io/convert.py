@@ -159,7 +159,7 @@ def convert(
     progress : bool
         Show a progress bar (dask's) while writing.
     time_chunk : int, optional
-        Integrations per streamed chunk.
+        Integrations per streamed chunk (≥ 1).
     weight_spectrum, sigma_spectrum : bool
         MS: write WEIGHT_SPECTRUM (default) / SIGMA_SPECTRUM (not by default);
         see :func:`dsa110.io.ms.write_ms`.
@@ -171,6 +171,10 @@ def convert(
     """
     from dsa110.io.observation import open_observation  # deferred: heavy imports
 
+    if time_chunk is not None and not (int(time_chunk) == time_chunk >= 1):
+        raise ConfigurationError(
+            f"time_chunk={time_chunk!r}: expected a number of integrations ≥ 1"
+        )
     fmt = format_of(output, format)
     output = Path(output)
     if output.exists() and not overwrite:

@@ -124,6 +124,15 @@ class CalibrationConfig(_Section):
         description="solutions apply to tiles within this pointing-declination difference",
     )
 
+    @field_validator("refant", mode="before")
+    @classmethod
+    def _refant_name(cls, v):
+        # antenna names are numbers ("103"): --set refant=103 and TOML's
+        # refant = 103 give an int, which is the same name
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        return v
+
     @field_validator("gain_solint")
     @classmethod
     def _solint(cls, v):
@@ -381,7 +390,9 @@ class RuntimeConfig(_Section):
     )
     workers: int = Field(1, ge=1, description="worker processes of the local cluster")
     threads_per_worker: int = Field(1, ge=1, description="threads of each local worker")
-    memory_limit: str = Field("4GB", description="per-worker memory limit")
+    memory_limit: str = Field(
+        "4GB", description="per-worker memory limit ('4GB', '500MiB', 'auto', ...)"
+    )
     retries: int = Field(2, ge=0, description="Dask retries of a failed tile task")
     worker_profile: bool = Field(
         False,
@@ -391,6 +402,22 @@ class RuntimeConfig(_Section):
         "with it and 0.949 -> 1.018 GB without (the first 12 tiles set that peak)",
     )
     force: bool = Field(False, description="reprocess tiles that are already done")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v):
+        # checked here, not when the cluster starts (a traceback deep in Dask)
+        if v != "auto":
+            from dask.utils import parse_bytes
+
+            try:
+                if parse_bytes(v) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"{v!r} is not a memory size ('4GB', '500MiB') or 'auto'"
+                ) from None
+        return v
 
 
 def _default_data_dir() -> Path:

@@ -244,6 +244,7 @@ def run_demo(
     workdir : path-like
         Holds ``raw/`` (simulated files) and ``data/`` (database and products).
     n_days : int, keyword-only
+        At least 1.
     seed : int, keyword-only
     overrides : iterable of str, keyword-only
         Configuration overrides (``section.key=value``).
@@ -259,6 +260,10 @@ def run_demo(
     from dsa110.pipeline.config import load_config
     from dsa110.pipeline.context import PipelineContext
 
+    if int(n_days) != n_days or n_days < 1:
+        from dsa110.errors import ConfigurationError
+
+        raise ConfigurationError(f"n_days={n_days!r}: expected at least one day")
     workdir = Path(workdir)
     raw = workdir / "raw"
     t0 = time.perf_counter()

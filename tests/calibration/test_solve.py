@@ -389,3 +389,17 @@ def test_field_sources_selects_by_apparent_flux():
     assert (
         field_sources(cat.iloc[:0], cal.ra, cal.dec, 1.4e9, min_apparent_jy=0.02) == []
     )
+
+
+def test_refant_that_is_no_antenna_warns_and_falls_back():
+    """A reference antenna name the data do not have (a typo in the
+    configuration) is said, not silently replaced by a fallback."""
+    from dsa110.calibration.solve import choose_refant
+    from dsa110.errors import DSA110Warning
+
+    ok = np.ones((2, 4, 2), bool)
+    snr = np.ones((2, 4, 2))
+    names = np.array(["101", "102", "103", "104"])
+    assert choose_refant(ok, snr, names, refant="103") == 2
+    with pytest.warns(DSA110Warning, match="refant='999'"):
+        assert choose_refant(ok, snr, names, refant="999", fallback=("104",)) == 3

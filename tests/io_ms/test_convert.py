@@ -137,6 +137,25 @@ def test_cli_group_id_formats_and_rephase(sim_dir, tmp_path, capsys):
     assert_array_equal(back["VISIBILITY"].values, ref["VISIBILITY"].values)
 
 
+@pytest.mark.parametrize("chunk", ["0", "-3"])
+def test_cli_refuses_a_bad_time_chunk(sim_dir, tmp_path, capsys, chunk):
+    indir, _ = sim_dir
+    out = tmp_path / "x.ms"
+    args = ["convert", str(indir), str(out), "--time-chunk", chunk, "--no-progress"]
+    assert main(args) == 1
+    assert f"time_chunk={chunk}" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_reports_an_output_folder_that_is_a_file(sim_dir, tmp_path, capsys):
+    indir, _ = sim_dir
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "x.ms"
+    assert main(["convert", str(indir), str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dsa110: error:") and "afile" in err
+
+
 _SLOW_WRITER = """
 import sys, time
 import dsa110.io.ms as m

@@ -28,6 +28,14 @@ def test_toml_and_overrides(tmp_path):
     assert str(cfg.runtime.data_dir) == "/tmp/x"
 
 
+def test_antenna_names_written_as_numbers_are_names(tmp_path):
+    path = tmp_path / "dsa110.toml"
+    path.write_text("[calibration]\nrefant = 104\n")
+    assert load_config(path).calibration.refant == "104"
+    assert load_config(overrides=["calibration.refant=105"]).calibration.refant == "105"
+    assert load_config(overrides=["runtime.memory_limit=auto"]).runtime.memory_limit
+
+
 @pytest.mark.parametrize(
     ("text", "overrides", "match"),
     [
@@ -39,6 +47,8 @@ def test_toml_and_overrides(tmp_path):
         ("", ("nodot=1",), "section.key=value"),
         ("", ("calibration.gain_solint=-1",), "gain_solint"),
         ("", ("input.missing=maybe",), r"input\.missing"),
+        ("", ("runtime.memory_limit=lots",), r"runtime\.memory_limit"),
+        ("", ("runtime.memory_limit=0",), r"runtime\.memory_limit"),
     ],
 )
 def test_invalid_configuration_fails_before_work(tmp_path, text, overrides, match):

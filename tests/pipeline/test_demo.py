@@ -49,3 +49,12 @@ def test_demo_finds_the_ese_like_source(tmp_path):
     # A rerun does no work.
     again = run_demo(tmp_path / "demo", n_days=12, out=lines.append)
     assert again["skipped"] == 24
+
+
+@pytest.mark.parametrize("days", ["0", "-1"])
+def test_demo_refuses_no_days(tmp_path, capsys, days):
+    from dsa110.cli import main
+
+    assert main(["demo", "--days", days, str(tmp_path / "demo")]) == 1
+    assert f"n_days={days}" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()

@@ -180,3 +180,21 @@ def test_night_on_postgresql(night_copy, tmp_path, make_config):
     assert [r.status for r in results] == ["processed"] * 4, [r.error for r in results]
     assert _count(ctx, Observation, Observation.status == "processed") == 4
     assert _count(ctx, Image) == 4 and _count(ctx, Measurement) > 0
+
+
+def test_run_command_says_when_another_run_holds_the_tile(night_copy, tmp_path, capsys):
+    """A tile locked by another run is not processed by this one: ``dsa110 run``
+    says so with exit status 75 (EX_TEMPFAIL), not 0, so a wrapper can retry."""
+    from dsa110.cli import main
+    from dsa110.cli.pipeline import EXIT_LOCKED
+    from dsa110.db import hold_lock
+    from dsa110.pipeline.config import load_config
+
+    raw, _ = night_copy
+    group = find_groups(raw)[0]
+    data_dir = tmp_path / "data"
+    ctx = PipelineContext(load_config(overrides=[f"runtime.data_dir={data_dir}"]))
+    with hold_lock(ctx.session_factory, f"tile:{group.group_id}", heartbeat=False):
+        rc = main(["run", *map(str, group.paths), "--data-dir", str(data_dir)])
+    assert rc == EXIT_LOCKED == 75
+    assert "locked" in capsys.readouterr().out
