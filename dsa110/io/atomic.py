@@ -19,6 +19,7 @@ from pathlib import Path
 from dsa110.errors import OutputExistsError
 
 __all__ = [
+    "ASIDE_PREFIX",
     "atomic_output",
     "temporary_name",
     "remove_path",
@@ -28,24 +29,29 @@ __all__ = [
 
 #: Prefix of temporary product names (hidden; cleaned up by :func:`remove_stale`).
 TEMP_PREFIX = ".dsa110-tmp-"
+#: Prefix of a replaced product moved aside while its replacement is renamed in
+#: (put back by :func:`remove_stale` when a crash came between the two renames).
+ASIDE_PREFIX = ".dsa110-old-"
 
 
-def temporary_name(path) -> Path:
+def temporary_name(path, *, prefix=TEMP_PREFIX) -> Path:
     """Return a unique hidden temporary path beside ``path`` (same directory).
 
     Parameters
     ----------
     path : str or os.PathLike
         The final product path.
+    prefix : str, keyword-only
+        :data:`TEMP_PREFIX` (a product being written) or :data:`ASIDE_PREFIX`
+        (a replaced one moved aside).
 
     Returns
     -------
     pathlib.Path
+        ``PREFIX + name + "." + writer's pid + "." + random``.
     """
     path = Path(path)
-    return (
-        path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    )
+    return path.parent / f"{prefix}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
 
 
 def remove_path(path) -> None:
@@ -65,8 +71,11 @@ def atomic_output(path, *, overwrite: bool = False):
     On an exception the temporary product is removed and ``path`` is left
     untouched. With ``overwrite=True`` an existing product is replaced: the old
     one is first renamed aside, the new one renamed in, and only then is the old
-    one deleted, so at every moment ``path`` is either the complete old product
-    or the complete new one (a directory cannot be replaced by one ``rename``).
+    one deleted (a directory cannot be replaced by one ``rename``). A process
+    killed between the two renames leaves the old product aside and ``path``
+    empty; :func:`remove_stale` (which every writer of a folder runs first)
+    renames it back, so ``path`` holds the complete old product or the complete
+    new one.
 
     Parameters
     ----------
@@ -104,7 +113,7 @@ def atomic_output(path, *, overwrite: bool = False):
         if not overwrite:
             remove_path(tmp)
             raise OutputExistsError(f"{path}: appeared while writing; not replaced")
-        old = temporary_name(path)
+        old = temporary_name(path, prefix=ASIDE_PREFIX)
         os.rename(path, old)
         os.rename(tmp, path)
         remove_path(old)
@@ -115,6 +124,10 @@ def atomic_output(path, *, overwrite: bool = False):
 def remove_stale(directory) -> list:
     """Remove temporary products left in ``directory`` by killed writers.
 
+    A replaced product moved aside by a writer killed before it renamed the
+    new one in is put back under its name (removed when that name holds a
+    product again).
+
     Parameters
     ----------
     directory : str or os.PathLike
@@ -122,15 +135,20 @@ def remove_stale(directory) -> list:
     Returns
     -------
     list of pathlib.Path
-        What was removed.
+        What was removed (not what was put back).
     """
     removed = []
-    for p in Path(directory).glob(f"{TEMP_PREFIX}*"):
-        pid = _writer_pid(p.name)
-        if pid is not None and pid != os.getpid() and _alive(pid):
-            continue  # another live writer's product in progress
-        remove_path(p)
-        removed.append(p)
+    for prefix in (TEMP_PREFIX, ASIDE_PREFIX):
+        for p in Path(directory).glob(f"{prefix}*"):
+            pid = _writer_pid(p.name)
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue  # another live writer's product in progress
+            final = p.parent / p.name[len(prefix) :].rsplit(".", 2)[0]
+            if prefix == ASIDE_PREFIX and not final.exists():
+                os.rename(p, final)
+                continue
+            remove_path(p)
+            removed.append(p)
     return removed
 
 
