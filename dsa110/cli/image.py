@@ -110,6 +110,14 @@ def register(subparsers):
         help="threads of the gridding kernels and FFTs (0: the machine's CPUs; one "
         "gridding task of them all holds one stack of w planes)",
     )
+    p.add_argument(
+        "--transients",
+        type=float,
+        default=None,
+        metavar="NSIGMA",
+        help="search each integration, the tile's CLEAN model subtracted, for "
+        "peaks above NSIGMA: PREFIX-transients.csv (not with --subbands)",
+    )
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")
     p.add_argument(
         "--overwrite",
@@ -156,8 +164,11 @@ def _open(inputs):
 
 
 def _image(args):
+    from pathlib import Path
+
     import numpy as np
 
+    from dsa110.errors import ConfigurationError
     from dsa110.imaging.fits import product_paths, refuse_existing, write_products
     from dsa110.imaging.imager import ImageGeometry
     from dsa110.imaging.modes import (
@@ -168,8 +179,6 @@ def _image(args):
     )
 
     if args.threads < 0:
-        from dsa110.errors import ConfigurationError
-
         raise ConfigurationError(f"--threads={args.threads}: expected 0 or more")
     # every option no image can be made with is refused before the data are read
     geometry = ImageGeometry(args.size, args.cell, args.epsilon, not args.no_wgridding)
@@ -181,8 +190,18 @@ def _image(args):
         pb_limit=args.pb_limit,
     )
     png = not args.no_png
+    transients = None
+    if args.transients is not None:
+        if args.subbands:
+            raise ConfigurationError("--transients: not with --subbands")
+        if not args.transients > 0:
+            raise ConfigurationError(
+                f"--transients={args.transients}: expected a level > 0 σ"
+            )
+        transients = Path(f"{args.outprefix}-transients.csv")
     if not args.overwrite and not args.subbands:
-        refuse_existing(product_paths(args.outprefix, png=png).values())
+        outputs = list(product_paths(args.outprefix, png=png).values())
+        refuse_existing(outputs + ([transients] if transients else []))
     ds = _open(args.input)
     kwargs = dict(
         center=args.center,
@@ -228,7 +247,43 @@ def _image(args):
     )
     for path in files.values():
         print(path)
+    if transients is not None:
+        _search_transients(ds, products, transients, args, kwargs)
     return 0
+
+
+def _search_transients(ds, products, path, args, kwargs):
+    """Snapshot search of the tile, its CLEAN model first; write the candidates."""
+    import numpy as np
+    import pandas as pd
+    from astropy.time import Time
+
+    from dsa110.imaging.modes import snapshot_search
+    from dsa110.photometry.regions import write_table
+
+    found = snapshot_search(
+        ds,
+        geometry=kwargs["geometry"],
+        nsigma=args.transients,
+        weighting=args.weighting,
+        robust=args.robust,
+        nthreads=kwargs["nthreads"],
+        center=args.center,
+        model=products.model,
+        niter=args.niter,
+    )
+    table = pd.DataFrame(
+        {
+            "time_utc": [Time(c["time"], format="unix").isot for c in found],
+            "time_index": [c["time_index"] for c in found],
+            "ra_deg": [float(np.degrees(c["ra"])) for c in found],
+            "dec_deg": [float(np.degrees(c["dec"])) for c in found],
+            "peak_jy_beam": [c["peak"] for c in found],
+            "snr": [c["snr"] for c in found],
+        }
+    )
+    write_table(table, path, overwrite=True)
+    print(f"{len(found)} transient candidates above {args.transients:g}σ: {path}")
 
 
 def _mosaic(args):

@@ -649,7 +649,7 @@ class Imager:
         )
         return np.asarray(img.compute()) / self.sum_weights
 
-    def psf(self, *, oversize=1, do_wgridding=None, taylor=0):
+    def psf(self, *, oversize=1, do_wgridding=None, taylor=0, times=None):
         """Point-spread function (peak 1 at the centre pixel).
 
         Parameters
@@ -664,6 +664,9 @@ class Imager:
         taylor : int, keyword-only
             The PSF of the Taylor weights ``x ** taylor`` (multi-term CLEAN's;
             still divided by the sum of the plain weights).
+        times : slice, keyword-only
+            The PSF of these integrations alone (a snapshot's: divided by
+            their sum of weights); default all.
 
         Returns
         -------
@@ -686,19 +689,25 @@ class Imager:
                 do_wgridding=use_w,
                 u_max=self.u_max,
             )
+        sel = slice(None) if times is None else times
         parts = [
             (
-                p.uvw,
-                da.ones(p.vis.shape, chunks=p.vis.chunks, dtype=p.vis.dtype),
-                w,
+                p.uvw[sel],
+                da.ones_like(p.vis[sel]),
+                w[sel],
                 p.freq,
             )
             for p, w in zip(self.parts, self._weights(taylor))
         ]
+        if times is None:
+            sum_weights = self.sum_weights
+        else:
+            plain = [p.weight[sel] for p in self.parts]
+            sum_weights = float(sum(w.sum() for w in plain).compute())
         img = imaging_dask.dirty_image(
             parts, plan=plan, nthreads=self.nthreads, pool=self.stack_pool
         )
-        return np.asarray(img.compute()) / self.sum_weights
+        return np.asarray(img.compute()) / sum_weights
 
     def use_drift_beam(
         self, pointing_ra, pointing_dec, *, time_chunks=4, freq_chunks=4

@@ -10,15 +10,22 @@ above ``nsigma``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
 from dsa110 import schema
 from dsa110.errors import ConfigurationError
 from dsa110.imaging.beam import Beam, fit_beam, restore
-from dsa110.imaging.clean import circle_mask, cotton_schwab, mad_sigma
+from dsa110.imaging.clean import (
+    circle_mask,
+    cotton_schwab,
+    hogbom_minor_cycle,
+    mad_sigma,
+)
 from dsa110.imaging.imager import ImageGeometry, Imager
 from dsa110.imaging.pbcor import DEFAULT_PB_LIMIT, effective_primary_beam, pb_correct
 
@@ -510,6 +517,121 @@ def image_subbands(ds, *, channels_per_subband=None, **kwargs):
         yield label, image_tile(ds.isel({schema.FREQUENCY: channels}), **kwargs)
 
 
+def _steady_sky_model(ds, excluded, *, geometry, niter, **imaging):
+    """CLEAN model of the tile without the integrations in ``excluded``."""
+    if excluded:
+        skip = np.isin(np.arange(ds.sizes[schema.TIME]), sorted(excluded))
+        ds = ds.assign(FLAG=ds["FLAG"] | xr.DataArray(skip, dims=schema.TIME))
+    imager = Imager.from_dataset(ds, geometry=geometry, **imaging)
+    return cotton_schwab(imager, niter=niter, auto_mask=4.0).model
+
+
+def _snapshot_sources(image, psf, stop, *, cell_arcsec, max_candidates):
+    """CLEAN one snapshot's residual with its own PSF; its clusters of components.
+
+    A bright transient's snapshot sidelobes (up to 90 % of it for a sparse
+    array's single integration) are then not peaks of their own.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(npix, npix)`` residual snapshot, Jy/beam.
+    psf : numpy.ndarray
+        ``(2 npix, 2 npix)`` its PSF.
+    stop : float
+        CLEAN's threshold, Jy/beam.
+
+    Returns
+    -------
+    list of (int, int, float)
+        ``(ix, iy, flux)`` per cluster of positive flux, brightest first: the
+        pixel of its brightest component and its components' sum.
+    """
+    model = np.zeros(image.shape, np.float64)
+    hogbom_minor_cycle(image, psf, model, gain=0.3, stop=stop, niter=1000)
+    ix, iy = np.nonzero(model)
+    flux = model[ix, iy]
+    # components within a beam of a brighter one are that one's cluster
+    radius = max(fit_beam(psf, cell_arcsec).bmaj / cell_arcsec, 1.0)
+    clusters = []
+    for k in np.argsort(-flux):
+        for c in clusters:
+            if np.hypot(ix[k] - c[0], iy[k] - c[1]) <= radius:
+                c[2] += flux[k]
+                break
+        else:
+            clusters.append([ix[k], iy[k], flux[k]])
+    clusters = sorted((c for c in clusters if c[2] > 0), key=lambda c: -c[2])
+    return clusters[:max_candidates]
+
+
+def _snapshot_peaks(imager, model, times, *, nsigma, max_candidates):
+    """Transients in each integration's residual image (see :func:`snapshot_search`)."""
+    import dask
+
+    from dsa110.imaging import dask as imaging_dask
+    from dsa110.imaging.pbcor import pixel_radec
+
+    n, cell = imager.geometry.npix, imager.geometry.cell_rad
+    predicted = imager.predict(np.asarray(model, imager.plan.real_dtype))
+    residual = dask.persist(
+        *[p.vis - m for p, m in zip(imager.parts, predicted, strict=True)]
+    )
+    out = []
+    for t in range(times.size):
+        snap = slice(t, t + 1)
+        weights = [p.weight[snap] for p in imager.parts]
+        sum_weights = float(sum(w.sum() for w in weights).compute())
+        if sum_weights <= 0:
+            continue
+
+        def image_of(vis):
+            parts = [
+                (p.uvw[snap], v, w, p.freq)
+                for p, v, w in zip(imager.parts, vis, weights, strict=True)
+            ]
+            img = imaging_dask.dirty_image(
+                parts,
+                plan=imager.plan,
+                nthreads=imager.nthreads,
+                pool=imager.stack_pool,
+            )
+            return np.asarray(img.compute()) / sum_weights
+
+        img = image_of([r[snap] for r in residual])
+        sigma = mad_sigma(img)
+        if sigma == 0 or img.max() <= nsigma * sigma:
+            continue
+        # twice the image: a component's sidelobes reach every pixel; w-less:
+        # for the minor cycle only (as CLEAN's own)
+        psf = imager.psf(oversize=2, do_wgridding=False, times=snap)
+        for ix, iy, _ in _snapshot_sources(
+            img,
+            psf,
+            nsigma * sigma,
+            cell_arcsec=imager.geometry.cell_arcsec,
+            max_candidates=max_candidates,
+        ):
+            if img[ix, iy] <= nsigma * sigma:
+                continue  # a cluster of components on the wing of another's
+            ra, dec = pixel_radec(
+                (ix - n // 2) * cell, (iy - n // 2) * cell, *imager.phase_centre
+            )
+            out.append(
+                dict(
+                    time=float(times[t]),
+                    time_index=t,
+                    ra=float(ra),
+                    dec=float(dec),
+                    peak=float(img[ix, iy]),
+                    snr=float(img[ix, iy] / sigma),
+                    ix=int(ix),
+                    iy=int(iy),
+                )
+            )
+    return out
+
+
 def snapshot_search(
     ds,
     *,
@@ -519,67 +641,107 @@ def snapshot_search(
     robust=0.0,
     nthreads=1,
     max_candidates=100,
+    center="median_meridian",
+    model=None,
+    niter=10000,
+    beam_freq_chunks=2,
+    max_passes=3,
 ):
-    """Dirty image of each integration and the peaks above ``nsigma`` in it.
+    """Transient peaks: each integration's image after the tile's steady sky is removed.
 
-    Each integration keeps its own (meridian) phase centre, so no rephasing is needed.
+    The tile is rephased to ``center`` and its steady sky taken from ``model``
+    or CLEANed (auto-masked); the model is predicted into every integration
+    through that integration's own primary beam (:meth:`Imager.use_drift_beam`,
+    one block per integration) and subtracted, and each integration's residual
+    is imaged alone, with the tile's weights, and searched for peaks above
+    ``nsigma`` times its own robust σ. Imaged without the subtraction, a
+    snapshot's poor PSF turns every steady source's sidelobes into peaks (one
+    0.5 Jy source gave 100 per integration at 10–33σ).
+
+    A transient is in a CLEANed model too, with ``1/N`` of its flux over ``N``
+    integrations, deconvolved with the tile's PSF although it has one
+    snapshot's: subtracted from every integration, those components leave
+    peaks of their own everywhere (a 1 Jy flash in one of four integrations:
+    0.11 Jy in the others). So, when the model is CLEANed here and peaks are
+    found, the integration holding the brightest one not yet left out is left
+    out of the model (CLEANed again) and the search made again, up to
+    ``max_passes`` times, until every peak is in an integration left out.
 
     Parameters
     ----------
     ds : xarray.Dataset
+        Calibrated visibilities of one tile.
     geometry : ImageGeometry, keyword-only
     nsigma : float, keyword-only
         Detection level in robust σ of each snapshot.
     weighting, robust, nthreads : keyword-only
     max_candidates : int, keyword-only
         At most this many peaks per snapshot (brightest first).
+    center : keyword-only
+        Phase centre of every snapshot (:func:`dsa110.phasing.resolve_center`);
+        None when ``ds`` has one already.
+    model : numpy.ndarray, keyword-only
+        ``(npix, npix)`` model of the steady sky for the first search
+        (Jy/pixel, in the units of the image's mean beam, as
+        :attr:`ImageProducts.model` of :func:`image_tile` with the same
+        geometry and centre); default: CLEANed here with up to ``niter``
+        components, as are the later passes' models.
+    niter : int, keyword-only
+    beam_freq_chunks : int, keyword-only
+        Frequencies of each integration's beam (interpolated across the band).
+    max_passes : int, keyword-only
+        Searches at most, each with a model CLEANed without one more integration.
 
     Returns
     -------
     list of dict
-        One per candidate: ``time`` (unix s), ``ra``, ``dec`` (radians), ``peak``
-        (Jy/beam), ``snr``, ``ix``, ``iy``.
+        One per candidate: ``time`` (unix s), ``time_index``, ``ra``, ``dec``
+        (radians), ``peak`` (Jy/beam, apparent, in the snapshot's residual),
+        ``snr``, ``ix``, ``iy``. A snapshot with peaks is CLEANed with its own
+        PSF and one candidate reported per cluster of components (within a
+        beam): a bright transient's snapshot sidelobes are not candidates.
+
+    Notes
+    -----
+    Each pass costs a CLEAN of the tile and a prediction through ``N ×
+    beam_freq_chunks`` beams (as many sets of w-plane FFTs); each snapshot
+    with peaks, a PSF twice the image's size.
     """
-    import scipy.ndimage
-
-    from dsa110.imaging.pbcor import pixel_radec
-
     geometry = geometry or ImageGeometry()
-    out = []
-    for t in range(ds.sizes[schema.TIME]):
-        snap = ds.isel({schema.TIME: slice(t, t + 1)})
-        imager = Imager.from_dataset(
-            snap,
-            geometry=geometry,
-            weighting=weighting,
-            robust=robust,
-            nthreads=nthreads,
+    n = geometry.npix
+    if model is not None and np.shape(model) != (n, n):
+        raise ConfigurationError(
+            f"model: shape {np.shape(model)} differs from the image's ({n}, {n})"
         )
-        img = imager.dirty()
-        sigma = mad_sigma(img)
-        if sigma == 0:
-            continue
-        peaks = (img == scipy.ndimage.maximum_filter(img, size=5)) & (
-            img > nsigma * sigma
-        )
-        ix, iy = np.nonzero(peaks)
-        order = np.argsort(img[ix, iy])[::-1][:max_candidates]
-        cell = geometry.cell_rad
-        for i in order:
-            l, m = (
-                (ix[i] - geometry.npix // 2) * cell,
-                (iy[i] - geometry.npix // 2) * cell,
+    if int(max_passes) < 1:
+        raise ConfigurationError(f"max_passes={max_passes!r}: expected at least 1")
+    pointing = _pointings(ds)
+    if center is not None:
+        from dsa110.phasing import rephase
+
+        ds = rephase(ds, center)
+    imaging = dict(weighting=weighting, robust=robust, nthreads=nthreads)
+    imager = Imager.from_dataset(ds, geometry=geometry, **imaging)
+    times = np.asarray(ds[schema.TIME].values, np.float64)
+    imager.use_drift_beam(
+        pointing[0], pointing[1], time_chunks=times.size, freq_chunks=beam_freq_chunks
+    )
+    search = functools.partial(
+        _snapshot_peaks,
+        imager,
+        times=times,
+        nsigma=nsigma,
+        max_candidates=max_candidates,
+    )
+    excluded = set()
+    for k in range(int(max_passes)):
+        if k > 0 or model is None:
+            model = _steady_sky_model(
+                ds, excluded, geometry=geometry, niter=niter, **imaging
             )
-            ra, dec = pixel_radec(l, m, *imager.phase_centre)
-            out.append(
-                dict(
-                    time=float(snap[schema.TIME].values[0]),
-                    ra=float(ra),
-                    dec=float(dec),
-                    peak=float(img[ix[i], iy[i]]),
-                    snr=float(img[ix[i], iy[i]] / sigma),
-                    ix=int(ix[i]),
-                    iy=int(iy[i]),
-                )
-            )
-    return out
+        found = search(model)
+        others = [c for c in found if c["time_index"] not in excluded]
+        if not others or len(excluded) + 1 >= times.size:
+            break
+        excluded.add(max(others, key=lambda c: c["snr"])["time_index"])
+    return found

@@ -171,3 +171,51 @@ def test_image_command_refuses_negative_threads(tmp_path, capsys):
     assert rc == 1
     assert "--threads=-2" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_image_command_searches_the_integrations_for_transients(tmp_path, capsys):
+    """``--transients 6`` writes the one integration's flash, and nothing of
+    the steady source, to PREFIX-transients.csv."""
+    import pandas as pd
+
+    zarr_store = pytest.importorskip("dsa110.io.zarr_store")
+    ants = core_antennas(step=4)
+    ra0, dec0 = median_meridian(make_visibility_dataset(n_time=4, antennas=ants))
+    steady = PointSource(ra0 + np.radians(0.3) / np.cos(dec0), dec0, 0.5)
+    flash = PointSource(ra0, dec0 - np.radians(0.3), 1.0)
+
+    def tile(sources):
+        return make_visibility_dataset(
+            sources=sources,
+            n_time=4,
+            n_chan_per_subband=1,
+            antennas=ants,
+            noise_sigma=0.05,
+            rng=np.random.default_rng(7),
+        )
+
+    ds = tile([steady])
+    ds["VISIBILITY"][1] = tile([steady, flash])["VISIBILITY"][1]
+    store = tmp_path / "tile.zarr"
+    zarr_store.write_zarr(ds, store)
+    prefix = tmp_path / "img"
+    args = ["--size", "256", "--cell", "20", "--niter", "300", "--no-png"]
+    assert main(["image", str(store), str(prefix), *args, "--transients", "6"]) == 0
+    assert "1 transient candidates above 6σ" in capsys.readouterr().out
+    table = pd.read_csv(f"{prefix}-transients.csv")
+    assert table["time_index"].tolist() == [1]
+    assert_allclose(table["dec_deg"][0], np.degrees(flash.dec), atol=20 / 3600)
+    assert (
+        main(
+            [
+                "image",
+                str(store),
+                str(tmp_path / "x"),
+                "--subbands",
+                "--transients",
+                "6",
+            ]
+        )
+        == 1
+    )
+    assert "not with --subbands" in capsys.readouterr().err
