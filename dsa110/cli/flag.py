@@ -131,6 +131,8 @@ def _run(args) -> int:
     from dsa110.flagging import flag_fractions, flag_rfi, get_strategy
     from dsa110.flagging.products import (
         open_flag_product,
+        recover_ms_flags,
+        recover_zarr_flags,
         replace_zarr_flags,
         write_flag_product,
         write_ms_flags,
@@ -144,13 +146,19 @@ def _run(args) -> int:
     strategy = get_strategy({"base": args.strategy, **overrides})
 
     kind = _kind(args.paths)
+    # a run killed while replacing the flags in place left its old ones aside:
+    # they go back before the data are read, so a rerun flags what a clean
+    # run would
     if kind == "zarr":
         from dsa110.io.zarr_store import open_zarr
 
+        recover_zarr_flags(args.paths[0])
         ds = open_zarr(args.paths[0])
     elif kind == "ms":
         from dsa110.io.ms_reader import read_ms
 
+        if recover_ms_flags(args.paths[0]):
+            print(f"{args.paths[0]}: put back the flags a killed run was replacing")
         ds = read_ms(args.paths[0])
     else:
         from dsa110.io import open_observation

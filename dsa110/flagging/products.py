@@ -20,6 +20,8 @@ from dsa110.errors import FileFormatError
 __all__ = [
     "write_flag_product",
     "open_flag_product",
+    "recover_ms_flags",
+    "recover_zarr_flags",
     "replace_zarr_flags",
     "write_ms_flags",
 ]
@@ -135,6 +137,25 @@ def open_flag_product(path):
     )
 
 
+def recover_zarr_flags(store) -> None:
+    """Put back the ``FLAG`` array a killed :func:`replace_zarr_flags` moved aside.
+
+    It swaps the arrays with two renames; a process killed between them
+    leaves the store without ``FLAG`` (the old one aside, the new one in a
+    temporary store): the old one goes back, the rest is removed
+    (:func:`dsa110.io.atomic.remove_stale`).
+
+    Parameters
+    ----------
+    store : str or os.PathLike
+    """
+    from dsa110.io.atomic import remove_stale
+
+    store = Path(store)
+    remove_stale(store)
+    remove_stale(store.parent)
+
+
 def replace_zarr_flags(ds, store):
     """Replace the ``FLAG`` array of a zarr v2 visibility store by ``ds.FLAG``.
 
@@ -161,9 +182,10 @@ def replace_zarr_flags(ds, store):
     import dask.array as da  # deferred: only the writers need these
     import zarr
 
-    from dsa110.io.atomic import remove_path, temporary_name
+    from dsa110.io.atomic import ASIDE_PREFIX, remove_path, temporary_name
 
     store = Path(store)
+    recover_zarr_flags(store)
     try:
         root = zarr.open_group(str(store), mode="r")
         old = root["FLAG"]
@@ -183,7 +205,7 @@ def replace_zarr_flags(ds, store):
         data = ds["FLAG"].data
         data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
         da.store(data.rechunk(old.chunks), new, lock=False)
-        aside = temporary_name(store / "FLAG")
+        aside = temporary_name(store / "FLAG", prefix=ASIDE_PREFIX)
         os.rename(store / "FLAG", aside)
         os.rename(tmp / "FLAG", store / "FLAG")
         remove_path(aside)
@@ -192,6 +214,81 @@ def replace_zarr_flags(ds, store):
     finally:
         remove_path(tmp)
     return store
+
+
+def _row_runs(rows):
+    """``(lo, hi, increment)`` runs of ``rows`` that one ``putcol`` each can write.
+
+    One strided run when the rows are evenly spaced (as dask-ms and pyuvdata
+    write a window's rows), else runs of consecutive rows (row selections,
+    ``t.selectrows``, refuse writes on user-locked MSs).
+    """
+    steps = np.diff(rows)
+    if rows.size > 1 and np.all(steps == steps[0]):
+        return [(0, rows.size, int(steps[0]))]
+    breaks = np.flatnonzero(steps != 1) + 1
+    return [(lo, hi, 1) for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, rows.size])]
+
+
+def _flag_backup_path(ms):
+    ms = Path(ms)
+    return ms.parent / f".{ms.name}.dsa110-flag-backup.npz"
+
+
+def _save_flag_backup(table, ms, runs):
+    """Save the FLAG (and FLAG_ROW) cells of ``runs`` of an open table, atomically."""
+    from dsa110.io.atomic import temporary_name
+
+    arrays = {"runs": np.asarray(runs, np.int64).reshape(-1, 3)}
+    for k, (start, nrow, incr) in enumerate(runs):
+        old = np.asarray(table.getcol("FLAG", startrow=start, nrow=nrow, rowincr=incr))
+        arrays[f"flag{k}"] = np.packbits(old.ravel())
+        arrays[f"shape{k}"] = np.asarray(old.shape, np.int64)
+        if "FLAG_ROW" in table.colnames():
+            row = table.getcol("FLAG_ROW", startrow=start, nrow=nrow, rowincr=incr)
+            arrays[f"row{k}"] = np.asarray(row, bool)
+    path = _flag_backup_path(ms)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def recover_ms_flags(ms) -> bool:
+    """Put back the flags a killed :func:`write_ms_flags` was replacing.
+
+    Parameters
+    ----------
+    ms : str or os.PathLike
+
+    Returns
+    -------
+    bool
+        Whether there was a write to undo.
+    """
+    path = _flag_backup_path(ms)
+    if not path.exists():
+        return False
+    from casacore import tables  # deferred: python-casacore is the ``ms`` extra
+
+    with np.load(path) as saved:
+        with tables.table(str(ms), readonly=False, ack=False, lockoptions="user") as t:
+            t.lock(write=True)
+            for k, (start, nrow, incr) in enumerate(saved["runs"]):
+                kw = dict(startrow=int(start), nrow=int(nrow), rowincr=int(incr))
+                shape = tuple(saved[f"shape{k}"])
+                bits = np.unpackbits(saved[f"flag{k}"], count=int(np.prod(shape)))
+                t.putcol("FLAG", bits.astype(bool).reshape(shape), **kw)
+                if f"row{k}" in saved:
+                    t.putcol("FLAG_ROW", saved[f"row{k}"], **kw)
+            t.flush()
+            t.unlock()
+    path.unlink()
+    return True
 
 
 def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
@@ -219,9 +316,18 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
     ------
     FileFormatError
         If a row or channel of the MS has no match in the dataset.
+
+    Notes
+    -----
+    The cells to be replaced are saved first (packed bits, beside the MS:
+    ``.NAME.dsa110-flag-backup.npz``) and the copy removed once every window is
+    written; a run killed in between leaves it, and :func:`recover_ms_flags`
+    (which this function and ``dsa110 flag`` call first) puts the old flags
+    back, so a rerun starts from, and gives, what a clean run would.
     """
     from casacore import tables  # deferred: python-casacore is the ``ms`` extra
 
+    recover_ms_flags(ms)
     ms = str(ms)
     flags = np.asarray(flags, dtype=bool)
     n_ant = int(max(antenna1.max(), antenna2.max())) + 1
@@ -252,6 +358,7 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
                 ms, "rows with baselines the flags do not have", field="ANTENNA1"
             )
         b_idx = order[pos]
+        windows = []
         for d in np.unique(ddid):
             rows = np.flatnonzero(ddid == d)
             freq = spw_freq[int(dd_spw[d])]
@@ -264,25 +371,24 @@ def write_ms_flags(flags, ms, *, times, antenna1, antenna2, frequency):
                     "the flags do not have",
                     field="CHAN_FREQ",
                 )
+            windows.append((rows, c_idx, _row_runs(rows)))
+        # the cells about to change, kept until all are written: a killed run
+        # leaves them for recover_ms_flags, not a mix of old and new flags
+        runs = [
+            (int(rows[lo]), int(hi - lo), incr)
+            for rows, _, row_runs in windows
+            for lo, hi, incr in row_runs
+        ]
+        _save_flag_backup(t, ms, runs)
+        for rows, c_idx, row_runs in windows:
             values = flags[
                 t_idx[rows][:, None], b_idx[rows][:, None], c_idx[None, :], :
             ]
-            # One strided write when the window's rows are evenly spaced (as
-            # dask-ms and pyuvdata write them), else runs of consecutive rows.
-            # (Row selections, t.selectrows, refuse writes on user-locked MSs.)
-            steps = np.diff(rows)
-            if rows.size > 1 and np.all(steps == steps[0]):
-                runs = [(0, rows.size, int(steps[0]))]
-            else:
-                breaks = np.flatnonzero(steps != 1) + 1
-                runs = [
-                    (lo, hi, 1)
-                    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, rows.size])
-                ]
-            for lo, hi, incr in runs:
+            for lo, hi, incr in row_runs:
                 kw = dict(startrow=int(rows[lo]), nrow=int(hi - lo), rowincr=incr)
                 t.putcol("FLAG", values[lo:hi], **kw)
                 if "FLAG_ROW" in t.colnames():
                     t.putcol("FLAG_ROW", values[lo:hi].all(axis=(1, 2)), **kw)
         t.flush()
         t.unlock()
+    _flag_backup_path(ms).unlink()

@@ -101,3 +101,58 @@ def test_flag_product_refuses_existing(tile, tmp_path):
     write_flag_product(ds, tmp_path / "p.zarr")
     with pytest.raises(OutputExistsError):
         write_flag_product(ds, tmp_path / "p.zarr")
+
+
+def test_flagging_killed_mid_write_is_undone_by_the_rerun(tile, tmp_path, monkeypatch):
+    """A run killed while replacing an MS's flags (after the first window) or
+    a zarr store's (between its two renames) leaves the old flags to put back:
+    the rerun reads and writes what a clean run would."""
+    pytest.importorskip("casacore")
+    from casacore import tables
+
+    from dsa110.flagging import products
+    from dsa110.io import open_observation
+    from dsa110.io.ms import write_ms
+    from dsa110.io.ms_reader import read_ms
+    from dsa110.io.zarr_store import open_zarr, write_zarr
+
+    group, _ = tile
+    ms = write_ms(
+        open_observation(group), tmp_path / "vis.ms", spw="subband", n_chan_per_spw=4
+    )
+    expected = flagging.flag_rfi(read_ms(ms)).FLAG.values
+    real_putcol = tables.table.putcol
+    calls = []
+
+    def putcol_then_die(self, column, *args, **kwargs):
+        calls.append(column)
+        if calls.count("FLAG") == 2:  # the first window written, the second not
+            raise KeyboardInterrupt("killed")
+        return real_putcol(self, column, *args, **kwargs)
+
+    monkeypatch.setattr(tables.table, "putcol", putcol_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        main(["flag", str(ms)])
+    monkeypatch.setattr(tables.table, "putcol", real_putcol)
+    assert products._flag_backup_path(ms).exists()
+    assert main(["flag", str(ms)]) == 0
+    assert_array_equal(read_ms(ms).FLAG.values, expected)
+    assert not products._flag_backup_path(ms).exists()
+
+    store = write_zarr(open_observation(group), tmp_path / "vis.zarr")
+    real_rename = products.os.rename
+    renames = []
+
+    def rename_then_die(src, dst):
+        renames.append(src)
+        if len(renames) == 2:  # the old FLAG aside, the new one not yet in
+            raise KeyboardInterrupt("killed")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(products.os, "rename", rename_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        main(["flag", str(store)])
+    monkeypatch.setattr(products.os, "rename", real_rename)
+    assert not (store / "FLAG").exists()
+    assert main(["flag", str(store)]) == 0
+    assert_array_equal(open_zarr(store).FLAG.values, expected)
