@@ -3,7 +3,13 @@
 from dsa110.testing.datasets import (
     PointSource,
     core_antennas,
+    make_transient_dataset,
     make_visibility_dataset,
 )
 
-__all__ = ["PointSource", "core_antennas", "make_visibility_dataset"]
+__all__ = [
+    "PointSource",
+    "core_antennas",
+    "make_transient_dataset",
+    "make_visibility_dataset",
+]

@@ -223,3 +223,32 @@ def make_visibility_dataset(
             ds[name].attrs["units"] = spec.units
     ds[schema.TIME].attrs.update(scale="utc", format="unix")
     return ds
+
+
+def make_transient_dataset(*, sources=(), transient, integration, seed=0, **kwargs):
+    """Make a dataset of steady ``sources`` with ``transient`` in one integration only.
+
+    Parameters
+    ----------
+    sources : sequence of PointSource, keyword-only
+        The steady sky.
+    transient : PointSource, keyword-only
+        Present in integration ``integration`` only.
+    integration : int, keyword-only
+    seed : int, keyword-only
+        Of the noise: the same draw with and without the transient.
+    **kwargs
+        Passed to :func:`make_visibility_dataset` (not ``rng``).
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    steady = make_visibility_dataset(
+        sources=sources, rng=np.random.default_rng(seed), **kwargs
+    )
+    flashing = make_visibility_dataset(
+        sources=[*sources, transient], rng=np.random.default_rng(seed), **kwargs
+    )
+    steady["VISIBILITY"][integration] = flashing["VISIBILITY"][integration]
+    return steady

@@ -6,7 +6,12 @@ from numpy.testing import assert_allclose
 
 from dsa110.cli import main
 from dsa110.phasing import median_meridian
-from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
+from dsa110.testing import (
+    PointSource,
+    core_antennas,
+    make_transient_dataset,
+    make_visibility_dataset,
+)
 
 
 def test_image_and_mosaic_commands(tmp_path, capsys):
@@ -184,18 +189,16 @@ def test_image_command_searches_the_integrations_for_transients(tmp_path, capsys
     steady = PointSource(ra0 + np.radians(0.3) / np.cos(dec0), dec0, 0.5)
     flash = PointSource(ra0, dec0 - np.radians(0.3), 1.0)
 
-    def tile(sources):
-        return make_visibility_dataset(
-            sources=sources,
-            n_time=4,
-            n_chan_per_subband=1,
-            antennas=ants,
-            noise_sigma=0.05,
-            rng=np.random.default_rng(7),
-        )
-
-    ds = tile([steady])
-    ds["VISIBILITY"][1] = tile([steady, flash])["VISIBILITY"][1]
+    ds = make_transient_dataset(
+        sources=[steady],
+        transient=flash,
+        integration=1,
+        seed=7,
+        n_time=4,
+        n_chan_per_subband=1,
+        antennas=ants,
+        noise_sigma=0.05,
+    )
     store = tmp_path / "tile.zarr"
     zarr_store.write_zarr(ds, store)
     prefix = tmp_path / "img"

@@ -10,7 +10,12 @@ from dsa110.imaging.fits import read_fits_image, write_products
 from dsa110.imaging.imager import ImageGeometry
 from dsa110.imaging.modes import image_tile, radec_to_pixel, snapshot_search
 from dsa110.phasing import median_meridian
-from dsa110.testing import PointSource, core_antennas, make_visibility_dataset
+from dsa110.testing import (
+    PointSource,
+    core_antennas,
+    make_transient_dataset,
+    make_visibility_dataset,
+)
 
 NPIX, CELL = 384, 10.0
 NOISE = 0.05  # Jy per real/imaginary part per visibility and polarization
@@ -183,19 +188,16 @@ def test_snapshot_search_finds_the_transient_not_the_steady_sky():
         ra0 - np.radians(0.4) / np.cos(dec0), dec0 - np.radians(0.3), 1.0
     )
 
-    def tile(sources):
-        return make_visibility_dataset(
-            sources=sources,
-            n_time=4,
-            n_chan_per_subband=1,
-            antennas=ants,
-            noise_sigma=0.05,
-            beam=True,
-            rng=np.random.default_rng(3),
-        )
-
-    ds = tile([steady])
-    ds["VISIBILITY"][2] = tile([steady, flash])["VISIBILITY"][2]
+    ds = make_transient_dataset(
+        sources=[steady],
+        transient=flash,
+        integration=2,
+        seed=3,
+        n_time=4,
+        n_chan_per_subband=1,
+        antennas=ants,
+        noise_sigma=0.05,
+    )
     found = snapshot_search(ds, geometry=ImageGeometry(256, 20.0), nsigma=6.0)
     assert len(found) == 1
     (cand,) = found

@@ -146,25 +146,26 @@ def test_dask_rejects_mismatched_chunks(uvdata):
         )
 
 
-def test_mosaic_across_ra_zero(tmp_path):
-    pytest.importorskip("reproject")
+def _mosaic_tile(ra_deg):
+    """A 100 × 100 SIN tile of 0.02° at (ra_deg, 30°) and its Gaussian beam."""
     from astropy.wcs import WCS
 
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    w.wcs.crval = [ra_deg, 30.0]
+    w.wcs.cdelt = [-0.02, 0.02]
+    w.wcs.crpix = [51, 51]
+    y, x = np.mgrid[0:100, 0:100]
+    r = np.hypot(x - 50, y - 50) * 0.02
+    return w, np.exp(-0.5 * (r / 0.8) ** 2)
+
+
+def test_mosaic_across_ra_zero(tmp_path):
+    pytest.importorskip("reproject")
     from dsa110.imaging.mosaic import linear_mosaic
 
-    def tile(ra_deg):
-        w = WCS(naxis=2)
-        w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-        w.wcs.crval = [ra_deg, 30.0]
-        w.wcs.cdelt = [-0.02, 0.02]
-        w.wcs.crpix = [51, 51]
-        y, x = np.mgrid[0:100, 0:100]
-        r = np.hypot(x - 50, y - 50) * 0.02
-        beam = np.exp(-0.5 * (r / 0.8) ** 2)
-        return w, beam
-
-    w1, b1 = tile(359.5)
-    w2, b2 = tile(0.5)
+    w1, b1 = _mosaic_tile(359.5)
+    w2, b2 = _mosaic_tile(0.5)
     sky = 2.0  # a flat 2 Jy/beam sky: every PB-corrected tile reads 2 everywhere
     img1 = np.where(b1 >= 0.2, sky, np.nan)
     img2 = np.where(b2 >= 0.2, sky, np.nan)
@@ -188,22 +189,15 @@ def test_mosaic_keeps_a_compact_sources_flux():
     beam-shaped fit at its position gives 0.999 (bilinear interpolation, which
     smooths, gave 0.960)."""
     pytest.importorskip("reproject")
-    from astropy.wcs import WCS
-
     from dsa110.imaging.mosaic import linear_mosaic
 
     fwhm = 0.05  # degrees: 2.5 pixels of 0.02°
     source = (0.13, 30.07)
 
     def tile(ra_deg):
-        w = WCS(naxis=2)
-        w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-        w.wcs.crval = [ra_deg, 30.0]
-        w.wcs.cdelt = [-0.02, 0.02]
-        w.wcs.crpix = [51, 51]
-        y, x = np.mgrid[0:100, 0:100]
-        beam = np.exp(-0.5 * (np.hypot(x - 50, y - 50) * 0.02 / 0.8) ** 2)
+        w, beam = _mosaic_tile(ra_deg)
         sx, sy = w.world_to_pixel_values(*source)
+        y, x = np.mgrid[0:100, 0:100]
         r2 = ((x - sx) ** 2 + (y - sy) ** 2) * 0.02**2
         return w, beam, np.exp(-4 * np.log(2) * r2 / fwhm**2)
 
