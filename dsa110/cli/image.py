@@ -27,7 +27,11 @@ def register(subparsers):
         "store or a Measurement Set) into FITS products PREFIX-image.fits, "
         "-image-pb.fits, -residual.fits, -model.fits, -psf.fits, -pb.fits and a PNG.",
     )
-    p.add_argument("input", nargs="+", help="UVH5 file(s) of one group, or a .zarr/.ms")
+    p.add_argument(
+        "input",
+        nargs="+",
+        help="UVH5 file(s) of one group, its directory, or a .zarr/.ms",
+    )
     p.add_argument("outprefix", help="prefix of the output files")
     p.add_argument(
         "--size", type=int, default=4096, help="pixels on a side (default 4096)"
@@ -160,7 +164,10 @@ def _open(inputs):
             raise ConfigurationError(f"{path}: no such file")
     from dsa110.io import open_observation
 
-    return open_observation([str(p) for p in inputs])
+    # one input may be a group's directory (as for dsa110 flag, convert, info)
+    return open_observation(
+        str(first) if len(inputs) == 1 else [str(p) for p in inputs]
+    )
 
 
 def _image(args):

@@ -222,3 +222,16 @@ def test_image_command_searches_the_integrations_for_transients(tmp_path, capsys
         == 1
     )
     assert "not with --subbands" in capsys.readouterr().err
+
+
+def test_image_command_takes_a_group_directory(tmp_path, capsys):
+    """A group's directory, as ``dsa110 flag``, ``convert`` and ``info`` take it
+    (it was opened as one HDF5 file: 'not an HDF5 file')."""
+    from dsa110.simulate import simulate_observation
+
+    group = tmp_path / "group"
+    simulate_observation(group, preset="small", seed=5, population=False)
+    prefix = tmp_path / "img"
+    args = ["--size", "256", "--cell", "6", "--niter", "50", "--no-png"]
+    assert main(["image", str(group), str(prefix), *args]) == 0
+    assert (tmp_path / "img-image.fits").exists()
