@@ -161,6 +161,12 @@ def group_positions(x, y, radius):
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
+#: Positions closer than this many beam FWHM are measured as one (see
+#: :func:`forced_photometry`): a joint fit of two Gaussians 0.2 beams apart
+#: (correlated 0.95) multiplies the noise of each flux by 3.
+COINCIDENT_FWHM = 0.2
+
+
 def forced_photometry(
     image,
     ra,
@@ -221,7 +227,9 @@ def forced_photometry(
     -----
     Positions off the image or on blanked pixels get NaN fluxes. The
     background is interpolated at each position and taken constant over a
-    group's box.
+    group's box. Positions closer than :data:`COINCIDENT_FWHM` beams (a
+    duplicated catalog row) are one source to the fit: each gets its flux. On
+    a noise-free image (rms 0) the fluxes are exact, their errors 0.
 
     References
     ----------
@@ -273,7 +281,15 @@ def forced_photometry(
             np.asarray(rmap)[yi, xi].astype(float),
         )
 
-    idx = np.flatnonzero(inside)
+    inside_idx = np.flatnonzero(inside)
+    # positions closer than COINCIDENT_FWHM beams are measured as one: a joint
+    # fit cannot tell them apart (its matrix is singular for a catalog's
+    # duplicated row, which made every flux of the image NaN, and nearly so
+    # for two rows 1e-7° apart, which got -20.8 and +20.9 Jy for 0.1 Jy)
+    same = group_positions(x[inside_idx], y[inside_idx], COINCIDENT_FWHM * fwhm)
+    _, first = np.unique(same, return_index=True)
+    measured_as = inside_idx[first[same]]
+    idx = inside_idx[np.sort(first)]
     labels = group_positions(x[idx], y[idx], group_fwhm * fwhm)
     order = np.argsort(labels, kind="stable")
     sidx = idx[order]
@@ -334,6 +350,8 @@ def forced_photometry(
     out_ngroup[sidx] = np.diff(group_start)[
         np.repeat(np.arange(ng), np.diff(group_start))
     ]
+    for out in (out_flux, out_err, out_chi2, out_npix, out_group, out_ngroup):
+        out[inside_idx] = out[measured_as]
     gain = np.ones(ra.size)
     if primary_beam is not None:
         gain = beam_at(primary_beam, x, y, inside)

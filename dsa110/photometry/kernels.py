@@ -261,7 +261,8 @@ def _forced_fit_groups(
             back += bkg[s]
         sigma /= k
         back /= k
-        if not (sigma > 0.0):
+        # σ = 0 (a noise-free image) still gives the flux, with error 0
+        if not (sigma >= 0.0):
             continue
         design = np.zeros((k, m))
         d = np.zeros(m)
@@ -343,6 +344,6 @@ def _forced_fit_groups(
         for s in range(k):
             flux[s0 + s] = sol[s]
             err[s0 + s] = np.sqrt(max(cov[s, s], 0.0))
-            chi2[s0 + s] = res / (sigma * sigma)
+            chi2[s0 + s] = res / (sigma * sigma) if sigma > 0.0 else np.nan
             npix[s0 + s] = nvalid
     return flux, err, chi2, npix

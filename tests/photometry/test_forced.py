@@ -61,6 +61,43 @@ def test_blended_pair_fitted_jointly():
     assert alone["flux"].iloc[0] > 1.5 * flux[1]
 
 
+def test_duplicated_positions_are_measured_once(field):
+    """A catalog's duplicated row (or one 1e-7° away) is one source to the fit:
+    each row gets that source's flux and the image's other fluxes are as
+    without it (the singular joint fit made every flux NaN, or ±20 Jy)."""
+    img, ra, dec = field["image"], field["ra"], field["dec"]
+    alone = forced_photometry(img, ra, dec)
+    ra2 = np.r_[ra, ra[3], ra[5] + 1e-7]
+    dec2 = np.r_[dec, dec[3], dec[5]]
+    twice = forced_photometry(img, ra2, dec2)
+    assert_allclose(twice["flux"][: ra.size], alone["flux"], rtol=1e-12)
+    assert_allclose(twice["flux"][ra.size :], alone["flux"][[3, 5]], rtol=1e-6)
+    assert_allclose(twice["flux_err"][ra.size :], alone["flux_err"][[3, 5]], rtol=1e-6)
+
+
+def test_noise_free_image_gives_exact_fluxes():
+    """With the rms estimated from a noise-free image (0), the fluxes are still
+    measured (they were all NaN), exactly, with error 0."""
+    rng = np.random.default_rng(12)
+    ra, dec = random_positions(6, (128, 128), rng, min_sep_pix=30)
+    flux = rng.uniform(0.1, 1.0, 6)
+    img = simulate_image(
+        (128, 128),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=flux,
+        rms=0.0,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        dtype=np.float64,
+    )
+    zero_rms = (np.zeros(img.shape), np.zeros(img.shape))
+    res = forced_photometry(img, ra, dec, background=zero_rms)
+    assert_allclose(res["flux"], flux, rtol=1e-9)
+    assert_allclose(res["flux_err"], 0.0)
+
+
 def test_white_noise_error_formula():
     img = simulate_image((64, 64), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE)
     ra, dec = img.wcs.pixel_to_world_values(32.3, 31.8)
