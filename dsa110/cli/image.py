@@ -120,7 +120,9 @@ def register(subparsers):
         default=None,
         metavar="NSIGMA",
         help="search each integration, the tile's CLEAN model subtracted, for "
-        "peaks above NSIGMA: PREFIX-transients.csv (not with --subbands)",
+        "peaks above NSIGMA: PREFIX-transients.csv (not with --subbands; the "
+        "tile is then CLEANed through the drifting beam, --beam-chunks 8 2 "
+        "unless given)",
     )
     p.add_argument("--no-png", action="store_true", help="skip the PNG quicklook")
     p.add_argument(
@@ -179,6 +181,7 @@ def _image(args):
     from dsa110.imaging.fits import product_paths, refuse_existing, write_products
     from dsa110.imaging.imager import ImageGeometry
     from dsa110.imaging.modes import (
+        STEADY_SKY_BEAM_BLOCKS,
         check_clean_options,
         image_subbands,
         image_tile,
@@ -226,7 +229,10 @@ def _image(args):
         pb_limit=args.pb_limit,
         nthreads=args.threads or os.cpu_count() or 1,
         bda_loss=args.bda_loss,
-        drift_beam=args.beam_chunks,
+        # the snapshot search predicts the model into single integrations:
+        # it must be CLEANed through the drifting beam (snapshot_search)
+        drift_beam=args.beam_chunks
+        or ((STEADY_SKY_BEAM_BLOCKS, 2) if transients else None),
         nterms=args.nterms,
         restore_points=not args.no_restore_points,
     )
