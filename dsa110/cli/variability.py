@@ -166,7 +166,16 @@ def _candidates(args) -> int:
         return 0
     cols = [
         c
-        for c in ("n", "sigma_dev", "chi2_nu", "eta", "score", "label", "has_shoulders")
+        for c in (
+            "n",
+            "sigma_dev",
+            "chi2_nu",
+            "eta",
+            "score",
+            "label",
+            "has_shoulders",
+            "selected_by",
+        )
         if c in cand
     ]
     with pd.option_context("display.max_rows", 200, "display.width", 120):

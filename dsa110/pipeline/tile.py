@@ -359,6 +359,7 @@ def _update_variability_locked(ctx, store, measurements, source_ids):
                         "eta": thresholds.eta,
                     },
                     "label": str(row.get("label", "")),
+                    "selected_by": str(row.get("selected_by", "thresholds")),
                     "sigma_dev": float(row["sigma_dev"]),
                     "chi2_nu": float(row["chi2_nu"]),
                     "eta": float(row["eta"]),

@@ -19,7 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from dsa110.variability.candidates import classify_table, select_candidates
+from dsa110.variability.candidates import (
+    classify_table,
+    composite_score,
+    get_preset,
+    select_candidates,
+)
 from dsa110.variability.lightcurves import LightCurveStore
 from dsa110.variability.measurements import validate_measurements
 from dsa110.variability.metrics import MetricState
@@ -187,6 +192,17 @@ class VariabilityStore:
     def candidates(self, *, preset="moderate", min_epochs=5, morphology=True):
         """ESE candidates of a preset, with their morphology.
 
+        A source passing every threshold is a candidate (``selected_by``
+        ``"thresholds"``). With ``morphology``, so is one that passes χ²ν and
+        η but not σ-deviation, when its light curve is an ESE-like dip or spike
+        (:func:`classify_morphology`; ``"morphology"``): σ-deviation,
+        ``max|f − mean| / std``, is at most ``sqrt((1 − p) / p)`` for an event
+        covering a fraction ``p`` of the epochs, so no event longer than 4 %
+        (conservative), 7.5 % (moderate) or 14 % (sensitive) of a light curve
+        can pass it — a 10-day, 30 % dip (15σ) in 60 daily epochs had
+        σ-deviation 2.45 and was listed by no preset — while ESEs last weeks
+        to months.
+
         Parameters
         ----------
         preset : str or Preset, keyword-only
@@ -194,20 +210,42 @@ class VariabilityStore:
         min_epochs : int, keyword-only
             Fewest measurements.
         morphology : bool, keyword-only
-            Add the columns of :func:`classify_table` (reads the candidates'
-            light curves).
+            Add the columns of :func:`classify_table` (reads the light curves of
+            the candidates and of the sources passing χ²ν and η), and the
+            long events.
 
         Returns
         -------
         pandas.DataFrame
             Indexed by ``source_id``, best score first.
         """
-        cand = select_candidates(self.metrics(), preset=preset, min_epochs=min_epochs)
-        if morphology and len(cand):
-            rows = self.lightcurves.read(source_ids=cand.index.tolist())
-            rows = rows[rows["qa_ok"].astype(bool) & rows["norm_ok"].astype(bool)]
-            labels = classify_table(rows)
-            cand = cand.join(labels, how="left")
+        metrics = self.metrics()
+        cand = select_candidates(metrics, preset=preset, min_epochs=min_epochs)
+        cand["selected_by"] = "thresholds"
+        if not morphology:
+            return cand
+        p = get_preset(preset)
+        long = metrics[
+            (metrics["n"] >= min_epochs)
+            & (metrics["chi2_nu"] >= p.chi2_nu)
+            & (metrics["eta"] >= p.eta)
+            & ~(metrics["sigma_dev"] >= p.sigma_dev)
+        ]
+        ids = cand.index.union(long.index)
+        if not len(ids):
+            return cand
+        rows = self.lightcurves.read(source_ids=ids.tolist())
+        rows = rows[rows["qa_ok"].astype(bool) & rows["norm_ok"].astype(bool)]
+        labels = classify_table(rows)
+        cand = cand.join(labels, how="left")
+        events = long.join(labels, how="inner")
+        events = events[events["is_ese"].astype(bool)].copy()
+        if len(events):
+            events["score"] = composite_score(events, preset=p)
+            events["selected_by"] = "morphology"
+            cand = pd.concat([cand, events]).sort_values(
+                "score", ascending=False, kind="stable"
+            )
         return cand
 
     def monitor(self, source_ids=None, *, reference_flux=None, **options):

@@ -134,3 +134,38 @@ def test_acceptance_large_survey(seed):
         lambda x: np.sqrt(np.mean(x**2))
     )
     assert_allclose(ratio.median(), 1.0, atol=0.1)
+
+
+def test_long_events_are_candidates_by_their_morphology(tmp_path):
+    """Dips of 12-20 of 100 daily epochs (ESEs last weeks): σ-deviation cannot
+    reach the moderate preset for an event that long (≤ sqrt((1 − p)/p)), so
+    the thresholds alone list none of them; with the morphology test every one
+    is a candidate, and no stable source is at the conservative preset."""
+    from dsa110.variability import (
+        SimulationConfig,
+        VariabilityStore,
+        simulate_measurements,
+    )
+
+    cfg = SimulationConfig(
+        n_sources=300,
+        n_epochs=100,
+        n_dips=6,
+        n_spikes=0,
+        n_outliers=4,
+        dip_epochs=(12, 20),
+    )
+    table, truth, _ = simulate_measurements(cfg, rng=np.random.default_rng(7))
+    store = VariabilityStore(tmp_path / "state")
+    store.update(table)
+    truth = truth.set_index("source_id")
+    dips = set(truth.index[(truth["event"] == "dip") & ~truth["is_reference"]])
+    assert len(dips) == 6
+    by_thresholds = store.candidates(preset="moderate", morphology=False)
+    assert not dips & set(by_thresholds.index)
+    cand = store.candidates(preset="moderate")
+    assert dips <= set(cand.index)
+    assert (cand.loc[list(dips), "selected_by"] == "morphology").all()
+    assert (cand.loc[list(dips), "label"] == "dip").all()
+    conservative = store.candidates(preset="conservative")
+    assert (truth.loc[conservative.index, "event"] != "none").all()
