@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dsa110.catalogs.surveys import CANONICAL_COLUMNS, SURVEYS, read_survey
+from dsa110.catalogs.surveys import (
+    CANONICAL_COLUMNS,
+    SURVEYS,
+    check_positions,
+    read_survey,
+)
 from dsa110.errors import ConfigurationError, DSA110Error, OutputExistsError
 
 __all__ = ["CatalogStore", "BAND_DEG", "angular_separation", "CatalogNotFoundError"]
@@ -32,6 +38,10 @@ BAND_DEG = 1.0
 #: Rows per Parquet row group: a cone reads ra/dec of its bands, then only the
 #: row groups holding matches.
 ROW_GROUP = 2048
+
+
+#: A survey's name in the store: one plain folder name.
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
 class CatalogNotFoundError(DSA110Error, KeyError):
@@ -106,12 +116,22 @@ class CatalogStore:
         OutputExistsError
             When the survey exists and ``overwrite`` is False.
         ConfigurationError
-            When columns are missing.
+            When the name is not a plain name (letters, digits, ``_.-``), columns
+            are missing, or values are not usable (see :func:`check_positions`).
         """
         survey = survey.lower()
+        if not _NAME.fullmatch(survey):
+            raise ConfigurationError(
+                f"survey name {survey!r}: expected letters, digits, '_', '.' or '-' "
+                "(it names a folder of the store)"
+            )
         missing = [c for c in ("ra", "dec", "flux_int") if c not in table]
         if missing:
             raise ConfigurationError(f"table for {survey!r} lacks columns {missing}")
+        # any finite RA is wrapped here: only a file's beyond ±360 is a typo
+        table = check_positions(
+            table, what=f"table for {survey!r}", ra_range=(-np.inf, np.inf)
+        )
         dest = self.root / survey
         if dest.exists() and not overwrite:
             raise OutputExistsError(f"{dest} exists; pass overwrite=True to replace it")

@@ -46,6 +46,7 @@ __all__ = [
     "FLAG_QUALITY",
     "FLAG_DUPLICATE",
     "FLAG_SIDELOBE",
+    "check_positions",
     "read_survey",
     "read_table",
     "to_canonical",
@@ -199,14 +200,61 @@ def _finish(d, path):
                 else ("" if dtype is object else 0)
             )
         df[col] = df[col].astype(dtype) if dtype is not object else df[col].astype(str)
-    df = df[list(CANONICAL_COLUMNS)]
-    bad = ~(np.isfinite(df.ra) & np.isfinite(df.dec) & (df.dec.abs() <= 90))
-    if bad.any():
-        raise FileFormatError(
-            path, f"{int(bad.sum())} rows with invalid positions", field="ra/dec"
-        )
-    df["ra"] = np.mod(df["ra"], 360.0)
-    return df.reset_index(drop=True)
+    df = df[list(CANONICAL_COLUMNS)].reset_index(drop=True)
+    try:
+        return check_positions(df, what="catalog")
+    except ConfigurationError as exc:
+        raise FileFormatError(path, str(exc)) from None
+
+
+def check_positions(table, *, what="table", ra_range=(-180.0, 360.0)):
+    """Refuse rows a catalog cannot hold; wrap RA into [0, 360).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With ``ra``, ``dec`` (degrees) and ``flux_int`` (Jy).
+    what : str, keyword-only
+        Named in the error.
+    ra_range : (float, float), keyword-only
+        RAs allowed before wrapping, degrees (a published catalog's beyond
+        [−180°, 360°] is a typo, not a convention).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with ``ra`` in [0, 360) (a copy when any was changed).
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the column, the number of bad rows and the first: positions
+        not finite numbers, Dec beyond ±90°, RA beyond ``ra_range``, fluxes
+        not finite and positive.
+    """
+    lo, hi = ra_range
+    checks = (
+        (
+            "ra",
+            lambda v: np.isfinite(v) & (v >= lo) & (v <= hi),
+            f"RA in [{lo:g}, {hi:g}] deg",
+        ),
+        ("dec", lambda v: np.isfinite(v) & (np.abs(v) <= 90.0), "Dec within ±90 deg"),
+        ("flux_int", lambda v: np.isfinite(v) & (v > 0), "a positive flux"),
+    )
+    for column, ok, expected in checks:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(~ok(values))
+        if bad.size:
+            first = table.index[bad[0]]
+            raise ConfigurationError(
+                f"{what}: {column}: {bad.size} row(s) not {expected} "
+                f"(first: row {first}, {table[column].iloc[bad[0]]!s})"
+            )
+    ra = table["ra"].to_numpy(np.float64)
+    if np.any((ra < 0) | (ra >= 360.0)):
+        table = table.assign(ra=np.mod(ra, 360.0))
+    return table
 
 
 def _nvss(df, path):

@@ -138,3 +138,26 @@ def test_cli_master(tmp_path, nvss_fits, racs_xml):
     m = pd.read_parquet(out).sort_values("dec")
     # the RACS component at dec -30.5 is flagged, so only NVSS measured it
     assert len(m) == 3 and m["n_racs"].tolist() == [0, 1, 1]
+
+
+def test_store_refuses_names_that_leave_it_and_unusable_rows(tmp_path):
+    """A survey's name is one folder of the store (``../escaped`` wrote outside
+    it); rows with NaN positions or fluxes are refused, naming the column."""
+    import pandas as pd
+
+    from dsa110.errors import ConfigurationError
+
+    st = CatalogStore(tmp_path / "st")
+    good = pd.DataFrame({"ra": [10.0], "dec": [20.0], "flux_int": [0.1]})
+    for name in ("../escaped", "a/b", "", ".hidden"):
+        with pytest.raises(ConfigurationError, match="survey name"):
+            st.add(good, name)
+    assert not (tmp_path / "escaped").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["st"] or not list(
+        tmp_path.iterdir()
+    )
+    for column in ("dec", "flux_int"):
+        with pytest.raises(ConfigurationError, match=f"{column}: 1 row"):
+            st.add(good.assign(**{column: [np.nan]}), "bad")
+    st.add(good.assign(ra=[360.5]), "wrapped")
+    assert_allclose(st.cone_search(0.5, 20.0, 0.1)["ra"], [0.5])

@@ -74,11 +74,24 @@ def test_missing_column_named(tmp_path):
 
 
 def test_bad_positions_and_unknown_survey(tmp_path):
-    with pytest.raises(FileFormatError, match="invalid positions"):
+    with pytest.raises(FileFormatError, match=r"dec: 1 row\(s\) not Dec within"):
         to_canonical(
             pd.DataFrame({"ra": [1.0], "dec": [95.0], "total_flux_source": [1.0]}),
             "racs",
         )
+    # a typo'd RA is refused, not wrapped (400 -> 40); a flux must be a
+    # positive number (an empty or 'abc' flux was stored as NaN)
+    for ra, flux, match in (
+        ([1.0, 400.0], [1.0, 1.0], r"ra: 1 row\(s\) not RA in \[-180, 360\]"),
+        ([1.0, 2.0], [1.0, np.nan], r"flux_int: 1 row\(s\) not a positive flux"),
+        ([1.0, 2.0], [1.0, -0.5], r"first: row 1, -0.0005"),
+    ):
+        table = {"ra": ra, "dec": [10.0, 10.0], "total_flux_source": flux}
+        with pytest.raises(FileFormatError, match=match):
+            to_canonical(pd.DataFrame(table), "racs")
+    # an RA of -20 (the ±180 convention) is 340
+    table = {"ra": [-20.0], "dec": [10.0], "total_flux_source": [1.0]}
+    assert to_canonical(pd.DataFrame(table), "racs")["ra"].tolist() == [340.0]
     with pytest.raises(ConfigurationError):
         to_canonical(pd.DataFrame(), "sumss")
     with pytest.raises(FileFormatError):
