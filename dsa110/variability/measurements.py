@@ -25,8 +25,9 @@ image_dec      float     no       image (field) centre declination, degrees
 ============== ========= ======== ==================================================
 
 Rows with ``qa_ok`` False are kept in light curves (flagged) but excluded from the
-normalisation and the metrics. Non-finite fluxes are a contract violation, not a
-flag: photometry must drop or flag them with ``qa_ok``.
+normalisation and the metrics. A non-finite ``flux`` or ``flux_err`` is a contract
+violation unless its row has ``qa_ok`` False: photometry must drop such rows or flag
+them (forced photometry gives NaN where a position is blanked).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ REQUIRED_COLUMNS = tuple(c.name for c in MEASUREMENT_COLUMNS if c.required)
 
 _DEFAULTS = {"is_reference": False, "qa_ok": True}
 
+#: Columns that may be non-finite in a row flagged ``qa_ok`` False.
+_FLAGGABLE = ("flux", "flux_err")
+
 
 def _kind_ok(series: pd.Series, kind: str) -> bool:
     dtype = series.dtype
@@ -139,7 +143,8 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
     ------
     MeasurementTableError
         When a required column is missing, a column has the wrong type, a flux
-        error is not positive and finite, a required float is not finite, or a
+        error is not positive and finite, a required float is not finite (a
+        flux and its error may be in a row with ``qa_ok`` False), or a
         (source_id, image_id) pair occurs twice. The message names the file and
         the column.
     """
@@ -156,6 +161,12 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
             field=missing[0],
         )
     out = table.copy()
+    # flagged rows may carry what could not be measured (NaN flux and error)
+    flagged = (
+        ~out["qa_ok"].astype(bool).to_numpy()
+        if "qa_ok" in out and pd.api.types.is_bool_dtype(out["qa_ok"].dtype)
+        else np.zeros(len(out), bool)
+    )
     for col in MEASUREMENT_COLUMNS:
         if col.name not in out.columns:
             if col.name in _DEFAULTS:
@@ -170,8 +181,11 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
             )
         if col.kind == "float":
             out[col.name] = series.astype(np.float64)
-            if col.required and not np.all(np.isfinite(out[col.name].to_numpy())):
-                bad = int(np.sum(~np.isfinite(out[col.name].to_numpy())))
+            finite = np.isfinite(out[col.name].to_numpy())
+            if col.name in _FLAGGABLE:
+                finite |= flagged
+            if col.required and not np.all(finite):
+                bad = int(np.sum(~finite))
                 raise MeasurementTableError(
                     source,
                     f"column {col.name!r} has {bad} non-finite value(s)",
@@ -182,10 +196,11 @@ def validate_measurements(table, *, source="measurement table") -> pd.DataFrame:
                 source, f"column {col.name!r} has missing values", field=col.name
             )
     err = out["flux_err"].to_numpy()
-    if np.any(err <= 0):
+    not_positive = ~(err > 0) & ~flagged
+    if np.any(not_positive):
         raise MeasurementTableError(
             source,
-            f"{int(np.sum(err <= 0))} flux_err value(s) are not positive",
+            f"{int(np.sum(not_positive))} flux_err value(s) are not positive",
             field="flux_err",
         )
     dup = out.duplicated(["source_id", "image_id"])

@@ -63,6 +63,14 @@ def test_bad_values():
     t.loc[1, "flux"] = np.nan
     with pytest.raises(MeasurementTableError, match="non-finite"):
         validate_measurements(t)
+    # ... unless the row is flagged: what could not be measured (blanked)
+    t["qa_ok"] = [True, False, True, True]
+    t.loc[1, "flux_err"] = np.nan
+    out = validate_measurements(t)
+    assert np.isnan(out.loc[1, "flux"]) and not out.loc[1, "qa_ok"]
+    t.loc[2, "time"] = np.nan  # only the flux and its error may be missing
+    with pytest.raises(MeasurementTableError, match="'time' has 1 non-finite"):
+        validate_measurements(t)
     t = pd.concat([_table(), _table().iloc[:1]])
     with pytest.raises(MeasurementTableError, match="duplicate"):
         validate_measurements(t)
