@@ -178,7 +178,7 @@ def _image(args):
     import numpy as np
 
     from dsa110.errors import ConfigurationError
-    from dsa110.imaging.fits import product_paths, refuse_existing, write_products
+    from dsa110.imaging.fits import product_paths, write_products
     from dsa110.imaging.imager import ImageGeometry
     from dsa110.imaging.modes import (
         STEADY_SKY_BEAM_BLOCKS,
@@ -187,6 +187,7 @@ def _image(args):
         image_tile,
         subband_windows,
     )
+    from dsa110.io.atomic import refuse_existing
 
     if args.threads < 0:
         raise ConfigurationError(f"--threads={args.threads}: expected 0 or more")

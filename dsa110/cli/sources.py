@@ -47,9 +47,15 @@ def _find(args) -> int:
         write_table,
     )
 
+    out = args.output or str(Path(args.image).with_suffix("")) + "_sources.csv"
+    if not args.overwrite:
+        # every output checked before any is written (a table written, then a
+        # refusal for the region file, left a half-made set)
+        from dsa110.io.atomic import refuse_existing
+
+        refuse_existing([p for p in (out, args.ds9, args.crtf) if p])
     image = read_image(args.image)
     table = find_sources(image, seed=args.seed, flood=args.flood)
-    out = args.output or str(Path(args.image).with_suffix("")) + "_sources.csv"
     write_table(table, out, overwrite=args.overwrite)
     if args.ds9:
         write_ds9_regions(table, args.ds9, overwrite=args.overwrite)

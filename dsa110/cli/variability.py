@@ -107,6 +107,12 @@ def register(subparsers) -> None:
     )
     mon.set_defaults(func=_monitor)
 
+    for p in (cand, lc, mon):
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace existing output files (default: refuse before any work)",
+        )
     for p in (up, cand, lc, mon):
         # also accept --state after the subcommand
         p.add_argument(
@@ -141,6 +147,14 @@ def _update(args) -> int:
     return 0
 
 
+def _refuse_existing(args, *paths) -> None:
+    """Refuse existing outputs before any work, unless ``--overwrite``."""
+    if not args.overwrite:
+        from dsa110.io.atomic import refuse_existing
+
+        refuse_existing([p for p in paths if p])
+
+
 def _write_table(frame, path) -> None:
     import os
     from pathlib import Path
@@ -157,6 +171,7 @@ def _write_table(frame, path) -> None:
 def _candidates(args) -> int:
     import pandas as pd
 
+    _refuse_existing(args, args.output)
     cand = _store(args).candidates(preset=args.preset, min_epochs=args.min_epochs)
     if args.ese_only and "is_ese" in cand:
         cand = cand[cand["is_ese"].astype(bool)]
@@ -184,6 +199,7 @@ def _candidates(args) -> int:
 
 
 def _monitor(args) -> int:
+    _refuse_existing(args, args.output)
     ids = [_source_id(s) for s in args.sources] or None
     series, alerts = _store(args).monitor(
         ids, threshold=args.threshold, window=args.window
@@ -211,6 +227,7 @@ def _lightcurve(args) -> int:
 
     from dsa110.variability.lightcurves import plot_lightcurve
 
+    _refuse_existing(args, args.plot, args.output)
     ds = _store(args).lightcurve(_source_id(args.source))
     if args.plot:
         plot_lightcurve(ds, args.plot)

@@ -369,27 +369,6 @@ def product_paths(prefix, *, png=True):
     return paths
 
 
-def refuse_existing(paths):
-    """Raise when any of ``paths`` exists: checked before any work is done.
-
-    Parameters
-    ----------
-    paths : iterable of str or Path
-
-    Raises
-    ------
-    OutputExistsError
-        Naming the existing files.
-    """
-    from dsa110.errors import OutputExistsError
-
-    existing = [str(p) for p in paths if Path(p).exists()]
-    if existing:
-        raise OutputExistsError(
-            f"{', '.join(existing)}: exist(s) already (pass overwrite to replace)"
-        )
-
-
 def write_products(products, prefix, *, png=True, overwrite=True):
     """Write an :class:`~dsa110.imaging.modes.ImageProducts` as FITS files (+ PNG).
 
@@ -417,6 +396,8 @@ def write_products(products, prefix, *, png=True, overwrite=True):
     """
     paths = product_paths(prefix, png=png)
     if not overwrite:
+        from dsa110.io.atomic import refuse_existing
+
         refuse_existing(paths.values())
     n = products.restored.shape[0]
     history = [f"dsa110 imaging: {k}={v}" for k, v in products.params.items()]
@@ -456,7 +437,6 @@ def write_products(products, prefix, *, png=True, overwrite=True):
 __all__ += [
     "PRODUCT_NAMES",
     "product_paths",
-    "refuse_existing",
     "write_products",
     "Beam",
 ]

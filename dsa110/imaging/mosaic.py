@@ -133,7 +133,8 @@ def mosaic_fits(paths, out, *, pb_limit=0.2, overwrite=True):
 
     from dsa110.errors import FileFormatError
     from dsa110.imaging.clean import mad_sigma
-    from dsa110.imaging.fits import refuse_existing, write_fits_image
+    from dsa110.imaging.fits import write_fits_image
+    from dsa110.io.atomic import refuse_existing
 
     if not 0 < pb_limit < 1:
         raise MosaicError(f"pb_limit={pb_limit!r}: must lie in (0, 1)")

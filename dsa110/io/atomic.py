@@ -21,6 +21,7 @@ from dsa110.errors import OutputExistsError
 __all__ = [
     "ASIDE_PREFIX",
     "atomic_output",
+    "refuse_existing",
     "temporary_name",
     "remove_path",
     "remove_stale",
@@ -119,6 +120,25 @@ def atomic_output(path, *, overwrite: bool = False):
         remove_path(old)
     else:
         os.rename(tmp, path)
+
+
+def refuse_existing(paths):
+    """Raise when any of ``paths`` exists: checked before any work is done.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+
+    Raises
+    ------
+    OutputExistsError
+        Naming the existing files.
+    """
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing:
+        raise OutputExistsError(
+            f"{', '.join(existing)}: exist(s) already (pass overwrite to replace)"
+        )
 
 
 def remove_stale(directory) -> list:

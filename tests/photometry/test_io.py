@@ -94,6 +94,11 @@ def test_cli_sources_and_photometry(tmp_path, capsys):
     )
     found = pd.read_parquet(tmp_path / "s.parquet")
     assert len(found) == 15
+    # an existing region file: refused before the table is written
+    args = ["sources", "find", str(tmp_path / "img.fits"), "-o"]
+    args += [str(tmp_path / "new.csv"), "--ds9", str(tmp_path / "s.reg")]
+    assert main(args) == 1
+    assert not (tmp_path / "new.csv").exists()
     pd.DataFrame({"RA": ra, "Dec": dec, "name": [f"s{i}" for i in range(15)]}).to_csv(
         tmp_path / "pos.csv", index=False
     )

@@ -108,6 +108,12 @@ def test_cli_update_candidates_lightcurve(small_survey, tmp_path, capsys):
     with xr.open_dataset(tmp_path / "lc.nc") as ds:
         assert ds.sizes["time"] == 100
     capsys.readouterr()
+    # existing outputs are refused (they were silently replaced) ...
+    again = ["variability", "candidates", "--state", state]
+    assert main([*again, "-o", str(tmp_path / "c.parquet")]) == 1
+    assert "c.parquet" in capsys.readouterr().err
+    # ... unless --overwrite
+    assert main([*again, "-o", str(tmp_path / "c.parquet"), "--overwrite"]) == 0
     faint = int(truth.loc[~truth["is_reference"], "true_flux"].idxmin())
     assert (
         main(
