@@ -55,6 +55,30 @@ class Image:
         return hdr
 
 
+#: Units of an image :func:`read_image` measures, and their factor to Jy/beam.
+_PER_BEAM = {"jy/beam": 1.0, "mjy/beam": 1e-3, "ujy/beam": 1e-6, "µjy/beam": 1e-6}
+
+
+def _jy_per_beam(hdr, path) -> float:
+    """Return the factor from the image's ``BUNIT`` to Jy/beam.
+
+    An image in Jy/pixel, a brightness temperature, ... was measured as if
+    in Jy/beam.
+    """
+    unit = str(hdr.get("BUNIT", "")).strip()
+    if not unit:
+        return 1.0
+    key = unit.replace(" ", "")
+    # "MJy" is mega-: FITS units are case-sensitive there ("JY/BEAM" is common)
+    if key.lower() in _PER_BEAM and not key.startswith("M"):
+        return _PER_BEAM[key.lower()]
+    raise FileFormatError(
+        path,
+        f"BUNIT {unit!r}: photometry needs an image in Jy/beam (or mJy/µJy per beam)",
+        field="BUNIT",
+    )
+
+
 def _primary_image(path: Path):
     """Read the primary HDU's header and image, degenerate axes dropped.
 
@@ -92,12 +116,15 @@ def read_image(path) -> Image:
     ------
     FileFormatError
         When the file is not a FITS image, has more than two non-degenerate
-        axes, or lacks a celestial WCS or a restoring beam.
+        axes, lacks a celestial WCS or a restoring beam, or its ``BUNIT`` is
+        not a flux density per beam (Jy/beam, mJy/beam or µJy/beam, converted
+        to Jy/beam; none: taken as Jy/beam).
     """
     from astropy.wcs import WCS  # deferred: keep the package import light
 
     path = Path(path)
     hdr, data = _primary_image(path)
+    scale = _jy_per_beam(hdr, path)
     if data.ndim != 2:
         raise FileFormatError(
             path, f"image has {data.ndim} non-degenerate axes, need 2"
@@ -118,6 +145,8 @@ def read_image(path) -> Image:
     data = np.asarray(data)
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float32)
+    if scale != 1.0:
+        data = data * data.dtype.type(scale)
     # FITS is big-endian; the kernels want native byte order
     data = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
     return Image(data, wcs, beam, freq, {"path": str(path)})

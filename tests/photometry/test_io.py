@@ -176,3 +176,27 @@ def test_cli_photometry_with_the_primary_beam(tmp_path):
     bad = args + ["--pb", str(tmp_path / "small.fits"), "--overwrite"]
     assert main(bad) != 0
     assert main(args + ["--pb-limit", "0.1", "--overwrite"]) != 0
+
+
+@pytest.mark.parametrize(
+    "bunit, factor",
+    [("JY/BEAM", 1.0), ("mJy/beam", 1e-3), ("", 1.0), ("JY/PIXEL", None), ("K", None)],
+)
+def test_read_image_checks_the_unit(tmp_path, bunit, factor):
+    """An image in mJy/beam is converted; one in Jy/pixel or K is refused
+    (both were measured as if in Jy/beam)."""
+    from astropy.io import fits
+
+    img = simulate_image((32, 32), beam=BEAM, rms=1.0, cell_arcsec=CELL, centre=CENTRE)
+    write_image(img, tmp_path / "img.fits")
+    with fits.open(tmp_path / "img.fits", mode="update") as hdul:
+        if bunit:
+            hdul[0].header["BUNIT"] = bunit
+        else:
+            del hdul[0].header["BUNIT"]
+    if factor is None:
+        with pytest.raises(FileFormatError, match="BUNIT"):
+            read_image(tmp_path / "img.fits")
+    else:
+        back = read_image(tmp_path / "img.fits")
+        assert_allclose(back.data, img.data * factor, rtol=1e-6)
