@@ -283,8 +283,14 @@ class CatalogStore:
         pandas.DataFrame
             Sorted by separation.
         """
-        if not (-90 <= dec <= 90) or radius < 0:
-            raise ConfigurationError(f"bad cone: dec={dec}, radius={radius}")
+        if not (np.isfinite(ra) and -90 <= dec <= 90 and radius >= 0):
+            # (NaN fails every comparison: it used to return an empty table)
+            raise ConfigurationError(
+                f"bad cone: ra={ra}, dec={dec}, radius={radius} (finite RA, "
+                "|Dec| <= 90, radius >= 0)"
+            )
+        if surveys is None and not self.surveys():
+            raise CatalogNotFoundError(f"no survey in the store {self.root}")
         names = self.surveys() if surveys is None else [s.lower() for s in surveys]
         for s in names:
             if not (self.root / s / "meta.json").exists():

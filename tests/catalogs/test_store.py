@@ -161,3 +161,19 @@ def test_store_refuses_names_that_leave_it_and_unusable_rows(tmp_path):
             st.add(good.assign(**{column: [np.nan]}), "bad")
     st.add(good.assign(ra=[360.5]), "wrapped")
     assert_allclose(st.cone_search(0.5, 20.0, 0.1)["ra"], [0.5])
+
+
+def test_cone_search_refuses_nan_and_an_empty_store(tmp_path, store):
+    """A NaN centre or radius, or a store with no survey, is said (they
+    returned an empty table, as if nothing were there)."""
+    from dsa110.errors import ConfigurationError
+
+    for ra, dec, radius in (
+        (np.nan, 10.0, 1.0),
+        (10.0, np.nan, 1.0),
+        (10.0, 10.0, np.nan),
+    ):
+        with pytest.raises(ConfigurationError, match="bad cone"):
+            store.cone_search(ra, dec, radius)
+    with pytest.raises(CatalogNotFoundError, match="no survey"):
+        CatalogStore(tmp_path / "empty").cone_search(10.0, 10.0, 1.0)
