@@ -155,7 +155,9 @@ def find_sources(
         ``int_flux`` (Jy), their errors, fitted ``maj``/``min`` (arcsec FWHM) and
         ``pa`` (deg E of N), deconvolved ``dc_*`` (0 when unresolved),
         ``resolved`` (bool), ``rms``/``bkg`` (Jy/beam), ``snr`` (peak/rms),
-        ``fit_ok`` (False when the Gaussian fit failed and the peak pixel was used).
+        ``fit_ok`` (False when the Gaussian fit failed and the peak pixel was
+        used, or when the fitted centre lies on a blanked pixel: extrapolated
+        from a source's wing beyond a blanked edge).
 
     References
     ----------
@@ -282,6 +284,9 @@ def find_sources(
             xi = int(np.clip(np.rint(xc + x0), 0, data.shape[1] - 1))
             yi = int(np.clip(np.rint(yc + y0), 0, data.shape[0] - 1))
             sigma = float(rms[yi, xi])
+            # a centre on a blanked pixel was extrapolated from a wing (a
+            # source beyond the PB limit's edge): not a measurement
+            on_data = bool(np.isfinite(data[yi, xi]))
 
             # Condon (1997) eq. 41, θ_N² = bmaj·bmin (noise correlated over the beam)
             def rho2(am, an, maj=maj, mnr=mnr, amp=amp, sigma=sigma):
@@ -335,7 +340,7 @@ def find_sources(
                     sigma,
                     float(bkg[yi, xi]),
                     float(amp / sigma),
-                    fit_ok,
+                    fit_ok and on_data,
                 )
             )
     return pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))

@@ -110,6 +110,37 @@ def test_deblends_touching_sources():
     assert_allclose(res["x"].to_numpy(), x, atol=0.3)
 
 
+def test_a_centre_on_blanked_pixels_is_not_a_good_fit():
+    """The wing of a source whose centre is blanked (beyond the PB limit's
+    edge) is fitted from the pixels left: its centre, extrapolated onto NaN
+    pixels, is flagged fit_ok False (it came out fit_ok True)."""
+    from dsa110.photometry.image import Image
+
+    base = simulate_image(
+        (128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
+    )
+    fwhm = BEAM.fwhm_pixels(base.wcs)
+    x = np.array([60.0, 60.0 + 1.3 * fwhm])
+    ra, dec = base.wcs.pixel_to_world_values(x, np.array([64.0, 64.0]))
+    img = simulate_image(
+        (128, 128),
+        beam=BEAM,
+        ra=ra,
+        dec=dec,
+        flux=np.array([0.2, 0.1]),
+        rms=RMS,
+        cell_arcsec=CELL,
+        centre=CENTRE,
+        rng=3,
+    )
+    blanked = img.data.copy()
+    blanked[:, : int(x[0]) + 2] = np.nan  # the brighter one's centre and more
+    res = find_sources(Image(blanked, img.wcs, img.beam))
+    on_blank = res["x"] < int(x[0]) + 1.5
+    assert not res.loc[on_blank, "fit_ok"].any()
+    assert res.loc[~on_blank, "fit_ok"].all() and (~on_blank).any()
+
+
 def test_resolved_source_size_recovered():
     base = simulate_image(
         (128, 128), beam=BEAM, rms=0.0, cell_arcsec=CELL, centre=CENTRE
