@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -19,6 +20,16 @@ __all__ = ["create_app", "API_PREFIX", "openapi_document"]
 
 #: Every route lives under this prefix.
 API_PREFIX = "/api/v1"
+
+
+def _pool_capacity(engine, default: int = 16) -> int:
+    """Connections the engine's pool can lend at once (``default`` if unbounded)."""
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if callable(size) and overflow >= 0:
+        return max(1, size() + overflow)
+    return default
 
 
 def create_app(
@@ -85,6 +96,21 @@ def create_app(
                     f"request bodies are limited to {settings.max_body_bytes} bytes",
                 )
         return await call_next(request)
+
+    # At most as many requests inside the routes as the pool has connections.
+    # A sync route's session keeps its connection until its response is
+    # serialized, which FastAPI does in the thread pool: with more requests
+    # than connections (80 at once against 5 + 10), the routes waiting for a
+    # connection held every thread while the ones holding connections waited
+    # for a thread to serialize and give them back — stalled until the pool's
+    # 30 s timeout, then 500s (and "database is locked" for SQLite writes).
+    # The others wait here, on the event loop, holding nothing.
+    admitted = asyncio.Semaphore(_pool_capacity(engine))
+
+    @app.middleware("http")
+    async def _admit(request: Request, call_next):
+        async with admitted:
+            return await call_next(request)
 
     if settings.cors_origins:
         app.add_middleware(

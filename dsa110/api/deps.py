@@ -31,6 +31,10 @@ def get_session(request: Request):
     Used with ``scope="function"`` (:data:`SessionDep`): the commit finishes
     before the response is sent, so a client that has its answer reads what it
     wrote, and a failed commit is an error response, not a lost write.
+
+    The connection is given back after the response is serialized (in the
+    thread pool, for a sync route): the application admits no more requests
+    at once than the pool has connections (:func:`dsa110.api.create_app`).
     """
     session = request.app.state.sessionmaker()
     try:

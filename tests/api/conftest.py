@@ -12,8 +12,12 @@ pipeline on a simulated two-day strip.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -621,3 +625,36 @@ def build_on_night(night: PipelineNight, **settings):
 def build_night_app():
     """The :func:`build_on_night` factory: ``build_on_night(night, **settings)``."""
     return build_on_night
+
+
+# --------------------------------------------------------------------------
+# A real uvicorn server (the integration and concurrency tests)
+
+
+def free_port():
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_uvicorn(app):
+    """Serve ``app`` with uvicorn on a free local port; yield the base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped during start-up"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -24,43 +23,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from tests.api.conftest import free_port, serve_uvicorn
+
 V1 = "/api/v1"
-
-
-def _free_port():
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _uvicorn(app):
-    """Serve ``app`` with uvicorn on a free local port; yield the base URL."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped during start-up"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def live(pipeline_night, build_night_app):
     """``(base_url, night, runner)``: uvicorn serving the pipeline's database."""
     app, runner, engine = build_night_app(pipeline_night)
-    with _uvicorn(app) as base:
+    with serve_uvicorn(app) as base:
         yield base, pipeline_night, runner
     engine.dispose()
 
@@ -445,7 +417,7 @@ def test_a_write_is_committed_before_its_response_is_sent(tmp_path, build_app, a
         time.sleep(0.5)
 
     event.listen(app.state.sessionmaker, "before_commit", slow_commit)
-    with _uvicorn(app) as base:
+    with serve_uvicorn(app) as base:
         resp = httpx.post(
             f"{base}{V1}/candidates/{cand_id}/status",
             json={"status": "confirmed", "note": "committed first"},
@@ -529,7 +501,7 @@ def test_serve_command_starts_and_refuses_a_taken_port(pipeline_night, api_key):
     from dsa110.api import hash_api_key
 
     url = pipeline_night.database_url
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DSA110_API_KEY_HASHES=hash_api_key(api_key))
     cmd = [
         sys.executable,
