@@ -23,7 +23,7 @@ API_PREFIX = "/api/v1"
 
 
 def _pool_capacity(engine, default: int = 16) -> int:
-    """Return how many connections the pool can lend at once (``default``: unbounded)."""
+    """Return how many connections the pool lends at once (``default``: unbounded)."""
     pool = engine.pool
     size = getattr(pool, "size", None)
     overflow = getattr(pool, "_max_overflow", 0)

@@ -1,4 +1,4 @@
-"""Many clients at once on a real uvicorn server: no request waits for another's teardown."""
+"""Many clients at once on a real uvicorn server: every one is answered."""
 
 from __future__ import annotations
 
