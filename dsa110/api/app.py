@@ -22,6 +22,14 @@ __all__ = ["create_app", "API_PREFIX", "openapi_document"]
 API_PREFIX = "/api/v1"
 
 
+def _too_large(settings):
+    return error_response(
+        413,
+        "payload_too_large",
+        f"request bodies are limited to {settings.max_body_bytes} bytes",
+    )
+
+
 def _pool_capacity(engine, default: int = 16) -> int:
     """Return how many connections the pool lends at once (``default``: unbounded)."""
     pool = engine.pool
@@ -90,11 +98,16 @@ def create_app(
             if not length.isdigit():
                 return error_response(400, "bad_request", "invalid Content-Length")
             if int(length) > settings.max_body_bytes:
-                return error_response(
-                    413,
-                    "payload_too_large",
-                    f"request bodies are limited to {settings.max_body_bytes} bytes",
-                )
+                return _too_large(settings)
+        elif request.method in ("POST", "PUT", "PATCH"):
+            # no Content-Length (Transfer-Encoding: chunked): count as it comes
+            # (a 960 kB job was stored); the routes get the body read here
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > settings.max_body_bytes:
+                    return _too_large(settings)
+            request._body = bytes(body)  # what Request.body() caches
         return await call_next(request)
 
     # At most as many requests inside the routes as the pool has connections.

@@ -136,3 +136,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal server error")
+
+    # Starlette hands Exception to its outermost middleware: the 500 then
+    # passed by the request metrics (an alert on 5xx saw none of them) and
+    # the CORS headers (a browser saw a CORS error, not the envelope). This
+    # middleware, added before the others and so inside them, answers it.
+    @app.middleware("http")
+    async def _unhandled(request: Request, call_next):
+        try:
+            return await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - every error gets the envelope
+            return await _unexpected(request, exc)

@@ -18,6 +18,7 @@ from dsa110.db import models
 
 __all__ = [
     "IMMUTABLE_CACHE",
+    "attachment",
     "resolve_product_file",
     "serve_product",
     "not_modified",
@@ -127,6 +128,23 @@ def _png(data, *, vmin=None, vmax=None) -> bytes:
     return buf.getvalue()
 
 
+def attachment(filename: str) -> str:
+    """Return a ``Content-Disposition: attachment`` value for any name (RFC 6266).
+
+    An ASCII ``filename`` (other characters, quotes and backslashes replaced
+    by ``_``) and the exact name as UTF-8 in ``filename*``: a source named
+    with non-Latin-1 characters made the header unencodable (a 500), one
+    with a quote broke it.
+    """
+    from urllib.parse import quote
+
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+        for c in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
 def render_preview(request: Request, product: models.Product, *, size: int) -> Response:
     """Render a PNG preview at most ``size`` pixels on a side (ETag per size)."""
     path = resolve_product_file(request, product)
@@ -167,6 +185,20 @@ def render_cutout(
             "the position lies outside the image",
             {"ra_deg": ra_deg, "dec_deg": dec_deg},
         ) from exc
+    if 0 in cut.data.shape:
+        # smaller than a pixel: a 0 x 0 FITS, and a 500 from the PNG writer
+        raise APIError(
+            422,
+            "validation_error",
+            "the cutout is smaller than one pixel",
+            [
+                {
+                    "loc": ["query", "size_arcmin"],
+                    "msg": "at least one pixel",
+                    "type": "greater_than",
+                }
+            ],
+        )
     if fmt == "png":
         return Response(_png(cut.data), media_type="image/png")
     buf = io.BytesIO()
@@ -174,7 +206,5 @@ def render_cutout(
     return Response(
         buf.getvalue(),
         media_type="application/fits",
-        headers={
-            "Content-Disposition": f'attachment; filename="cutout_{product.id}.fits"'
-        },
+        headers={"Content-Disposition": attachment(f"cutout_{product.id}.fits")},
     )

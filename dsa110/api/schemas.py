@@ -327,8 +327,12 @@ class ReprocessRequest(BaseModel):
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return (
-        value.replace(tzinfo=dt.UTC)
-        if value.tzinfo is None
-        else value.astimezone(dt.UTC)
-    )
+    try:
+        return (
+            value.replace(tzinfo=dt.UTC)
+            if value.tzinfo is None
+            else value.astimezone(dt.UTC)
+        )
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 is before datetime.min in UTC (a 500 before)
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None

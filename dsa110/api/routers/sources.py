@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from dsa110.api.deps import PageDep, SessionDep, utc
 from dsa110.api.errors import APIError
+from dsa110.api.files import attachment
 from dsa110.api.routers._common import DEC, ERRORS, RA, IdPath
 from dsa110.api.schemas import (
     ConeHit,
@@ -129,9 +130,7 @@ def light_curve(
         return Response(
             buf.getvalue(),
             media_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{source.name}.csv"'
-            },
+            headers={"Content-Disposition": attachment(f"{source.name}.csv")},
         )
     return LightCurve(source_id=source.id, name=source.name, points=rows)
 
