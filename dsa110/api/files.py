@@ -36,7 +36,10 @@ def resolve_product_file(request: Request, product: models.Product) -> Path:
     Raises
     ------
     APIError
-        404 when the file is outside the data directory, missing, or not a file.
+        404 when the file is outside the data directory, missing, or not a
+        file; 500 ``corrupt_product`` when its size is not the one recorded (a
+        truncated file was served whole, with the recorded checksum as ETag
+        and an immutable cache).
     """
     root = Path(request.app.state.settings.data_dir).resolve()
     try:
@@ -48,6 +51,14 @@ def resolve_product_file(request: Request, product: models.Product) -> Path:
     if not path.is_relative_to(root) or not path.is_file():
         raise APIError(
             404, "not_found", f"the file of product {product.id} is not available"
+        )
+    size = path.stat().st_size
+    if product.size_bytes is not None and size != product.size_bytes:
+        raise APIError(
+            500,
+            "corrupt_product",
+            f"the file of product {product.id} has {size} bytes, "
+            f"{product.size_bytes} were recorded",
         )
     return path
 

@@ -88,3 +88,42 @@ def test_unexpected_errors_are_counted_and_get_cors(tmp_path, build_app, monkeyp
     line = 'dsa110_http_requests_total{method="GET",route="/api/v1/observations",status="500"}'
     assert f"{line} 1.0" in metrics
     engine.dispose()
+
+
+def test_a_refused_job_is_not_recorded(tmp_path, api_key):
+    """Without a job runner, submissions are refused (503) and no 'failed'
+    job is left for each (377 rows after 367 refusals)."""
+    from dsa110.api import Settings, create_app, hash_api_key
+    from dsa110.db import init_db
+
+    engine = init_db(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    settings = Settings(data_dir=tmp_path, api_key_hashes=[hash_api_key(api_key)])
+    body = {"start": "2026-11-24T00:00:00", "end": "2026-11-25T00:00:00"}
+    with TestClient(create_app(settings, engine=engine)) as client:
+        for _ in range(3):
+            resp = client.post(
+                f"{V1}/jobs/reprocess", json=body, headers={"X-API-Key": api_key}
+            )
+            assert resp.status_code == 503
+            assert resp.json()["error"]["code"] == "no_job_runner"
+        assert client.get(f"{V1}/jobs").json()["total"] == 0
+    engine.dispose()
+
+
+def test_a_truncated_product_is_not_served_as_whole(tmp_path, build_app):
+    """A file whose size differs from the recorded one is a corrupt product
+    (it was served with the recorded checksum as ETag and an immutable cache)."""
+    from dsa110.db import models, session_scope
+
+    app, filled, _, engine = build_app(tmp_path)
+    with session_scope(app.state.sessionmaker) as session:
+        image = session.get(models.Image, filled.images[0])
+        path = session.get(models.Product, image.product_id).path
+    with open(path, "r+b") as fh:
+        fh.truncate(5000)
+    with TestClient(app) as client:
+        resp = client.get(f"{V1}/images/{filled.images[0]}/fits")
+        assert resp.status_code == 500
+        assert resp.json()["error"]["code"] == "corrupt_product"
+        assert "recorded" in resp.json()["error"]["message"]
+    engine.dispose()

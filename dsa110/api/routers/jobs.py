@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from dsa110.api.deps import PageDep, SessionDep
 from dsa110.api.errors import APIError
 from dsa110.api.routers._common import ERRORS, IdPath
+from dsa110.api.runner import UnconfiguredJobRunner
 from dsa110.api.schemas import ErrorEnvelope, JobDetail, JobOut, Page, ReprocessRequest
 from dsa110.api.security import read_access, require_api_key
 from dsa110.db import FINAL_JOB_STATES, JobRepository, session_scope
@@ -62,6 +63,10 @@ def submit_reprocess(*, body: ReprocessRequest, request: Request):
         "end": body.end.isoformat(),
         "options": body.options,
     }
+    runner = request.app.state.job_runner
+    if isinstance(runner, UnconfiguredJobRunner):
+        # refused before a job is recorded (each refusal left a 'failed' job)
+        runner.submit(None, "reprocess", parameters)
     with session_scope(factory) as session:
         job_id = JobRepository(session).create("reprocess", parameters=parameters).id
     try:
