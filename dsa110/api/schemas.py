@@ -257,6 +257,11 @@ class LightCurve(BaseModel):
     source_id: int
     name: str
     points: list[MeasurementOut]
+    truncated: bool = Field(
+        False,
+        description="more points than the 50,000 returned (the oldest): narrow "
+        "start/end for the rest (CSV: the X-Truncated header)",
+    )
 
 
 class CandidateOut(BaseModel):

@@ -127,3 +127,17 @@ def test_a_truncated_product_is_not_served_as_whole(tmp_path, build_app):
         assert resp.json()["error"]["code"] == "corrupt_product"
         assert "recorded" in resp.json()["error"]["message"]
     engine.dispose()
+
+
+def test_a_light_curve_cut_at_the_cap_says_so(shared_service, monkeypatch):
+    from dsa110.api.routers import sources
+
+    client, filled, _ = shared_service
+    sid = filled.sources[0]
+    full = client.get(f"{V1}/sources/{sid}/lightcurve").json()
+    assert not full["truncated"] and len(full["points"]) > 2
+    monkeypatch.setattr(sources, "MAX_LIGHT_CURVE_POINTS", 2)
+    cut = client.get(f"{V1}/sources/{sid}/lightcurve").json()
+    assert cut["truncated"] and cut["points"] == full["points"][:2]
+    csv = client.get(f"{V1}/sources/{sid}/lightcurve", params={"format": "csv"})
+    assert csv.headers["x-truncated"] == "true"

@@ -115,9 +115,11 @@ def light_curve(
         start=utc(start, "start"),
         end=utc(end, "end"),
         include_flagged=include_flagged,
-        limit=MAX_LIGHT_CURVE_POINTS,
+        limit=MAX_LIGHT_CURVE_POINTS + 1,
     )
-    rows = [MeasurementOut.model_validate(p) for p in points]
+    # more than the cap: the oldest are returned, and said to be only those
+    truncated = len(points) > MAX_LIGHT_CURVE_POINTS
+    rows = [MeasurementOut.model_validate(p) for p in points[:MAX_LIGHT_CURVE_POINTS]]
     if format == "csv":
         buf = io.StringIO()
         fields = list(MeasurementOut.model_fields)
@@ -130,9 +132,14 @@ def light_curve(
         return Response(
             buf.getvalue(),
             media_type="text/csv",
-            headers={"Content-Disposition": attachment(f"{source.name}.csv")},
+            headers={
+                "Content-Disposition": attachment(f"{source.name}.csv"),
+                "X-Truncated": "true" if truncated else "false",
+            },
         )
-    return LightCurve(source_id=source.id, name=source.name, points=rows)
+    return LightCurve(
+        source_id=source.id, name=source.name, points=rows, truncated=truncated
+    )
 
 
 @router.get("/{source_id}/variability", response_model=VariabilityOut)
