@@ -579,11 +579,26 @@ def _snapshot_sources(image, psf, stop, *, cell_arcsec, max_candidates):
     return clusters[:max_candidates]
 
 
+def _snapshot_image(imager, vis, snap):
+    """Dirty image of one integration's ``vis`` with the tile's weights (None: none)."""
+    from dsa110.imaging import dask as imaging_dask
+
+    weights = [p.weight[snap] for p in imager.parts]
+    sum_weights = float(sum(w.sum() for w in weights).compute())
+    if sum_weights <= 0:
+        return None
+    parts = [
+        (p.uvw[snap], v, w, p.freq)
+        for p, v, w in zip(imager.parts, vis, weights, strict=True)
+    ]
+    img = imaging_dask.dirty_image(
+        parts, plan=imager.plan, nthreads=imager.nthreads, pool=imager.stack_pool
+    )
+    return np.asarray(img.compute()) / sum_weights
+
+
 def _snapshot_peaks(imager, model, times, *, nsigma, max_candidates):
     """Transients in each integration's residual image (see :func:`snapshot_search`)."""
-    import dask
-
-    from dsa110.imaging import dask as imaging_dask
     from dsa110.imaging.pbcor import pixel_radec
 
     n, cell = imager.geometry.npix, imager.geometry.cell_rad
@@ -598,25 +613,9 @@ def _snapshot_peaks(imager, model, times, *, nsigma, max_candidates):
     out = []
     for t in range(times.size):
         snap = slice(t, t + 1)
-        weights = [p.weight[snap] for p in imager.parts]
-        sum_weights = float(sum(w.sum() for w in weights).compute())
-        if sum_weights <= 0:
+        img = _snapshot_image(imager, [r[snap] for r in residual], snap)
+        if img is None:
             continue
-
-        def image_of(vis):
-            parts = [
-                (p.uvw[snap], v, w, p.freq)
-                for p, v, w in zip(imager.parts, vis, weights, strict=True)
-            ]
-            img = imaging_dask.dirty_image(
-                parts,
-                plan=imager.plan,
-                nthreads=imager.nthreads,
-                pool=imager.stack_pool,
-            )
-            return np.asarray(img.compute()) / sum_weights
-
-        img = image_of([r[snap] for r in residual])
         sigma = mad_sigma(img)
         if sigma == 0 or img.max() <= nsigma * sigma:
             continue
