@@ -70,11 +70,17 @@ def _etag(product: models.Product, variant: str = "") -> str | None:
 
 
 def not_modified(request: Request, etag: str | None) -> bool:
-    """Whether the client's ``If-None-Match`` matches ``etag``."""
+    """Whether the client's ``If-None-Match`` matches ``etag``.
+
+    By the weak comparison RFC 9110 prescribes for it: ``W/"x"`` matches
+    ``"x"`` (a weak tag, as proxies rewrite them, got a 200).
+    """
     if etag is None:
         return False
     header = request.headers.get("if-none-match", "")
-    return any(tag.strip() in (etag, "*") for tag in header.split(","))
+    return any(
+        tag.strip().removeprefix("W/") in (etag, "*") for tag in header.split(",")
+    )
 
 
 def _cache_headers(etag: str | None) -> dict:

@@ -94,6 +94,11 @@ def test_images_list_detail_fits_etag(client, filled):
         headers={"If-None-Match": resp.headers["etag"]},
     )
     assert again.status_code == 304 and again.content == b""
+    weak = client.get(  # If-None-Match compares weakly: W/"x" matches "x"
+        f"{V1}/images/{filled.images[0]}/fits",
+        headers={"If-None-Match": "W/" + resp.headers["etag"]},
+    )
+    assert weak.status_code == 304
     # a mosaic is not an image id on /images
     assert client.get(f"{V1}/images/{filled.mosaic}").status_code == 404
 
