@@ -911,8 +911,8 @@ class Imager:
             nthreads=self.nthreads,
         )
 
-    def residual_terms(self, models):
-        """Taylor-weighted residual images of a multi-term model, Jy/beam.
+    def residual_visibilities(self, models):
+        """The data minus a multi-term model's visibilities, per part.
 
         Parameters
         ----------
@@ -922,8 +922,11 @@ class Imager:
 
         Returns
         -------
-        list of numpy.ndarray
-            ``[dirty(r, taylor=t) for t < T]`` of ``r = data − Σ_t x^t predict(I_t)``.
+        list of dask.array.Array
+            ``data − Σ_t x^t predict(I_t)``, chunked like each part's
+            visibilities: computed at once through the drifting beam
+            (:meth:`use_drift_beam`, in the prediction's own arrays), else lazy
+            (persisted for several terms).
         """
         dtype = self.plan.real_dtype
         if self.drift_beam:
@@ -951,6 +954,22 @@ class Imager:
                 ]
             if len(models) > 1:  # every Taylor-weighted image reads them
                 resid = list(dask.persist(*resid))
+        return resid
+
+    def residual_terms(self, models):
+        """Taylor-weighted residual images of a multi-term model, Jy/beam.
+
+        Parameters
+        ----------
+        models : sequence of numpy.ndarray
+            As :meth:`residual_visibilities`.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ``[dirty(r, taylor=t) for t < T]`` of ``r = data − Σ_t x^t predict(I_t)``.
+        """
+        resid = self.residual_visibilities(models)
         return [self.dirty(resid, taylor=t) for t in range(len(models))]
 
     def residual(self, model):

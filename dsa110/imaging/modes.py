@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -602,14 +601,9 @@ def _snapshot_peaks(imager, model, times, *, nsigma, max_candidates):
     from dsa110.imaging.pbcor import pixel_radec
 
     n, cell = imager.geometry.npix, imager.geometry.cell_rad
-    # the model's visibilities through each integration's beam, then the
-    # residual written over them (no second copy of the tile's data)
-    residual = imager._predict_drift(np.asarray(model, imager.plan.real_dtype))
-    for part, r in zip(imager.parts, residual, strict=True):
-        np.subtract(part.vis.compute(), r, out=r)
-    residual = [
-        da.from_array(r, chunks=p.vis.chunks) for p, r in zip(imager.parts, residual)
-    ]
+    # through each integration's beam, computed at once (no second copy of
+    # the tile's data): every snapshot slices it
+    residual = imager.residual_visibilities([model])
     out = []
     for t in range(times.size):
         snap = slice(t, t + 1)
