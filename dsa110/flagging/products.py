@@ -237,7 +237,7 @@ def _flag_backup_path(ms):
 
 def _save_flag_backup(table, ms, runs):
     """Save the FLAG (and FLAG_ROW) cells of ``runs`` of an open table, atomically."""
-    from dsa110.io.atomic import temporary_name
+    from dsa110.io.atomic import atomic_output
 
     arrays = {"runs": np.asarray(runs, np.int64).reshape(-1, 3)}
     for k, (start, nrow, incr) in enumerate(runs):
@@ -247,15 +247,9 @@ def _save_flag_backup(table, ms, runs):
         if "FLAG_ROW" in table.colnames():
             row = table.getcol("FLAG_ROW", startrow=start, nrow=nrow, rowincr=incr)
             arrays[f"row{k}"] = np.asarray(row, bool)
-    path = _flag_backup_path(ms)
-    tmp = temporary_name(path)
-    try:
+    with atomic_output(_flag_backup_path(ms), overwrite=True) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def recover_ms_flags(ms) -> bool:
