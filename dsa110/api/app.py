@@ -6,10 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
 from dsa110 import __version__
+from dsa110.api.deps import known_query_parameters
 from dsa110.api.errors import error_response, install_error_handlers
 from dsa110.api.metrics import install_metrics
 from dsa110.api.runner import JobRunner, UnconfiguredJobRunner
@@ -133,7 +134,7 @@ def create_app(
             allow_headers=["X-API-Key", "Content-Type", "If-None-Match"],
             expose_headers=["ETag"],
         )
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(known_query_parameters)])
     for router in ROUTERS:
         api.include_router(router)
     app.include_router(api)

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_ID",
     "SessionDep",
     "PageDep",
+    "known_query_parameters",
 ]
 
 #: Largest resource id accepted in a path (ids are 32-bit on every backend).
@@ -78,6 +79,44 @@ def pagination(
             ],
         )
     return Pagination(limit=limit, offset=offset)
+
+
+def _query_names(dependant) -> frozenset:
+    """Names of the query parameters a route and its dependencies read."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the route does not read (a 422 naming them).
+
+    A misspelt filter (``?limt=5``, ``?dec_mn=30``) was ignored: the client
+    got the unfiltered answer as if it were the one asked for.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise APIError(
+            422,
+            "validation_error",
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''}: "
+            + ", ".join(unknown)
+            + (f" (this route reads {', '.join(sorted(known))})" if known else ""),
+            [
+                {
+                    "loc": ["query", name],
+                    "msg": "unknown parameter",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ],
+        )
 
 
 def utc(value: dt.datetime | None, field: str = "time") -> dt.datetime | None:

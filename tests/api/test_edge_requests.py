@@ -141,3 +141,24 @@ def test_a_light_curve_cut_at_the_cap_says_so(shared_service, monkeypatch):
     assert cut["truncated"] and cut["points"] == full["points"][:2]
     csv = client.get(f"{V1}/sources/{sid}/lightcurve", params={"format": "csv"})
     assert csv.headers["x-truncated"] == "true"
+
+
+def test_unknown_query_parameters_are_refused(shared_service):
+    client, filled, _ = shared_service
+    # a misspelt filter was ignored: the unfiltered page came back as if filtered
+    resp = client.get(f"{V1}/sources", params={"limt": 1, "dec_mn": 30})
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert [d["loc"] for d in error["details"]] == [
+        ["query", "dec_mn"],
+        ["query", "limt"],
+    ]
+    assert "limit" in error["message"] and "dec_min" in error["message"]
+    # parameters of the route's dependencies (pagination) and its own are known
+    resp = client.get(f"{V1}/sources", params={"limit": 1, "dec_min": -90})
+    assert resp.status_code == 200, resp.text
+    ra, dec = filled.source_position
+    resp = client.get(
+        f"{V1}/sources/cone", params={"ra": ra, "dec": dec, "radius": 1, "x": 1}
+    )
+    assert resp.status_code == 422 and "x" in resp.json()["error"]["message"]
