@@ -12,11 +12,52 @@ from dsa110.errors import ConfigurationError
 __all__ = ["apply_calibration", "gains_on"]
 
 
-def _nearest(src, dst):
-    src = np.asarray(src, dtype=np.float64)
-    return np.abs(np.asarray(dst, dtype=np.float64)[:, None] - src[None, :]).argmin(
-        axis=1
-    )
+def _nearest_channels(table_freq, freq):
+    """Nearest solution channel of each data channel, and where there is none.
+
+    Returns
+    -------
+    idx : numpy.ndarray
+        ``(frequency,)`` index into ``table_freq``.
+    outside : numpy.ndarray
+        ``(frequency,)`` bool: farther than half the table's channel spacing
+        from every solution channel (another band, or a gap such as a
+        subband the table lacks); a one-channel table covers every channel.
+    """
+    table_freq = np.asarray(table_freq, dtype=np.float64)
+    freq = np.asarray(freq, dtype=np.float64)
+    distance = np.abs(freq[:, None] - table_freq[None, :])
+    idx = distance.argmin(axis=1)
+    if table_freq.size < 2:
+        return idx, np.zeros(freq.size, bool)
+    spacing = float(np.median(np.abs(np.diff(np.sort(table_freq)))))
+    return idx, distance[np.arange(freq.size), idx] > 0.5 * spacing * (1 + 1e-6)
+
+
+def _table_rows(ds, solutions):
+    """Row of the table's antenna axis of each antenna number of the data (−1: none).
+
+    Raises
+    ------
+    ConfigurationError
+        The table's ``antenna`` coordinate does not hold distinct antenna numbers.
+    """
+    numbers = np.asarray(solutions["antenna"].values)
+    if (
+        numbers.dtype.kind not in "iu"
+        or (numbers < 0).any()
+        or np.unique(numbers).size != numbers.size
+    ):
+        raise ConfigurationError(
+            "solutions: the antenna coordinate must hold distinct antenna numbers "
+            f">= 0, got {numbers[:8].tolist()}{' ...' if numbers.size > 8 else ''}"
+        )
+    a1, a2 = ds["antenna1"].values, ds["antenna2"].values
+    n = int(max(np.max(a1), np.max(a2))) + 1 if np.size(a1) else 0
+    rows = np.full(n, -1, np.int64)
+    inside = numbers < n
+    rows[numbers[inside]] = np.flatnonzero(inside)
+    return rows
 
 
 def _interp_time(gt, g, flag, times):
@@ -41,9 +82,15 @@ def _interp_time(gt, g, flag, times):
 def gains_on(ds, solutions):
     """Evaluate the per-antenna Jones terms of ``solutions`` at the dataset's samples.
 
-    The bandpass is taken at the nearest solution channel; gains are
-    interpolated linearly in time (real and imaginary parts); delays enter as
-    ``exp(+2πi τ f)``.
+    The table's rows are matched to the data's antennas by antenna number (its
+    ``antenna`` coordinate); an antenna the table lacks is flagged. The
+    bandpass is taken at the nearest solution channel, and a channel farther
+    than half the table's channel spacing from all of them (outside the
+    table's band, or in a gap of it) is flagged; gains are interpolated
+    linearly in time (real and imaginary parts; beyond the end points, the
+    nearest solution); delays enter as ``exp(+2πi τ f)``. A term that is not
+    finite (a NaN delay :func:`~dsa110.calibration.solve_delay` could not
+    solve, a NaN or infinite gain) is flagged, as a flagged one is.
 
     Parameters
     ----------
@@ -63,7 +110,9 @@ def gains_on(ds, solutions):
     Raises
     ------
     ConfigurationError
-        When ``solutions`` holds no terms or its polarizations differ.
+        When ``solutions`` holds no terms, its polarizations differ, its
+        antenna coordinate is not antenna numbers, or its bandpass covers none
+        of the data's channels.
     """
     freq = np.asarray(ds[schema.FREQUENCY].values)
     times = np.asarray(ds[schema.TIME].values)
@@ -78,13 +127,24 @@ def gains_on(ds, solutions):
     fl = np.zeros(g.shape, bool)
     found = False
     if "BANDPASS" in solutions:
-        idx = _nearest(solutions[schema.FREQUENCY].values, freq)
+        idx, outside = _nearest_channels(solutions[schema.FREQUENCY].values, freq)
+        if outside.all():
+            table = np.asarray(solutions[schema.FREQUENCY].values) / 1e6
+            raise ConfigurationError(
+                f"solutions: the bandpass covers {table.min():.3f}–{table.max():.3f} "
+                f"MHz, none of the data's {freq.min() / 1e6:.3f}–"
+                f"{freq.max() / 1e6:.3f} MHz"
+            )
         g = g * np.asarray(solutions["BANDPASS"].values)[None][:, :, idx]
         fl = fl | np.asarray(solutions["BANDPASS_FLAG"].values)[None][:, :, idx]
+        fl = fl | outside[None, None, :, None]
         found = True
     if "DELAY" in solutions:
-        tau = np.nan_to_num(np.asarray(solutions["DELAY"].values))
+        tau = np.asarray(solutions["DELAY"].values, dtype=np.float64)
+        unsolved = ~np.isfinite(tau)
+        tau = np.where(unsolved, 0.0, tau)
         g = g * np.exp(2j * np.pi * tau[None, :, None, :] * freq[None, None, :, None])
+        fl = fl | unsolved[None, :, None, :]
         found = True
     if "GAIN" in solutions:
         gt, gf = _interp_time(
@@ -98,7 +158,14 @@ def gains_on(ds, solutions):
         found = True
     if not found:
         raise ConfigurationError("solutions hold no BANDPASS, GAIN or DELAY")
-    return g, fl
+    bad = fl | ~np.isfinite(g)
+    g = np.where(bad, 1.0, g)
+    # by antenna number: the data's antenna1/antenna2 index these
+    rows = _table_rows(ds, solutions)
+    missing = rows < 0
+    g = g[:, np.where(missing, 0, rows)]
+    bad = bad[:, np.where(missing, 0, rows)] | missing[None, :, None, None]
+    return g, bad
 
 
 def apply_calibration(ds, solutions):
