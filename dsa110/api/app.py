@@ -41,6 +41,31 @@ def _pool_capacity(engine, default: int = 16) -> int:
     return default
 
 
+class HeadAsGet:
+    """Answer ``HEAD`` as the ``GET`` of the same URL, without its body.
+
+    The routes are declared for ``GET`` only, so ``curl -I`` on a product (its
+    size, ``ETag`` and type before a download) was a 405. The status and
+    headers, ``Content-Length`` included, are the ``GET``'s (RFC 9110 §9.3.2).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message):
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b""})
+
+        await self.app(dict(scope, method="GET"), receive, headers_only)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -134,6 +159,7 @@ def create_app(
             allow_headers=["X-API-Key", "Content-Type", "If-None-Match"],
             expose_headers=["ETag"],
         )
+    app.add_middleware(HeadAsGet)  # outermost: every layer sees the GET
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(known_query_parameters)])
     for router in ROUTERS:
         api.include_router(router)

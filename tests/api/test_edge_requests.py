@@ -162,3 +162,18 @@ def test_unknown_query_parameters_are_refused(shared_service):
         f"{V1}/sources/cone", params={"ra": ra, "dec": dec, "radius": 1, "x": 1}
     )
     assert resp.status_code == 422 and "x" in resp.json()["error"]["message"]
+
+
+def test_head_is_answered_as_get_without_a_body(shared_service):
+    client, filled, _ = shared_service
+    # was a 405: every route is declared for GET
+    get = client.get(f"{V1}/images/{filled.images[0]}/fits")
+    head = client.head(f"{V1}/images/{filled.images[0]}/fits")
+    assert get.status_code == head.status_code == 200, head.text
+    assert head.content == b""
+    for name in ("content-length", "etag", "content-type", "content-disposition"):
+        assert head.headers.get(name) == get.headers.get(name), name
+    assert int(head.headers["content-length"]) == len(get.content) > 0
+    missing = client.head(f"{V1}/images/999999/fits")
+    assert missing.status_code == 404 and missing.content == b""
+    assert client.head(f"{V1}/sources").status_code == 200

@@ -133,6 +133,10 @@ def _check_image_fits(c, night, seen):
         f"{V1}/images/{iid}/fits", headers={"If-None-Match": resp.headers["etag"]}
     )
     assert again.status_code == 304
+    head = c.head(f"{V1}/images/{iid}/fits")  # uvicorn sends no body for HEAD
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(resp.content)
+    assert head.headers["etag"] == resp.headers["etag"]
 
 
 def _check_image_preview(c, night, seen):
