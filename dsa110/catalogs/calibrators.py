@@ -30,6 +30,7 @@ from dsa110.errors import ConfigurationError, DSA110Error, FileFormatError
 
 __all__ = [
     "PERLEY_BUTLER_2017",
+    "POSITION_REFERENCES",
     "Calibrator",
     "CalibratorNotFoundError",
     "read_vla_calibrator_list",
@@ -59,6 +60,11 @@ _SIDEREAL_DAY_S = 86164.0905
 _RA_RE = re.compile(r"(\d+)h(\d+)m([\d.]+)s")
 _DEC_RE = re.compile(r"([+-]?)(\d+)d(\d+)'([\d.]+)\"")
 _DATE_RE = re.compile(r"[A-Z][a-z]{2}\d{2}")
+#: Labels of the list's position-reference column (the survey or programme a
+#: position comes from), which the alternative names share: not names.
+POSITION_REFERENCES = frozenset(
+    {"AW574", "CJ1", "CJ2", "ICRF", "JVAS", "USNO", "VCS", "VERA", "VLBA", "VSOP"}
+)
 _NUMBER_RE = re.compile(r"[-+]?\d+(\.\d*)?")
 
 
@@ -157,8 +163,9 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
 
     Each source block starts with the J2000 line (name, ``J2000``, position code,
     RA ``00h01m08.62s``, Dec ``19d14'33.80"``, optional position reference date
-    and alternative name), then the B1950 line and a table of bands. Sources
-    without a flux density in ``band`` are skipped.
+    and survey (:data:`POSITION_REFERENCES`, not kept) or alternative name),
+    then the B1950 line and a table of bands. Sources without a flux density
+    in ``band`` are skipped.
 
     Parameters
     ----------
@@ -188,7 +195,11 @@ def read_vla_calibrator_list(path, *, band: str = "20cm") -> list[Calibrator]:
                     ra, dec = _parse_ra(tokens[3]), _parse_dec(tokens[4])
                 except ValueError as exc:
                     raise FileFormatError(path, f"line {lineno}: {exc}") from exc
-                rest = [t for t in tokens[5:] if not _DATE_RE.fullmatch(t)]
+                rest = [
+                    t
+                    for t in tokens[5:]
+                    if not _DATE_RE.fullmatch(t) and t not in POSITION_REFERENCES
+                ]
                 current = dict(
                     name=tokens[0],
                     ra=ra,

@@ -95,6 +95,22 @@ def test_bundled_list_matches_shared_source():
     assert_allclose(
         [c.flux_jy for c in parsed], [c.flux_jy for c in bundled], rtol=1e-6
     )
+    assert [c.alt_name for c in parsed] == [c.alt_name for c in bundled]
+
+
+def test_survey_labels_are_not_names():
+    """The position-reference column ("Aug01 CJ2") is not an alternative name.
+
+    174 calibrators were named "CJ2" (tables and messages said so, and
+    ``get_calibrator("CJ2")`` returned one of them), 3 "USNO", 2 "VSOP".
+    """
+    alt = {c.alt_name for c in cals.calibrator_list()}
+    assert not alt & cals.POSITION_REFERENCES
+    assert cals.get_calibrator("0005+383").alt_name == ""  # "Aug01  CJ2"
+    assert cals.get_calibrator("0137+331").alt_name == "3C48"  # "Aug01  3C48"
+    for label in ("CJ2", "USNO", "VSOP"):
+        with pytest.raises(cals.CalibratorNotFoundError):
+            cals.get_calibrator(label)
 
 
 @pytest.mark.parametrize("name", ["3C48", "3C138", "3C147", "3C286", "3C295", "3C196"])
