@@ -28,6 +28,7 @@ from dsa110.calibration.solve import (
     DEFAULT_REFANT,
     REFANT_FALLBACK,
     CalibrationError,
+    check_in_field,
     choose_refant,
     delay_from_bandpass,
     solve_bandpass,
@@ -137,6 +138,7 @@ def solve_calibration(
         uv_frequency=uv_frequency,
         beam=beam,
     )
+    check_in_field(ds, calibrator)  # before the model's DFT
     # the sky's model visibilities once for every solve: its DFT (a calibrator
     # and the field's sources) is most of a solve's work
     model = predict_model(ds, calibrator, beam=beam, persist=True)

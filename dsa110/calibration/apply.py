@@ -35,7 +35,10 @@ def _nearest_channels(table_freq, freq):
 
 
 def _table_rows(ds, solutions):
-    """Row of the table's antenna axis of each antenna number of the data (−1: none).
+    """Row of the table's antenna axis of each antenna number (−1: none).
+
+    The numbers up to the data's largest in ``antenna1``/``antenna2`` (without
+    baselines, the table's largest).
 
     Raises
     ------
@@ -52,8 +55,10 @@ def _table_rows(ds, solutions):
             "solutions: the antenna coordinate must hold distinct antenna numbers "
             f">= 0, got {numbers[:8].tolist()}{' ...' if numbers.size > 8 else ''}"
         )
-    a1, a2 = ds["antenna1"].values, ds["antenna2"].values
-    n = int(max(np.max(a1), np.max(a2))) + 1 if np.size(a1) else 0
+    if "antenna1" in ds and ds["antenna1"].size:
+        n = int(max(ds["antenna1"].max(), ds["antenna2"].max())) + 1
+    else:  # no baselines (a probe of the table): its own antennas
+        n = int(numbers.max()) + 1 if numbers.size else 0
     rows = np.full(n, -1, np.int64)
     inside = numbers < n
     rows[numbers[inside]] = np.flatnonzero(inside)
@@ -103,7 +108,8 @@ def gains_on(ds, solutions):
     -------
     gains : numpy.ndarray
         ``(time, antenna, frequency, polarization)`` complex128 (time length 1
-        when there are no time-dependent terms).
+        when there are no time-dependent terms), the antenna axis indexed by
+        antenna number (:func:`_table_rows`).
     flag : numpy.ndarray
         Same shape, bool.
 

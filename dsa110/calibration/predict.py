@@ -262,6 +262,31 @@ def _predict_block(uvw, frequency, lmn, scale, shape=None):
     )
 
 
+def peak_beam_response(ds, sky):
+    """Each source's largest primary-beam response over the data's integrations.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Visibility dataset (:mod:`dsa110.schema`).
+    sky : source or sequence of sources
+        See :func:`sky_arrays`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(source,)`` float64: the Airy beam (pointing at the meridian at
+        ``pointing_dec``) at the band's mean frequency, at its largest over
+        the integrations.
+    """
+    from dsa110.telescope import airy_beam
+
+    freq = np.asarray(ds[schema.FREQUENCY].values, dtype=np.float64)
+    ra, dec, _, _ = sky_arrays(sky, freq[:1])
+    _, offset = source_geometry(ds, ra, dec, beam=True)
+    return airy_beam(offset, float(freq.mean())).max(axis=0)
+
+
 def predict_model(ds, sky, *, beam: bool = True, persist: bool = False) -> xr.DataArray:
     """Model visibilities of ``sky`` at the dataset's phase centres (lazy).
 

@@ -17,7 +17,7 @@ import xarray as xr
 
 from dsa110 import schema
 from dsa110.calibration import dask as cdask
-from dsa110.calibration.predict import predict_model
+from dsa110.calibration.predict import peak_beam_response, predict_model
 from dsa110.errors import ConfigurationError, DSA110Error, DSA110Warning
 
 __all__ = [
@@ -176,6 +176,35 @@ def _time_chunks(tbin):
     return tuple(int(x) for x in np.diff(bounds))
 
 
+#: A sky model none of whose sources reaches this primary-beam response during
+#: the data is not in the field: solved against it, the gains are the noise's
+#: (|g| ≈ 2000 for a calibrator below the horizon).
+MIN_BEAM_RESPONSE = 0.01
+
+
+def check_in_field(ds, sky):
+    """Refuse a sky model outside the primary beam throughout the data.
+
+    Raises
+    ------
+    CalibrationError
+        No source reaches :data:`MIN_BEAM_RESPONSE`.
+    """
+    response = peak_beam_response(ds, sky)
+    if response.size and response.max() >= MIN_BEAM_RESPONSE:
+        return
+    names = [
+        getattr(s, "alt_name", "") or getattr(s, "name", None)
+        for s in ([sky] if hasattr(sky, "ra") else sky)
+    ]
+    what = f"calibrator {names[0]}" if len(names) == 1 and names[0] else "the sky model"
+    raise CalibrationError(
+        f"{what}: primary-beam response at most {response.max():.1e} during these "
+        f"data (below {MIN_BEAM_RESPONSE}): not in the field; calibrate on a source "
+        "that transits in the tile (dsa110.catalogs.find_transit)"
+    )
+
+
 def _model_array(model, ds):
     """Return a precomputed model's values, checked against the dataset's shape."""
     values = model.data if isinstance(model, xr.DataArray) else model
@@ -305,6 +334,7 @@ def _solve(
     calwt=True,
     model=None,
 ):
+    check_in_field(ds, sky)
     times = np.asarray(ds[schema.TIME].values)
     tbin = _intervals(times, solint, float(np.median(ds["integration_time"].values)))
     ds, vis, flag, weight, model = _prepare(ds, sky, tbin, beam, model)

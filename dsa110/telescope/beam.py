@@ -16,8 +16,10 @@ SPEED_OF_LIGHT = 299_792_458.0
 def airy_beam(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
     """Power attenuation of the Airy primary beam.
 
-    ``A(θ, f) = [2 J1(x) / x]²`` with ``x = π D f sin θ / c``; ``A(0) = 1``.
-    Broadcasts ``offset_rad`` against ``freq_hz``.
+    ``A(θ, f) = [2 J1(x) / x]²`` with ``x = π D f sin θ / c``; ``A(0) = 1``;
+    0 from 90° on (behind the aperture: ``sin θ`` alone gave a source opposite
+    the pointing the full response). Broadcasts ``offset_rad`` against
+    ``freq_hz``.
 
     Parameters
     ----------
@@ -39,7 +41,8 @@ def airy_beam(offset_rad, freq_hz, *, diameter_m: float = DISH_DIAMETER_M):
     x = np.asarray(x)
     small = np.abs(x) < 1e-8
     safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0, (2.0 * j1(safe) / safe) ** 2)
+    response = np.where(small, 1.0, (2.0 * j1(safe) / safe) ** 2)
+    return np.where(np.cos(theta) > 0, response, 0.0)
 
 
 def beam_fwhm(freq_hz, *, diameter_m: float = DISH_DIAMETER_M):

@@ -403,3 +403,17 @@ def test_refant_that_is_no_antenna_warns_and_falls_back():
     assert choose_refant(ok, snr, names, refant="103") == 2
     with pytest.warns(DSA110Warning, match="refant='999'"):
         assert choose_refant(ok, snr, names, refant="999", fallback=("104",)) == 3
+
+
+def test_a_calibrator_outside_the_beam_is_refused(calibrator_tile):
+    """3C286 on a tile of another declination gave unflagged |g| ≈ 2000."""
+    from dsa110.calibration import CalibrationError, solve_calibration
+    from dsa110.calibration.solve import solve_gains
+    from dsa110.catalogs import get_calibrator
+
+    ds, _, src, _ = calibrator_tile
+    far = get_calibrator("3C286")  # the tile transits at +33°, 3C286 at +30.5°
+    with pytest.raises(CalibrationError, match="calibrator 3C286.*not in the field"):
+        solve_calibration(ds, far)
+    with pytest.raises(CalibrationError, match="not in the field"):
+        solve_gains(ds, [far])

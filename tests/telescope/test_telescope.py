@@ -103,6 +103,8 @@ def test_airy_beam():
         airy_beam(np.arcsin(1.21967 * 299792458 / 1.4e9 / 4.65), 1.4e9), 0.0, atol=1e-8
     )
     assert airy_beam(np.zeros((3, 1)), np.ones(4) * 1.4e9).shape == (3, 4)
+    # nothing from behind the aperture (sin θ alone gave 180° the full response)
+    assert_array_equal(airy_beam(np.radians([91.0, 117.0, 180.0]), 1.4e9), 0.0)
 
 
 def test_offline_iers_beyond_table():
