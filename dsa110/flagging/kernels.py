@@ -340,18 +340,18 @@ def sumthreshold_plane(
     """Run iterative SumThreshold on one time–frequency plane.
 
     Each iteration smooths the unflagged amplitudes into a background
-    (:func:`dsa110.flagging.plane.masked_box_smooth`: an almost-Gaussian kernel
-    of three boxes per axis, fitted on the plane downsampled along time and
-    interpolated back), takes the residual, estimates its σ robustly (MAD, by
-    selection, over a regular subsample of ≥ 4096 samples:
-    :func:`dsa110.flagging.plane.sigma_stride`), and runs SumThreshold with
-    windows ``M = 1, 2, 4, …, max_window`` along time and along frequency with
-    ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor ``f`` is
-    ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer, as
-    AOFlagger). Samples flagged by one step are excluded from the next: the
-    time pass of window ``M``, then its frequency pass, then window ``2M``.
-    Every step is O(1) per sample (running sums, selection; see
-    :mod:`dsa110.flagging.plane`).
+    (:func:`dsa110.flagging.plane.masked_box_smooth`: an almost-Gaussian kernel of
+    three boxes per axis, fitted on the plane downsampled along time and
+    interpolated back; from the second iteration on, lines along time rather than
+    means, so that a drifting source's trend is no edge residual), takes the
+    residual, estimates its σ robustly (MAD, by selection, over a regular subsample
+    of ≥ 4096 samples: :func:`dsa110.flagging.plane.sigma_stride`), and runs
+    SumThreshold with windows ``M = 1, 2, 4, …, max_window`` along time and along
+    frequency with ``χ_M = f · threshold · σ / ρ^{log2 M}``; the sensitivity factor
+    ``f`` is ``threshold_step^(n_iter − 1 − iteration)`` (coarse first, then finer,
+    as AOFlagger). Samples flagged by one step are excluded from the next: the time
+    pass of window ``M``, then its frequency pass, then window ``2M``. Every step is
+    O(1) per sample (running sums, selection; see :mod:`dsa110.flagging.plane`).
 
     Parameters
     ----------
