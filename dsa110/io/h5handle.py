@@ -23,10 +23,24 @@ import numpy as np
 
 from dsa110.errors import CorruptFileError, NotUVH5Error
 
-__all__ = ["H5File", "HDF5_MAGIC", "ChunkLayout", "is_hdf5", "close_all", "close_files"]
+__all__ = [
+    "H5File",
+    "HDF5_MAGIC",
+    "HDF5_DAMAGE",
+    "ChunkLayout",
+    "is_hdf5",
+    "close_all",
+    "close_files",
+]
 
 #: The 8-byte signature at the start of every HDF5 file.
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: What h5py raises when it reads a damaged file (garbage in an object header,
+#: a B-tree or a chunk index): ``KeyError`` for an object it cannot open,
+#: ``OSError``, ``RuntimeError``, ``TypeError`` or ``ValueError`` from HDF5's
+#: C library. Catch it around h5py calls only, never around our own code.
+HDF5_DAMAGE = (KeyError, OSError, RuntimeError, TypeError, ValueError)
 
 _cache: dict[tuple[int, str], object] = {}
 _layouts: dict[tuple[int, str, str], object] = {}
@@ -85,8 +99,12 @@ class ChunkLayout:
     dtype: np.dtype
 
 
-def _chunk_layout(dset, file_size: int):
-    """Build a :class:`ChunkLayout`, or None when the fast path does not apply."""
+def _chunk_layout(dset, file_size: int, path: str):
+    """Build a :class:`ChunkLayout`, or None when the fast path does not apply.
+
+    Raises :class:`CorruptFileError` naming ``path`` when HDF5 cannot walk the
+    data set's chunk index.
+    """
     if not hasattr(os, "preadv"):  # e.g. Windows: read through h5py instead
         return None
     dcpl = dset.id.get_create_plist()
@@ -105,7 +123,12 @@ def _chunk_layout(dset, file_size: int):
         chunk_offsets.append(info.chunk_offset)
         byte_offsets.append(info.byte_offset)
 
-    dset.id.chunk_iter(visit)
+    try:
+        dset.id.chunk_iter(visit)
+    except HDF5_DAMAGE as exc:
+        raise CorruptFileError(
+            path, f"cannot read its chunk index: {exc}", field=dset.name.lstrip("/")
+        ) from exc
     n_expected = 1
     for size, chunk in zip(dset.shape, dset.chunks):
         n_expected *= -(-size // chunk)
@@ -189,7 +212,7 @@ class H5File:
             raise NotUVH5Error(self.path, "not an HDF5 file (no HDF5 signature)")
         try:
             fh = h5py.File(self.path, "r")
-        except OSError as exc:
+        except HDF5_DAMAGE as exc:
             raise CorruptFileError(self.path, f"HDF5 cannot open it: {exc}") from exc
         with _cache_lock:
             _cache[key] = fh
@@ -223,6 +246,11 @@ class H5File:
         Returns
         -------
         ChunkLayout or None
+
+        Raises
+        ------
+        CorruptFileError
+            If HDF5 cannot read the data set or its chunk index.
         """
         key = (os.getpid(), self.path, dataset, self.identity())
         with _cache_lock:
@@ -230,7 +258,13 @@ class H5File:
                 return _layouts[key]
         fh = self.open()
         with self.lock:
-            layout = _chunk_layout(fh[dataset], os.path.getsize(self.path))
+            try:
+                dset = fh[dataset]
+            except HDF5_DAMAGE as exc:
+                raise CorruptFileError(
+                    self.path, f"cannot open: {exc}", field=dataset
+                ) from exc
+            layout = _chunk_layout(dset, os.path.getsize(self.path), self.path)
         with _cache_lock:
             _layouts[key] = layout
         return layout

@@ -108,7 +108,7 @@ def _check_consistent(metas: list[UVH5Meta]) -> None:
             bad("Header/polarization_array", "polarizations")
         if abs(m.pointing_dec - ref.pointing_dec) > _POINTING_ATOL_RAD:
             bad("Header/extra_keywords/phase_center_dec", "pointing declination")
-        if m.phase_type != ref.phase_type or m.fixed_center != ref.fixed_center:
+        if m.phase_type != ref.phase_type or not _same_centers(m, ref):
             bad("Header/phase_type", "phasing")
         if not (
             np.array_equal(m.antenna_numbers, ref.antenna_numbers)
@@ -125,6 +125,14 @@ def _check_consistent(metas: list[UVH5Meta]) -> None:
             or abs(m.longitude - ref.longitude) > 1e-9
         ):
             bad("Header/latitude", "site")
+
+
+def _same_centers(m: UVH5Meta, ref: UVH5Meta) -> bool:
+    if m.phase_centers is None or ref.phase_centers is None:
+        return m.phase_centers is ref.phase_centers
+    return np.allclose(
+        m.phase_centers, ref.phase_centers, rtol=0, atol=_POINTING_ATOL_RAD
+    )
 
 
 def _order_by_frequency(metas, subbands):
@@ -358,9 +366,8 @@ def build_dataset(
         pc_ra, pc_dec = meridian_centers(times, ref.pointing_dec, site)
         center_type = "meridian"
     else:
-        pc_ra = np.full(n_time, ref.fixed_center[0])
-        pc_dec = np.full(n_time, ref.fixed_center[1])
-        center_type = "fixed"
+        pc_ra, pc_dec = ref.phase_centers.T.copy()
+        center_type = _center_type(pc_ra, pc_dec, times, ref.pointing_dec, site)
     ant_pos = ref.antenna_positions + site.ecef[None, :]
     number_to_index = {int(n): i for i, n in enumerate(ref.antenna_numbers)}
     idx1 = np.array([number_to_index[int(a)] for a in ref.antenna1])
@@ -420,6 +427,26 @@ def build_dataset(
         scale="utc", format="unix", description="integration centre"
     )
     return ds
+
+
+def _center_type(pc_ra, pc_dec, times, pointing_dec, site) -> str:
+    """Name the kind of per-integration phase centres ``phase_center_type``.
+
+    ``"fixed"`` for one centre, ``"meridian"`` for the meridian at the pointing
+    declination in each integration (dsa110's UVH5 writer stores DSA-110's own
+    phasing that way), else ``"per_integration"``.
+    """
+    if np.all(pc_ra == pc_ra[0]) and np.all(pc_dec == pc_dec[0]):
+        return "fixed"
+    from dsa110.phasing.uvw import meridian_centers
+
+    ra, dec = meridian_centers(times, pointing_dec, site)
+    d_ra = np.angle(np.exp(1j * (pc_ra - ra)))
+    if np.all(np.abs(d_ra) <= _POINTING_ATOL_RAD) and np.allclose(
+        pc_dec, dec, rtol=0, atol=_POINTING_ATOL_RAD
+    ):
+        return "meridian"
+    return "per_integration"
 
 
 def _whole_band_variable(var, dtype, blocks, shape, tchunk, bchunk):

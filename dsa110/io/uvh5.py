@@ -5,9 +5,10 @@ shapes with an spw axis, ``(Nblts, 1, Nfreqs, Npols)``, and the current
 ``(Nblts, Nfreqs, Npols)``) whose baseline-times are time-major and rectangular
 (every integration holds the same baselines in the same order), with frequencies
 monotonic within the file, and whose phasing is drift/unprojected (DSA-110's
-meridian fringe-stopping, HERA's zenith drift) or a single sidereal (ICRS/FK5
-J2000) phase centre. Anything else raises :class:`~dsa110.errors.UnsupportedLayoutError`
-saying what is not supported.
+meridian fringe-stopping, HERA's zenith drift) or sidereal (ICRS/FK5 J2000):
+one phase centre, or one per integration (as dsa110's UVH5 writer stores
+meridian-phased data). Anything else raises
+:class:`~dsa110.errors.UnsupportedLayoutError` saying what is not supported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsa110.errors import CorruptFileError, NotUVH5Error, UnsupportedLayoutError
-from dsa110.io.h5handle import H5File
+from dsa110.io.h5handle import HDF5_DAMAGE, H5File
+from dsa110.io.uvh5_header import (
+    extra_keywords,
+    has,
+    node,
+    optional,
+    phase_info,
+    text,
+    value,
+)
 from dsa110.schema import POLARIZATION_CODES
 
 __all__ = ["UVH5Meta", "read_uvh5_meta", "UVH5DataArray", "DATA_FIELDS"]
@@ -55,14 +65,6 @@ _REQUIRED_HEADER = (
 )
 
 
-def _str(value) -> str:
-    if isinstance(value, bytes | np.bytes_):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, np.ndarray) and value.shape == ():
-        return _str(value[()])
-    return str(value)
-
-
 @dataclass(frozen=True)
 class UVH5Meta:
     """Header metadata of one UVH5 file, in the dataset's conventions.
@@ -97,10 +99,14 @@ class UVH5Meta:
     phase_type : str
         ``"drift"`` or ``"sidereal"``.
     pointing_dec : float
-        Radians: ``extra_keywords/phase_center_dec`` when present, else the
-        site latitude (a zenith drift scan).
-    fixed_center : tuple of float or None
-        ICRS (ra, dec) radians for sidereal-phased files.
+        Radians: ``extra_keywords/phase_center_dec`` (the correlator's) or
+        ``extra_keywords/pointing_dec`` (dsa110's UVH5 writer's) when present,
+        else the site latitude (a zenith drift scan).
+    phase_centers : numpy.ndarray or None
+        ``(n_time, 2)`` float64 ICRS (ra, dec) radians of each integration's
+        phase centre for sidereal-phased files (one catalog entry, or one per
+        integration as dsa110's UVH5 writer stores meridian phasing); None for
+        drift scans.
     spw_axis : bool
         Whether data have the old ``(Nblts, 1, Nfreqs, Npols)`` shape.
     extra_keywords : dict
@@ -131,7 +137,7 @@ class UVH5Meta:
     instrument: str
     phase_type: str
     pointing_dec: float
-    fixed_center: tuple | None
+    phase_centers: np.ndarray | None
     spw_axis: bool
     extra_keywords: dict = field(default_factory=dict)
 
@@ -139,6 +145,14 @@ class UVH5Meta:
     def frequency(self) -> np.ndarray:
         """``(n_freq,)`` float64 Hz, ascending."""
         return self.freq_file[::-1] if self.descending else self.freq_file
+
+    @property
+    def fixed_center(self) -> tuple | None:
+        """ICRS (ra, dec) radians when every integration has the same centre."""
+        c = self.phase_centers
+        if c is None or not np.all(c == c[:1]):
+            return None
+        return float(c[0, 0]), float(c[0, 1])
 
     @property
     def polarizations(self) -> tuple:
@@ -149,73 +163,6 @@ class UVH5Meta:
     def data_shape(self) -> tuple:
         """``(n_time, n_baseline, n_freq, n_pol)``."""
         return (self.n_time, self.n_baseline, self.n_freq, self.n_pol)
-
-
-def _get(header, name, path):
-    try:
-        return header[name][()]
-    except KeyError:
-        raise CorruptFileError(
-            path, "required header field is missing", field=f"Header/{name}"
-        ) from None
-    except OSError as exc:
-        raise CorruptFileError(
-            path, f"cannot read: {exc}", field=f"Header/{name}"
-        ) from exc
-
-
-def _phase_info(header, path, latitude_deg, extra):
-    """Return (phase_type, fixed_center) from old- or new-style phase metadata."""
-    if "phase_center_catalog" in header:
-        cat = header["phase_center_catalog"]
-        entries = list(cat.keys())
-        if len(entries) != 1:
-            raise UnsupportedLayoutError(
-                path,
-                f"{len(entries)} phase centres; only one is supported",
-                field="Header/phase_center_catalog",
-            )
-        entry = cat[entries[0]]
-        cat_type = _str(entry["cat_type"][()]) if "cat_type" in entry else "sidereal"
-        if cat_type == "unprojected":
-            return "drift", None
-        if cat_type == "sidereal":
-            frame = _str(entry["cat_frame"][()]) if "cat_frame" in entry else "icrs"
-            if frame not in ("icrs", "fk5"):
-                raise UnsupportedLayoutError(
-                    path,
-                    f"phase centre frame {frame!r}; only icrs/fk5 J2000 are supported",
-                    field="Header/phase_center_catalog",
-                )
-            return "sidereal", (
-                float(entry["cat_lon"][()]),
-                float(entry["cat_lat"][()]),
-            )
-        raise UnsupportedLayoutError(
-            path,
-            f"phase centre type {cat_type!r}; only unprojected and sidereal are supported",
-            field="Header/phase_center_catalog",
-        )
-    phase_type = _str(header["phase_type"][()]) if "phase_type" in header else "drift"
-    if phase_type == "drift":
-        return "drift", None
-    if phase_type == "phased":
-        epoch = (
-            float(header["phase_center_epoch"][()])
-            if "phase_center_epoch" in header
-            else 2000.0
-        )
-        if abs(epoch - 2000.0) > 1e-6:
-            raise UnsupportedLayoutError(
-                path, f"phase centre epoch {epoch}", field="Header/phase_center_epoch"
-            )
-        return "sidereal", (
-            float(_get(header, "phase_center_ra", path)),
-            float(_get(header, "phase_center_dec", path)),
-        )
-    raise UnsupportedLayoutError(
-        path, f"phase_type {phase_type!r}", field="Header/phase_type"
-    )
 
 
 def read_uvh5_meta(path) -> UVH5Meta:
@@ -244,31 +191,31 @@ def read_uvh5_meta(path) -> UVH5Meta:
     path = handle.path
     fh = handle.open()
     with handle.lock:
-        if "Header" not in fh or "Data" not in fh:
+        if not (has(fh, "Header", path, "") and has(fh, "Data", path, "")):
             raise NotUVH5Error(
                 path, "HDF5 file without the UVH5 'Header' and 'Data' groups"
             )
-        hdr = fh["Header"]
-        missing = [k for k in _REQUIRED_HEADER if k not in hdr]
+        hdr = node(fh, "Header", path, "")
+        missing = [k for k in _REQUIRED_HEADER if not has(hdr, k, path)]
         if missing:
             raise CorruptFileError(
                 path, "required header field is missing", field=f"Header/{missing[0]}"
             )
-        n_blt = int(_get(hdr, "Nblts", path))
-        n_bl = int(_get(hdr, "Nbls", path))
-        n_time = int(_get(hdr, "Ntimes", path))
-        n_freq = int(_get(hdr, "Nfreqs", path))
-        n_pol = int(_get(hdr, "Npols", path))
-        n_spw = int(_get(hdr, "Nspws", path))
+        n_blt = int(value(hdr, "Nblts", path))
+        n_bl = int(value(hdr, "Nbls", path))
+        n_time = int(value(hdr, "Ntimes", path))
+        n_freq = int(value(hdr, "Nfreqs", path))
+        n_pol = int(value(hdr, "Npols", path))
+        n_spw = int(value(hdr, "Nspws", path))
         if n_spw != 1:
             raise UnsupportedLayoutError(
                 path,
                 f"Nspws = {n_spw}; only one spectral window is supported",
                 field="Header/Nspws",
             )
-        time_jd = np.asarray(_get(hdr, "time_array", path), dtype=np.float64)
-        ant1 = np.asarray(_get(hdr, "ant_1_array", path))
-        ant2 = np.asarray(_get(hdr, "ant_2_array", path))
+        time_jd = np.asarray(value(hdr, "time_array", path), dtype=np.float64)
+        ant1 = np.asarray(value(hdr, "ant_1_array", path))
+        ant2 = np.asarray(value(hdr, "ant_2_array", path))
         for name, arr in (
             ("time_array", time_jd),
             ("ant_1_array", ant1),
@@ -304,8 +251,7 @@ def read_uvh5_meta(path) -> UVH5Meta:
             raise UnsupportedLayoutError(
                 path, "integration times are not increasing", field="Header/time_array"
             )
-        freq = np.asarray(_get(hdr, "freq_array", path), dtype=np.float64)
-        spw_axis = freq.ndim == 2
+        freq = np.asarray(value(hdr, "freq_array", path), dtype=np.float64)
         freq = freq.reshape(-1)
         if freq.shape != (n_freq,):
             raise CorruptFileError(
@@ -321,7 +267,7 @@ def read_uvh5_meta(path) -> UVH5Meta:
         descending = bool(n_freq > 1 and dfreq[0] < 0)
         width = np.abs(
             np.broadcast_to(
-                np.asarray(_get(hdr, "channel_width", path), dtype=np.float64).reshape(
+                np.asarray(value(hdr, "channel_width", path), dtype=np.float64).reshape(
                     -1
                 ),
                 (n_freq,),
@@ -331,7 +277,7 @@ def read_uvh5_meta(path) -> UVH5Meta:
             width = width[::-1]
         pols = tuple(
             int(p)
-            for p in np.asarray(_get(hdr, "polarization_array", path)).reshape(-1)
+            for p in np.asarray(value(hdr, "polarization_array", path)).reshape(-1)
         )
         if len(pols) != n_pol:
             raise CorruptFileError(
@@ -347,32 +293,25 @@ def read_uvh5_meta(path) -> UVH5Meta:
                 field="Header/polarization_array",
             )
         int_time = np.asarray(
-            _get(hdr, "integration_time", path), dtype=np.float64
+            value(hdr, "integration_time", path), dtype=np.float64
         ).reshape(-1)
         int_time = (
             int_time.reshape(n_time, n_bl)[:, 0].copy()
             if int_time.size == n_blt
             else np.broadcast_to(int_time, (n_time,)).copy()
         )
-        extra = {}
-        if "extra_keywords" in hdr:
-            for key, val in hdr["extra_keywords"].items():
-                v = val[()]
-                extra[key] = (
-                    _str(v)
-                    if isinstance(v, bytes | np.bytes_)
-                    else (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v)
-                )
-        latitude = float(_get(hdr, "latitude", path))
-        phase_type, fixed_center = _phase_info(hdr, path, latitude, extra)
-        pointing = extra.get("phase_center_dec")
+        extra = extra_keywords(hdr, path)
+        latitude = float(value(hdr, "latitude", path))
+        phase_type, phase_centers = phase_info(hdr, path, n_time, n_bl)
+        # The correlator's name, else the one dsa110's UVH5 writer uses.
+        pointing = extra.get("phase_center_dec", extra.get("pointing_dec"))
         pointing_dec = float(pointing) if pointing is not None else np.radians(latitude)
-        ant_numbers = np.asarray(_get(hdr, "antenna_numbers", path)).astype(np.int64)
+        ant_numbers = np.asarray(value(hdr, "antenna_numbers", path)).astype(np.int64)
         ant_names = np.array(
-            [_str(n) for n in np.asarray(_get(hdr, "antenna_names", path)).reshape(-1)]
+            [text(n) for n in np.asarray(value(hdr, "antenna_names", path)).reshape(-1)]
         )
-        ant_pos = np.asarray(_get(hdr, "antenna_positions", path), dtype=np.float64)
-        n_ant = int(_get(hdr, "Nants_telescope", path))
+        ant_pos = np.asarray(value(hdr, "antenna_positions", path), dtype=np.float64)
+        n_ant = int(value(hdr, "Nants_telescope", path))
         if (
             ant_numbers.shape != (n_ant,)
             or ant_names.shape != (n_ant,)
@@ -389,18 +328,16 @@ def read_uvh5_meta(path) -> UVH5Meta:
                 "baselines name antennas absent from antenna_numbers",
                 field="Header/ant_1_array",
             )
-        diam = (
-            np.asarray(hdr["antenna_diameters"][()], dtype=np.float64)
-            if "antenna_diameters" in hdr
-            else np.full(n_ant, np.nan)
+        diam = np.asarray(
+            optional(hdr, "antenna_diameters", path, np.nan), dtype=np.float64
         )
         diam = np.broadcast_to(diam.reshape(-1), (n_ant,)).copy()
-        data = fh["Data"]
+        data = node(fh, "Data", path, "")
         for var, (dname, _) in DATA_FIELDS.items():
             key = dname.split("/")[1]
-            if key not in data:
+            if not has(data, key, path, "Data"):
                 raise CorruptFileError(path, "data set is missing", field=dname)
-            shape = data[key].shape
+            shape = node(data, key, path, "Data").shape
             expect = (
                 (n_blt, 1, n_freq, n_pol) if len(shape) == 4 else (n_blt, n_freq, n_pol)
             )
@@ -409,7 +346,8 @@ def read_uvh5_meta(path) -> UVH5Meta:
                 raise CorruptFileError(
                     path, f"{what}: shape {shape}, header implies {expect}", field=dname
                 )
-        spw_axis = data["visdata"].ndim == 4
+            if var == "VISIBILITY":
+                spw_axis = len(shape) == 4
     return UVH5Meta(
         path=path,
         n_time=n_time,
@@ -430,13 +368,13 @@ def read_uvh5_meta(path) -> UVH5Meta:
         antenna_positions=ant_pos,
         antenna_diameters=diam,
         latitude=latitude,
-        longitude=float(_get(hdr, "longitude", path)),
-        altitude=float(_get(hdr, "altitude", path)),
-        telescope_name=_str(_get(hdr, "telescope_name", path)),
-        instrument=_str(hdr["instrument"][()]) if "instrument" in hdr else "",
+        longitude=float(value(hdr, "longitude", path)),
+        altitude=float(value(hdr, "altitude", path)),
+        telescope_name=text(value(hdr, "telescope_name", path)),
+        instrument=text(optional(hdr, "instrument", path, "")),
         phase_type=phase_type,
         pointing_dec=pointing_dec,
-        fixed_center=fixed_center,
+        phase_centers=phase_centers,
         spw_axis=spw_axis,
         extra_keywords=extra,
     )
@@ -598,24 +536,32 @@ class UVH5DataArray:
         file_shape = (
             (n_rows, 1, *self.shape[2:]) if self.spw_axis else (n_rows, *self.shape[2:])
         )
+        path = self.handle.path
         fh = self.handle.open()
         with self.handle.lock:
-            dset = fh[self.dataset]
+            dset = node(fh, self.dataset, path, "")
             if dset.shape[0] < r1:
                 raise CorruptFileError(
-                    self.handle.path,
+                    path,
                     f"truncated: {dset.shape[0]} rows, need {r1}",
                     field=self.dataset,
                 )
-            if not self.descending:
-                dset.read_direct(out.reshape(file_shape), source_sel=np.s_[r0:r1])
-                return
-            buf = np.empty(file_shape, dtype=self.dtype)
-            dset.read_direct(buf, source_sel=np.s_[r0:r1])
-        np.copyto(
-            out.reshape(n_rows, *self.shape[2:]),
-            buf.reshape(n_rows, *self.shape[2:])[:, ::-1, :],
-        )
+            buf = (
+                np.empty(file_shape, dtype=self.dtype)
+                if self.descending
+                else out.reshape(file_shape)
+            )
+            try:
+                dset.read_direct(buf, source_sel=np.s_[r0:r1])
+            except HDF5_DAMAGE as exc:
+                raise CorruptFileError(
+                    path, f"cannot read rows {r0}:{r1}: {exc}", field=self.dataset
+                ) from exc
+        if self.descending:
+            np.copyto(
+                out.reshape(n_rows, *self.shape[2:]),
+                buf.reshape(n_rows, *self.shape[2:])[:, ::-1, :],
+            )
 
 
 #: Unsigned integer type that moves an element of each size bit for bit, and

@@ -2,6 +2,7 @@
 missing subbands, pickling to a distributed cluster, the xarray engine."""
 
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from dsa110.errors import (
     NotUVH5Error,
     UnsupportedLayoutError,
 )
-from dsa110.io import open_observation, parse_subband_filename
+from dsa110.io import load_observation, open_observation, parse_subband_filename
 from dsa110.telescope import subband_frequencies
 
 
@@ -234,6 +235,37 @@ def test_truncated_file(group_copy):
         ds.VISIBILITY.values  # noqa: B018 - a damaged file may only fail on read
 
 
+def _hdf5_structures(path):
+    """Byte offsets of a file's HDF5 structures: every object header, and every
+    symbol-table node, B-tree (group or chunk index) and local heap."""
+    raw = path.read_bytes()
+    starts = [
+        m.start() for sig in (b"SNOD", b"TREE", b"HEAP") for m in re.finditer(sig, raw)
+    ]
+    with h5py.File(path, "r") as fh:
+        fh.visit(lambda name: starts.append(h5py.h5o.get_info(fh[name].id).addr))
+    return sorted(set(starts))
+
+
+def test_damaged_hdf5_structures_raise_corrupt_file_error(group_copy, tmp_path):
+    # Garbage in any of them made h5py raise RuntimeError, KeyError or (through
+    # a link it could not open) TypeError, as a traceback not naming the file.
+    source = _by_subband(group_copy)[5]
+    raw = source.read_bytes()
+    garbage = np.random.default_rng(1).integers(0, 256, 16, dtype=np.uint8).tobytes()
+    n_failed = 0
+    for k, start in enumerate(_hdf5_structures(source)):
+        damaged = tmp_path / f"d{k}" / source.name
+        damaged.parent.mkdir()
+        damaged.write_bytes(raw[:start] + garbage + raw[start + len(garbage) :])
+        try:
+            load_observation(open_observation([damaged], missing="skip"))
+        except CorruptFileError as exc:
+            assert str(damaged) in str(exc)
+            n_failed += 1
+    assert n_failed > 20
+
+
 def test_short_data_set(group_copy):
     target = _by_subband(group_copy)[6]
     with h5py.File(target, "r+") as fh:
@@ -383,12 +415,27 @@ def test_replaced_file_is_read_afresh(tmp_path):
     from dsa110.simulate import point_source, simulate_observation
 
     out = tmp_path / "g"
-    (tile,) = simulate_observation(out, preset="small", seed=3, population=False, noise=False,
-                                   gains=False, sources=point_source(0.0, 0.0, 0.0))
+    (tile,) = simulate_observation(
+        out,
+        preset="small",
+        seed=3,
+        population=False,
+        noise=False,
+        gains=False,
+        sources=point_source(0.0, 0.0, 0.0),
+    )
     before = open_observation(tile.files).VISIBILITY.values
-    (tile2,) = simulate_observation(out, preset="small", seed=3, population=False, noise=False,
-                                    gains=False, sources=point_source(0.0, 0.0, 0.0), rfi=True,
-                                    overwrite=True)
+    (tile2,) = simulate_observation(
+        out,
+        preset="small",
+        seed=3,
+        population=False,
+        noise=False,
+        gains=False,
+        sources=point_source(0.0, 0.0, 0.0),
+        rfi=True,
+        overwrite=True,
+    )
     after = open_observation(tile2.files).VISIBILITY.values
     assert np.abs(after - before).max() > 1.0  # the RFI of the new files is seen
 

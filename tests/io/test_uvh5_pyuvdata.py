@@ -147,21 +147,32 @@ def test_sidereal_phased_uvw_matches_pyuvdata(tmp_path, uvw_reference):
     )
 
 
-def test_multiple_phase_centres_are_refused(tmp_path):
-    from pyuvdata import UVData
-
+def _two_centres(tmp_path, first):
+    """The HERA-style file phased to (0.5, -0.5) where ``first(uvd)`` and
+    to (0.7, -0.5) elsewhere: two catalog entries."""
     path = _hera_like(tmp_path)
     uvd = _pyuvdata_read(path)
-    uvd.phase(
-        ra=0.5, dec=-0.5, cat_name="a", select_mask=uvd.time_array == uvd.time_array[0]
-    )
-    uvd.phase(
-        ra=0.7, dec=-0.5, cat_name="b", select_mask=uvd.time_array != uvd.time_array[0]
-    )
+    mask = first(uvd)
+    uvd.phase(ra=0.5, dec=-0.5, cat_name="a", select_mask=mask)
+    uvd.phase(ra=0.7, dec=-0.5, cat_name="b", select_mask=~mask)
     out = tmp_path / "multi.uvh5"
     uvd.write_uvh5(str(out))
-    with pytest.raises(UnsupportedLayoutError, match="phase centres"):
-        read_uvh5_meta(out)
+    return out
+
+
+def test_a_phase_centre_per_integration_is_read(tmp_path, uvw_reference):
+    path = _two_centres(tmp_path, lambda uvd: uvd.time_array == uvd.time_array[0])
+    ds = open_observation(path)
+    assert ds.attrs["phase_center_type"] == "per_integration"
+    assert_allclose(ds.phase_center_ra.values, [0.5, 0.7, 0.7], rtol=0, atol=1e-12)
+    assert_allclose(ds.phase_center_dec.values, -0.5, rtol=0, atol=1e-12)
+    assert_allclose(ds.UVW.values, uvw_reference(ds), rtol=0, atol=1e-3)
+
+
+def test_phase_centres_that_change_within_an_integration_are_refused(tmp_path):
+    path = _two_centres(tmp_path, lambda uvd: uvd.ant_1_array == 10)
+    with pytest.raises(UnsupportedLayoutError, match="one integration"):
+        read_uvh5_meta(path)
 
 
 def test_baseline_major_order_is_refused(tmp_path):

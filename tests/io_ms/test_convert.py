@@ -82,6 +82,28 @@ def test_convert_matches_pyuvdata_reading_the_files(sim_dir, tmp_path):
     )
 
 
+@pytest.mark.parametrize("rephase", [None, "median_meridian"])
+def test_uvh5_product_reads_back_as_the_group(
+    sim_dir, tmp_path, rephase, assert_dataset_equal
+):
+    # The writer stores a catalog entry per integration (meridian phasing) and
+    # the pointing declination; the reader takes both back.
+    from dsa110.io import open_observation
+    from dsa110.phasing import rephase as rephase_to
+
+    indir, _ = sim_dir
+    original = open_observation(indir)
+    if rephase is not None:
+        original = rephase_to(original, rephase)
+    out = convert(indir, tmp_path / "a.uvh5", rephase=rephase)
+    back = open_observation(out)
+    assert_dataset_equal(back, original, skip=("subband",))
+    assert back.attrs["pointing_dec"] == pytest.approx(
+        original.attrs["pointing_dec"], abs=1e-12
+    )
+    assert back.attrs["phase_center_type"] == original.attrs["phase_center_type"]
+
+
 def test_cli_group_id_formats_and_rephase(sim_dir, tmp_path, capsys):
     indir, tiles = sim_dir
     gid = next(indir.glob("*_sb00.hdf5")).name.split("_sb")[0]
@@ -244,6 +266,31 @@ def test_watch_incomplete_then_flag_fill_and_restart(sim_dir, tmp_path):
         clock=lambda: now + 120,
     )
     assert lines == [] and product.stat().st_mtime_ns == mtime
+
+
+def test_watch_records_a_corrupt_group_as_failed_and_goes_on(sim_dir, tmp_path):
+    indir, _ = sim_dir
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    for f in sorted(indir.glob("*_sb*.hdf5")):
+        shutil.copy(f, incoming / f.name)
+        later = f.name.replace("T00:", "T01:")  # a second group, an hour later
+        shutil.copy(f, incoming / later)
+    bad = next(incoming.glob("*T00:*_sb05.hdf5"))
+    raw = bytearray(bad.read_bytes())
+    for k in range(len(raw) - 4):
+        if raw[k : k + 4] == b"SNOD":  # garbage in the symbol tables: h5py RuntimeError
+            raw[k : k + 4] = b"XXXX"
+    bad.write_bytes(bytes(raw))
+    out = tmp_path / "out"
+    lines = []
+    for _ in range(2):  # a restart goes on too, and does not retry the bad group
+        state = watch(incoming, out, once=True, settle=0, log=lines.append)
+        failed = [g for g, s in state.items() if s["status"] == "failed"]
+        done = [g for g, s in state.items() if s["status"] == "done"]
+        assert len(failed) == 1 and len(done) == 1
+        assert bad.name in state[failed[0]]["error"]
+    assert sum("failed" in line for line in lines) == 1
 
 
 def test_watch_cli_converts_complete_groups(sim_dir, tmp_path, capsys):
