@@ -104,6 +104,10 @@ def _check_consistent(metas: list[UVH5Meta]) -> None:
             and np.array_equal(m.antenna2, ref.antenna2)
         ):
             bad("Header/ant_1_array", "baselines (antennas or order)")
+        if m.n_freq != ref.n_freq:
+            bad("Header/Nfreqs", f"channel count ({m.n_freq}, not {ref.n_freq})")
+        if not np.allclose(m.channel_width, ref.channel_width, rtol=1e-9, atol=0):
+            bad("Header/channel_width", "channel width")
         if m.polarization_codes != ref.polarization_codes:
             bad("Header/polarization_array", "polarizations")
         if abs(m.pointing_dec - ref.pointing_dec) > _POINTING_ATOL_RAD:

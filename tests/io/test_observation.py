@@ -183,12 +183,28 @@ def _edit(path, name, func):
             "phase_center_dec",
         ),
         ("Header/antenna_positions", lambda a: a + 1.0, "antenna_positions"),
+        ("Header/channel_width", lambda a: a / 2, "channel_width"),
     ],
 )
 def test_inconsistent_subbands(group_copy, name, func, field):
     target = _by_subband(group_copy)[9]
     _edit(target, name, func)
     with pytest.raises(InconsistentGroupError, match=field) as info:
+        open_observation(group_copy)
+    assert target.name in str(info.value)
+
+
+def test_a_subband_with_another_channel_count(group_copy):
+    # It was accepted: a band with a 2-channel subband among 4-channel ones.
+    from pyuvdata import UVData
+
+    target = _by_subband(group_copy)[5]
+    uvd = UVData.from_file(str(target), file_type="uvh5", run_check=False)
+    uvd.uvw_array = uvd.uvw_array.astype(np.float64)
+    uvd.frequency_average(2)
+    target.unlink()
+    uvd.write_uvh5(str(target), run_check=False)
+    with pytest.raises(InconsistentGroupError, match="Nfreqs") as info:
         open_observation(group_copy)
     assert target.name in str(info.value)
 
