@@ -60,13 +60,19 @@ def _spw_slices(freq, spw: str, n_chan_per_spw: int | None) -> list:
         sb = subband_of_frequency(freq)
         edges = np.flatnonzero(np.diff(sb)) + 1
         sizes = np.diff(np.concatenate([[0], edges, [n_freq]]))
-        if np.all(sizes == sizes[0]):
-            n_chan_per_spw = int(sizes[0])
+        if np.any(sizes != sizes[0]):
+            raise ConfigurationError(
+                f"cannot write one spectral window per subband: the {n_freq} "
+                f"channels fall in subbands of {sorted(set(sizes.tolist()))} "
+                "channels; write one window (spw='merged', the CLI's --spw merged) "
+                "or give write_ms n_chan_per_spw"
+            )
+        n_chan_per_spw = int(sizes[0])
     step = n_chan_per_spw
-    if step is None or step <= 0 or n_freq % step:
+    if step <= 0 or n_freq % step:
         raise ConfigurationError(
-            f"cannot split {n_freq} channels into equal subband windows of {step} "
-            "channels; pass n_chan_per_spw"
+            f"n_chan_per_spw={step}: cannot split {n_freq} channels into "
+            "equal subband windows of that many"
         )
     return [slice(k, k + step) for k in range(0, n_freq, step)]
 

@@ -285,7 +285,8 @@ def build_dataset(
             raise MissingSubbandError(
                 f"group starting {ref.path}: missing subband(s) "
                 f"{', '.join(f'sb{s:02d}' for s in missing_sbs)} "
-                "(pass missing='flag' to fill them with flagged zeros, or missing='skip')",
+                "(missing='flag', the CLI's --missing flag, fills them with flagged "
+                "zeros; missing='skip', --missing skip, leaves them out)",
                 missing=missing_sbs,
             )
         if missing == "flag":

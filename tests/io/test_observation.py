@@ -139,6 +139,8 @@ def test_missing_subband(group_copy):
     paths = [p for p in group_copy if p.exists()]
     with pytest.raises(MissingSubbandError, match="sb05, sb12") as info:
         open_observation(paths)
+    # Names the option for library and CLI users.
+    assert "missing='flag'" in str(info.value) and "--missing flag" in str(info.value)
     assert info.value.missing == (5, 12)
     ds = open_observation(paths, missing="flag")
     full = np.sort(

@@ -295,6 +295,11 @@ def test_bad_options(vis_ds, tmp_path):
             spw="subband",
             n_chan_per_spw=5,
         )
+    # Subbands of unequal sizes: the message names the options a user has (it
+    # said "windows of None channels; pass n_chan_per_spw", which the CLI lacks).
+    uneven = vis_ds.isel(frequency=slice(2, None))
+    with pytest.raises(ConfigurationError, match=r"\[2, 4\].*--spw merged"):
+        write_ms(uneven, tmp_path / "a.ms", fields="per_integration", spw="subband")
     assert not (tmp_path / "a.ms").exists()
 
 
