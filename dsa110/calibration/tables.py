@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from dsa110.errors import FileFormatError, OutputExistsError
+from dsa110.errors import CorruptFileError, FileFormatError, OutputExistsError
 
 __all__ = ["SOLUTION_CONVENTION", "make_solutions", "save_solutions", "load_solutions"]
 
@@ -154,6 +154,56 @@ def _write_zarr_v2(ds, path):
     zarr.consolidate_metadata(str(path))
 
 
+#: Size of a Blosc chunk header; bytes 12–16 hold the chunk's stored length.
+_BLOSC_HEADER = 16
+
+
+def _truncated_blosc_chunks(arr):
+    """Keys of ``arr``'s Blosc chunks shorter than their header says.
+
+    Blosc stores incompressible data as a plain copy and decodes a truncated
+    one without error, from memory past the end of the buffer.
+    """
+    from numcodecs import Blosc  # deferred: optional dependency (dsa110[zarr])
+
+    if not isinstance(arr.compressor, Blosc):
+        return []
+    store = arr.chunk_store
+    keys = [f"{arr.path}/{k}" for k in store.listdir(arr.path) if k[:1] != "."]
+    return [
+        key
+        for key in keys
+        if len(buf := store[key]) < _BLOSC_HEADER
+        or int.from_bytes(buf[12:16], "little") != len(buf)
+    ]
+
+
+def _read_zarr_array(path, name, arr):
+    """Read one array of a table, refusing missing or undecodable chunks.
+
+    zarr reads a missing chunk as its fill value (zeros: a table whose
+    ``BANDPASS`` chunk is lost would flag every visibility); :func:`_write_zarr_v2`
+    stores every chunk, so fewer stored chunks than the grid holds means damage.
+    """
+    if arr.nchunks_initialized < arr.nchunks:
+        raise CorruptFileError(
+            path,
+            f"{arr.nchunks - arr.nchunks_initialized} of {arr.nchunks} chunk(s) "
+            "missing from the solution table",
+            field=name,
+        )
+    if bad := _truncated_blosc_chunks(arr):
+        raise CorruptFileError(
+            path, f"truncated chunk(s) {bad}: cannot decode the data", field=name
+        )
+    try:
+        return arr[...]
+    except (RuntimeError, ValueError) as exc:  # numcodecs decode failures
+        raise CorruptFileError(
+            path, f"cannot decode the solution table's data: {exc}", field=name
+        ) from exc
+
+
 def _read_zarr_v2(path):
     import zarr  # deferred: optional dependency (dsa110[zarr])
 
@@ -163,7 +213,8 @@ def _read_zarr_v2(path):
         attrs = dict(arr.attrs)
         dims = tuple(attrs.pop("_ARRAY_DIMENSIONS"))
         is_coord = attrs.pop("is_coord", False)
-        (coords if is_coord else data_vars)[name] = (dims, arr[...], attrs)
+        values = _read_zarr_array(path, name, arr)
+        (coords if is_coord else data_vars)[name] = (dims, values, attrs)
     return xr.Dataset(data_vars, coords=coords, attrs=dict(root.attrs))
 
 
@@ -221,6 +272,8 @@ def load_solutions(path):
     ------
     FileFormatError
         When the file is not a solution table.
+    CorruptFileError
+        When a zarr table has a chunk missing or undecodable.
     """
     path = Path(path)
     try:
@@ -229,6 +282,8 @@ def load_solutions(path):
         else:
             with xr.open_dataset(path, engine="scipy") as f:
                 ds = _join_complex(f.load())
+    except FileFormatError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FileFormatError(
             path, f"cannot read a calibration solution table: {exc}"

@@ -17,7 +17,7 @@ from dsa110.calibration import (
     save_solutions,
     solve_calibration,
 )
-from dsa110.errors import FileFormatError, OutputExistsError
+from dsa110.errors import CorruptFileError, FileFormatError, OutputExistsError
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,49 @@ def test_plots_written(solutions, tmp_path):
     p2 = plot_gains(solutions, tmp_path / "g.png")
     for p in (p1, p2):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _tiny_table(tmp_path):
+    """A two-antenna, 64-channel bandpass table saved to zarr."""
+    import xarray as xr
+
+    sol = xr.Dataset(
+        {
+            "BANDPASS": (
+                ("antenna", "frequency", "polarization"),
+                np.full((2, 64, 2), 1 + 0.5j, np.complex64),
+            ),
+            "BANDPASS_FLAG": (
+                ("antenna", "frequency", "polarization"),
+                np.zeros((2, 64, 2), bool),
+            ),
+        },
+        coords={"antenna": [0, 1], "frequency": np.linspace(1.3e9, 1.5e9, 64)},
+    )
+    path = tmp_path / "sol.zarr"
+    save_solutions(sol, path)
+    return path
+
+
+def test_load_refuses_zarr_table_with_missing_chunk(tmp_path):
+    path = _tiny_table(tmp_path)
+    (path / "BANDPASS" / "0.0.0").unlink()  # zarr would read it as zeros
+    with pytest.raises(CorruptFileError, match=r"sol.zarr \[BANDPASS\].*missing"):
+        load_solutions(path)
+
+
+def _truncate(data):
+    return data[: len(data) // 2]
+
+
+def _garble(data):
+    return data[:16] + b"\xff" * (len(data) - 16)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garble])
+def test_load_refuses_zarr_table_with_damaged_chunk(tmp_path, damage):
+    path = _tiny_table(tmp_path)
+    chunk = path / "BANDPASS_FLAG" / "0.0.0"
+    chunk.write_bytes(damage(chunk.read_bytes()))
+    with pytest.raises(CorruptFileError, match=r"sol.zarr \[BANDPASS_FLAG\].*decode"):
+        load_solutions(path)
