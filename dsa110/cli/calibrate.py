@@ -2,7 +2,42 @@
 
 from __future__ import annotations
 
+import argparse
+
 __all__ = ["register"]
+
+#: Suffixes of a solution table (zarr, netCDF) that ``--out`` accepts.
+SOLUTION_SUFFIXES = (".zarr", ".nc")
+
+
+def _solint(text: str):
+    """``--solint``: ``inf``, ``int``, or positive seconds (``60`` or ``60s``)."""
+    if text in ("inf", "int"):
+        return text
+    try:
+        seconds = float(text.removesuffix("s"))
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected inf, int, or positive seconds (60 or 60s)"
+        )
+    return seconds
+
+
+def _bounded(kind, low, what):
+    """Return an argparse type: ``kind(text)``, refused below ``low``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
+        return value
+
+    return parse
 
 
 def register(subparsers) -> None:
@@ -26,11 +61,18 @@ def register(subparsers) -> None:
         default=None,
         help="calibrator name (default: the best for the pointing declination)",
     )
-    q.add_argument("--solint", default="inf", help="gain interval: inf, int or seconds")
+    q.add_argument(
+        "--solint",
+        type=_solint,
+        default="inf",
+        help="gain interval: inf, int or seconds",
+    )
     q.add_argument("--mode", default="ap", choices=("ap", "p"), help="gain mode")
     q.add_argument("--refant", default="103", help="reference antenna name, or 'auto'")
-    q.add_argument("--min-snr", type=float, default=5.0)
-    q.add_argument("--min-baselines", type=int, default=4)
+    q.add_argument("--min-snr", type=_bounded(float, 0, "a number >= 0"), default=5.0)
+    q.add_argument(
+        "--min-baselines", type=_bounded(int, 0, "an integer >= 0"), default=4
+    )
     q.add_argument("--uvmin", type=float, default=1000.0, help="uv cut, wavelengths")
     q.add_argument(
         "--uv-frequency",
@@ -40,14 +82,17 @@ def register(subparsers) -> None:
         "or CASA's one per spectral window (merged band / per subband)",
     )
     q.add_argument(
-        "--fill-gaps", type=int, default=0, help="interpolate gaps up to N channels"
+        "--fill-gaps",
+        type=_bounded(int, 0, "an integer >= 0"),
+        default=0,
+        help="interpolate gaps up to N channels",
     )
     q.add_argument(
         "--no-solnorm", action="store_true", help="do not normalise the bandpass"
     )
     q.add_argument(
         "--window",
-        type=int,
+        type=_bounded(int, 1, "an integer >= 1"),
         default=None,
         help="use only the N integrations centred on the transit",
     )
@@ -119,10 +164,45 @@ def select_transit(ds, calibrator, *, window=None):
             "(dsa110.catalogs.calibrators.find_transit_tile)"
         )
     idx = hit[0]
-    if window:
+    if window is not None:
         lo = max(0, idx - window // 2)
         ds = ds.isel(time=slice(lo, min(times.size, lo + window)))
     return ds, idx
+
+
+def _solve_outputs(args):
+    """Every path ``calibrate solve`` writes: the table, CASA tables, plots."""
+    from pathlib import Path
+
+    paths = [Path(args.out)]
+    if args.casa:
+        paths += [Path(f"{args.casa}.{kind}") for kind in ("B", "G")]
+    if args.plots:
+        paths += [Path(args.plots) / name for name in ("bandpass.png", "gains.png")]
+    return paths
+
+
+def _check_solve_outputs(args) -> None:
+    """Refuse a bad ``--out`` suffix or existing outputs before any work.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``--out`` is not ``*.zarr`` or ``*.nc``.
+    OutputExistsError
+        When an output exists and ``--overwrite`` is not given.
+    """
+    from pathlib import Path
+
+    from dsa110.errors import ConfigurationError, OutputExistsError
+
+    if Path(args.out).suffix not in SOLUTION_SUFFIXES:
+        raise ConfigurationError(
+            f"--out {args.out}: use a {' or '.join(SOLUTION_SUFFIXES)} suffix"
+        )
+    existing = [str(p) for p in _solve_outputs(args) if p.exists()]
+    if existing and not args.overwrite:
+        raise OutputExistsError(f"{', '.join(existing)} exist(s) (use --overwrite)")
 
 
 def _solve(args) -> int:
@@ -138,11 +218,9 @@ def _solve(args) -> int:
         solve_calibration,
     )
     from dsa110.catalogs.calibrators import best_calibrator, get_calibrator
-    from dsa110.errors import OutputExistsError
     from dsa110.phasing import rephase
 
-    if Path(args.out).exists() and not args.overwrite:
-        raise OutputExistsError(f"{args.out} exists (use --overwrite)")
+    _check_solve_outputs(args)
     ds = _open(args.input)
     if args.calibrator:
         cal = get_calibrator(args.calibrator)
@@ -150,13 +228,10 @@ def _solve(args) -> int:
         cal = best_calibrator(float(ds.attrs["pointing_dec"]))
     ds, idx = select_transit(ds, cal, window=args.window)
     ds = rephase(ds, (cal.ra, cal.dec))
-    solint = (
-        args.solint if args.solint in ("inf", "int") else float(args.solint.rstrip("s"))
-    )
     sol = solve_calibration(
         ds,
         cal,
-        solint=solint,
+        solint=args.solint,
         gain_mode=args.mode,
         refant=args.refant,
         min_snr=args.min_snr,
@@ -177,11 +252,12 @@ def _solve(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         plot_bandpass(sol, out / "bandpass.png")
         plot_gains(sol, out / "gains.png")
-    flagged = float(np.mean(sol["QA_FLAG_FRACTION"].values < 1.0))
+    present = np.union1d(ds["antenna1"].values, ds["antenna2"].values)
+    solved = int(np.sum(sol["QA_FLAG_FRACTION"].values[present] < 1.0))
     print(
         f"calibrator {cal.alt_name or cal.name} transit at integration {idx}; "
-        f"refant {sol.attrs['refant']}; {flagged:.0%} of antenna slots solved; "
-        f"wrote {args.out}"
+        f"refant {sol.attrs['refant']}; {solved} of the {present.size} antennas "
+        f"in the data solved; wrote {args.out}"
     )
     return 0
 

@@ -57,7 +57,10 @@ def test_solve_recovers_simulated_gain_phases(sim_tile, tmp_path, capsys):
         )
         == 0
     )
-    assert "transit at integration" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "transit at integration" in out
+    n_ant = len(truth.antennas)
+    assert f"{n_ant} of the {n_ant} antennas in the data solved" in out
     assert (tmp_path / "plots" / "bandpass.png").exists()
     assert (tmp_path / "cal.B").is_dir() and (tmp_path / "cal.G").is_dir()
     sol = load_solutions(sol_path)
@@ -155,3 +158,52 @@ def test_solve_uv_frequency_option_reaches_the_solver(sim_tile, tmp_path):
     assert params["uv_frequency"] == "merged"
     with pytest.raises(SystemExit):
         main(args + ["--uv-frequency", "centre"])
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--solint", "abc"),
+        ("--solint", "60x"),
+        ("--solint", "0s"),
+        ("--window", "-3"),
+        ("--window", "0"),
+        ("--min-snr", "-1"),
+        ("--fill-gaps", "-3"),
+        ("--min-baselines", "-1"),
+    ],
+)
+def test_solve_refuses_bad_option_before_any_work(tmp_path, capsys, option, value):
+    args = ["calibrate", "solve", str(tmp_path / "no-such-tile")]
+    with pytest.raises(SystemExit) as exit_:
+        main(args + ["--out", str(tmp_path / "s.zarr"), option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: {value!r}: expected" in capsys.readouterr().err
+
+
+def test_solve_accepts_solint_in_seconds():
+    from dsa110.cli import build_parser
+
+    args = ["calibrate", "solve", "tile", "--out", "s.zarr", "--solint"]
+    assert build_parser().parse_args(args + ["60s"]).solint == 60.0
+    assert build_parser().parse_args(args + ["int"]).solint == "int"
+
+
+def test_solve_refuses_out_that_is_not_zarr_or_nc(tmp_path, capsys):
+    out = tmp_path / "s.txt"
+    rc = main(["calibrate", "solve", str(tmp_path / "no-such-tile"), "--out", str(out)])
+    assert rc == 1
+    assert f"--out {out}: use a .zarr or .nc suffix" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("existing", ["cal.G", "cal.B", "plots/gains.png"])
+def test_solve_refuses_any_existing_output_up_front(tmp_path, capsys, existing):
+    (tmp_path / existing).parent.mkdir(exist_ok=True)
+    (tmp_path / existing).mkdir()
+    tile = tmp_path / "no-such-tile"  # the check comes before reading it
+    args = ["calibrate", "solve", str(tile), "--out", str(tmp_path / "s.zarr")]
+    args += ["--casa", str(tmp_path / "cal"), "--plots", str(tmp_path / "plots")]
+    assert main(args) == 1
+    assert f"{tmp_path / existing} exist" in capsys.readouterr().err
+    assert not (tmp_path / "s.zarr").exists()
