@@ -291,6 +291,44 @@ def choose_refant(ok, snr, names, *, refant=DEFAULT_REFANT, fallback=REFANT_FALL
     )
 
 
+def _check_has_data(totals, ds, fuv, *, uvmin_lambda, uvmax_lambda, prior):
+    """Refuse a solve with no usable samples, before choosing the reference.
+
+    ``totals``: ``Σ w |V|²`` and the number of samples used, over every cell
+    of :func:`~dsa110.calibration.dask.normal_sums`; ``prior``: whether known
+    terms (a bandpass) were applied, whose flagged channels exclude samples.
+    The data's baseline lengths and flagged fraction are computed only to
+    explain the refusal.
+
+    Raises
+    ------
+    CalibrationError
+        No unflagged cross-correlation of positive weight lies inside the uv
+        range, or all those that do are zero.
+    """
+    power, count = totals
+    if count == 0:
+        cross = ds["antenna1"] != ds["antenna2"]
+        uv = np.hypot(ds["UVW"].isel(uvw_label=0), ds["UVW"].isel(uvw_label=1))
+        uv_m = uv.where(cross)
+        longest, shortest, flagged = dask.compute(
+            uv_m.max(), uv_m.min(), ds["FLAG"].where(cross).mean()
+        )
+        raise CalibrationError(
+            "no data to solve on: no unflagged cross-correlation of positive "
+            f"weight inside the uv range {uvmin_lambda:g}–{uvmax_lambda:g} λ"
+            f"{' and unflagged in the bandpass applied' if prior else ''} "
+            f"({float(flagged):.0%} of the cross-correlations are flagged; the "
+            f"baselines span {float(shortest) * fuv.min() / _C:.0f}–"
+            f"{float(longest) * fuv.max() / _C:.0f} λ)"
+        )
+    if power == 0:
+        raise CalibrationError(
+            f"no data to solve on: the {int(count)} unflagged visibilities inside "
+            f"the uv range {uvmin_lambda:g}–{uvmax_lambda:g} λ are all zero"
+        )
+
+
 def _reference(gains, ok, ref, chain):
     """Rotate each cell's phases so that the reference antenna has phase 0.
 
@@ -345,13 +383,14 @@ def _solve(
     if bandpass is not None:
         jones = np.zeros((n_ant, vis.shape[2], vis.shape[3]), np.complex128)
         jones[: bandpass.shape[0]] = bandpass[:n_ant]
+    fuv = uv_cut_frequency(ds[schema.FREQUENCY].values, uv_frequency)
     sums = cdask.normal_sums(
         vis,
         flag,
         weight,
         model,
         ds["UVW"].data,
-        uv_cut_frequency(ds[schema.FREQUENCY].values, uv_frequency),
+        fuv,
         a1,
         a2,
         tbin,
@@ -371,7 +410,17 @@ def _solve(
         tol=tol,
         min_baselines=min_baselines,
     )
-    (sol,) = dask.compute(sol)
+    # Σ w|V|² and the sample count, from the sums the solve computes anyway.
+    totals = sums[2:].real.sum(axis=(1, 2, 3, 4))
+    sol, totals = dask.compute(sol, totals)
+    _check_has_data(
+        totals,
+        ds,
+        fuv,
+        uvmin_lambda=uvmin_lambda,
+        uvmax_lambda=uvmax_lambda,
+        prior=jones is not None,
+    )
     gains, ok, sigma = sol[0], sol[1].real > 0.5, sol[2].real
     snr = np.where(ok, np.abs(gains) / np.where(sigma > 0, sigma, np.inf), 0.0)
     # Flag low-SNR solutions before choosing the reference.

@@ -417,3 +417,32 @@ def test_a_calibrator_outside_the_beam_is_refused(calibrator_tile):
         solve_calibration(ds, far)
     with pytest.raises(CalibrationError, match="not in the field"):
         solve_gains(ds, [far])
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("zero", "visibilities inside the uv range 1000–inf λ are all zero"),
+        ("flagged", "100% of the cross-correlations are flagged"),
+        ("uv cut", r"uv range 1e\+09–inf λ \(0% of the cross-correlations are flagged"),
+    ],
+    ids=["zero", "flagged", "uv cut"],
+)
+def test_no_usable_data_is_reported_as_such(calibrator_tile, case, expected):
+    ds, truth, src, sigma = calibrator_tile
+    kwargs = {"uvmin_lambda": 1e9} if case == "uv cut" else {}
+    if case == "zero":
+        ds = ds.assign(VISIBILITY=ds.VISIBILITY * 0)
+    elif case == "flagged":
+        ds = ds.assign(FLAG=ds.FLAG | True)
+    # Not "reference antenna 103 and its fallbacks have no solutions".
+    with pytest.raises(CalibrationError, match=f"no data to solve on.*{expected}"):
+        solve_bandpass(ds, src, **kwargs)
+
+
+def test_no_usable_data_with_a_flagged_bandpass_names_it(calibrator_tile):
+    ds, truth, src, sigma = calibrator_tile
+    bp = solve_bandpass(ds, src)
+    bp["BANDPASS_FLAG"] = bp.BANDPASS_FLAG | True
+    with pytest.raises(CalibrationError, match="unflagged in the bandpass applied"):
+        solve_gains(ds, src, bandpass=bp)
