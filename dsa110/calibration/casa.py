@@ -195,7 +195,12 @@ def export_casa_table(
     spws = _spw_split(freq, n_chan_per_spw)
     n_ant = solutions.sizes["antenna"]
     n_pol = solutions.sizes["polarization"]
-    refant = str(solutions.attrs.get("refant", "")).split(",")[0]
+    # The table's own reference antenna; older tables record only the joined
+    # ``refant`` of all parts.
+    refant = str(
+        solutions.attrs.get(f"{var.lower()}_refant")
+        or str(solutions.attrs.get("refant", "")).split(",")[0]
+    )
     names = [str(n) for n in np.asarray(solutions["antenna_name"].values)]
     ref_id = names.index(refant) if refant in names else -1
     g = np.asarray(solutions[var].values)

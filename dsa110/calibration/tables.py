@@ -14,7 +14,9 @@ Layout (every variable optional except the coordinates)::
 with coordinates ``antenna`` (antenna number = station − 1), ``antenna_name``,
 ``frequency`` (Hz), ``polarization``, ``gain_time`` and ``gain_interval`` (unix
 seconds UTC), and provenance attributes: ``calibrator``, ``calibrator_ra``,
-``calibrator_dec`` (radians), ``refant``, ``time_start``/``time_end``,
+``calibrator_dec`` (radians), ``refant`` (every part's, comma-separated) and
+``bandpass_refant``/``gain_refant``/``delay_refant`` (each part's own),
+``time_start``/``time_end``,
 ``parameters`` (JSON), ``code_version``, ``created``, ``convention``.
 
 Gains follow :mod:`dsa110.schema`: ``V_obs_ij = g_i conj(g_j) V_true_ij`` with
@@ -73,6 +75,7 @@ def make_solutions(*parts, calibrator=None, times=None, parameters=None, qa=True
     attrs = dict(sol.attrs)
     refants = {p.attrs.get("refant") for p in parts if "refant" in p.attrs}
     attrs["refant"] = ",".join(sorted(str(r) for r in refants)) if refants else ""
+    attrs.update(_part_refants(parts))
     if calibrator is not None:
         attrs["calibrator"] = str(
             getattr(calibrator, "alt_name", "")
@@ -94,6 +97,23 @@ def make_solutions(*parts, calibrator=None, times=None, parameters=None, qa=True
 
         sol = sol.merge(qa_metrics(sol))
     return sol
+
+
+def _part_refants(parts):
+    """``{"bandpass_refant": ..., "gain_refant": ..., ...}`` of each solved part.
+
+    With ``refant="auto"`` the bandpass and the gains may pick different
+    antennas; the joined ``refant`` attribute cannot say which is whose.
+    """
+    out = {}
+    for part in parts:
+        if "refant" not in part.attrs:
+            continue
+        names = [part.name] if isinstance(part, xr.DataArray) else part.data_vars
+        for var in ("BANDPASS", "GAIN", "DELAY"):
+            if var in names:
+                out[f"{var.lower()}_refant"] = str(part.attrs["refant"])
+    return out
 
 
 def _split_complex(ds):

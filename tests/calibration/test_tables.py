@@ -11,6 +11,7 @@ from dsa110.calibration import (
     apply_calibration,
     export_casa_table,
     load_solutions,
+    make_solutions,
     plot_bandpass,
     plot_gains,
     qa_metrics,
@@ -139,6 +140,22 @@ def test_casa_table_export_reads_back(solutions, tmp_path, kind):
         assert s.nrows() == n_spw
     with pytest.raises(OutputExistsError):
         export_casa_table(solutions, path, kind=kind)
+
+
+def test_casa_tables_record_each_parts_own_refant(solutions, tmp_path):
+    """refant="auto" may pick different antennas for the bandpass and gains."""
+    tables = pytest.importorskip("casacore.tables")
+    bp = solutions[["BANDPASS", "BANDPASS_FLAG", "BANDPASS_SNR"]]
+    gains = solutions[["GAIN", "GAIN_FLAG", "GAIN_SNR"]]
+    bp.attrs, gains.attrs = {"refant": "103"}, {"refant": "104"}
+    sol = make_solutions(bp, gains, qa=False)
+    assert sol.attrs["refant"] == "103,104"
+    assert sol.attrs["bandpass_refant"] == "103"
+    assert sol.attrs["gain_refant"] == "104"
+    for kind, number in (("B", 102), ("G", 103)):
+        path = export_casa_table(sol, tmp_path / f"cal.{kind}", kind=kind)
+        with tables.table(str(path), ack=False) as t:
+            assert_array_equal(t.getcol("ANTENNA2"), number)
 
 
 def test_casa_bandpass_table_read_by_pyuvdata(solutions, tmp_path):
