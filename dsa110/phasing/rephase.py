@@ -15,6 +15,7 @@ from dsa110 import schema
 from dsa110.errors import ConfigurationError
 from dsa110.phasing.dask import rephase_visibilities
 from dsa110.phasing.uvw import baseline_uvw, uvw_basis
+from dsa110.schema import SchemaError
 from dsa110.telescope.antennas import Site
 
 __all__ = ["rephase", "resolve_center", "median_meridian", "dataset_site"]
@@ -82,7 +83,9 @@ def resolve_center(ds: xr.Dataset, center):
     Raises
     ------
     ConfigurationError
-        For a string that is neither a known name nor ``RA,DEC``.
+        For a string that is neither a known name nor ``RA,DEC``, or an
+        ``(ra, dec)`` that is not finite, has a Dec outside ±π/2 (degrees
+        passed as radians) or arrays of other than one value per integration.
     """
     if hasattr(center, "icrs"):
         icrs = center.icrs
@@ -112,6 +115,37 @@ def resolve_center(ds: xr.Dataset, center):
         raise ConfigurationError(
             f"center {center!r}: not a SkyCoord, name or (ra, dec)"
         ) from None
+    return _checked_radians(ra, dec, ds.sizes[schema.TIME])
+
+
+def _checked_radians(ra, dec, n_time):
+    """Check ``(ra, dec)`` radians: finite, |Dec| ≤ π/2, one or ``n_time`` values."""
+    try:
+        ra = np.asarray(ra, dtype=np.float64)
+        dec = np.asarray(dec, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"center ({ra!r}, {dec!r}): ra and dec must be numbers (radians)"
+        ) from None
+    for name, value in (("ra", ra), ("dec", dec)):
+        if value.ndim > 1 or (value.ndim == 1 and value.size != n_time):
+            raise ConfigurationError(
+                f"center: {name} has shape {value.shape}; expected a scalar or "
+                f"one value per integration ({n_time},)"
+            )
+        bad = ~np.isfinite(value)
+        if bad.any():
+            raise ConfigurationError(
+                f"center: {name} is not finite ({np.ravel(value)[bad.ravel()][0]} "
+                f"in {bad.sum()} of {value.size} value(s))"
+            )
+    if np.any(np.abs(dec) > np.pi / 2):
+        raise ConfigurationError(
+            f"center: dec {np.max(np.abs(dec)):g} is outside [-pi/2, pi/2]: (ra, dec) "
+            "are radians (degrees? give 'RA,DEC' as a string, or numpy.radians)"
+        )
+    if ra.ndim == 0 and dec.ndim == 0:
+        return float(ra), float(dec)
     return ra, dec
 
 
@@ -142,14 +176,23 @@ def rephase(ds: xr.Dataset, center) -> xr.Dataset:
         ``VISIBILITY``, ``UVW``, ``phase_center_ra``/``phase_center_dec`` replaced;
         ``attrs["phase_center_type"]`` is ``"fixed"`` for one centre.
 
+    Raises
+    ------
+    ConfigurationError
+        For a ``center`` that :func:`resolve_center` refuses.
+    SchemaError
+        For a dataset without integrations.
+
     Notes
     -----
     The phase is evaluated in float64. Flags and weights are unchanged.
     """
     import dask.array as da
 
-    ra, dec = resolve_center(ds, center)
     n_time = ds.sizes[schema.TIME]
+    if n_time == 0:
+        raise SchemaError("rephase: the dataset has no integrations (time axis empty)")
+    ra, dec = resolve_center(ds, center)
     ra_t = np.broadcast_to(np.asarray(ra, dtype=np.float64), (n_time,)).copy()
     dec_t = np.broadcast_to(np.asarray(dec, dtype=np.float64), (n_time,)).copy()
     site = dataset_site(ds)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from dsa110.errors import ConfigurationError
 from dsa110.phasing import cuda as gpu
 from dsa110.phasing import (
     median_meridian,
@@ -14,6 +15,7 @@ from dsa110.phasing import (
 )
 from dsa110.phasing.dask import rephase_visibilities as dask_rephase
 from dsa110.phasing.rephase import dataset_site
+from dsa110.schema import SchemaError
 from dsa110.telescope import SPEED_OF_LIGHT
 from dsa110.testing import PointSource, make_visibility_dataset
 
@@ -137,6 +139,34 @@ def test_round_trip_is_identity():
     )
     assert_allclose(back.UVW.values, ds.UVW.values, rtol=0, atol=1e-9)
     assert_array_equal(back.FLAG.values, ds.FLAG.values)
+
+
+@pytest.mark.parametrize(
+    "center, match",
+    [
+        ((np.nan, 0.5), "ra is not finite"),
+        ((5.3, np.inf), "dec is not finite"),
+        ((304.5, 33.0), "outside .*degrees"),  # degrees passed as radians
+        ((np.zeros(3), np.zeros(3)), r"ra has shape \(3,\).*\(6,\)"),
+        ((1.0, np.zeros((6, 2))), "dec has shape"),
+    ],
+)
+def test_bad_radians_center_is_refused_naming_center(center, match):
+    # A NaN centre made every visibility and UVW NaN with FLAG unchanged;
+    # degrees and wrong-length arrays failed inside astropy / numpy.
+    with pytest.raises(ConfigurationError, match=f"center.*{match}"):
+        rephase(_tile(), center)
+
+
+def test_per_integration_center_is_accepted():
+    ds = _tile()
+    out = rephase(ds, (ds.phase_center_ra.values, ds.phase_center_dec.values))
+    assert out.attrs["phase_center_type"] == "per_integration"
+
+
+def test_empty_time_axis_is_refused():
+    with pytest.raises(SchemaError, match="no integrations"):
+        rephase(_tile().isel(time=slice(0, 0)), "median_meridian")
 
 
 def test_dft_at_source_gives_full_flux_each_integration():
