@@ -33,6 +33,8 @@ TEMP_PREFIX = ".dsa110-tmp-"
 #: Prefix of a replaced product moved aside while its replacement is renamed in
 #: (put back by :func:`remove_stale` when a crash came between the two renames).
 ASIDE_PREFIX = ".dsa110-old-"
+#: How to replace an existing product, for library and command-line callers.
+_HOW_TO_REPLACE = "pass overwrite=True, or --overwrite on the command line"
 
 
 def temporary_name(path, *, prefix=TEMP_PREFIX) -> Path:
@@ -99,7 +101,7 @@ def atomic_output(path, *, overwrite: bool = False):
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(
-            f"{path}: exists already (pass overwrite=True to replace it)"
+            f"{path}: exists already ({_HOW_TO_REPLACE}, to replace it)"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
@@ -137,7 +139,8 @@ def refuse_existing(paths):
     existing = [str(p) for p in paths if Path(p).exists()]
     if existing:
         raise OutputExistsError(
-            f"{', '.join(existing)}: exist(s) already (pass overwrite to replace)"
+            f"{', '.join(existing)}: exist(s) already "
+            f"({_HOW_TO_REPLACE}, to replace them)"
         )
 
 

@@ -43,7 +43,10 @@ def test_flag_uvh5_group_writes_product_matching_truth(tile, tmp_path, capsys):
     assert f[rfi == 0].mean() <= 0.01
     # The raw files are untouched and a second run refuses to overwrite.
     assert not open_observation(group).FLAG.values[:, cross].any()
+    capsys.readouterr()
     assert main(["flag", str(group), "--out", str(product)]) == 1
+    # ... telling a command-line user of --overwrite, not only of overwrite=True
+    assert "--overwrite" in capsys.readouterr().err
     assert (
         main(
             [
