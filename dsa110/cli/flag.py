@@ -22,7 +22,11 @@ def register(subparsers) -> None:
         "(never "
         "modified: the flags go to a flag product, by default INPUT.flags.zarr beside "
         "it). With --out the flags of any input go to that flag product instead. Flags "
-        "combine with the data's own.",
+        "combine with the data's own. No command reads a flag product (convert, "
+        "calibrate and image use the flags of their input): it is for Python, "
+        "ds.assign(FLAG=dsa110.flagging.open_flag_product(PRODUCT).FLAG.variable) on "
+        "the data opened as flagged. To calibrate or image flagged data from the "
+        "command line, convert the group to a zarr store or MS and flag that.",
     )
     p.add_argument(
         "paths",
@@ -61,6 +65,14 @@ def register(subparsers) -> None:
         help="also write PREFIX_antenna.csv, PREFIX_channel.csv, PREFIX_time.csv",
     )
     p.set_defaults(func=_run)
+
+
+#: What a flag product is for: no command reads one.
+_PRODUCT_USE = (
+    "no dsa110 command reads it; from Python: "
+    "ds.assign(FLAG=open_flag_product(PATH).FLAG.variable), or flag a zarr store "
+    "or MS made by 'dsa110 convert' instead"
+)
 
 
 def _kind(paths):
@@ -172,7 +184,7 @@ def _run(args) -> int:
         out = args.out or _default_product(args.paths)
         write_flag_product(flagged, out, overwrite=args.overwrite, attrs=attrs)
         frac = flag_fractions(open_flag_product(out))
-        where = f"flag product {out}"
+        where = f"flag product {out} ({_PRODUCT_USE})"
     elif kind == "zarr":
         replace_zarr_flags(flagged, args.paths[0])
         from dsa110.io.zarr_store import open_zarr

@@ -31,8 +31,13 @@ def test_flag_uvh5_group_writes_product_matching_truth(tile, tmp_path, capsys):
     assert main(["flag", str(group), "--out", str(product)]) == 0
     report = capsys.readouterr().out
     assert "per antenna" in report and "per time" in report and "per channel" in report
+    # No command reads the product: the report says how to use it.
+    assert "no dsa110 command reads it" in report and "open_flag_product" in report
     flags = open_flag_product(product).FLAG.values
     ds = open_observation(group)
+    assert_array_equal(
+        ds.assign(FLAG=open_flag_product(product).FLAG.variable).FLAG.values, flags
+    )
     assert flags.shape == ds.FLAG.shape
     cross = ds.antenna1.values != ds.antenna2.values
     rfi = np.broadcast_to(truth.rfi_amplitude[:, None, :, None], flags.shape)[:, cross]
