@@ -78,7 +78,17 @@ class ObservationGroup:
     @property
     def group_id(self) -> str:
         """The group's id: its earliest file timestamp, ``YYYY-MM-DDTHH:MM:SS``."""
-        return self.start.strftime("%Y-%m-%dT%H:%M:%S")
+        return _format_id(self.start)
+
+    @property
+    def partial_ids(self) -> tuple[str, ...]:
+        """The ids this group had with only some of its files present.
+
+        A group's id is its earliest file's timestamp: while that file was
+        missing, the same tile went by a later file's timestamp. These are the
+        ids of its files' timestamps, sorted, its own id first.
+        """
+        return tuple(sorted({_format_id(f.timestamp) for f in self.files}))
 
     @property
     def subbands(self) -> tuple[int, ...]:
@@ -126,6 +136,10 @@ class ObservationGroup:
             f"ObservationGroup({self.group_id}, {len(self.files)} files, "
             f"missing={list(self.missing)})"
         )
+
+
+def _format_id(timestamp: datetime) -> str:
+    return timestamp.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_subband_filename(path) -> SubbandFile | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsa110.errors import GroupError
 from dsa110.io.groups import ObservationGroup, group_files
 from dsa110.pipeline.config import PipelineConfig
 from dsa110.pipeline.context import PipelineContext, code_version
@@ -84,8 +85,21 @@ def as_group(group) -> ObservationGroup:
     return groups[0]
 
 
+def _file_key(path) -> str:
+    """How a raw file is recorded: its absolute path, symbolic links resolved."""
+    return str(Path(path).resolve())
+
+
 def _register_observation(ctx, group: ObservationGroup, ds):
+    """Record the tile (or refresh its record) with the files of this run.
+
+    A rerun's observation keeps its id; its times, pointing, completeness and
+    file list become this run's (a subband that arrived late is registered).
+    """
+    from sqlalchemy import delete
+
     from dsa110.db import NotFoundError, ObservationRepository, session_scope
+    from dsa110.db.models import ObservationFile
 
     times = np.asarray(ds["time"].values)
     half = float(np.median(ds["integration_time"].values)) / 2
@@ -98,27 +112,34 @@ def _register_observation(ctx, group: ObservationGroup, ds):
         )
         % 360
     )
+    record = {
+        "start_time": utc_datetime(times[0] - half),
+        "end_time": utc_datetime(times[-1] + half),
+        "dec_deg": float(np.degrees(ds.attrs["pointing_dec"])),
+        "ra_deg": ra,
+        "status": "complete" if group.complete else "incomplete",
+    }
     with session_scope(ctx.session_factory) as session:
         repo = ObservationRepository(session)
         try:
             obs = repo.get_by_group(group.group_id)
         except NotFoundError:
-            obs = repo.add(
-                group.group_id,
-                start_time=utc_datetime(times[0] - half),
-                end_time=utc_datetime(times[-1] + half),
-                dec_deg=float(np.degrees(ds.attrs["pointing_dec"])),
-                ra_deg=ra,
-                status="complete" if group.complete else "incomplete",
+            obs = repo.add(group.group_id, **record)
+        else:
+            for key, value in record.items():
+                setattr(obs, key, value)
+            session.execute(
+                delete(ObservationFile).where(ObservationFile.observation_id == obs.id)
             )
-            for f in group.files:
-                repo.add_file(
-                    obs,
-                    str(f.path),
-                    subband=f.subband,
-                    start_time=f.timestamp,
-                    size_bytes=f.path.stat().st_size,
-                )
+            session.expire(obs, ["files"])
+        for f in group.files:
+            repo.add_file(
+                obs,
+                _file_key(f.path),
+                subband=f.subband,
+                start_time=f.timestamp,
+                size_bytes=f.path.stat().st_size,
+            )
         return obs.id, obs.status
 
 
@@ -135,36 +156,121 @@ def _already_processed(ctx, group_id: str) -> bool:
             return False
 
 
-def _retire_previous(ctx, group_id: str) -> None:
-    """Before a (re)run: remove the tile's earlier products, images,
-    measurements and calibration sets from the database (the files are replaced
-    when the new products are renamed into place).
+def _tile_observations(session, group: ObservationGroup) -> list:
+    """Return the observations recorded of this tile, oldest first.
+
+    Its own group id's, and those of runs on part of its files: a run without
+    the tile's earliest file recorded it under a later file's timestamp.
+    """
+    from sqlalchemy import or_, select
+
+    from dsa110.db.models import Observation, ObservationFile
+
+    holding = select(ObservationFile.observation_id).where(
+        ObservationFile.path.in_([_file_key(p) for p in group.paths])
+    )
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(
+                or_(
+                    Observation.group_id.in_(group.partial_ids),
+                    Observation.id.in_(holding),
+                )
+            )
+            .order_by(Observation.id)
+        )
+    )
+
+
+def _check_supersedes(group: ObservationGroup, others, force: bool) -> None:
+    """Refuse to replace, unforced, a recorded tile made of files this group lacks."""
+    from dsa110.errors import GroupError
+
+    names = {Path(p).name for p in group.paths}
+    for obs in others:
+        lacking = {Path(f.path).name for f in obs.files} - names
+        if lacking and not force:
+            raise GroupError(
+                f"tile {group.group_id}: its files are recorded as tile "
+                f"{obs.group_id} ({obs.status}, {obs.n_files} files), which also "
+                f"holds {', '.join(sorted(lacking))} that this group lacks: run "
+                "all of that tile's files together, or pass --force to replace "
+                "it with this group"
+            )
+
+
+def _retire_previous(ctx, group: ObservationGroup, *, force: bool):
+    """Before a (re)run: remove the tile's earlier records.
+
+    The tile's images, measurements, products and calibration sets are removed
+    from the database (the files are replaced when the new products are
+    renamed into place), and so are those of a run on part of its files under
+    another group id (its earliest files had not arrived): that observation
+    becomes this group's, and its product folder is deleted.
 
     The variability store keeps the measurements it already folded in (its
     update is idempotent per image), so a forced rerun does not count an epoch twice.
+
+    Returns
+    -------
+    observation_id : int or None
+        The tile's observation (status "processing"), if one was recorded.
+    superseded : list of str
+        The other group ids the tile was recorded under.
+
+    Raises
+    ------
+    GroupError
+        From :func:`_check_supersedes`.
+    """
+    from dsa110.db import session_scope
+
+    with session_scope(ctx.session_factory) as session:
+        found = _tile_observations(session, group)
+        if not found:
+            return None, []
+        own = [obs for obs in found if obs.group_id == group.group_id]
+        others = [obs for obs in found if obs.group_id != group.group_id]
+        _check_supersedes(group, others, force)
+        superseded = [obs.group_id for obs in others]
+        folders = []
+        for obs in found:
+            folders += _retire_records(session, obs)
+        keep = (own or others)[0]
+        for obs in found:
+            if obs is not keep:
+                session.delete(obs)
+        session.flush()
+        keep.group_id = group.group_id
+        keep.status = "processing"
+        keep_id = keep.id
+    folders += [ctx.subdir("products") / gid for gid in superseded]
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return keep_id, superseded
+
+
+def _retire_records(session, obs) -> list[Path]:
+    """Remove one observation's records; return the folders to delete once committed.
+
+    Its images, measurements, products and calibration sets go.
     """
     from sqlalchemy import delete, select
 
-    from dsa110.db import NotFoundError, ObservationRepository, session_scope
     from dsa110.db.models import CalibrationSet, Image, Measurement, Product
     from dsa110.pipeline.mosaic import retire_mosaics_of
 
-    with session_scope(ctx.session_factory) as session:
-        try:
-            obs = ObservationRepository(session).get_by_group(group_id)
-        except NotFoundError:
-            return
-        images = select(Image.id).where(Image.observation_id == obs.id)
-        # Mosaics made of this tile's image go too; the next mosaic pass
-        # makes them again from the new image.
-        mosaic_dirs = retire_mosaics_of(session, session.scalars(images).all())
-        session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
-        session.execute(delete(Product).where(Product.observation_id == obs.id))
-        session.execute(
-            delete(CalibrationSet).where(CalibrationSet.name.like(f"{group_id}-%"))
-        )
-    for folder in mosaic_dirs:
-        shutil.rmtree(folder, ignore_errors=True)
+    images = select(Image.id).where(Image.observation_id == obs.id)
+    # Mosaics made of this tile's image go too; the next mosaic pass
+    # makes them again from the new image.
+    folders = retire_mosaics_of(session, session.scalars(images).all())
+    session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
+    session.execute(delete(Product).where(Product.observation_id == obs.id))
+    session.execute(
+        delete(CalibrationSet).where(CalibrationSet.name.like(f"{obs.group_id}-%"))
+    )
+    return folders
 
 
 def _set_status(ctx, observation_id, status, qa=None):
@@ -189,10 +295,9 @@ def _record_products(
     ctx, *, obs_id, job_id, calset_id, group, products, files, final_dir, rms
 ):
     """Register the image products, the image, and return the image's database id."""
-    from dsa110.db import ImageRepository, ProductRepository, session_scope
-
     from sqlalchemy import select
 
+    from dsa110.db import ImageRepository, ProductRepository, session_scope
     from dsa110.db.models import ObservationFile, Product
 
     params = ctx.config.imaging.model_dump(mode="json")
@@ -289,6 +394,12 @@ def _record_measurements(ctx, measurements, image_db_id):
             ],
         )
     return ids
+
+
+def _folded_in(ctx, image_ids) -> bool:
+    """Whether the variability store holds measurements of one of ``image_ids``."""
+    done = ctx.variability_store.corrections()
+    return bool(done["image_id"].isin(list(image_ids)).any())
 
 
 def _update_variability(ctx, measurements, source_ids):
@@ -406,12 +517,18 @@ def process_tile(
                     group.group_id, "skipped", time.perf_counter() - start
                 )
             # Holding the lock, and the tile not processed (or forced): any
-            # records of it are a forced rerun's predecessors, or the partial
-            # records of a run that failed or died (a calibration set already
-            # registered, measurements): remove them so they are not doubled.
-            _retire_previous(ctx, group.group_id)
+            # records of it are a forced rerun's predecessors, a run's on part
+            # of its files, or the partial records of a run that failed or died
+            # (a calibration set already registered, measurements): remove them
+            # so they are not doubled.
             try:
-                return _run_locked(ctx, group, start)
+                obs_id, superseded = _retire_previous(ctx, group, force=force)
+            except GroupError as exc:
+                return TileResult(
+                    group.group_id, "failed", time.perf_counter() - start, str(exc)
+                )
+            try:
+                return _run_locked(ctx, group, start, obs_id, superseded)
             finally:
                 # A worker process runs many tiles: let go of this one's files,
                 # and of the heap pages its arrays left free (else the process
@@ -425,7 +542,11 @@ def process_tile(
 
 
 def _run_locked(
-    ctx: PipelineContext, group: ObservationGroup, start: float
+    ctx: PipelineContext,
+    group: ObservationGroup,
+    start: float,
+    obs_id: int | None,
+    superseded: list[str],
 ) -> TileResult:
     from dsa110.db import JobRepository, session_scope
 
@@ -454,7 +575,6 @@ def _run_locked(
     log = JobLog(
         ctx.subdir("logs") / f"job-{job_id}.jsonl", tile=group.group_id, job_id=job_id
     )
-    obs_id = None
     final_dir = ctx.subdir("products") / group.group_id
     tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
     # Holding the lock, any other temporary product of this tile is a dead run's.
@@ -546,7 +666,8 @@ def _run_locked(
             )
             source_ids = _record_measurements(ctx, measurements, image_db_id)
         with log.stage("variability", result.timings):
-            if not measurements.empty:
+            # like a forced rerun's: the store keeps the epoch it already has
+            if not measurements.empty and not _folded_in(ctx, superseded):
                 _update_variability(ctx, measurements, source_ids)
         qa_dict = (
             None

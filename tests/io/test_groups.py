@@ -109,3 +109,13 @@ def test_errors(tmp_path):
         find_groups(tmp_path / "nope")
     with pytest.raises(GroupError, match="sbNN"):
         group_files([tmp_path / "bad_name.hdf5"])
+
+
+def test_partial_ids_are_the_ids_of_the_files_timestamps(tmp_path):
+    paths = _touch_group(tmp_path, datetime(2026, 11, 24, 3, 0, 0))
+    (group,) = find_groups(tmp_path)
+    assert group.partial_ids[0] == group.group_id
+    assert set(group.partial_ids) == {p.name.split("_sb")[0] for p in paths}
+    late_first = find_groups(tmp_path)[0]
+    late_first.files = [f for f in late_first.files if f.timestamp != group.start]
+    assert late_first.group_id in group.partial_ids[1:]
