@@ -207,7 +207,9 @@ def _retire_previous(ctx, group: ObservationGroup, *, force: bool):
     from the database (the files are replaced when the new products are
     renamed into place), and so are those of a run on part of its files under
     another group id (its earliest files had not arrived): that observation
-    becomes this group's, and its product folder is deleted.
+    becomes this group's, and its product folder is deleted. A calibration set
+    that other tiles' products were calibrated with is kept, superseded
+    (:func:`_supersede_calibration`).
 
     The variability store keeps the measurements it already folded in (its
     update is idempotent per image), so a forced rerun does not count an epoch twice.
@@ -254,7 +256,8 @@ def _retire_previous(ctx, group: ObservationGroup, *, force: bool):
 def _retire_records(session, obs) -> list[Path]:
     """Remove one observation's records; return the folders to delete once committed.
 
-    Its images, measurements, products and calibration sets go.
+    Its images, measurements, products and calibration sets go, but for the
+    sets (and their tables) other tiles were calibrated with: superseded.
     """
     from sqlalchemy import delete, select
 
@@ -266,11 +269,89 @@ def _retire_records(session, obs) -> list[Path]:
     # makes them again from the new image.
     folders = retire_mosaics_of(session, session.scalars(images).all())
     session.execute(delete(Measurement).where(Measurement.image_id.in_(images)))
-    session.execute(delete(Product).where(Product.observation_id == obs.id))
+    sets = session.scalars(
+        select(CalibrationSet).where(CalibrationSet.name.like(f"{obs.group_id}-%"))
+    ).all()
+    for calset in sets:
+        if _used_elsewhere(session, calset, obs):
+            _supersede_calibration(session, calset)
+        else:
+            folders += [
+                Path(p)
+                for p in session.scalars(
+                    select(Product.path).where(
+                        Product.calibration_set_id == calset.id,
+                        Product.kind == "caltable",
+                    )
+                )
+            ]
+            session.delete(calset)
+    session.flush()
+    superseded_tables = select(Product.id).where(
+        Product.kind == "caltable",
+        Product.calibration_set_id.in_(
+            select(CalibrationSet.id).where(
+                CalibrationSet.name.like(f"{SUPERSEDED_PREFIX}%")
+            )
+        ),
+    )
     session.execute(
-        delete(CalibrationSet).where(CalibrationSet.name.like(f"{obs.group_id}-%"))
+        delete(Product).where(
+            Product.observation_id == obs.id, Product.id.notin_(superseded_tables)
+        )
     )
     return folders
+
+
+#: How the name of a superseded calibration set begins.
+SUPERSEDED_PREFIX = "superseded "
+
+
+def _used_elsewhere(session, calset, obs) -> bool:
+    """Whether another tile's products were calibrated with ``calset``."""
+    from sqlalchemy import or_, select
+
+    from dsa110.db.models import Product
+
+    other = select(Product.id).where(
+        Product.calibration_set_id == calset.id,
+        or_(Product.observation_id.is_(None), Product.observation_id != obs.id),
+    )
+    return session.scalars(other.limit(1)).first() is not None
+
+
+def _supersede_calibration(session, calset) -> None:
+    """Keep a calibration set other tiles' products were made with, retired.
+
+    Deleting it would cut those products' calibration links and provenance.
+    It is renamed ``superseded <time>: <name>`` (its name is the new set's),
+    marked failed for selection (``qa_passed`` false; its own verdict is kept
+    in ``qa``), and its solution table is moved aside (the rerun writes the
+    tile's table anew) with its product record following it.
+    """
+    from sqlalchemy import select
+
+    from dsa110.db.models import Product, utcnow
+
+    when = utcnow().strftime("%Y-%m-%dT%H:%M:%S")
+    calset.qa = {
+        **(calset.qa or {}),
+        "superseded_at": when,
+        "qa_passed": calset.qa_passed,
+    }
+    calset.qa_passed = False
+    calset.name = f"{SUPERSEDED_PREFIX}{when}: {calset.name}"[:128]
+    tables = session.scalars(
+        select(Product).where(
+            Product.calibration_set_id == calset.id, Product.kind == "caltable"
+        )
+    )
+    for table in tables:
+        old = Path(table.path)
+        aside = old.with_name(f"{old.stem}.superseded-{calset.id}{old.suffix}")
+        if old.exists():
+            old.rename(aside)
+        table.path = str(aside)
 
 
 def _set_status(ctx, observation_id, status, qa=None):

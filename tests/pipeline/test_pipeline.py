@@ -93,8 +93,12 @@ def test_night_end_to_end_and_idempotent(night_copy, tmp_path, make_config):
     assert _count(ctx, Image) == 4
     redo = process_tile(find_groups(raw)[0], cfg, force=True)
     assert redo.status == "processed", redo.error
-    # ... replacing, not duplicating, the tile's records.
-    assert _count(ctx, Image) == 4 and _count(ctx, CalibrationSet) == 2
+    # ... replacing, not duplicating, the tile's records (the calibration set
+    # the day's target tile was calibrated with is kept, superseded).
+    assert _count(ctx, Image) == 4
+    superseded = CalibrationSet.name.like("superseded %")
+    assert _count(ctx, CalibrationSet, ~superseded) == 2
+    assert _count(ctx, CalibrationSet, superseded) == 1
 
 
 def test_corrupt_tile_is_recorded_and_batch_continues(

@@ -2,6 +2,7 @@
 what the database records of the tile's files afterwards."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -118,3 +119,46 @@ def test_subset_of_a_recorded_tile_is_refused_unless_forced(
     forced = process_tile(subset, quick_config, force=True)
     assert forced.status == "processed", forced.error
     assert _records(quick_config)[0] == [(forced.group_id, len(subset))]
+
+
+def test_forced_calibrator_rerun_keeps_the_solutions_other_tiles_used(
+    night_copy, tmp_path, make_config
+):
+    from dsa110.db import CalibrationRepository, session_scope
+    from dsa110.db.models import CalibrationSet, Product, Provenance, ProvenanceInput
+    from dsa110.pipeline.context import PipelineContext
+
+    raw, sky = night_copy
+    cfg = make_config(tmp_path / "data")
+    ctx = PipelineContext(cfg)
+    ctx.catalog_store.add(sky.catalog, "nvss", overwrite=True)
+    calibrator, target = find_groups(raw)[:2]
+    assert process_tile(calibrator, cfg).solved_here
+    used = process_tile(target, cfg)
+    assert used.status == "processed" and not used.solved_here, used.error
+    redo = process_tile(calibrator, cfg, force=True)
+    assert redo.status == "processed" and redo.solved_here, redo.error
+    with session_scope(ctx.session_factory) as session:
+        image = session.scalars(select(Product).where(Product.path == used.image)).one()
+        old = session.get(CalibrationSet, image.calibration_set_id)
+        # the target's products keep their calibration and its table ...
+        assert old is not None and old.name.startswith("superseded ")
+        assert not old.qa_passed and old.qa["qa_passed"] is True
+        (table,) = session.scalars(
+            select(ProvenanceInput.input_product_id)
+            .join(Provenance, Provenance.id == ProvenanceInput.provenance_id)
+            .where(
+                Provenance.product_id == image.id,
+                ProvenanceInput.input_product_id.is_not(None),
+            )
+        ).all()
+        old_table = session.get(Product, table)
+        assert old_table.calibration_set_id == old.id
+        assert ".superseded-" in old_table.path
+        # ... which is no longer chosen: the rerun's set is
+        window = CalibrationRepository(session).find_valid(
+            old.reference_time, dec_deg=old.dec_deg
+        )
+        assert window is not None and window.id != old.id
+        assert window.name == old.name.split(": ", 1)[1]
+    assert Path(old_table.path).exists()
