@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dsa110.errors import DuplicateSubbandError, GroupError
+from dsa110.errors import DSA110Warning, DuplicateSubbandError, GroupError
 from dsa110.telescope.frequencies import N_SUBBANDS
 
 __all__ = [
@@ -153,12 +154,20 @@ def parse_subband_filename(path) -> SubbandFile | None:
     Returns
     -------
     SubbandFile or None
+
+    Raises
+    ------
+    GroupError
+        If the name has the pattern but not a valid time (``23:59:60``, month 13).
     """
     p = Path(path)
     m = _NAME.match(p.name)
     if m is None:
         return None
-    ts = datetime.fromisoformat(m["ts"]).replace(tzinfo=timezone.utc)
+    try:
+        ts = datetime.fromisoformat(m["ts"]).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise GroupError(f"{p}: the time in the file name is invalid ({exc})") from exc
     return SubbandFile(ts, int(m["sb"]), p)
 
 
@@ -166,11 +175,11 @@ def _as_utc(value) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if hasattr(value, "to_datetime"):  # astropy Time
-        return value.utc.to_datetime(timezone=timezone.utc)
+        return value.utc.to_datetime(timezone=UTC)
     dt = datetime.fromisoformat(str(value))
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def find_subband_files(directory, *, start=None, end=None) -> list[SubbandFile]:
@@ -186,6 +195,8 @@ def find_subband_files(directory, *, start=None, end=None) -> list[SubbandFile]:
     Returns
     -------
     list of SubbandFile
+        A file whose name has the pattern but an invalid time
+        (``23:59:60_sb03.hdf5``) is left out, with a warning naming it.
 
     Raises
     ------
@@ -199,14 +210,18 @@ def find_subband_files(directory, *, start=None, end=None) -> list[SubbandFile]:
     out = []
     with os.scandir(directory) as it:
         for entry in it:
-            parsed = parse_subband_filename(entry.name)
+            try:
+                parsed = parse_subband_filename(entry.path)
+            except GroupError as exc:
+                warnings.warn(f"skipped: {exc}", DSA110Warning, stacklevel=2)
+                continue
             if parsed is None:
                 continue
             if t0 is not None and parsed.timestamp < t0:
                 continue
             if t1 is not None and parsed.timestamp > t1:
                 continue
-            out.append(SubbandFile(parsed.timestamp, parsed.subband, Path(entry.path)))
+            out.append(parsed)
     out.sort()
     return out
 

@@ -111,6 +111,19 @@ def test_errors(tmp_path):
         group_files([tmp_path / "bad_name.hdf5"])
 
 
+def test_impossible_time_in_a_name_is_named_and_skipped(tmp_path):
+    good = _touch_group(tmp_path, datetime(2026, 11, 24, 23, 58, 0))
+    bad = tmp_path / "2026-11-24T23:59:60_sb03.hdf5"  # a leap-second stamp
+    bad.touch()
+    with pytest.raises(GroupError, match=r"23:59:60_sb03\.hdf5.*invalid"):
+        parse_subband_filename(bad)
+    with pytest.raises(GroupError, match=r"23:59:60_sb03\.hdf5"):
+        group_files([bad])
+    with pytest.warns(UserWarning, match=r"skipped: .*23:59:60_sb03\.hdf5"):
+        (group,) = find_groups(tmp_path)
+    assert sorted(group.paths) == sorted(good)
+
+
 def test_partial_ids_are_the_ids_of_the_files_timestamps(tmp_path):
     paths = _touch_group(tmp_path, datetime(2026, 11, 24, 3, 0, 0))
     (group,) = find_groups(tmp_path)
