@@ -36,17 +36,18 @@ def _config_args(p) -> None:
 
 def _load(args, extra=()):
     # Deferred: pydantic and the pipeline load only when a command runs.
-    from dsa110.pipeline.config import load_config
+    from dsa110.pipeline.config import load_config, set_values
 
-    overrides = list(extra) + list(args.overrides)
-    if getattr(args, "data_dir", None):
-        overrides.append(f"runtime.data_dir={args.data_dir!s}")
-    if getattr(args, "db", None):
-        overrides.append(f"runtime.database_url={args.db}")
-    if getattr(args, "force", False):
-        overrides.append("runtime.force=true")
-    # Values that are not TOML scalars (paths, URLs) are taken as strings.
-    return load_config(args.config, overrides=overrides)
+    config = load_config(args.config, overrides=list(extra) + list(args.overrides))
+    # The options' values as given, not parsed as TOML (a --data-dir named
+    # 2026-11-24 is a path, not a date); they win over --set.
+    options = {
+        "runtime.data_dir": getattr(args, "data_dir", None),
+        "runtime.database_url": getattr(args, "db", None),
+        "runtime.force": getattr(args, "force", False) or None,
+    }
+    given = {key: value for key, value in options.items() if value is not None}
+    return set_values(config, given, source="options") if given else config
 
 
 def register(subparsers) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "RuntimeConfig",
     "load_config",
     "apply_overrides",
+    "set_values",
 ]
 
 
@@ -510,6 +511,7 @@ def apply_overrides(config: PipelineConfig, overrides) -> PipelineConfig:
     ----------
     config : PipelineConfig
     overrides : iterable of str
+        Values are parsed as TOML scalars, else taken as strings.
 
     Returns
     -------
@@ -520,21 +522,62 @@ def apply_overrides(config: PipelineConfig, overrides) -> PipelineConfig:
     ConfigurationError
         For a malformed override, an unknown field or an invalid value.
     """
-    data = config.model_dump()
+    values = {}
     for item in overrides:
         key, sep, value = item.partition("=")
-        parts = key.strip().split(".")
-        if not sep or len(parts) != 2 or parts[0] not in data:
+        section = key.strip().split(".")
+        if (
+            not sep
+            or len(section) != 2
+            or section[0] not in PipelineConfig.model_fields
+        ):
             raise ConfigurationError(
-                f"override {item!r}: expected section.key=value with a section of {sorted(data)}"
+                f"override {item!r}: expected section.key=value with a section "
+                f"of {sorted(PipelineConfig.model_fields)}"
+            )
+        values[key.strip()] = _parse_value(value.strip())
+    return set_values(config, values, source="overrides")
+
+
+def set_values(
+    config: PipelineConfig, values, *, source: str = "options"
+) -> PipelineConfig:
+    """Return a copy of ``config`` with ``{"section.key": value}`` set, validated.
+
+    Values are taken as they are (a data directory named ``2026-11-24`` stays a
+    path), unlike :func:`apply_overrides`' strings.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    values : mapping of str to object
+    source : str, keyword-only
+        What the values came from, for error messages.
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown field or an invalid value.
+    """
+    data = config.model_dump()
+    for key, value in values.items():
+        parts = key.split(".")
+        if len(parts) != 2 or parts[0] not in data:
+            raise ConfigurationError(
+                f"{source}: {key!r}: expected section.key with a section "
+                f"of {sorted(data)}"
             )
         section, field = parts
         if field not in data[section]:
             raise ConfigurationError(
-                f"override {item!r}: {section} has no field {field!r}"
+                f"{source}: {key}: {section} has no field {field!r}"
             )
-        data[section][field] = _parse_value(value.strip())
+        data[section][field] = value
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(_format_error(exc, "overrides")) from None
+        raise ConfigurationError(_format_error(exc, source)) from None

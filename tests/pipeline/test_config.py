@@ -68,3 +68,16 @@ def test_candidate_thresholds_replace_the_presets_one_by_one():
     assert cfg.variability.thresholds() == Preset(0.0, 4.0, 3.0)
     with pytest.raises(ConfigurationError, match=r"variability\.eta"):
         load_config(overrides=["variability.eta=-1"])
+
+
+@pytest.mark.parametrize("name", ["2026-11-24", "2026", "true", '"x"', "a=b"])
+def test_data_dir_and_db_options_are_taken_as_given(name):
+    from argparse import Namespace
+    from pathlib import Path
+
+    from dsa110.cli.pipeline import _load
+
+    args = Namespace(config=None, overrides=[], data_dir=name, db=name, force=True)
+    runtime = _load(args).runtime
+    assert runtime.data_dir == Path(name) and runtime.database_url == name
+    assert runtime.force
