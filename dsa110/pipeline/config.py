@@ -65,6 +65,17 @@ class FlagConfig(_Section):
     enabled: bool = Field(True, description="flag RFI before calibration")
     strategy: str = Field("dsa110", description="a dsa110.flagging strategy name")
 
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v):
+        from dsa110.flagging.strategy import STRATEGIES  # deferred: numba
+
+        if v not in STRATEGIES:
+            raise ValueError(
+                f"unknown flag strategy {v!r}; choose one of {sorted(STRATEGIES)}"
+            )
+        return v
+
 
 class CalibrationConfig(_Section):
     """Calibration: solving on calibrator transits, and choosing solutions."""

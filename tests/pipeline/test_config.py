@@ -49,6 +49,7 @@ def test_antenna_names_written_as_numbers_are_names(tmp_path):
         ("", ("input.missing=maybe",), r"input\.missing"),
         ("", ("runtime.memory_limit=lots",), r"runtime\.memory_limit"),
         ("", ("runtime.memory_limit=0",), r"runtime\.memory_limit"),
+        ("", ("flagging.strategy=nonexistent",), r"flagging\.strategy.*'basic'"),
     ],
 )
 def test_invalid_configuration_fails_before_work(tmp_path, text, overrides, match):
