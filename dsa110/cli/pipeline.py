@@ -101,8 +101,12 @@ def register(subparsers) -> None:
         default="dsa110-demo",
         help="working directory (default: ./dsa110-demo)",
     )
-    p.add_argument("--days", type=int, default=12, help="days to simulate (default 12)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--days",
+        type=int,
+        help="days to simulate (default 12; files already in WORKDIR are used again)",
+    )
+    p.add_argument("--seed", type=int, help="simulation seed (default 1)")
     _set_arg(p)
     p.set_defaults(func=_demo)
 

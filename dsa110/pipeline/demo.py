@@ -234,18 +234,57 @@ def simulate_demo_night(
     return DemoSky(catalog, "ESE-DEMO", variable, fluxes, files)
 
 
+#: The simulation's parameters, beside its files.
+DEMO_RECORD = "demo-simulation.json"
+
+
+def _write_record(path: Path, params: dict) -> None:
+    """Write the simulation's parameters (to a temporary name, renamed into place)."""
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(params))
+    os.replace(tmp, path)
+
+
+def _say_ignored(raw: Path, asked: dict, out) -> None:
+    """Say which of the asked simulation parameters the files in ``raw`` differ from."""
+    import json
+
+    record = raw / DEMO_RECORD
+    made = json.loads(record.read_text()) if record.exists() else {}
+    ignored = {k: v for k, v in asked.items() if v is not None and made.get(k) != v}
+    if ignored:
+        have = ", ".join(f"{k}={v}" for k, v in made.items()) or "unrecorded"
+        out(
+            f"ignored: {', '.join(f'{k}={v}' for k, v in ignored.items())} (the "
+            f"files there were simulated with {have}; delete {raw} or use another "
+            "workdir to simulate again)"
+        )
+
+
 def run_demo(
-    workdir="dsa110-demo", *, n_days: int = 12, seed: int = 1, overrides=(), out=print
+    workdir="dsa110-demo",
+    *,
+    n_days: int | None = None,
+    seed: int | None = None,
+    overrides=(),
+    out=print,
 ):
     """Simulate the demo night and run the pipeline on it; print a summary.
+
+    Files already simulated in ``workdir`` are used again, whatever ``n_days``
+    and ``seed``: a line says which of them were ignored.
 
     Parameters
     ----------
     workdir : path-like
         Holds ``raw/`` (simulated files) and ``data/`` (database and products).
-    n_days : int, keyword-only
-        At least 1.
-    seed : int, keyword-only
+    n_days : int, optional, keyword-only
+        At least 1 (default 12).
+    seed : int, optional, keyword-only
+        Default 1.
     overrides : iterable of str, keyword-only
         Configuration overrides (``section.key=value``).
     out : callable, keyword-only
@@ -257,13 +296,14 @@ def run_demo(
         Summary figures.
     """
     from dsa110.pipeline.batch import run_batch
-    from dsa110.pipeline.config import load_config
+    from dsa110.pipeline.config import apply_overrides, load_config, set_values
     from dsa110.pipeline.context import PipelineContext
 
-    if int(n_days) != n_days or n_days < 1:
+    if n_days is not None and (int(n_days) != n_days or n_days < 1):
         from dsa110.errors import ConfigurationError
 
         raise ConfigurationError(f"n_days={n_days!r}: expected at least one day")
+    asked = {"n_days": n_days, "seed": seed}
     workdir = Path(workdir)
     raw = workdir / "raw"
     t0 = time.perf_counter()
@@ -272,15 +312,18 @@ def run_demo(
         import pandas as pd
 
         out(f"using the simulated files already in {raw}")
+        _say_ignored(raw, asked, out)
         catalog = pd.read_parquet(catalog_file)
     else:
+        made = {"n_days": n_days or 12, "seed": 1 if seed is None else seed}
         out(
-            f"simulating {n_days} days (a calibrator tile and a target tile each) into {raw} ..."
+            f"simulating {made['n_days']} days (a calibrator tile and a target "
+            f"tile each) into {raw} ..."
         )
-        catalog = simulate_demo_night(raw, n_days=n_days, seed=seed).catalog
+        catalog = simulate_demo_night(raw, **made).catalog
         catalog.to_parquet(catalog_file)
+        _write_record(raw / DEMO_RECORD, made)
     defaults = [
-        f"runtime.data_dir={workdir / 'data'}",
         "imaging.npix=1024",
         "imaging.cell_arcsec=6.0",
         "imaging.niter=300",
@@ -297,7 +340,10 @@ def run_demo(
         # or brightening lasting >= 3 epochs), which candidates must pass too.
         "variability.sigma_dev=0",
     ]
-    config = load_config(overrides=[*defaults, *overrides])
+    demo = set_values(
+        load_config(overrides=defaults), {"runtime.data_dir": workdir / "data"}
+    )
+    config = apply_overrides(demo, overrides)
     ctx = PipelineContext(config)
     if "nvss" not in ctx.catalog_store.surveys():
         ctx.catalog_store.add(catalog, "nvss")

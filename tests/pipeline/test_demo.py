@@ -58,3 +58,39 @@ def test_demo_refuses_no_days(tmp_path, capsys, days):
     assert main(["demo", "--days", days, str(tmp_path / "demo")]) == 1
     assert f"n_days={days}" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_says_days_and_seed_are_ignored_when_files_exist(tmp_path, monkeypatch):
+    import pandas as pd
+
+    import dsa110.pipeline.config
+    from dsa110.pipeline.demo import DEMO_RECORD, run_demo
+
+    raw = tmp_path / "demo" / "raw"
+    raw.mkdir(parents=True)
+    pd.DataFrame({"name": ["a"]}).to_parquet(raw / "reference_catalog.parquet")
+    (raw / "2026-11-24T05:19:04_sb00.hdf5").touch()
+    (raw / DEMO_RECORD).write_text('{"n_days": 1, "seed": 1}')
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop  # the check is done: no pipeline run
+
+    monkeypatch.setattr(dsa110.pipeline.config, "load_config", stop)
+    for asked, expected in [
+        (
+            {"n_days": 4, "seed": 9},
+            "ignored: n_days=4, seed=9 (the files there were "
+            "simulated with n_days=1, seed=1",
+        ),
+        ({"n_days": 1, "seed": 2}, "ignored: seed=2 ("),
+        ({"n_days": 1}, None),
+        ({}, None),
+    ]:
+        lines = []
+        with pytest.raises(Stop):
+            run_demo(tmp_path / "demo", out=lines.append, **asked)
+        said = [line for line in lines if line.startswith("ignored")]
+        assert said == [] if expected is None else said[0].startswith(expected)
