@@ -1,7 +1,8 @@
 """``dsa110 image`` and ``dsa110 mosaic``: CLEANed images of a tile, linear mosaics.
 
-Defaults are for a full DSA-110 tile: 4096 pixels of 3″ (≈ 5 pixels across the
-≈ 16″ beam of the 2.6 km outrigger baselines; 3.4° covers the 2.7° primary beam),
+Defaults are for a full DSA-110 tile, as the pipeline's: 2400 pixels of 6″
+(≈ 2.7 pixels across the ≈ 16″ beam of the 2.6 km outrigger baselines; 4° covers
+the primary beam down to its 0.2 PB limit),
 Briggs robust 0, w-gridding at epsilon 1e-4, all integrations rephased to the
 tile's median meridian. See :mod:`dsa110.imaging` for the reasoning.
 """
@@ -34,10 +35,10 @@ def register(subparsers):
     )
     p.add_argument("outprefix", help="prefix of the output files")
     p.add_argument(
-        "--size", type=int, default=4096, help="pixels on a side (default 4096)"
+        "--size", type=int, default=2400, help="pixels on a side (default 2400)"
     )
     p.add_argument(
-        "--cell", type=float, default=3.0, help="pixel size, arcsec (default 3)"
+        "--cell", type=float, default=6.0, help="pixel size, arcsec (default 6)"
     )
     p.add_argument(
         "--weighting", choices=("natural", "uniform", "briggs"), default="briggs"

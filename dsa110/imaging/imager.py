@@ -72,8 +72,8 @@ class ImageGeometry:
         positive finite number, or an ``epsilon`` outside (0, 0.1).
     """
 
-    npix: int = 4096
-    cell_arcsec: float = 3.0
+    npix: int = 2400
+    cell_arcsec: float = 6.0
     epsilon: float = 1e-4
     do_wgridding: bool = True
 
@@ -1004,8 +1004,8 @@ class Imager:
 def make_dirty_image(
     ds,
     *,
-    npix=4096,
-    cell_arcsec=3.0,
+    npix=2400,
+    cell_arcsec=6.0,
     epsilon=1e-4,
     do_wgridding=True,
     nthreads=1,
@@ -1036,8 +1036,8 @@ def make_dirty_image(
 def make_psf(
     ds,
     *,
-    npix=4096,
-    cell_arcsec=3.0,
+    npix=2400,
+    cell_arcsec=6.0,
     epsilon=1e-4,
     do_wgridding=True,
     nthreads=1,
