@@ -23,6 +23,16 @@ from numpy.testing import assert_allclose, assert_array_equal
 from dsa110.flagging import kernels, plane
 
 MAD = 1.482602218505602
+#: The "dsa110" strategy's SumThreshold parameters.
+STRATEGY = dict(
+    threshold=6.0,
+    rho=1.5,
+    max_window=64,
+    n_iter=3,
+    threshold_step=2.0,
+    sigma_time=2.5,
+    sigma_frequency=5.0,
+)
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.5, 1.0, 2.5, 5.0, 7.3, 12.0])
@@ -160,22 +170,13 @@ def test_a_drifting_source_flags_no_integration():
     Before: 8 % of the plane, 97 % of its last integration."""
     rng = np.random.default_rng(0)
     n_t, n_f = 24, 768
-    kw = dict(
-        threshold=6.0,
-        rho=1.5,
-        max_window=64,
-        n_iter=3,
-        threshold_step=2.0,
-        sigma_time=2.5,
-        sigma_frequency=5.0,
-    )
     for trial in range(5):
         noise = rng.standard_normal((n_t, n_f)) + 1j * rng.standard_normal((n_t, n_f))
         flags = np.zeros((n_t, n_f), bool)
-        flat = kernels.sumthreshold_plane(np.abs(20 + noise), flags, **kw)
+        flat = kernels.sumthreshold_plane(np.abs(20 + noise), flags, **STRATEGY)
         for slope in (0.4, -0.4):
             mean = 20 + slope * np.arange(n_t)[:, None]
-            drift = kernels.sumthreshold_plane(np.abs(mean + noise), flags, **kw)
+            drift = kernels.sumthreshold_plane(np.abs(mean + noise), flags, **STRATEGY)
             assert drift.mean() <= flat.mean() + 1e-4, (trial, slope)
 
 
@@ -246,17 +247,9 @@ def test_sumthreshold_plane_equals_reference(seed, n_f):
     amp[20, 150] += 80.0  # spike
     amp[3, 3] = np.nan
     flags = rng.random(amp.shape) < 0.02
-    kw = dict(
-        threshold=6.0,
-        rho=1.5,
-        max_window=64,
-        n_iter=3,
-        threshold_step=2.0,
-        sigma_time=2.5,
-        sigma_frequency=5.0,
-    )
-    out = kernels.sumthreshold_plane(amp, flags, **kw)
-    ref = _plane_reference(amp, flags, *kw.values())
+
+    out = kernels.sumthreshold_plane(amp, flags, **STRATEGY)
+    ref = _plane_reference(amp, flags, *STRATEGY.values())
     assert_array_equal(out, ref)
     assert out[:, 17].all() and out[5].mean() > 0.9 and out[20, 150]
     assert (out & ~flags).mean() < 0.5
