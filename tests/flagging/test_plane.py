@@ -247,7 +247,6 @@ def test_sumthreshold_plane_equals_reference(seed, n_f):
     amp[20, 150] += 80.0  # spike
     amp[3, 3] = np.nan
     flags = rng.random(amp.shape) < 0.02
-
     out = kernels.sumthreshold_plane(amp, flags, **STRATEGY)
     ref = _plane_reference(amp, flags, *STRATEGY.values())
     assert_array_equal(out, ref)
