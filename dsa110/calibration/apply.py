@@ -12,7 +12,7 @@ from dsa110.errors import ConfigurationError
 __all__ = ["apply_calibration", "gains_on"]
 
 
-def _nearest_channels(table_freq, freq):
+def nearest_channels(table_freq, freq):
     """Nearest solution channel of each data channel, and where there is none.
 
     Returns
@@ -133,7 +133,7 @@ def gains_on(ds, solutions):
     fl = np.zeros(g.shape, bool)
     found = False
     if "BANDPASS" in solutions:
-        idx, outside = _nearest_channels(solutions[schema.FREQUENCY].values, freq)
+        idx, outside = nearest_channels(solutions[schema.FREQUENCY].values, freq)
         if outside.all():
             table = np.asarray(solutions[schema.FREQUENCY].values) / 1e6
             raise ConfigurationError(

@@ -17,6 +17,7 @@ import xarray as xr
 
 from dsa110 import schema
 from dsa110.calibration import dask as cdask
+from dsa110.calibration.apply import nearest_channels
 from dsa110.calibration.predict import peak_beam_response, predict_model
 from dsa110.errors import ConfigurationError, DSA110Error, DSA110Warning
 
@@ -719,8 +720,7 @@ def _bandpass_on(bandpass, freq):
     n_ant, n_pol = bandpass.sizes["antenna"], bandpass.sizes[schema.POLARIZATION]
     out = np.ones((n_ant, freq.size, n_pol), np.complex128)
     if "BANDPASS" in bandpass:
-        bfreq = np.asarray(bandpass[schema.FREQUENCY].values)
-        idx = np.abs(freq[:, None] - bfreq[None, :]).argmin(axis=1)
+        idx, _ = nearest_channels(bandpass[schema.FREQUENCY].values, freq)
         b = np.asarray(bandpass["BANDPASS"].values)[:, idx, :]
         f = np.asarray(bandpass["BANDPASS_FLAG"].values)[:, idx, :]
         out *= np.where(f, 0, b)
