@@ -433,8 +433,7 @@ def test_replaced_file_is_read_afresh(tmp_path):
     from dsa110.simulate import point_source, simulate_observation
 
     out = tmp_path / "g"
-    (tile,) = simulate_observation(
-        out,
+    sky = dict(
         preset="small",
         seed=3,
         population=False,
@@ -442,18 +441,9 @@ def test_replaced_file_is_read_afresh(tmp_path):
         gains=False,
         sources=point_source(0.0, 0.0, 0.0),
     )
+    (tile,) = simulate_observation(out, **sky)
     before = open_observation(tile.files).VISIBILITY.values
-    (tile2,) = simulate_observation(
-        out,
-        preset="small",
-        seed=3,
-        population=False,
-        noise=False,
-        gains=False,
-        sources=point_source(0.0, 0.0, 0.0),
-        rfi=True,
-        overwrite=True,
-    )
+    (tile2,) = simulate_observation(out, **sky, rfi=True, overwrite=True)
     after = open_observation(tile2.files).VISIBILITY.values
     assert np.abs(after - before).max() > 1.0  # the RFI of the new files is seen
 
